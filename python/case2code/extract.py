@@ -1,0 +1,332 @@
+"""Stage 1: find self-contained functions in a Python corpus.
+
+The work is done by the Rust core (tree-sitter, all cores, GIL released); this
+module feeds it batches from `corpus`, gathers the columns into polars frames and
+keeps the counts for the summary. The rules are in docs/extraction-rules.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from case2code import _core
+from case2code.corpus import FileBatch, RowBatch, Unreadable, batches, plan
+from case2code.errors import C2CError
+
+RULES: tuple[str, ...] = tuple(_core.rule_names())
+
+PARAM_TYPE = pl.Struct(
+    {"name": pl.String, "kind": pl.String, "annotation": pl.String, "default": pl.String}
+)
+FUNCTION_SCHEMA: dict[str, pl.DataType] = {
+    "function_id": pl.String(),
+    "name": pl.String(),
+    "source": pl.String(),
+    "signature": pl.String(),
+    "params": pl.List(PARAM_TYPE),
+    "returns": pl.String(),
+    "docstring": pl.String(),
+    "origin": pl.String(),
+    "origin_row": pl.Int64(),
+    "line": pl.Int64(),
+    "n_lines": pl.Int64(),
+    "helpers": pl.List(pl.String),
+}
+REJECTION_SCHEMA: dict[str, pl.DataType] = {
+    "name": pl.String(),
+    "origin": pl.String(),
+    "origin_row": pl.Int64(),
+    "line": pl.Int64(),
+    "reason": pl.String(),
+    "detail": pl.String(),
+}
+SKIPPED_SCHEMA: dict[str, pl.DataType] = {
+    "origin": pl.String(),
+    "origin_row": pl.Int64(),
+    "reason": pl.String(),
+    "detail": pl.String(),
+}
+
+
+# Installed third-party packages live inside the stdlib directory; the default corpus skips them.
+THIRD_PARTY_DIRS = ("site-packages", "dist-packages")
+
+
+def stdlib_path() -> Path:
+    """The running interpreter's standard library: the embedded default corpus."""
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """What to keep and how to read the corpus.
+
+    `rules` switches rules off by name (see `RULES`); `lists` replaces any of the name
+    lists (`stdlib_modules`, `builtins`, `denied_builtins`, `denied_modules`,
+    `denied_attributes`, `allowed_decorators`).
+    """
+
+    rules: Mapping[str, bool] = field(default_factory=dict)
+    min_lines: int = 3
+    max_lines: int = 200
+    max_file_bytes: int = 32 << 20
+    lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    text_column: str = "content"
+    exclude_dirs: tuple[str, ...] = ()
+    threads: int = 0
+    batch_bytes: int = 8 << 20
+
+    def extractor(self) -> Any:
+        if self.min_lines < 1 or self.max_lines < self.min_lines:
+            raise C2CError(
+                f"line bounds must satisfy 1 <= min_lines <= max_lines, "
+                f"got {self.min_lines}..{self.max_lines}"
+            )
+        try:
+            return _core.Extractor(
+                rules=dict(self.rules),
+                min_lines=self.min_lines,
+                max_lines=self.max_lines,
+                max_file_bytes=self.max_file_bytes,
+                lists={k: list(v) for k, v in self.lists.items()},
+            )
+        except ValueError as error:
+            raise C2CError(f"extraction config: {error}") from error
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str
+    annotation: str | None
+    default: str | None
+
+
+@dataclass(frozen=True)
+class ExtractedFunction:
+    """One kept function; `source` runs on its own (imports, constants and helpers included)."""
+
+    function_id: str
+    name: str
+    source: str
+    signature: str
+    params: tuple[Param, ...]
+    returns: str | None
+    docstring: str | None
+    origin: str
+    origin_row: int | None
+    line: int
+    n_lines: int
+    helpers: tuple[str, ...]
+
+
+@dataclass
+class ExtractSummary:
+    sources: int = 0
+    bytes: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    kept: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def seen(self) -> int:
+        return self.kept + sum(self.rejected.values())
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    @property
+    def functions_per_s(self) -> float:
+        return self.seen / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sources": self.sources,
+            "bytes": self.bytes,
+            "skipped": dict(self.skipped),
+            "functions_seen": self.seen,
+            "kept": self.kept,
+            "rejected": dict(self.rejected),
+            "seconds": round(self.seconds, 3),
+            "mb_per_s": round(self.mb_per_s, 2),
+            "functions_per_s": round(self.functions_per_s, 1),
+        }
+
+
+@dataclass
+class ExtractResult:
+    functions: pl.DataFrame
+    rejected: pl.DataFrame
+    skipped: pl.DataFrame
+    summary: ExtractSummary
+
+    def records(self) -> Iterator[ExtractedFunction]:
+        """The kept functions as typed records."""
+        for row in self.functions.iter_rows(named=True):
+            params = tuple(Param(**p) for p in row.pop("params"))
+            helpers = tuple(row.pop("helpers"))
+            fields = {k: row[k] for k in FUNCTION_SCHEMA if k in row}
+            fields.pop("params", None)
+            fields.pop("helpers", None)
+            yield ExtractedFunction(params=params, helpers=helpers, **fields)
+
+
+class _Collector:
+    """Turns the Rust core's column batches into frames and counts."""
+
+    def __init__(self) -> None:
+        self.functions: list[pl.DataFrame] = []
+        self.rejected: list[pl.DataFrame] = []
+        self.skipped: list[dict[str, Any]] = []
+        self.summary = ExtractSummary()
+
+    def add_unreadable(self, item: Unreadable) -> None:
+        self.summary.sources += 1
+        self.summary.skipped[item.reason] += 1
+        self.skipped.append(
+            {
+                "origin": item.origin,
+                "origin_row": item.row,
+                "reason": item.reason,
+                "detail": item.detail,
+            }
+        )
+
+    def add(
+        self,
+        columns: dict[str, dict[str, list[Any]]],
+        origins: list[str],
+        rows: list[int | None],
+        extra: Mapping[str, list[Any]],
+    ) -> None:
+        sources = columns["sources"]
+        self.summary.sources += len(origins)
+        self.summary.bytes += sum(sources["bytes"])
+        for index, reason in enumerate(sources["skipped"]):
+            if reason is not None:
+                self.summary.skipped[reason] += 1
+                self.skipped.append(
+                    {
+                        "origin": origins[index],
+                        "origin_row": rows[index],
+                        "reason": reason,
+                        "detail": None,
+                    }
+                )
+        functions = columns["functions"]
+        index = functions.pop("source_index")
+        functions["origin"] = [origins[i] for i in index]
+        functions["origin_row"] = [rows[i] for i in index]
+        functions["params"] = [
+            [{"name": n, "kind": k, "annotation": a, "default": d} for n, k, a, d in params]
+            for params in functions["params"]
+        ]
+        frame = pl.DataFrame(functions, schema=FUNCTION_SCHEMA)
+        if extra:
+            frame = frame.with_columns(
+                pl.Series(f"origin_{name}", [values[i] for i in index], strict=False)
+                for name, values in extra.items()
+            )
+        self.functions.append(frame)
+        self.summary.kept += frame.height
+
+        rejections = columns["rejections"]
+        index = rejections.pop("source_index")
+        rejections["origin"] = [origins[i] for i in index]
+        rejections["origin_row"] = [rows[i] for i in index]
+        self.summary.rejected.update(rejections["reason"])
+        self.rejected.append(pl.DataFrame(rejections, schema=REJECTION_SCHEMA))
+
+    def result(self, seconds: float) -> ExtractResult:
+        self.summary.seconds = seconds
+        functions = (
+            pl.concat(self.functions, how="diagonal_relaxed")
+            if self.functions
+            else pl.DataFrame(schema=FUNCTION_SCHEMA)
+        )
+        rejected = (
+            pl.concat(self.rejected) if self.rejected else pl.DataFrame(schema=REJECTION_SCHEMA)
+        )
+        skipped = pl.DataFrame(self.skipped, schema=SKIPPED_SCHEMA)
+        return ExtractResult(functions, rejected, skipped, self.summary)
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def extract(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    config: ExtractConfig | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> ExtractResult:
+    """Extract self-contained functions from directories, `.py` files, JSONL and Parquet.
+
+    With no inputs, the running interpreter's standard library (without the third-party
+    packages installed inside it) is the corpus.
+    `progress(done_bytes, total_bytes)` is called after every batch.
+    """
+    config = config or ExtractConfig()
+    exclude_dirs = config.exclude_dirs
+    if inputs is None:
+        inputs = [stdlib_path()]
+        exclude_dirs = (*exclude_dirs, *THIRD_PARTY_DIRS)
+    elif isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    extractor = config.extractor()
+    started = time.perf_counter()
+    corpus = plan(list(inputs), exclude_dirs)
+    collector = _Collector()
+    done = 0
+    for batch in batches(corpus, config.text_column, config.batch_bytes):
+        if isinstance(batch, Unreadable):
+            collector.add_unreadable(batch)
+            continue
+        if isinstance(batch, FileBatch):
+            columns = extractor.extract_files(batch.paths, config.threads)
+            collector.add(columns, batch.paths, [None] * len(batch.paths), {})
+        elif isinstance(batch, RowBatch):
+            columns = extractor.extract_texts(batch.texts, config.threads)
+            origins = [batch.origin] * len(batch.rows)
+            collector.add(columns, origins, list(batch.rows), batch.extra)
+        done += batch.bytes
+        if progress is not None:
+            progress(min(done, corpus.total_bytes), corpus.total_bytes)
+    return collector.result(time.perf_counter() - started)
+
+
+def extract_texts(
+    texts: Sequence[str],
+    origins: Sequence[str] | None = None,
+    config: ExtractConfig | None = None,
+) -> ExtractResult:
+    """Extract from in-memory source strings; `origins` names each (default `<string N>`)."""
+    config = config or ExtractConfig()
+    if origins is None:
+        origins = [f"<string {i}>" for i in range(len(texts))]
+    if len(origins) != len(texts):
+        raise C2CError(f"{len(texts)} texts but {len(origins)} origins")
+    extractor = config.extractor()
+    started = time.perf_counter()
+    collector = _Collector()
+    columns = extractor.extract_texts(list(texts), config.threads)
+    collector.add(columns, list(origins), [None] * len(texts), {})
+    return collector.result(time.perf_counter() - started)
+
+
+def extract_source(
+    text: str, origin: str = "<string>", config: ExtractConfig | None = None
+) -> ExtractResult:
+    """Extract from one source string."""
+    return extract_texts([text], [origin], config)

@@ -1,0 +1,210 @@
+//! What extraction keeps: switchable rules, size bounds and the name lists.
+//!
+//! The lists are data files (`data/*.txt`, one name per line, `#` comments) so the
+//! Python reference implementation in `benches/` reads exactly the same ones.
+
+use rustc_hash::FxHashSet;
+
+pub const STDLIB_MODULES: &str = include_str!("data/stdlib_modules.txt");
+pub const BUILTINS: &str = include_str!("data/builtins.txt");
+pub const DENIED_BUILTINS: &str = include_str!("data/denied_builtins.txt");
+pub const DENIED_MODULES: &str = include_str!("data/denied_modules.txt");
+pub const DENIED_ATTRIBUTES: &str = include_str!("data/denied_attributes.txt");
+pub const ALLOWED_DECORATORS: &str = include_str!("data/allowed_decorators.txt");
+
+/// Names of a list file's entries: one per line, blank lines and `#` comments skipped.
+pub fn list_entries(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+}
+
+fn to_set(entries: &[String]) -> FxHashSet<String> {
+    entries.iter().cloned().collect()
+}
+
+fn default_list(text: &str) -> Vec<String> {
+    list_entries(text).map(str::to_owned).collect()
+}
+
+/// Every rule of `docs/extraction-rules.md` §4, each switchable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    pub not_async: bool,
+    pub allowed_decorators: bool,
+    pub has_params: bool,
+    pub not_generator: bool,
+    pub has_return: bool,
+    pub size: bool,
+    pub no_global: bool,
+    pub no_denied_builtins: bool,
+    pub stdlib_imports_only: bool,
+    pub no_denied_modules: bool,
+    pub resolvable_names: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            not_async: true,
+            allowed_decorators: true,
+            has_params: true,
+            not_generator: true,
+            has_return: true,
+            size: true,
+            no_global: true,
+            no_denied_builtins: true,
+            stdlib_imports_only: true,
+            no_denied_modules: true,
+            resolvable_names: true,
+        }
+    }
+}
+
+impl Rules {
+    pub const NAMES: [&'static str; 11] = [
+        "not_async",
+        "allowed_decorators",
+        "has_params",
+        "not_generator",
+        "has_return",
+        "size",
+        "no_global",
+        "no_denied_builtins",
+        "stdlib_imports_only",
+        "no_denied_modules",
+        "resolvable_names",
+    ];
+
+    /// Switch a rule by its config name; `Err` names an unknown rule.
+    pub fn set(&mut self, name: &str, on: bool) -> Result<(), String> {
+        let slot = match name {
+            "not_async" => &mut self.not_async,
+            "allowed_decorators" => &mut self.allowed_decorators,
+            "has_params" => &mut self.has_params,
+            "not_generator" => &mut self.not_generator,
+            "has_return" => &mut self.has_return,
+            "size" => &mut self.size,
+            "no_global" => &mut self.no_global,
+            "no_denied_builtins" => &mut self.no_denied_builtins,
+            "stdlib_imports_only" => &mut self.stdlib_imports_only,
+            "no_denied_modules" => &mut self.no_denied_modules,
+            "resolvable_names" => &mut self.resolvable_names,
+            _ => {
+                return Err(format!(
+                    "unknown rule {name:?}; rules are: {}",
+                    Self::NAMES.join(", ")
+                ));
+            }
+        };
+        *slot = on;
+        Ok(())
+    }
+}
+
+/// The name lists, as given (for reporting) and as sets (for look-ups).
+#[derive(Clone, Debug)]
+pub struct NameLists {
+    pub stdlib_modules: FxHashSet<String>,
+    pub builtins: FxHashSet<String>,
+    pub denied_builtins: FxHashSet<String>,
+    pub denied_modules: FxHashSet<String>,
+    pub denied_attributes: Vec<String>,
+    pub allowed_decorators: FxHashSet<String>,
+}
+
+impl Default for NameLists {
+    fn default() -> Self {
+        NameLists::new(
+            &default_list(STDLIB_MODULES),
+            &default_list(BUILTINS),
+            &default_list(DENIED_BUILTINS),
+            &default_list(DENIED_MODULES),
+            &default_list(DENIED_ATTRIBUTES),
+            &default_list(ALLOWED_DECORATORS),
+        )
+    }
+}
+
+impl NameLists {
+    pub fn new(
+        stdlib_modules: &[String],
+        builtins: &[String],
+        denied_builtins: &[String],
+        denied_modules: &[String],
+        denied_attributes: &[String],
+        allowed_decorators: &[String],
+    ) -> Self {
+        NameLists {
+            stdlib_modules: to_set(stdlib_modules),
+            builtins: to_set(builtins),
+            denied_builtins: to_set(denied_builtins),
+            denied_modules: to_set(denied_modules),
+            denied_attributes: denied_attributes.to_vec(),
+            allowed_decorators: to_set(allowed_decorators),
+        }
+    }
+
+    /// Whether `qualified` is a denied attribute or lies below one (`a.b` denies `a.b.c`).
+    pub fn is_denied_attribute(&self, qualified: &str) -> bool {
+        self.denied_attributes.iter().any(|denied| {
+            qualified == denied
+                || (qualified.starts_with(denied.as_str())
+                    && qualified.as_bytes()[denied.len()] == b'.')
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ExtractConfig {
+    pub rules: Rules,
+    pub min_lines: usize,
+    pub max_lines: usize,
+    pub max_file_bytes: usize,
+    pub lists: NameLists,
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig {
+            rules: Rules::default(),
+            min_lines: 3,
+            max_lines: 200,
+            max_file_bytes: 32 << 20,
+            lists: NameLists::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_lists_are_loaded_from_data_files() {
+        let lists = NameLists::default();
+        assert!(lists.stdlib_modules.contains("math"));
+        assert!(lists.builtins.contains("len"));
+        assert!(lists.denied_builtins.contains("open"));
+        assert!(lists.denied_modules.contains("os"));
+        assert!(lists.allowed_decorators.contains("functools.lru_cache"));
+    }
+
+    #[test]
+    fn denied_attributes_match_at_dot_boundaries() {
+        let lists = NameLists::default();
+        assert!(lists.is_denied_attribute("datetime.datetime.now"));
+        assert!(lists.is_denied_attribute("datetime.datetime.now.foo"));
+        assert!(!lists.is_denied_attribute("datetime.datetime.nowhere"));
+        assert!(!lists.is_denied_attribute("datetime.datetime"));
+    }
+
+    #[test]
+    fn unknown_rule_names_are_reported() {
+        let mut rules = Rules::default();
+        assert!(rules.set("size", false).is_ok());
+        assert!(!rules.size);
+        let err = rules.set("sise", false).unwrap_err();
+        assert!(err.contains("unknown rule \"sise\""));
+    }
+}

@@ -1,0 +1,212 @@
+//! Find self-contained functions in Python source (`docs/extraction-rules.md`).
+//!
+//! Per source: decode, parse with tree-sitter, settle module-level names, analyse
+//! every top-level `def` in one walk, apply the rules, and write each kept
+//! function's standalone source. `driver` runs that over many files in parallel.
+
+pub mod config;
+mod decode;
+pub mod driver;
+mod kinds;
+mod module_scope;
+mod names;
+pub mod report;
+mod rules;
+mod signature;
+mod standalone;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use tree_sitter::{Parser, Tree};
+
+pub use config::{ExtractConfig, NameLists, Rules};
+pub use decode::decode_source;
+pub use report::{
+    ExtractedFunction, Param, ParamKind, RejectReason, Rejection, SkipReason, SourceReport,
+};
+pub use standalone::function_id;
+
+use kinds::grammar;
+use module_scope::module_scope;
+use names::analyze_function;
+use rules::{Assessment, assess, candidate_verdict};
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new(new_parser());
+}
+
+fn new_parser() -> Parser {
+    let mut parser = Parser::new();
+    parser
+        .set_language(&kinds::language())
+        .expect("the bundled Python grammar matches the tree-sitter runtime");
+    parser
+}
+
+/// Parse Python source with this thread's parser.
+pub fn parse(text: &str) -> Option<Tree> {
+    PARSER.with(|parser| parser.borrow_mut().parse(text, None))
+}
+
+/// Extract from raw bytes of one source (a file's content or a row's text).
+pub fn extract_bytes(raw: &[u8], config: &ExtractConfig) -> SourceReport {
+    if raw.len() > config.max_file_bytes {
+        return SourceReport::skipped(raw.len(), SkipReason::TooLarge);
+    }
+    match decode_source(raw) {
+        Ok(text) => extract_text(&text, raw.len(), config),
+        Err(reason) => SourceReport::skipped(raw.len(), reason),
+    }
+}
+
+/// Extract from text that is already decoded (a corpus row, a string from Python):
+/// size and NUL checks apply, coding cookies do not.
+pub fn extract_str(text: &str, config: &ExtractConfig) -> SourceReport {
+    if text.len() > config.max_file_bytes {
+        return SourceReport::skipped(text.len(), SkipReason::TooLarge);
+    }
+    if memchr::memchr(0, text.as_bytes()).is_some() {
+        return SourceReport::skipped(text.len(), SkipReason::NulBytes);
+    }
+    extract_text(text, text.len(), config)
+}
+
+/// Extract from decoded source text; `bytes` is what the caller counts as its size.
+pub fn extract_text(text: &str, bytes: usize, config: &ExtractConfig) -> SourceReport {
+    let Some(tree) = parse(text) else {
+        return SourceReport::skipped(bytes, SkipReason::SyntaxError);
+    };
+    let root = tree.root_node();
+    if root.has_error() || has_python2_statement(text, root) {
+        return SourceReport::skipped(bytes, SkipReason::SyntaxError);
+    }
+    let scope = module_scope(text, root);
+    let facts: Vec<_> = scope
+        .functions
+        .iter()
+        .map(|(outer, def)| analyze_function(text, *outer, *def))
+        .collect();
+    let assessments: Vec<Assessment<'_>> = facts
+        .iter()
+        .enumerate()
+        .map(|(index, fact)| assess(text, fact, &scope, index, config))
+        .collect();
+
+    let mut report = SourceReport {
+        bytes,
+        ..SourceReport::default()
+    };
+    for (index, fact) in facts.iter().enumerate() {
+        let line = fact.def.start_position().row + 1;
+        let (_, end) = standalone::end_without_comments(fact.def);
+        let n_lines = end.row + 1 - fact.def.start_position().row;
+        let reject = |verdict: report::Verdict| Rejection {
+            name: fact.name.to_owned(),
+            line,
+            reason: verdict.reason,
+            detail: verdict.detail,
+        };
+        let own = assessments[index].verdict.as_ref();
+        let verdict = match own {
+            Some(v) if v.reason < RejectReason::NoParams => Some(v.clone()),
+            _ => candidate_verdict(fact, n_lines, config).or_else(|| own.cloned()),
+        };
+        if let Some(verdict) = verdict {
+            report.rejections.push(reject(verdict));
+            continue;
+        }
+        let helpers = reachable_helpers(index, &assessments);
+        if let Some(failed) = helpers.iter().find(|&&h| assessments[h].verdict.is_some()) {
+            let helper = &facts[*failed];
+            let inner = assessments[*failed].verdict.clone().expect("checked above");
+            report.rejections.push(reject(report::Verdict {
+                reason: inner.reason,
+                detail: format!(
+                    "helper `{}` (line {}): {}",
+                    helper.name,
+                    helper.def.start_position().row + 1,
+                    inner.detail
+                ),
+            }));
+            continue;
+        }
+        let needs: Vec<_> = std::iter::once(index)
+            .chain(helpers.iter().copied())
+            .map(|i| &assessments[i].needs)
+            .collect();
+        let source = standalone::standalone_source(text, &scope, fact.outer, &helpers, &needs);
+        let (params, returns) = signature::signature(text, fact.def);
+        let mut helper_names: Vec<(usize, String)> = helpers
+            .iter()
+            .map(|&h| (facts[h].def.start_byte(), facts[h].name.to_owned()))
+            .collect();
+        helper_names.sort();
+        report.functions.push(ExtractedFunction {
+            function_id: function_id(&source),
+            name: fact.name.to_owned(),
+            signature: signature::signature_text(fact.name, &params, returns.as_deref()),
+            docstring: signature::docstring(text, fact.def),
+            params,
+            returns,
+            source,
+            line,
+            n_lines,
+            helpers: helper_names.into_iter().map(|(_, name)| name).collect(),
+        });
+    }
+    report
+}
+
+/// Every function reachable from `start` through helper edges, `start` excluded, in
+/// breadth-first order (which fixes which failing helper is reported).
+fn reachable_helpers(start: usize, assessments: &[Assessment<'_>]) -> Vec<usize> {
+    let mut seen = vec![start];
+    let mut queue: VecDeque<usize> = assessments[start].needs.helpers.iter().copied().collect();
+    let mut order = Vec::new();
+    while let Some(next) = queue.pop_front() {
+        if seen.contains(&next) {
+            continue;
+        }
+        seen.push(next);
+        order.push(next);
+        queue.extend(assessments[next].needs.helpers.iter().copied());
+    }
+    order
+}
+
+/// tree-sitter's grammar still accepts Python 2 `print x` and `exec code`; Python 3
+/// does not. A cheap text test first, the tree walk only when it might be there.
+fn has_python2_statement(text: &str, root: tree_sitter::Node<'_>) -> bool {
+    let maybe = |keyword: &[u8]| {
+        memchr::memmem::find_iter(text.as_bytes(), keyword).any(|at| {
+            let next = text.as_bytes().get(at + keyword.len()).copied();
+            matches!(next, Some(b' ' | b'\t' | b'"' | b'\''))
+        })
+    };
+    if !maybe(b"print") && !maybe(b"exec") {
+        return false;
+    }
+    let k = &grammar().kinds;
+    let mut cursor = root.walk();
+    loop {
+        let kind = cursor.node().kind_id();
+        if kind == k.print_statement || kind == k.exec_statement {
+            return true;
+        }
+        if cursor.goto_first_child() || cursor.goto_next_sibling() {
+            continue;
+        }
+        loop {
+            if !cursor.goto_parent() {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

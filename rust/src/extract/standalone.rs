@@ -1,0 +1,123 @@
+//! The standalone source of a kept function (`docs/extraction-rules.md` §5) and its id.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+use tree_sitter::{Node, Point};
+
+use super::kinds::grammar;
+use super::module_scope::{ModuleName, ModuleScope};
+use super::rules::Needs;
+
+/// Where a definition's text ends: the end of its last token that is not a comment
+/// (tree-sitter may fold comments after a body into the body's block).
+pub fn end_without_comments(node: Node<'_>) -> (usize, Point) {
+    let comment = grammar().kinds.comment;
+    let mut current = node;
+    loop {
+        let count = current.child_count();
+        let last = (0..count)
+            .rev()
+            .filter_map(|i| current.child(i))
+            .find(|child| child.kind_id() != comment);
+        match last {
+            Some(child) => current = child,
+            None => return (current.end_byte(), current.end_position()),
+        }
+    }
+}
+
+/// A definition's text from column 0 of its first line to the end of its last statement.
+pub fn definition_text<'t>(source: &'t str, outer: Node<'_>) -> &'t str {
+    let (end, _) = end_without_comments(outer);
+    let start = source[..outer.start_byte()]
+        .rfind('\n')
+        .map_or(0, |newline| newline + 1);
+    &source[start..end]
+}
+
+/// Everything one candidate carries: its helpers (file order) and their needs.
+pub fn standalone_source(
+    source: &str,
+    scope: &ModuleScope<'_>,
+    candidate: Node<'_>,
+    helpers: &[usize],
+    needs: &[&Needs<'_>],
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if needs.iter().any(|n| n.lazy_annotations) {
+        parts.push("from __future__ import annotations".to_owned());
+    }
+    let mut import_lines: Vec<(usize, &str)> = Vec::new();
+    let mut constants: Vec<Node<'_>> = Vec::new();
+    for need in needs {
+        for name in &need.imports {
+            if let Some(ModuleName::Import { lines, .. }) = scope.names.get(name) {
+                import_lines.extend(lines.iter().map(|(at, line)| (*at, line.as_str())));
+            }
+        }
+        for name in &need.constants {
+            if let Some(ModuleName::Constant(node)) = scope.names.get(name) {
+                constants.push(*node);
+            }
+        }
+    }
+    import_lines.sort();
+    import_lines.dedup_by(|a, b| a.1 == b.1);
+    let mut seen_lines = Vec::new();
+    for (_, line) in import_lines {
+        if !seen_lines.contains(&line) {
+            seen_lines.push(line);
+            parts.push(line.to_owned());
+        }
+    }
+    constants.sort_by_key(|node| node.start_byte());
+    constants.dedup_by_key(|node| node.start_byte());
+    for node in constants {
+        parts.push(source[node.byte_range()].to_owned());
+    }
+    let mut helper_nodes: Vec<Node<'_>> = helpers.iter().map(|&i| scope.functions[i].0).collect();
+    helper_nodes.sort_by_key(|node| node.start_byte());
+    for node in helper_nodes {
+        parts.push(definition_text(source, node).to_owned());
+    }
+    parts.push(definition_text(source, candidate).to_owned());
+    parts.join("\n")
+}
+
+/// First 16 hex digits of SHA-256 over the normalised source: line endings unified,
+/// trailing whitespace stripped, blank lines dropped.
+pub fn function_id(standalone: &str) -> String {
+    let mut hasher = Sha256::new();
+    let mut first = true;
+    for line in standalone.split(['\n', '\r']) {
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        if !first {
+            hasher.update(b"\n");
+        }
+        hasher.update(line.as_bytes());
+        first = false;
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(16);
+    for byte in &digest[..8] {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_ignores_line_endings_trailing_space_and_blank_lines() {
+        let a = function_id("def f(x):\n    return x\n");
+        assert_eq!(a, function_id("def f(x):  \r\n\r\n    return x"));
+        assert_ne!(a, function_id("def f(y):\n    return y\n"));
+        assert_eq!(a.len(), 16);
+    }
+}

@@ -1,0 +1,286 @@
+//! Rule-by-rule tests on small hand-written modules.
+
+use super::*;
+
+fn run(source: &str) -> SourceReport {
+    extract_text(source, source.len(), &ExtractConfig::default())
+}
+
+fn kept(source: &str) -> Vec<ExtractedFunction> {
+    run(source).functions
+}
+
+fn reason(source: &str, name: &str) -> RejectReason {
+    let report = run(source);
+    report
+        .rejections
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("{name} was not rejected: {report:#?}"))
+        .reason
+}
+
+#[test]
+fn keeps_a_plain_function() {
+    let found = kept("def add(a, b):\n    c = a + b\n    return c\n");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "add");
+    assert_eq!(
+        found[0].source,
+        "def add(a, b):\n    c = a + b\n    return c"
+    );
+    assert_eq!(found[0].n_lines, 3);
+    assert_eq!(found[0].signature, "add(a, b)");
+}
+
+#[test]
+fn rejects_each_rule() {
+    let body = "    x = 1\n    y = 2\n";
+    assert_eq!(
+        reason(&format!("async def f(a):\n{body}    return a\n"), "f"),
+        RejectReason::Async
+    );
+    assert_eq!(
+        reason(
+            &format!("import foo\n@foo.bar\ndef f(a):\n{body}    return a\n"),
+            "f"
+        ),
+        RejectReason::Decorator
+    );
+    assert_eq!(
+        reason(&format!("def f():\n{body}    return 1\n"), "f"),
+        RejectReason::NoParams
+    );
+    assert_eq!(
+        reason(&format!("def f(a):\n{body}    yield a\n"), "f"),
+        RejectReason::Generator
+    );
+    assert_eq!(
+        reason(&format!("def f(a):\n{body}    return\n"), "f"),
+        RejectReason::NoReturn
+    );
+    assert_eq!(reason("def f(a):\n    return a\n", "f"), RejectReason::Size);
+    assert_eq!(
+        reason(
+            &format!("def f(a):\n    global g\n{body}    return a\n"),
+            "f"
+        ),
+        RejectReason::GlobalStatement
+    );
+    assert_eq!(
+        reason(
+            &format!("def f(a):\n{body}    print(a)\n    return a\n"),
+            "f"
+        ),
+        RejectReason::DeniedBuiltin
+    );
+    assert_eq!(
+        reason(
+            &format!("import numpy as np\ndef f(a):\n{body}    return np.sum(a)\n"),
+            "f"
+        ),
+        RejectReason::NonStdlibImport
+    );
+    assert_eq!(
+        reason(
+            &format!("import os\ndef f(a):\n{body}    return os.getcwd()\n"),
+            "f"
+        ),
+        RejectReason::DeniedModule
+    );
+    assert_eq!(
+        reason(
+            &format!("from datetime import datetime\ndef f(a):\n{body}    return datetime.now()\n"),
+            "f"
+        ),
+        RejectReason::DeniedModule
+    );
+    assert_eq!(
+        reason(&format!("def f(a):\n{body}    return g(a)\n"), "f"),
+        RejectReason::UnresolvedName
+    );
+}
+
+#[test]
+fn carries_imports_constants_and_helpers() {
+    let source = "\
+import math, os
+from functools import lru_cache
+SCALE = 2.5
+NAMES = ('a', 'b')
+items = make()
+
+def helper(x):
+    return math.sqrt(x) * SCALE
+
+@lru_cache(maxsize=None)
+def f(a, b=3):
+    '''Doc.'''
+    t = helper(a)
+    return t + b
+";
+    let found = kept(source);
+    let f = found.iter().find(|f| f.name == "f").expect("f kept");
+    assert_eq!(
+        f.source,
+        "import math\nfrom functools import lru_cache\nSCALE = 2.5\n\
+         def helper(x):\n    return math.sqrt(x) * SCALE\n\
+         @lru_cache(maxsize=None)\ndef f(a, b=3):\n    '''Doc.'''\n    t = helper(a)\n    return t + b"
+    );
+    assert_eq!(f.helpers, vec!["helper".to_owned()]);
+    assert_eq!(f.docstring.as_deref(), Some("Doc."));
+}
+
+#[test]
+fn helper_failures_propagate() {
+    let source = "\
+def helper(x):
+    print(x)
+    return x
+
+def f(a):
+    b = helper(a)
+    return b
+";
+    let report = run(source);
+    let rejection = report
+        .rejections
+        .iter()
+        .find(|r| r.name == "f")
+        .expect("f rejected");
+    assert_eq!(rejection.reason, RejectReason::DeniedBuiltin);
+    assert!(
+        rejection.detail.contains("helper `helper`"),
+        "{}",
+        rejection.detail
+    );
+}
+
+#[test]
+fn flattened_scopes_bind_nested_names() {
+    let source = "\
+def f(xs, key=None):
+    def inner(v):
+        return v * 2
+    out = [inner(x) for x in xs]
+    total = sum(o for o in out)
+    with memoryview(b'') as m, ctx() as (p, q):
+        pass
+    return total
+";
+    // `ctx` is undefined: rejected for that name, nothing else.
+    let report = run(source);
+    assert_eq!(report.rejections[0].reason, RejectReason::UnresolvedName);
+    assert!(report.rejections[0].detail.contains("`ctx`"));
+}
+
+#[test]
+fn annotations_never_reject_but_make_source_lazy() {
+    let source = "\
+from typing import List
+def f(a: List[Foo], b: int = 1) -> Bar:
+    c = a
+    return c
+";
+    let found = kept(source);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0]
+            .source
+            .starts_with("from __future__ import annotations\nfrom typing import List\n")
+    );
+}
+
+#[test]
+fn defaults_are_evaluated_in_module_scope() {
+    let source = "def f(a, b=a):\n    c = b\n    return c\n";
+    assert_eq!(reason(source, "f"), RejectReason::UnresolvedName);
+}
+
+#[test]
+fn ambiguous_module_names_do_not_resolve() {
+    let source = "\
+try:
+    import json
+except ImportError:
+    json = None
+def f(a):
+    b = json.dumps(a)
+    return b
+";
+    assert_eq!(reason(source, "f"), RejectReason::UnresolvedName);
+}
+
+#[test]
+fn agreeing_imports_merge() {
+    let source = "\
+import xml.dom
+import xml.sax
+def f(a):
+    b = xml.sax.escape(a)
+    return b
+";
+    let found = kept(source);
+    assert_eq!(
+        found[0].source.lines().take(2).collect::<Vec<_>>(),
+        ["import xml.dom", "import xml.sax"]
+    );
+}
+
+#[test]
+fn trailing_comments_are_not_part_of_the_definition() {
+    let source = "def f(a):\n    b = a\n    return b  # done\n    # trailing\n\n# next\nX = 1\n";
+    let found = kept(source);
+    assert_eq!(found[0].source, "def f(a):\n    b = a\n    return b");
+}
+
+#[test]
+fn syntax_errors_and_python2_skip_the_file() {
+    assert_eq!(run("def f(:\n").skipped, Some(SkipReason::SyntaxError));
+    assert_eq!(
+        run("print 'hello'\n").skipped,
+        Some(SkipReason::SyntaxError)
+    );
+    assert_eq!(run("print('hello')\n").skipped, None);
+}
+
+#[test]
+fn deep_expressions_do_not_overflow_the_stack() {
+    let deep = format!(
+        "def f(a):\n    b = a\n    return {}\n",
+        "a + ".repeat(200_000) + "1"
+    );
+    let report = run(&deep);
+    assert_eq!(report.skipped, None);
+    assert_eq!(report.functions.len(), 1);
+}
+
+#[test]
+fn match_patterns_bind_captures_and_read_values() {
+    let source = "\
+import enum
+class Color(enum.Enum):
+    RED = 1
+def f(p):
+    match p:
+        case [x, *rest]:
+            return x
+        case {'k': v, **kw}:
+            return v
+        case Color.RED:
+            return 0
+    return None
+";
+    let report = run(source);
+    // Color is a class at module level: the value pattern reads it.
+    assert_eq!(report.rejections[0].reason, RejectReason::UnresolvedName);
+    assert!(report.rejections[0].detail.contains("Color"));
+}
+
+#[test]
+fn rules_can_be_switched_off() {
+    let mut config = ExtractConfig::default();
+    config.rules.set("size", false).unwrap();
+    let report = extract_text("def f(a):\n    return a\n", 0, &config);
+    assert_eq!(report.functions.len(), 1);
+}
