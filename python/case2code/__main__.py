@@ -1,0 +1,3 @@
+from case2code.cli import app
+
+app(prog_name="c2c")
