@@ -583,17 +583,14 @@ class _Facts:
                 elif kind is ast.MatchMapping:
                     if node.rest:
                         bound.add(node.rest)
-                elif _TYPE_PARAMS and kind in _TYPE_PARAMS:
+                elif kind in _TYPE_PARAMS:  # only reached from `type X[T] = ...` (3.12+)
                     bound.add(node.name)
+                    for field in ("bound", "default_value"):
+                        value = getattr(node, field, None)
+                        if value is not None:
+                            push((value, _ANNOTATION, in_def, in_class))
                     continue
-                elif kind is ast.TypeVar if hasattr(ast, "TypeVar") else False:
-                    continue
-                elif getattr(node, "type_params", None):
-                    type_params(node, in_def, in_class)  # `type X[T] = ...` (3.12+)
-                children = _children(node)
-                if getattr(node, "type_params", None):
-                    children = [c for c in children if not isinstance(c, _TYPE_PARAMS)]
-                push_all(children, region, in_def, in_class)
+                push_all(_children(node), region, in_def, in_class)
 
     def is_local(self, name: str) -> bool:
         return name in self.bound or name in self.local_imports

@@ -119,7 +119,8 @@ CASES = [
     ),
     (
         "mutual recursion",
-        "def even(n):\n    return n == 0 or odd(n - 1)\ndef odd(n):\n    if n == 0:\n        return False\n    return even(n - 1)\n",
+        "def even(n):\n    return n == 0 or odd(n - 1)\n"
+        "def odd(n):\n    if n == 0:\n        return False\n    return even(n - 1)\n",
         None,
     ),
 ]
@@ -164,7 +165,10 @@ def test_helpers_imports_and_constants_are_carried_in_file_order() -> None:
 
 
 def test_record_fields() -> None:
-    source = 'def f(a, /, b: int = 2, *rest, c, **kw) -> int:\n    """Add.\n\n    More."""\n    return a + b\n'
+    source = (
+        'def f(a, /, b: int = 2, *rest, c, **kw) -> int:\n    """Add.\n\n    More."""\n'
+        "    return a + b\n"
+    )
     (record,) = extract_source(source, origin="mod.py").records()
     assert record.signature == "f(a, /, b: int = 2, *rest, c, **kw) -> int"
     assert [(p.name, p.kind) for p in record.params] == [
