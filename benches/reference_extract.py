@@ -132,12 +132,19 @@ class _Text:
     CPython's tokenizer ends lines at \\r\\n, \\r and \\n only (not at \\f, \\v or
     U+2028), so that is what counts here; line endings are never translated."""
 
-    __slots__ = ("starts", "text")
+    __slots__ = ("_starts", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = [0]
-        self.starts.extend(m.end() for m in _NEWLINE.finditer(text))
+        self._starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Index of each line's first character (computed on first use: most files
+        keep nothing and never need it)."""
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
+        return self._starts
 
     def line_start(self, lineno: int) -> int:
         return self.starts[lineno - 1]
@@ -172,9 +179,7 @@ class _Text:
             while first > 1 and not self.text.startswith("@", self.starts[first - 1]):
                 first -= 1
         last = fn.body[-1]
-        return self.text[
-            self.starts[first - 1] : self.index(last.end_lineno, last.end_col_offset)
-        ]
+        return self.text[self.starts[first - 1] : self.index(last.end_lineno, last.end_col_offset)]
 
 
 # ---------------------------------------------------------------------------
@@ -604,7 +609,7 @@ class _Facts:
 class _Assessment:
     """A function's own verdict on rules 1, 2 and 7-11, and what it needs (§5)."""
 
-    __slots__ = ("failures", "helpers", "imports", "constants", "lazy")
+    __slots__ = ("constants", "failures", "helpers", "imports", "lazy")
 
     def __init__(self) -> None:
         self.failures: dict[str, str] = {}  # reason -> first detail
@@ -947,7 +952,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="OUT", help="write every kept function as JSON lines")
     args = parser.parse_args(argv)
 
-    out = open(args.json, "w", encoding="utf-8") if args.json else None  # noqa: SIM115
+    out = open(args.json, "w", encoding="utf-8") if args.json else None
     files = 0
     total_bytes = 0
     kept = 0

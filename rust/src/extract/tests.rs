@@ -238,10 +238,26 @@ fn trailing_comments_are_not_part_of_the_definition() {
 fn syntax_errors_and_python2_skip_the_file() {
     assert_eq!(run("def f(:\n").skipped, Some(SkipReason::SyntaxError));
     assert_eq!(
-        run("print 'hello'\n").skipped,
+        run("print 'hello'\ndef f(a): pass\n").skipped,
         Some(SkipReason::SyntaxError)
     );
-    assert_eq!(run("print('hello')\n").skipped, None);
+    assert_eq!(run("print('hello')\ndef f(a): pass\n").skipped, None);
+}
+
+#[test]
+fn only_sources_with_a_line_starting_def_are_parsed() {
+    assert!(may_have_top_level_def(b"def f(): pass"));
+    assert!(may_have_top_level_def(b"x = 1\r\nasync  def f(): pass"));
+    assert!(may_have_top_level_def(b"@dec\ndef\tf(): pass"));
+    assert!(may_have_top_level_def(b"\x0cdef f(): pass"));
+    assert!(!may_have_top_level_def(
+        b"class C:\n    def f(self): pass\n"
+    ));
+    assert!(!may_have_top_level_def(
+        b"undef = 1\ndefault = 2\nx.def_ = 3"
+    ));
+    // No candidates, so a broken file without a top-level def is not even parsed.
+    assert_eq!(run("class C(:\n").skipped, None);
 }
 
 #[test]

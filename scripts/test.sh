@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install the package with its test dependencies, then run every test: Rust, then Python.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet ".[test]"
+cargo test --workspace --quiet
+python3 -m pytest -q tests
