@@ -96,25 +96,26 @@ def decode_source(raw: bytes) -> str:
     """Bytes of a source file to text, or `FileSkipped` (`nul_bytes`, `undecodable`)."""
     if b"\0" in raw:
         raise FileSkipped("nul_bytes")
-    if raw.startswith(_BOM):
-        # spec: the BOM is stripped first and the cookie still picks the codec, so a
-        # BOM followed by a Latin-1 cookie decodes as Latin-1 (CPython itself refuses
-        # that combination).
+    had_bom = raw.startswith(_BOM)
+    if had_bom:
         raw = raw[len(_BOM) :]
     codec = None
-    # spec: "the first two lines" are taken literally: the regex is tried on line 1,
-    # then on line 2, whatever line 1 holds (lines end at \r\n, \r or \n).
-    for line in _BYTE_NEWLINE.split(raw, 2)[:2]:
+    # As CPython's tokenizer: the cookie may be on line 1, or on line 2 when line 1 is
+    # blank or a comment (lines end at \r\n, \r or \n).
+    for index, line in enumerate(_BYTE_NEWLINE.split(raw, 2)[:2]):
         match = _COOKIE.match(line)
         if match:
             codec = match.group(1).decode("ascii").lower()
+            break
+        stripped = line.lstrip(b" \t\x0c")
+        if index == 0 and stripped and not stripped.startswith(b"#"):
             break
     if codec is None or codec in _UTF8_NAMES:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise FileSkipped("undecodable") from None
-    if codec in _LATIN1_NAMES:
+    if codec in _LATIN1_NAMES and not had_bom:  # CPython refuses a BOM with another codec
         return raw.decode("latin-1")
     raise FileSkipped("undecodable")
 
@@ -145,9 +146,6 @@ class _Text:
         if self._starts is None:
             self._starts = [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
         return self._starts
-
-    def line_start(self, lineno: int) -> int:
-        return self.starts[lineno - 1]
 
     def index(self, lineno: int, col: int) -> int:
         start = self.starts[lineno - 1]
@@ -397,7 +395,7 @@ def _denied_attribute(full: str) -> str | None:
 # ---------------------------------------------------------------------------
 
 _BODY, _MODULE_EVAL, _ANNOTATION = 0, 1, 2
-_SKIP_FIELDS = frozenset({"ctx", "op", "type_comment"})
+_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment"})
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 _TYPE_PARAMS = tuple(
     getattr(ast, name) for name in ("TypeVar", "ParamSpec", "TypeVarTuple") if hasattr(ast, name)
@@ -677,6 +675,11 @@ def _assess(facts: _Facts, scope: _ModuleScope, self_index: int, text: _Text) ->
     names = scope.names
     for name, chain, region in facts.refs:
         if region == _ANNOTATION:
+            # §5: an annotation never rejects and never makes a helper; it carries an
+            # allowed import, and anything else unknown makes annotations lazy.
+            # spec: an annotation naming a module constant or function is "not a
+            # builtin or an allowed import", so it is lazy too (the constant or
+            # function is not carried for it).
             if facts.is_local(name):
                 continue
             binding = names.get(name)
@@ -711,6 +714,8 @@ def _assess(facts: _Facts, scope: _ModuleScope, self_index: int, text: _Text) ->
             out.imports.add(name)
         elif kind == "constant":
             out.constants.add(name)
+            if isinstance(binding[1], ast.AnnAssign):
+                out.lazy = True  # `X: Final = 3` carries no import for `Final`
         elif kind == "function":
             index = binding[1]
             if index != self_index and index not in out.helpers:
@@ -845,14 +850,14 @@ def extract_text(text: str, origin: str = "<string>") -> tuple[list[dict], list[
                 {"name": fn.name, "line": fn.lineno, "reason": reason, "detail": detail}
             )
 
-        # The candidate's own rules first (1-11 in table order)...
+        # spec: the candidate's own rules come first (1-11, table order); its helpers
+        # are looked at only when it passes them all.
         failures = dict(assessments[index].failures)
         failures.update(_candidate_failures(fact))
         if failures:
             reason = min(failures, key=RANK.__getitem__)
             reject(reason, failures[reason])
             continue
-        # ...then its helpers (rules 1, 2, 7-11 each).
         helpers = _reachable(index, assessments)
         # spec: when several helpers fail, the candidate takes the earliest reason in
         # table order, ties going to the helper defined first in the file.

@@ -100,7 +100,6 @@ ids!(Kinds, kind, {
     tuple = "tuple",
     tuple_pattern = "tuple_pattern",
     type_ = "type",
-    type_parameter = "type_parameter",
     typed_default_parameter = "typed_default_parameter",
     typed_parameter = "typed_parameter",
     unary_operator = "unary_operator",

@@ -141,7 +141,7 @@ impl<'t> Collector<'_, 't> {
                     Binding::Import {
                         qualified: binding.qualified,
                         relative: binding.relative,
-                        at: statement.start_byte(),
+                        at: binding.at,
                         line: binding.line,
                     },
                 );
@@ -279,6 +279,7 @@ pub fn is_literal(source: &str, node: Node<'_>) -> bool {
         node.named_children(&mut cursor)
             .all(|part| part.kind_id() == k.comment || is_plain_string(source, part))
     } else if kind == k.tuple
+        || kind == k.expression_list
         || kind == k.list
         || kind == k.set
         || kind == k.parenthesized_expression
@@ -313,7 +314,7 @@ pub fn is_literal(source: &str, node: Node<'_>) -> bool {
                 .is_some_and(|left| is_signed_number(source, left))
             && node
                 .child_by_field_id(f.right)
-                .is_some_and(|right| is_number(right))
+                .is_some_and(|right| is_signed_number(source, right))
     } else {
         false
     }

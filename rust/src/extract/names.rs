@@ -285,8 +285,6 @@ impl<'t> Walker<'_, 't> {
             self.pattern(node, context);
         } else if kind == k.type_ {
             self.push_annotation_children(node, context);
-        } else if kind == k.type_parameter {
-            self.bind_all_identifiers(node);
         } else {
             self.push_children(node, context);
         }
@@ -510,6 +508,8 @@ impl<'t> Walker<'_, 't> {
 
 /// A name bound by an import statement.
 pub struct ImportBinding<'t> {
+    /// Start byte of the imported name: orders lines as the statement does.
+    pub at: usize,
     pub name: &'t str,
     pub qualified: String,
     pub relative: bool,
@@ -592,6 +592,7 @@ pub fn import_bindings<'t>(
             }
         };
         out.push(ImportBinding {
+            at: name.start_byte(),
             name: bound,
             qualified,
             relative,

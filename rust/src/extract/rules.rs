@@ -194,8 +194,14 @@ pub fn assess<'t>(
                 check_attribute(&mut failures, config, qualified, &reference.chain);
                 needs.imports.insert(name);
             }
-            Some(ModuleName::Constant(_)) => {
+            Some(ModuleName::Constant(statement)) => {
                 needs.constants.insert(name);
+                // `X: Final = 3`: nothing carries `Final`, so annotations must stay lazy.
+                let annotated = statement.named_child(0).is_some_and(|a| {
+                    a.child_by_field_id(super::kinds::grammar().fields.type_)
+                        .is_some()
+                });
+                needs.lazy_annotations |= annotated;
             }
             Some(ModuleName::Function(index)) => {
                 if *index != self_index && !needs.helpers.contains(index) {

@@ -10,7 +10,7 @@ use super::module_scope::{ModuleName, ModuleScope};
 use super::rules::Needs;
 
 /// Where a definition's text ends: the end of its last token that is not a comment
-/// (tree-sitter may fold comments after a body into the body's block).
+/// or a `;` (tree-sitter may fold comments after a body into the body's block).
 pub fn end_without_comments(node: Node<'_>) -> (usize, Point) {
     let comment = grammar().kinds.comment;
     let mut current = node;
@@ -19,7 +19,7 @@ pub fn end_without_comments(node: Node<'_>) -> (usize, Point) {
         let last = (0..count)
             .rev()
             .filter_map(|i| current.child(i))
-            .find(|child| child.kind_id() != comment);
+            .find(|child| child.kind_id() != comment && child.kind() != ";");
         match last {
             Some(child) => current = child,
             None => return (current.end_byte(), current.end_position()),

@@ -300,3 +300,70 @@ fn rules_can_be_switched_off() {
     let report = extract_text("def f(a):\n    return a\n", 0, &config);
     assert_eq!(report.functions.len(), 1);
 }
+
+#[test]
+fn subscripted_annotations_are_read_not_bound() {
+    // `List[Text]` in an annotation must not make `Text` a local of the body.
+    let source = "\
+from typing import List
+def f(a: List[Text]) -> List[str]:
+    b = Text(a)
+    return b
+";
+    assert_eq!(reason(source, "f"), RejectReason::UnresolvedName);
+}
+
+#[test]
+fn bare_tuples_and_signed_complex_are_constants() {
+    let source = "\
+PAIR = 'a', 'b'
+Z = -1 - 2j
+def f(a):
+    b = PAIR[a]
+    return b, Z
+";
+    let found = kept(source);
+    assert!(
+        found[0]
+            .source
+            .starts_with("PAIR = 'a', 'b'\nZ = -1 - 2j\n")
+    );
+}
+
+#[test]
+fn import_lines_keep_statement_order() {
+    let source = "\
+from math import sqrt, fabs
+def f(a):
+    b = sqrt(a)
+    return fabs(b)
+";
+    assert!(
+        kept(source)[0]
+            .source
+            .starts_with("from math import sqrt\nfrom math import fabs\n")
+    );
+}
+
+#[test]
+fn annotated_constants_make_annotations_lazy() {
+    let source = "\
+from typing import Final
+LIMIT: Final = 3
+def f(a):
+    b = a
+    return min(b, LIMIT)
+";
+    let found = kept(source);
+    assert!(
+        found[0]
+            .source
+            .starts_with("from __future__ import annotations\nLIMIT: Final = 3")
+    );
+}
+
+#[test]
+fn trailing_semicolon_is_not_part_of_the_definition() {
+    let found = kept("def f(a):\n    b = a\n    return b;\n");
+    assert!(found[0].source.ends_with("return b"));
+}
