@@ -13,6 +13,7 @@ mod names;
 pub mod report;
 mod rules;
 mod signature;
+mod skim;
 mod standalone;
 
 use std::cell::RefCell;
@@ -46,7 +47,16 @@ fn new_parser() -> Parser {
 
 /// Parse Python source with this thread's parser.
 pub fn parse(text: &str) -> Option<Tree> {
-    PARSER.with(|parser| parser.borrow_mut().parse(text, None))
+    parse_ranges(text, &[])
+}
+
+/// Parse only the given ranges of `text` (all of it when `ranges` is empty).
+fn parse_ranges(text: &str, ranges: &[tree_sitter::Range]) -> Option<Tree> {
+    PARSER.with(|parser| {
+        let mut parser = parser.borrow_mut();
+        parser.set_included_ranges(ranges).ok()?;
+        parser.parse(text, None)
+    })
 }
 
 /// Extract from raw bytes of one source (a file's content or a row's text).
@@ -81,7 +91,19 @@ pub fn extract_text(text: &str, bytes: usize, config: &ExtractConfig) -> SourceR
             ..SourceReport::default()
         };
     }
-    let Some(tree) = parse(text) else {
+    // Parse with class bodies blanked (see `skim`); on any doubt, parse the original.
+    let skimmed = skim::blank_class_bodies(text);
+    let mut parsed = skimmed
+        .as_ref()
+        .and_then(|skimmed| {
+            let ranges = skim::included_ranges(&skimmed.text, &skimmed.skippable);
+            parse_ranges(&skimmed.text, &ranges).map(|tree| (tree, skimmed.text.as_str()))
+        })
+        .filter(|(tree, _)| !tree.root_node().has_error());
+    if parsed.is_none() {
+        parsed = parse(text).map(|tree| (tree, text));
+    }
+    let Some((tree, text)) = parsed else {
         return SourceReport::skipped(bytes, SkipReason::SyntaxError);
     };
     let root = tree.root_node();

@@ -367,3 +367,28 @@ fn trailing_semicolon_is_not_part_of_the_definition() {
     let found = kept("def f(a):\n    b = a\n    return b;\n");
     assert!(found[0].source.ends_with("return b"));
 }
+
+#[test]
+fn classes_before_functions_keep_positions() {
+    let source = "\
+import math
+class Shape:
+    '''A shape.'''
+
+    def area(self):
+        return 0
+
+
+class Circle(Shape):  # round
+    def __init__(self, r):
+        self.r = r
+
+def area(r):
+    a = math.pi * r * r
+    return a
+";
+    let found = kept(source);
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].name.as_str(), found[0].line, found[0].n_lines), ("area", 13, 3));
+    assert_eq!(found[0].source, "import math\ndef area(r):\n    a = math.pi * r * r\n    return a");
+}
