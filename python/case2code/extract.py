@@ -173,13 +173,10 @@ class ExtractResult:
 
     def records(self) -> Iterator[ExtractedFunction]:
         """The kept functions as typed records."""
-        for row in self.functions.iter_rows(named=True):
-            params = tuple(Param(**p) for p in row.pop("params"))
-            helpers = tuple(row.pop("helpers"))
-            fields = {k: row[k] for k in FUNCTION_SCHEMA if k in row}
-            fields.pop("params", None)
-            fields.pop("helpers", None)
-            yield ExtractedFunction(params=params, helpers=helpers, **fields)
+        for row in self.functions.select(FUNCTION_SCHEMA).iter_rows(named=True):
+            row["params"] = tuple(Param(**p) for p in row["params"])
+            row["helpers"] = tuple(row["helpers"])
+            yield ExtractedFunction(**row)
 
 
 class _Collector:

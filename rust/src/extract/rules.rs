@@ -4,6 +4,7 @@
 use rustc_hash::FxHashSet;
 
 use super::config::ExtractConfig;
+use super::kinds::grammar;
 use super::module_scope::{ModuleName, ModuleScope};
 use super::names::{FunctionFacts, Region, dotted, text};
 use super::report::{RejectReason, Verdict};
@@ -197,10 +198,9 @@ pub fn assess<'t>(
             Some(ModuleName::Constant(statement)) => {
                 needs.constants.insert(name);
                 // `X: Final = 3`: nothing carries `Final`, so annotations must stay lazy.
-                let annotated = statement.named_child(0).is_some_and(|a| {
-                    a.child_by_field_id(super::kinds::grammar().fields.type_)
-                        .is_some()
-                });
+                let annotated = statement
+                    .named_child(0)
+                    .is_some_and(|a| a.child_by_field_id(grammar().fields.type_).is_some());
                 needs.lazy_annotations |= annotated;
             }
             Some(ModuleName::Function(index)) => {
@@ -264,8 +264,7 @@ fn decorator_allowed(
     scope: &ModuleScope<'_>,
     config: &ExtractConfig,
 ) -> bool {
-    let k = &super::kinds::grammar().kinds;
-    let f = &super::kinds::grammar().fields;
+    let (k, f) = (&grammar().kinds, &grammar().fields);
     let callee = if decorator.kind_id() == k.call {
         match decorator.child_by_field_id(f.function_) {
             Some(callee) => callee,
@@ -274,7 +273,6 @@ fn decorator_allowed(
     } else {
         decorator
     };
-    let _ = f;
     let path = dotted(source, callee);
     let valid = callee.kind_id() == k.identifier
         || (callee.kind_id() == k.attribute

@@ -16,14 +16,13 @@ pub fn signature(source: &str, def: Node<'_>) -> (Vec<Param>, Option<String>) {
     let Some(parameters) = def.child_by_field_id(f.parameters) else {
         return (Vec::new(), returns);
     };
-    let mut params = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
     let mut keyword_only = false;
     let mut cursor = parameters.walk();
     for node in parameters.named_children(&mut cursor) {
         let kind = node.kind_id();
         if kind == k.positional_separator {
-            for param in params.iter_mut() {
-                let param: &mut Param = param;
+            for param in &mut params {
                 if param.kind == ParamKind::PositionalOrKeyword {
                     param.kind = ParamKind::PositionalOnly;
                 }

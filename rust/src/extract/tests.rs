@@ -389,6 +389,12 @@ def area(r):
 ";
     let found = kept(source);
     assert_eq!(found.len(), 1);
-    assert_eq!((found[0].name.as_str(), found[0].line, found[0].n_lines), ("area", 13, 3));
-    assert_eq!(found[0].source, "import math\ndef area(r):\n    a = math.pi * r * r\n    return a");
+    assert_eq!(
+        (found[0].name.as_str(), found[0].line, found[0].n_lines),
+        ("area", 13, 3)
+    );
+    assert_eq!(
+        found[0].source,
+        "import math\ndef area(r):\n    a = math.pi * r * r\n    return a"
+    );
 }
