@@ -173,7 +173,7 @@ class ExtractResult:
 
     def records(self) -> Iterator[ExtractedFunction]:
         """The kept functions as typed records."""
-        for row in self.functions.select(FUNCTION_SCHEMA).iter_rows(named=True):
+        for row in self.functions.select(list(FUNCTION_SCHEMA)).iter_rows(named=True):
             row["params"] = tuple(Param(**p) for p in row["params"])
             row["helpers"] = tuple(row["helpers"])
             yield ExtractedFunction(**row)
