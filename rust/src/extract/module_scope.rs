@@ -245,7 +245,8 @@ fn is_comprehension(node: Node<'_>) -> bool {
         || kind == k.generator_expression
 }
 
-fn is_target_container(node: Node<'_>) -> bool {
+/// Nodes whose parts are themselves targets (`a, (b, *c) = ...`).
+pub fn is_target_container(node: Node<'_>) -> bool {
     let k = &grammar().kinds;
     let kind = node.kind_id();
     kind == k.pattern_list

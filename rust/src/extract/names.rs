@@ -9,6 +9,7 @@ use rustc_hash::FxHashSet;
 use tree_sitter::{Node, TreeCursor};
 
 use super::kinds::{Grammar, grammar};
+use super::module_scope::is_target_container;
 
 /// Where a reference is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,16 +427,7 @@ impl<'t> Walker<'_, 't> {
             let kind = node.kind_id();
             if kind == k.identifier {
                 self.bind(node);
-            } else if kind == k.pattern_list
-                || kind == k.tuple_pattern
-                || kind == k.list_pattern
-                || kind == k.tuple
-                || kind == k.list
-                || kind == k.parenthesized_expression
-                || kind == k.expression_list
-                || kind == k.list_splat_pattern
-                || kind == k.list_splat
-            {
+            } else if is_target_container(node) {
                 pending.extend(node.named_children(&mut self.cursor));
             } else {
                 self.stack.push((node, context));

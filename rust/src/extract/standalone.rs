@@ -63,7 +63,6 @@ pub fn standalone_source(
         }
     }
     import_lines.sort();
-    import_lines.dedup_by(|a, b| a.1 == b.1);
     let mut seen_lines = Vec::new();
     for (_, line) in import_lines {
         if !seen_lines.contains(&line) {
