@@ -476,22 +476,13 @@ class _Facts:
         def arguments(args: ast.arguments, region, in_def, in_class):
             """Bind parameters; defaults are read in `region`, annotations as annotations."""
             later = []
-            for arg in (*args.posonlyargs, *args.args):
+            every = (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg)
+            for arg in every:
+                if arg is None:
+                    continue
                 bound.add(arg.arg)
                 if arg.annotation is not None:
                     later.append((arg.annotation, _ANNOTATION, in_def, in_class))
-            if args.vararg is not None:
-                bound.add(args.vararg.arg)
-                if args.vararg.annotation is not None:
-                    later.append((args.vararg.annotation, _ANNOTATION, in_def, in_class))
-            for arg in args.kwonlyargs:
-                bound.add(arg.arg)
-                if arg.annotation is not None:
-                    later.append((arg.annotation, _ANNOTATION, in_def, in_class))
-            if args.kwarg is not None:
-                bound.add(args.kwarg.arg)
-                if args.kwarg.annotation is not None:
-                    later.append((args.kwarg.annotation, _ANNOTATION, in_def, in_class))
             for default in (*args.defaults, *args.kw_defaults):
                 if default is not None:
                     later.append((default, region, in_def, in_class))
