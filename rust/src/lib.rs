@@ -5,6 +5,7 @@
 //! never sees a Python type.
 
 pub mod extract;
+pub mod sandbox;
 
 #[cfg(feature = "python")]
 mod python;

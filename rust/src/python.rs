@@ -13,6 +13,8 @@ use crate::extract::config::{self, list_entries};
 use crate::extract::driver;
 use crate::extract::{ExtractConfig, NameLists, SourceReport};
 
+mod sandbox;
+
 /// Extraction settings, validated once and shared by every batch.
 #[pyclass(frozen, module = "case2code._core")]
 struct Extractor {
@@ -258,6 +260,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_files, m)?)?;
     m.add_function(wrap_pyfunction!(default_lists, m)?)?;
     m.add_function(wrap_pyfunction!(rule_names, m)?)?;
+    sandbox::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

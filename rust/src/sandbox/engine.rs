@@ -1,0 +1,164 @@
+//! The wasmtime engine and the compiled interpreter: configured once, compiled once, cached on
+//! disk, and shared by every instance of a process.
+
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Module, PoolingAllocationConfig};
+
+/// One epoch tick; wall-clock deadlines are counted in ticks.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Instances alive at once in one process (one per worker thread, plus a spare for the
+/// determinism re-run). Each pooled memory reserves address space, not RAM.
+const POOL_SLOTS: u32 = 16;
+
+pub fn engine() -> wasmtime::Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let mut pool = PoolingAllocationConfig::new();
+    // The snapshot's function table has 47,157 entries and its instance metadata ~5 MiB.
+    pool.table_elements(1 << 17)
+        .max_core_instance_size(8 << 20)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .total_core_instances(POOL_SLOTS)
+        .total_gc_heaps(POOL_SLOTS)
+        .max_memory_size(4 << 30);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .memory_init_cow(true)
+        .epoch_interruption(true)
+        .consume_fuel(true)
+        .async_stack_size(9 << 20)
+        .max_wasm_stack(8 << 20);
+    let engine = Engine::new(&config)?;
+    let engine = ENGINE.get_or_init(|| engine).clone();
+    start_epoch_ticker(&engine);
+    Ok(engine)
+}
+
+fn start_epoch_ticker(engine: &Engine) {
+    let engine = engine.clone();
+    std::thread::Builder::new()
+        .name("c2c-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Where the compiled form of a wasm with this digest lives for this engine configuration.
+pub fn compiled_path(engine: &Engine, wasm_sha256: &str, cache_dir: &Path) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let short = &wasm_sha256[..wasm_sha256.len().min(32)];
+    cache_dir.join(format!("{short}-{:016x}.cwasm", hasher.finish()))
+}
+
+/// The interpreter's files, checked and ready: the compiled module and a directory holding
+/// only the stdlib zip, to be mounted read-only in the guest.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub compiled: PathBuf,
+    pub stdlib_dir: PathBuf,
+}
+
+/// The guest looks for its stdlib zip under this name (CPython 3.15).
+pub const STDLIB_ZIP_NAME: &str = "python315.zip";
+
+fn checked_digest(path: &Path, expected_sha256: &str) -> Result<String, String> {
+    let digest = sha256_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !expected_sha256.is_empty() && digest != expected_sha256 {
+        return Err(format!(
+            "{} has sha256 {digest}, expected {expected_sha256}: refusing to use it",
+            path.display()
+        ));
+    }
+    Ok(digest)
+}
+
+/// Checks both files against their pinned digests, compiles the wasm unless a compiled copy is
+/// cached (about a minute, once), and lays out the stdlib directory.
+pub fn prepare(
+    wasm: &Path,
+    wasm_sha256: &str,
+    stdlib_zip: &Path,
+    stdlib_sha256: &str,
+    cache_dir: &Path,
+) -> Result<Prepared, String> {
+    fs::create_dir_all(cache_dir)
+        .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
+    let zip_digest = checked_digest(stdlib_zip, stdlib_sha256)?;
+    let stdlib_dir = cache_dir.join(format!("stdlib-{}", &zip_digest[..16]));
+    let zip_target = stdlib_dir.join(STDLIB_ZIP_NAME);
+    if !zip_target.is_file() {
+        fs::create_dir_all(&stdlib_dir)
+            .map_err(|e| format!("cannot create {}: {e}", stdlib_dir.display()))?;
+        let tmp = stdlib_dir.join(format!(".tmp{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        // A copy, not a symlink: the guest's directory handle does not follow links out of it.
+        if fs::hard_link(stdlib_zip, &tmp).is_err() {
+            fs::copy(stdlib_zip, &tmp).map_err(|e| format!("cannot copy the stdlib zip: {e}"))?;
+        }
+        fs::rename(&tmp, &zip_target).map_err(|e| format!("cannot write {}: {e}", zip_target.display()))?;
+    }
+    let compiled = compile_cached(wasm, wasm_sha256, cache_dir)?;
+    Ok(Prepared { compiled, stdlib_dir })
+}
+
+fn compile_cached(wasm: &Path, expected_sha256: &str, cache_dir: &Path) -> Result<PathBuf, String> {
+    let engine = engine().map_err(|e| format!("wasmtime engine: {e}"))?;
+    let digest = checked_digest(wasm, expected_sha256)?;
+    let target = compiled_path(&engine, &digest, cache_dir);
+    if target.is_file() {
+        return Ok(target);
+    }
+    let bytes = fs::read(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    let compiled = engine
+        .precompile_module(&bytes)
+        .map_err(|e| format!("compiling {}: {e}", wasm.display()))?;
+    // Atomic publish: a reader sees the whole file or none (it is mmap'ed and trusted).
+    let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, compiled).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    fs::rename(&tmp, &target).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    Ok(target)
+}
+
+/// Loads a compiled interpreter written by [`prepare`].
+pub fn load(compiled: &Path) -> Result<Module, String> {
+    let engine = engine().map_err(|e| format!("wasmtime engine: {e}"))?;
+    // SAFETY: the file is one `prepare` wrote from a digest-checked wasm, in a private cache
+    // directory; wasmtime also checks its header against this engine's configuration.
+    unsafe { Module::deserialize_file(&engine, compiled) }
+        .map_err(|e| format!("loading {}: {e}", compiled.display()))
+}

@@ -1,0 +1,72 @@
+//! What one case may use, with safe defaults. Every limit is per case, reset at each case.
+
+use serde::{Deserialize, Serialize};
+
+/// How much state is shared between executions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// A fresh instance per input: nothing is shared, the slowest.
+    Case,
+    /// A fresh instance per function, all its inputs run in it (the default): a function's
+    /// module globals persist across its own inputs, as in the paper's executor, but nothing
+    /// reaches another function.
+    Function,
+    /// Many functions per instance. NOT isolated: one function can patch what the next sees.
+    /// For trusted code and for measuring the cost of isolation.
+    Shared,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Wasm instructions (wasmtime fuel) per case; deterministic, so the primary time limit.
+    pub fuel_per_case: u64,
+    /// Wall-clock backstop per case, in milliseconds.
+    pub wall_ms_per_case: u64,
+    /// Linear memory cap per instance, in bytes (the interpreter itself takes ~40 MiB).
+    pub memory_bytes: u64,
+    /// Captured stdout per case, in characters; printing more ends the case as `output_limit`.
+    pub stdout_chars: u64,
+    /// Longest `repr()` of a return value, in characters; longer is `output_limit`.
+    pub repr_chars: u64,
+    /// Python recursion limit, set before every case.
+    pub recursion_limit: u32,
+    pub isolation: Isolation,
+    /// Run every function twice in separate instances and mark differing cases
+    /// `nondeterministic`.
+    pub check_determinism: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel_per_case: 2_000_000_000,
+            wall_ms_per_case: 10_000,
+            memory_bytes: 512 << 20,
+            stdout_chars: 64 << 10,
+            repr_chars: 64 << 10,
+            recursion_limit: 1000,
+            isolation: Isolation::Function,
+            check_determinism: false,
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fuel_per_case == 0 || self.wall_ms_per_case == 0 {
+            return Err("fuel_per_case and wall_ms_per_case must be positive".into());
+        }
+        if self.memory_bytes < (64 << 20) {
+            return Err("memory_bytes must be at least 64 MiB (the interpreter needs ~40 MiB)".into());
+        }
+        if self.memory_bytes > (4 << 30) {
+            return Err("memory_bytes must be at most 4 GiB (32-bit wasm)".into());
+        }
+        if !(50..=1_000_000).contains(&self.recursion_limit) {
+            return Err("recursion_limit must be between 50 and 1,000,000".into());
+        }
+        Ok(())
+    }
+}

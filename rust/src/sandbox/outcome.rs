@@ -1,0 +1,87 @@
+//! What running one case produced.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// The function (or its definition) raised; `error_type` / `error` say what.
+    Error,
+    /// Out of instructions or past the wall-clock deadline.
+    Timeout,
+    /// `MemoryError`, or the instance hit its memory cap.
+    Memory,
+    /// Printed or returned more than the caps allow.
+    OutputLimit,
+    /// Two runs in separate instances disagreed.
+    Nondeterministic,
+    /// The input is not a literal call argument list.
+    InvalidInput,
+    /// The instance died another way (wasm trap, stack overflow, `os._exit`).
+    Crash,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::Memory => "memory",
+            Status::OutputLimit => "output_limit",
+            Status::Nondeterministic => "nondeterministic",
+            Status::InvalidInput => "invalid_input",
+            Status::Crash => "crash",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseOutcome {
+    pub status: Status,
+    /// `repr()` of the return value.
+    pub value_repr: Option<String>,
+    /// The return value as JSON text when it is plain data (tuples become arrays).
+    pub value_json: Option<String>,
+    /// Exception class name, e.g. `ValueError`.
+    pub error_type: Option<String>,
+    /// The paper's form, `<class 'ValueError'>: message`, or what stopped the instance.
+    pub error: Option<String>,
+    /// Captured stdout (capped).
+    pub stdout: String,
+    /// Wasm instructions used (fuel), including argument parsing and `repr()`.
+    pub instructions: u64,
+    pub wall_us: u64,
+}
+
+impl CaseOutcome {
+    pub fn stopped(status: Status, reason: impl Into<String>) -> Self {
+        CaseOutcome {
+            status,
+            value_repr: None,
+            value_json: None,
+            error_type: None,
+            error: Some(reason.into()),
+            stdout: String::new(),
+            instructions: 0,
+            wall_us: 0,
+        }
+    }
+
+    /// The part that must agree between two runs (not time, not instruction counts).
+    pub fn same_result(&self, other: &CaseOutcome) -> bool {
+        self.status == other.status
+            && self.value_repr == other.value_repr
+            && self.error == other.error
+            && self.stdout == other.stdout
+    }
+}
+
+/// One function to run: its standalone source, its name and its inputs (call argument lists).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub source: String,
+    pub name: String,
+    pub inputs: Vec<String>,
+}

@@ -1,0 +1,283 @@
+//! Runs jobs in fresh interpreter instances on the calling thread: one instance per function
+//! (or per case, or shared), all of an instance's cases in one `turn`, and a fresh instance to
+//! go on after any case that kills its instance.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use wasmtime::{InstancePre, Linker, ResourceLimiter, Store, Trap};
+
+use super::door::{self, Guest, Session, Task};
+use super::engine::{self, TICK};
+use super::limits::{Isolation, Limits};
+use super::outcome::{CaseOutcome, Job, Status};
+use super::virtual_os::{self, guest_os};
+
+/// The guest program every instance runs (see driver.py).
+pub const DRIVER: &str = include_str!("driver.py");
+
+/// Raw WASI stdout/stderr kept per instance (the driver captures `print` itself; this only
+/// holds what bypasses it, and the driver's own traceback if it ever fails).
+const PIPE_BYTES: usize = 64 << 10;
+
+/// Linear-memory cap that remembers whether it was hit, to tell `memory` from other traps.
+pub struct MemoryCap {
+    max: usize,
+    pub hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _: usize, desired: usize, _: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _: usize, desired: usize, _: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 17)
+    }
+}
+
+pub struct Runner {
+    pre: InstancePre<Guest>,
+    stdlib_dir: PathBuf,
+    limits: Limits,
+}
+
+/// How an instance ended.
+enum End {
+    /// The driver ran out of work.
+    Finished,
+    /// The instance died; the outcome for the case it was in.
+    Stopped(CaseOutcome),
+}
+
+impl Runner {
+    /// `compiled` is what [`engine::prepare`] returned; `stdlib_dir` holds `python315.zip`.
+    pub fn new(compiled: &Path, stdlib_dir: &Path, limits: Limits) -> Result<Runner, String> {
+        limits.validate()?;
+        let engine = engine::engine().map_err(|e| format!("wasmtime engine: {e}"))?;
+        let module = engine::load(compiled)?;
+        let mut linker: Linker<Guest> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |g: &mut Guest| &mut g.os.wasi)
+            .map_err(|e| format!("linking WASI: {e}"))?;
+        linker.allow_shadowing(true);
+        linker
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "poll_oneoff",
+                |mut caller: wasmtime::Caller<'_, Guest>, subs: i32, events: i32, n: i32, count: i32| {
+                    let memory = caller
+                        .get_export("memory")
+                        .and_then(|e| e.into_memory())
+                        .ok_or_else(|| wasmtime::format_err!("no memory"))?;
+                    let (data, guest) = memory.data_and_store_mut(&mut caller);
+                    Ok(virtual_os::poll_now(
+                        data,
+                        &guest.os.time,
+                        subs as u32,
+                        events as u32,
+                        n as u32,
+                        count as u32,
+                    ))
+                },
+            )
+            .map_err(|e| format!("linking poll_oneoff: {e}"))?;
+        linker
+            .func_wrap("host", "call", door::call)
+            .map_err(|e| format!("linking the door: {e}"))?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| format!("preparing instances: {e}"))?;
+        Ok(Runner {
+            pre,
+            stdlib_dir: stdlib_dir.to_path_buf(),
+            limits,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Every case of every job, in order, under the configured isolation.
+    pub fn run(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
+        let first = self.run_once(jobs);
+        if !self.limits.check_determinism {
+            return first;
+        }
+        let second = self.run_once(jobs);
+        first
+            .into_iter()
+            .zip(second)
+            .map(|(a, b)| a.into_iter().zip(b).map(|(x, y)| agree(x, y)).collect())
+            .collect()
+    }
+
+    fn run_once(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
+        let mut results: Vec<Vec<Option<CaseOutcome>>> =
+            jobs.iter().map(|j| vec![None; j.inputs.len()]).collect();
+        let whole = |job: usize| (job, 0, jobs[job].inputs.len());
+        let groups: Vec<Vec<(usize, usize, usize)>> = match self.limits.isolation {
+            Isolation::Function => (0..jobs.len()).map(|j| vec![whole(j)]).collect(),
+            Isolation::Shared => vec![(0..jobs.len()).map(whole).collect()],
+            Isolation::Case => (0..jobs.len())
+                .flat_map(|j| (0..jobs[j].inputs.len()).map(move |c| vec![(j, c, c + 1)]))
+                .collect(),
+        };
+        for group in groups {
+            self.run_group(jobs, group, &mut results);
+        }
+        results
+            .into_iter()
+            .map(|cases| {
+                cases
+                    .into_iter()
+                    .map(|c| c.unwrap_or_else(|| CaseOutcome::stopped(Status::Crash, "the driver never ran this case")))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Runs (job, first, end) ranges in one instance, starting a fresh one after each death.
+    fn run_group(
+        &self,
+        jobs: &[Job],
+        group: Vec<(usize, usize, usize)>,
+        results: &mut [Vec<Option<CaseOutcome>>],
+    ) {
+        let mut pending: VecDeque<(usize, usize, usize)> =
+            group.into_iter().filter(|&(_, first, end)| first < end).collect();
+        while !pending.is_empty() {
+            let tasks = pending.iter().map(|&(job, first, end)| self.task(jobs, job, first, end)).collect();
+            let (end, session) = self.run_instance(tasks);
+            for (job, case, outcome) in session.outcomes {
+                results[job][case] = Some(outcome);
+            }
+            let End::Stopped(stop) = end else { break };
+            // Drop the ranges the instance finished; resume the one it died in after the case.
+            let Some(position) = session.position else {
+                // Died before asking for work: every pending case gets the reason.
+                for (job, first, end) in pending.drain(..) {
+                    results[job][first..end].fill(Some(stop.clone()));
+                }
+                break;
+            };
+            while pending.front().is_some_and(|&(job, _, _)| job != position.job) {
+                pending.pop_front();
+            }
+            let Some((job, _, end)) = pending.pop_front() else { break };
+            if position.case < 0 {
+                // Died defining the function: no case of it can run.
+                results[job][position.first..end].fill(Some(stop.clone()));
+            } else {
+                let case = position.case as usize;
+                if !position.reported {
+                    results[job][case] = Some(stop);
+                }
+                if case + 1 < end {
+                    pending.push_front((job, case + 1, end));
+                }
+            }
+        }
+    }
+
+    fn task(&self, jobs: &[Job], job: usize, first: usize, end: usize) -> Task {
+        let j = &jobs[job];
+        let frame = serde_json::json!({
+            "source": j.source,
+            "name": j.name,
+            "inputs": &j.inputs[..end],
+            "first": first,
+            "recursion_limit": self.limits.recursion_limit,
+            "stdout_cap": self.limits.stdout_chars,
+            "repr_cap": self.limits.repr_chars,
+        });
+        Task {
+            job,
+            first,
+            end,
+            frame: serde_json::to_vec(&frame).expect("a JSON value serialises"),
+        }
+    }
+
+    fn run_instance(&self, tasks: VecDeque<Task>) -> (End, Session) {
+        let ticks = self.limits.wall_ms_per_case.div_ceil(TICK.as_millis() as u64) + 1;
+        let session = Session::new(tasks, self.limits.fuel_per_case, ticks);
+        let os = match guest_os(&self.stdlib_dir, PIPE_BYTES) {
+            Ok(os) => os,
+            Err(e) => return (End::Stopped(crash(format!("setting up WASI: {e}"))), session),
+        };
+        let cap = MemoryCap { max: self.limits.memory_bytes as usize, hit: false };
+        let mut store = Store::new(self.pre.module().engine(), Guest { os, cap, session });
+        store.limiter(|g| &mut g.cap);
+        let end = match self.drive(&mut store, ticks) {
+            Ok(0) => End::Finished,
+            Ok(code) => {
+                let stderr = String::from_utf8_lossy(&store.data().os.stderr.contents()).into_owned();
+                End::Stopped(crash(format!("the driver exited with status {code}: {}", tail(&stderr))))
+            }
+            Err(e) => End::Stopped(classify(&e, store.data().cap.hit)),
+        };
+        let session = std::mem::replace(&mut store.data_mut().session, Session::new(VecDeque::new(), 0, 0));
+        (end, session)
+    }
+
+    fn drive(&self, store: &mut Store<Guest>, ticks: u64) -> wasmtime::Result<i32> {
+        store.set_fuel(self.limits.fuel_per_case)?;
+        store.set_epoch_deadline(ticks);
+        let instance = self.pre.instantiate(&mut *store)?;
+        let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "host_alloc")?;
+        let turn = instance.get_typed_func::<(i32, i32), i32>(&mut *store, "turn")?;
+        let memory = instance
+            .get_memory(&mut *store, "memory")
+            .ok_or_else(|| wasmtime::format_err!("the guest exports no memory"))?;
+        let at = alloc.call(&mut *store, DRIVER.len() as i32)?;
+        memory.write(&mut *store, at as u32 as usize, DRIVER.as_bytes())?;
+        turn.call(&mut *store, (at, DRIVER.len() as i32))
+    }
+}
+
+fn crash(reason: String) -> CaseOutcome {
+    CaseOutcome::stopped(Status::Crash, reason)
+}
+
+fn tail(text: &str) -> &str {
+    let start = text.len().saturating_sub(2000);
+    let start = (start..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+    text[start..].trim()
+}
+
+/// What a dead instance's error means for the case it was running.
+fn classify(error: &wasmtime::Error, memory_hit: bool) -> CaseOutcome {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return crash(format!("the process exited with status {}", exit.0));
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CaseOutcome::stopped(Status::Timeout, "instruction budget exhausted"),
+        Some(Trap::Interrupt) => CaseOutcome::stopped(Status::Timeout, "wall-clock deadline passed"),
+        _ if memory_hit => CaseOutcome::stopped(Status::Memory, "memory cap reached"),
+        Some(Trap::StackOverflow) => crash("wasm stack overflow".into()),
+        Some(trap) => crash(format!("wasm trap: {trap}")),
+        None => crash(format!("{error:#}").lines().next().unwrap_or("instance error").to_string()),
+    }
+}
+
+/// Two runs of one case: the first, or `nondeterministic` when their results differ.
+fn agree(first: CaseOutcome, second: CaseOutcome) -> CaseOutcome {
+    if first.same_result(&second) {
+        return first;
+    }
+    let show = |o: &CaseOutcome| {
+        format!("{} {}", o.status.as_str(), o.value_repr.as_deref().or(o.error.as_deref()).unwrap_or(""))
+    };
+    let mut out = CaseOutcome::stopped(
+        Status::Nondeterministic,
+        format!("first run: {}; second run: {}", show(&first), show(&second)),
+    );
+    out.instructions = first.instructions;
+    out.wall_us = first.wall_us;
+    out
+}

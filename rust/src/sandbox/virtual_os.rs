@@ -1,0 +1,142 @@
+//! What the guest sees of the world: no files but the read-only stdlib, no environment, no
+//! network, and clocks and randomness that are the same on every run and machine.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+/// Where the guest finds its standard library (it expects `python315.zip` in it).
+pub const STDLIB_GUEST_DIR: &str = "/usr/local/lib";
+/// 2024-01-01T00:00:00Z: what `time.time()` starts from.
+const WALL_CLOCK_START: Duration = Duration::from_secs(1_704_067_200);
+/// Each clock read advances virtual time by this much, so waiting-for-time loops end.
+const CLOCK_STEP_NS: u64 = 1_000;
+
+/// Virtual nanoseconds since the instance started, shared by both clocks and `poll_oneoff`.
+#[derive(Clone, Default)]
+pub struct VirtualTime(Arc<AtomicU64>);
+
+impl VirtualTime {
+    fn tick(&self) -> u64 {
+        self.0.fetch_add(CLOCK_STEP_NS, Ordering::Relaxed) + CLOCK_STEP_NS
+    }
+
+    pub fn advance(&self, ns: u64) {
+        self.0.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    pub fn advance_to(&self, ns: u64) {
+        self.0.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    pub fn now(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct Monotonic(VirtualTime);
+
+impl HostMonotonicClock for Monotonic {
+    fn resolution(&self) -> u64 {
+        CLOCK_STEP_NS
+    }
+    fn now(&self) -> u64 {
+        self.0.tick()
+    }
+}
+
+struct Wall(VirtualTime);
+
+impl HostWallClock for Wall {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(CLOCK_STEP_NS)
+    }
+    fn now(&self) -> Duration {
+        WALL_CLOCK_START + Duration::from_nanos(self.0.tick())
+    }
+}
+
+/// Bytes `os.urandom` and `random_get` cycle through (sha256 of "case2code").
+const RANDOM_BYTES: [u8; 32] = [
+    0x3f, 0x4e, 0x7a, 0x91, 0x0c, 0x5d, 0xb2, 0x68, 0x1e, 0xa7, 0x93, 0x44, 0xd0, 0x2b, 0x8f, 0x15,
+    0x6c, 0xe1, 0x37, 0x09, 0xfa, 0x52, 0xbd, 0x80, 0x24, 0x7e, 0xc9, 0x13, 0x5a, 0xef, 0x66, 0xd8,
+];
+
+pub struct GuestOs {
+    pub wasi: WasiP1Ctx,
+    pub time: VirtualTime,
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+}
+
+pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize) -> wasmtime::Result<GuestOs> {
+    let time = VirtualTime::default();
+    let stdout = MemoryOutputPipe::new(pipe_bytes);
+    let stderr = MemoryOutputPipe::new(pipe_bytes);
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .args(&["/usr/local/bin/python.wasm"])
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .preopened_dir(stdlib_dir, STDLIB_GUEST_DIR, FsPerms::ReadOnly)?
+        .wall_clock(Wall(time.clone()))
+        .monotonic_clock(Monotonic(time.clone()))
+        .secure_random(Deterministic::new(RANDOM_BYTES.to_vec()))
+        .insecure_random(Deterministic::new(RANDOM_BYTES.to_vec()))
+        .insecure_random_seed(0x6361_7365_3263_6f64)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    Ok(GuestOs {
+        wasi: builder.build_p1(),
+        time,
+        stdout,
+        stderr,
+    })
+}
+
+/// WASI `poll_oneoff` without waiting: every subscription is ready at once and a clock
+/// subscription moves virtual time forward instead of sleeping, so `time.sleep(10**9)` neither
+/// blocks the worker nor changes the result. Layouts are WASI preview 1's
+/// (subscription 48 bytes, event 32 bytes).
+pub fn poll_now(memory: &mut [u8], time: &VirtualTime, subs: u32, events: u32, n: u32, count_out: u32) -> i32 {
+    const EINVAL: i32 = 28;
+    const EFAULT: i32 = 21;
+    const CLOCK: u8 = 0;
+    let (subs, events, n, count_out) = (subs as usize, events as usize, n as usize, count_out as usize);
+    if n == 0 || n > 4096 {
+        return EINVAL;
+    }
+    let fits = |start: usize, len: usize| start.checked_add(len).is_some_and(|end| end <= memory.len());
+    if !fits(subs, 48 * n) || !fits(events, 32 * n) || !fits(count_out, 4) {
+        return EFAULT;
+    }
+    for i in 0..n {
+        let sub = subs + 48 * i;
+        let mut userdata = [0u8; 8];
+        userdata.copy_from_slice(&memory[sub..sub + 8]);
+        let tag = memory[sub + 8];
+        if tag == CLOCK {
+            let timeout = u64::from_le_bytes(memory[sub + 24..sub + 32].try_into().unwrap());
+            let absolute = u16::from_le_bytes(memory[sub + 40..sub + 42].try_into().unwrap()) & 1 == 1;
+            if absolute {
+                let realtime = u32::from_le_bytes(memory[sub + 16..sub + 20].try_into().unwrap()) == 0;
+                let start = if realtime { WALL_CLOCK_START.as_nanos() as u64 } else { 0 };
+                time.advance_to(timeout.saturating_sub(start));
+            } else {
+                time.advance(timeout);
+            }
+        }
+        let event = events + 32 * i;
+        memory[event..event + 32].fill(0);
+        memory[event..event + 8].copy_from_slice(&userdata);
+        memory[event + 10] = tag;
+    }
+    memory[count_out..count_out + 4].copy_from_slice(&(n as u32).to_le_bytes());
+    0
+}
