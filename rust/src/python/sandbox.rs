@@ -74,17 +74,30 @@ impl Executor {
                 .map_err(PyRuntimeError::new_err)?;
             Backend::Local(runner)
         } else {
-            let prepared = Prepared { compiled, stdlib_dir };
-            Backend::Processes(Pool::new(command, workers, &prepared, limits).map_err(PyValueError::new_err)?)
+            let prepared = Prepared {
+                compiled,
+                stdlib_dir,
+            };
+            Backend::Processes(
+                Pool::new(command, workers, &prepared, limits).map_err(PyValueError::new_err)?,
+            )
         };
         Ok(Executor { backend })
     }
 
     /// `jobs`: (standalone source, function name, [call argument lists]).
-    fn run<'py>(&self, py: Python<'py>, jobs: Vec<(String, String, Vec<String>)>) -> PyResult<Bound<'py, PyDict>> {
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        jobs: Vec<(String, String, Vec<String>)>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let jobs: Vec<Job> = jobs
             .into_iter()
-            .map(|(source, name, inputs)| Job { source, name, inputs })
+            .map(|(source, name, inputs)| Job {
+                source,
+                name,
+                inputs,
+            })
             .collect();
         let outcomes = py.detach(|| match &self.backend {
             Backend::Local(runner) => on_guest_stack(|| runner.run(&jobs)),
@@ -137,7 +150,8 @@ fn columns<'py>(py: Python<'py>, outcomes: &[Vec<CaseOutcome>]) -> PyResult<Boun
 /// A worker process's whole life: serve job lists on stdin/stdout until stdin closes.
 #[pyfunction]
 fn sandbox_worker_main(py: Python<'_>) -> PyResult<()> {
-    py.detach(|| on_guest_stack(pool::serve_stdio)).map_err(PyRuntimeError::new_err)
+    py.detach(|| on_guest_stack(pool::serve_stdio))
+        .map_err(PyRuntimeError::new_err)
 }
 
 /// The default limits, as JSON.

@@ -3,6 +3,7 @@
 //! itself ends its own instance instead of slipping in results.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -22,6 +23,8 @@ pub struct Task {
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Frame {
+    /// The compiled driver, asked for once by the instance's first line.
+    Driver,
     Next,
     Begin {
         case: i64,
@@ -49,7 +52,8 @@ pub struct Position {
 
 impl Position {
     fn finished(&self) -> bool {
-        self.reported && (self.case + 1 == self.end as i64 || (self.case == -1 && self.first == self.end))
+        self.reported
+            && (self.case + 1 == self.end as i64 || (self.case == -1 && self.first == self.end))
     }
 
     fn next_case(&self) -> i64 {
@@ -63,6 +67,7 @@ impl Position {
 
 pub struct Session {
     pub tasks: VecDeque<Task>,
+    driver: Option<Arc<[u8]>>,
     pub position: Option<Position>,
     /// (job, case, outcome) in the order the guest reported them.
     pub outcomes: Vec<(usize, usize, CaseOutcome)>,
@@ -72,9 +77,10 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(tasks: VecDeque<Task>, fuel: u64, deadline_ticks: u64) -> Self {
+    pub fn new(tasks: VecDeque<Task>, driver: Arc<[u8]>, fuel: u64, deadline_ticks: u64) -> Self {
         Session {
             tasks,
+            driver: Some(driver),
             position: None,
             outcomes: Vec::new(),
             fuel,
@@ -117,7 +123,10 @@ pub fn call(
     };
     let fuel_left = caller.get_fuel()?;
     let response = answer(&mut caller.data_mut().session, frame, fuel_left)?;
-    let (fuel, ticks) = (caller.data().session.fuel, caller.data().session.deadline_ticks);
+    let (fuel, ticks) = (
+        caller.data().session.fuel,
+        caller.data().session.deadline_ticks,
+    );
     caller.set_fuel(fuel)?;
     caller.as_context_mut().set_epoch_deadline(ticks);
 
@@ -151,13 +160,19 @@ fn violation(what: &str) -> wasmtime::Error {
 
 fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Result<Vec<u8>> {
     match frame {
+        // Once, before any job: later the code under test could ask for it too.
+        Frame::Driver => match session.driver.take() {
+            Some(driver) if session.position.is_none() => Ok(driver.to_vec()),
+            _ => Err(violation("asked for the driver twice")),
+        },
         Frame::Next => {
+            session.driver = None;
             if session.position.is_some_and(|p| !p.finished()) {
                 return Err(violation("asked for a job before finishing the last one"));
             }
             let Some(task) = session.tasks.pop_front() else {
                 session.position = None;
-                return Ok(b"null".to_vec());
+                return Ok(Vec::new());
             };
             session.position = Some(Position {
                 job: task.job,
@@ -181,7 +196,15 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
             session.case_started = Instant::now();
             Ok(Vec::new())
         }
-        Frame::Done { case, status, repr, json, error_type, error, stdout } => {
+        Frame::Done {
+            case,
+            status,
+            repr,
+            json,
+            error_type,
+            error,
+            stdout,
+        } => {
             let Some(p) = session.position.as_mut() else {
                 return Err(violation("reported a case with no job"));
             };

@@ -5,22 +5,23 @@
 # through the door. Everything it needs is bound before untrusted code runs, so a function that
 # patches builtins, `json` or `sys` cannot change how its results are reported.
 #
-# Frames, guest -> host (JSON text):  {"op":"next"}            -> job JSON, or "null" when done
+# Frames, guest -> host (JSON text):  {"op":"next"}            -> a job, or "" when there is none
 #                                      {"op":"begin","case":i}  -> "" (host resets the budgets)
 #                                      {"op":"done","case":i,…} -> ""
+# A job is a run of `<length>:<text>` fields (lengths in characters): source, name, first case,
+# recursion limit, stdout cap, repr cap, then the inputs. It is decoded with str methods only,
+# which no guest code can patch (a patched `len` once broke a json-decoded job).
 
 
 def _c2c_driver():
     import ast
     import builtins
-    import json
     import sys
 
     import _host
 
     door = _host.call
-    decode = json.JSONDecoder().decode
-    encode_utf8 = str.encode
+    encode_utf8, decode_utf8, find = str.encode, bytes.decode, str.find
     set_limit = sys.setrecursionlimit
     isinstance_, type_, len_, str_, repr_ = isinstance, type, len, str, repr
     int_, float_, bool_, bytes_, complex_ = int, float, bool, bytes, complex
@@ -216,15 +217,25 @@ def _c2c_driver():
             % (case, q(status), q(value_repr), q(value_json), q(error_type), q(error), q(stdout))
         )
 
+    def fields(text):
+        out, at = [], 0
+        while at < len_(text):
+            colon = find(text, ":", at)
+            end = colon + 1 + int_(text[at:colon])
+            out.append(text[colon + 1 : end])
+            at = end
+        return out
+
     def run_job(job):
-        inputs, first, name = job["inputs"], job["first"], job["name"]
-        recursion, stdout_cap, repr_cap = job["recursion_limit"], job["stdout_cap"], job["repr_cap"]
+        source, name, first, recursion, stdout_cap, repr_cap, *inputs = fields(job)
+        first, recursion = int_(first), int_(recursion)
+        stdout_cap, repr_cap = int_(stdout_cap), int_(repr_cap)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         send('{"op":"begin","case":-1}')
         define_error = None
         try:
             set_limit(recursion)
-            exec_(compile_(job["source"], "<function>", "exec"), namespace)
+            exec_(compile_(source, "<function>", "exec"), namespace)
             function = namespace.get(name)
             if not callable_(function):
                 raise name_error("the source does not define a callable " + repr_(name))
@@ -273,8 +284,8 @@ def _c2c_driver():
             report(case, "ok", value_repr, to_json(value, 0), stdout=out.text())
 
     while True:
-        job = decode(door(b'{"op":"next"}').decode("utf-8"))
-        if job is None:
+        job = decode_utf8(door(b'{"op":"next"}'), "utf-8")
+        if not job:
             return
         run_job(job)
 

@@ -130,10 +130,14 @@ pub fn prepare(
         if fs::hard_link(stdlib_zip, &tmp).is_err() {
             fs::copy(stdlib_zip, &tmp).map_err(|e| format!("cannot copy the stdlib zip: {e}"))?;
         }
-        fs::rename(&tmp, &zip_target).map_err(|e| format!("cannot write {}: {e}", zip_target.display()))?;
+        fs::rename(&tmp, &zip_target)
+            .map_err(|e| format!("cannot write {}: {e}", zip_target.display()))?;
     }
     let compiled = compile_cached(wasm, wasm_sha256, cache_dir)?;
-    Ok(Prepared { compiled, stdlib_dir })
+    Ok(Prepared {
+        compiled,
+        stdlib_dir,
+    })
 }
 
 fn compile_cached(wasm: &Path, expected_sha256: &str, cache_dir: &Path) -> Result<PathBuf, String> {

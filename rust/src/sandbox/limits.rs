@@ -59,7 +59,9 @@ impl Limits {
             return Err("fuel_per_case and wall_ms_per_case must be positive".into());
         }
         if self.memory_bytes < (64 << 20) {
-            return Err("memory_bytes must be at least 64 MiB (the interpreter needs ~40 MiB)".into());
+            return Err(
+                "memory_bytes must be at least 64 MiB (the interpreter needs ~40 MiB)".into(),
+            );
         }
         if self.memory_bytes > (4 << 30) {
             return Err("memory_bytes must be at most 4 GiB (32-bit wasm)".into());

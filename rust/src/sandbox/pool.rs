@@ -53,7 +53,9 @@ pub fn read_frame<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> io::Re
     }
     let mut bytes = vec![0u8; len];
     input.read_exact(&mut bytes)?;
-    serde_json::from_slice(&bytes).map(Some).map_err(io::Error::other)
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(io::Error::other)
 }
 
 /// The worker's side: serve job lists from stdin until it closes.
@@ -64,7 +66,9 @@ pub fn serve_stdio() -> Result<(), String> {
         .map_err(|e| format!("reading the worker config: {e}"))?
         .ok_or("no worker config")?;
     let runner = Runner::new(&config.compiled, &config.stdlib_dir, config.limits)?;
-    while let Some(jobs) = read_frame::<Vec<Job>>(&mut input).map_err(|e| format!("reading jobs: {e}"))? {
+    while let Some(jobs) =
+        read_frame::<Vec<Job>>(&mut input).map_err(|e| format!("reading jobs: {e}"))?
+    {
         let outcomes = runner.run(&jobs);
         write_frame(&mut output, &outcomes).map_err(|e| format!("writing outcomes: {e}"))?;
     }
@@ -89,17 +93,25 @@ impl Worker {
             .map_err(|e| format!("starting a sandbox worker ({program}): {e}"))?;
         let stdin = BufWriter::new(child.stdin.take().expect("piped stdin"));
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut worker = Worker { child, stdin, stdout };
-        write_frame(&mut worker.stdin, config).map_err(|e| format!("configuring a sandbox worker: {e}"))?;
+        let mut worker = Worker {
+            child,
+            stdin,
+            stdout,
+        };
+        write_frame(&mut worker.stdin, config)
+            .map_err(|e| format!("configuring a sandbox worker: {e}"))?;
         Ok(worker)
     }
 
     fn run(&mut self, jobs: &[Job]) -> io::Result<Vec<Vec<CaseOutcome>>> {
         write_frame(&mut self.stdin, &jobs)?;
-        let outcomes: Vec<Vec<CaseOutcome>> =
-            read_frame(&mut self.stdout)?.ok_or_else(|| io::Error::other("the worker closed its output"))?;
+        let outcomes: Vec<Vec<CaseOutcome>> = read_frame(&mut self.stdout)?
+            .ok_or_else(|| io::Error::other("the worker closed its output"))?;
         let shape_ok = outcomes.len() == jobs.len()
-            && outcomes.iter().zip(jobs).all(|(o, j)| o.len() == j.inputs.len());
+            && outcomes
+                .iter()
+                .zip(jobs)
+                .all(|(o, j)| o.len() == j.inputs.len());
         if !shape_ok {
             return Err(io::Error::other("the worker answered for other jobs"));
         }
@@ -122,7 +134,12 @@ pub struct Pool {
 
 impl Pool {
     /// `command` starts a worker process that calls [`serve_stdio`].
-    pub fn new(command: Vec<String>, workers: usize, prepared: &Prepared, limits: Limits) -> Result<Pool, String> {
+    pub fn new(
+        command: Vec<String>,
+        workers: usize,
+        prepared: &Prepared,
+        limits: Limits,
+    ) -> Result<Pool, String> {
         limits.validate()?;
         let config = WorkerConfig {
             compiled: prepared.compiled.clone(),
@@ -130,7 +147,11 @@ impl Pool {
             limits,
         };
         let workers = (0..workers.max(1)).map(|_| Mutex::new(None)).collect();
-        Ok(Pool { command, config, workers })
+        Ok(Pool {
+            command,
+            config,
+            workers,
+        })
     }
 
     pub fn size(&self) -> usize {
@@ -141,7 +162,8 @@ impl Pool {
     pub fn run(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
         let chunks: Vec<&[Job]> = jobs.chunks(JOBS_PER_REQUEST).collect();
         let next = AtomicUsize::new(0);
-        let results: Vec<Mutex<Option<Vec<Vec<CaseOutcome>>>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<Vec<Vec<CaseOutcome>>>>> =
+            chunks.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for slot in &self.workers {
                 scope.spawn(|| {
@@ -157,7 +179,11 @@ impl Pool {
         });
         results
             .into_iter()
-            .flat_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_default())
+            .flat_map(|r| {
+                r.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_default()
+            })
             .collect()
     }
 
@@ -183,7 +209,9 @@ impl Pool {
         }
         chunk
             .iter()
-            .map(|job| vec![CaseOutcome::stopped(Status::Crash, last_error.clone()); job.inputs.len()])
+            .map(|job| {
+                vec![CaseOutcome::stopped(Status::Crash, last_error.clone()); job.inputs.len()]
+            })
             .collect()
     }
 }

@@ -104,15 +104,31 @@ pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize) -> wasmtime::Result<GuestO
 /// subscription moves virtual time forward instead of sleeping, so `time.sleep(10**9)` neither
 /// blocks the worker nor changes the result. Layouts are WASI preview 1's
 /// (subscription 48 bytes, event 32 bytes).
-pub fn poll_now(memory: &mut [u8], time: &VirtualTime, subs: u32, events: u32, n: u32, count_out: u32) -> i32 {
+pub fn poll_now(
+    memory: &mut [u8],
+    time: &VirtualTime,
+    subs: u32,
+    events: u32,
+    n: u32,
+    count_out: u32,
+) -> i32 {
     const EINVAL: i32 = 28;
     const EFAULT: i32 = 21;
     const CLOCK: u8 = 0;
-    let (subs, events, n, count_out) = (subs as usize, events as usize, n as usize, count_out as usize);
+    let (subs, events, n, count_out) = (
+        subs as usize,
+        events as usize,
+        n as usize,
+        count_out as usize,
+    );
     if n == 0 || n > 4096 {
         return EINVAL;
     }
-    let fits = |start: usize, len: usize| start.checked_add(len).is_some_and(|end| end <= memory.len());
+    let fits = |start: usize, len: usize| {
+        start
+            .checked_add(len)
+            .is_some_and(|end| end <= memory.len())
+    };
     if !fits(subs, 48 * n) || !fits(events, 32 * n) || !fits(count_out, 4) {
         return EFAULT;
     }
@@ -123,10 +139,16 @@ pub fn poll_now(memory: &mut [u8], time: &VirtualTime, subs: u32, events: u32, n
         let tag = memory[sub + 8];
         if tag == CLOCK {
             let timeout = u64::from_le_bytes(memory[sub + 24..sub + 32].try_into().unwrap());
-            let absolute = u16::from_le_bytes(memory[sub + 40..sub + 42].try_into().unwrap()) & 1 == 1;
+            let absolute =
+                u16::from_le_bytes(memory[sub + 40..sub + 42].try_into().unwrap()) & 1 == 1;
             if absolute {
-                let realtime = u32::from_le_bytes(memory[sub + 16..sub + 20].try_into().unwrap()) == 0;
-                let start = if realtime { WALL_CLOCK_START.as_nanos() as u64 } else { 0 };
+                let realtime =
+                    u32::from_le_bytes(memory[sub + 16..sub + 20].try_into().unwrap()) == 0;
+                let start = if realtime {
+                    WALL_CLOCK_START.as_nanos() as u64
+                } else {
+                    0
+                };
                 time.advance_to(timeout.saturating_sub(start));
             } else {
                 time.advance(timeout);
