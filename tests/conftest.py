@@ -23,3 +23,15 @@ def stdlib_dir() -> Path:
 @pytest.fixture(scope="session")
 def site_packages_dir() -> Path:
     return Path(site.getsitepackages()[0])
+
+
+# Tight limits keep the hostile tests quick: a runaway case stops after ~0.2 s of guest work.
+TEST_LIMITS = dict(fuel_per_case=600_000_000, wall_ms_per_case=5_000, memory_bytes=256 << 20)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """A two-process sandbox (the real worker pool, the real WebAssembly interpreter)."""
+    from case2code.sandbox import Limits, Sandbox
+
+    return Sandbox(Limits(**TEST_LIMITS), workers=2)

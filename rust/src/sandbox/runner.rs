@@ -363,13 +363,7 @@ fn classify(error: &wasmtime::Error, memory_hit: bool) -> CaseOutcome {
         _ if memory_hit => CaseOutcome::stopped(Status::Memory, "memory cap reached"),
         Some(Trap::StackOverflow) => crash("wasm stack overflow".into()),
         Some(trap) => crash(format!("wasm trap: {trap}")),
-        None => crash(
-            format!("{error:#}")
-                .lines()
-                .next()
-                .unwrap_or("instance error")
-                .to_string(),
-        ),
+        None => crash(error.root_cause().to_string()),
     }
 }
 
