@@ -10,10 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from case2code.sandbox import Limits, Sandbox, prepare
 
-INNOCENT = ("import json\ndef innocent(x):\n    return [len(x), json.dumps(x), sorted(x)]\n", "innocent")
+INNOCENT = (
+    "import json\ndef innocent(x):\n    return [len(x), json.dumps(x), sorted(x)]\n",
+    "innocent",
+)
 INNOCENT_INPUT = "([3, 1, 2],)"
 INNOCENT_REPR = "[3, '[3, 1, 2]', [1, 2, 3]]"
 
@@ -21,14 +23,24 @@ MARKER = Path("/tmp/c2c-sandbox-escape-marker")
 
 # name -> (source defining f, input, allowed statuses, text the error must contain)
 HOSTILE = {
-    "infinite loop": ("def f(x):\n    while True:\n        pass\n", "(1,)", {"timeout"}, "instruction"),
+    "infinite loop": (
+        "def f(x):\n    while True:\n        pass\n",
+        "(1,)",
+        {"timeout"},
+        "instruction",
+    ),
     "memory bomb": (
         "def f(x):\n    hog = []\n    while True:\n        hog.append(bytearray(10**6))\n",
         "(1,)",
         {"memory"},
         "MemoryError",
     ),
-    "huge allocation": ("def f(x):\n    return len(bytearray(2**31 - 1))\n", "(1,)", {"memory", "error"}, ""),
+    "huge allocation": (
+        "def f(x):\n    return len(bytearray(2**31 - 1))\n",
+        "(1,)",
+        {"memory", "error"},
+        "",
+    ),
     "million-deep recursion": (
         "def f(n):\n    return f(n - 1) + 1 if n else 0\n",
         "(1000000,)",
@@ -42,14 +54,24 @@ HOSTILE = {
         {"timeout", "memory", "crash", "error"},
         "",
     ),
-    "read /etc/passwd": ("def f(x):\n    return open('/etc/passwd').read()\n", "(1,)", {"error"}, "Error"),
+    "read /etc/passwd": (
+        "def f(x):\n    return open('/etc/passwd').read()\n",
+        "(1,)",
+        {"error"},
+        "Error",
+    ),
     "read the home directory": (
         "import os\ndef f(x):\n    return os.listdir(os.path.expanduser('~'))\n",
         "(1,)",
         {"error"},
         "Error",
     ),
-    "read the host's root": ("import os\ndef f(x):\n    return os.listdir('/')\n", "(1,)", {"error"}, "Error"),
+    "read the host's root": (
+        "import os\ndef f(x):\n    return os.listdir('/')\n",
+        "(1,)",
+        {"error"},
+        "Error",
+    ),
     "write a file": (
         f"def f(x):\n    with open({str(MARKER)!r}, 'w') as out:\n        out.write('escaped')\n",
         "(1,)",
@@ -75,16 +97,41 @@ HOSTILE = {
         "Error",
     ),
     "os.fork": ("import os\ndef f(x):\n    return os.fork()\n", "(1,)", {"error"}, "Error"),
-    "ctypes": ("import ctypes\ndef f(x):\n    return ctypes.CDLL(None)\n", "(1,)", {"error"}, "Error"),
+    "ctypes": (
+        "import ctypes\ndef f(x):\n    return ctypes.CDLL(None)\n",
+        "(1,)",
+        {"error"},
+        "Error",
+    ),
     "sys.exit": ("import sys\ndef f(x):\n    sys.exit(3)\n", "(1,)", {"error"}, "SystemExit"),
     "os._exit": ("import os\ndef f(x):\n    os._exit(4)\n", "(1,)", {"crash"}, "status 4"),
-    "KeyboardInterrupt": ("def f(x):\n    raise KeyboardInterrupt\n", "(1,)", {"error"}, "KeyboardInterrupt"),
+    "KeyboardInterrupt": (
+        "def f(x):\n    raise KeyboardInterrupt\n",
+        "(1,)",
+        {"error"},
+        "KeyboardInterrupt",
+    ),
     "SystemExit": ("def f(x):\n    raise SystemExit(5)\n", "(1,)", {"error"}, "SystemExit"),
     "print 100 MB": ("def f(x):\n    print('x' * 100_000_000)\n", "(1,)", {"output_limit"}, ""),
-    "print forever": ("def f(x):\n    while True:\n        print('spam')\n", "(1,)", {"output_limit"}, ""),
+    "print forever": (
+        "def f(x):\n    while True:\n        print('spam')\n",
+        "(1,)",
+        {"output_limit"},
+        "",
+    ),
     "huge return value": ("def f(x):\n    return 'y' * 10_000_000\n", "(1,)", {"output_limit"}, ""),
-    "input calls __import__": ("def f(x):\n    return x\n", "(__import__('os'),)", {"invalid_input"}, ""),
-    "input calls open": ("def f(x):\n    return x\n", "(open('/etc/passwd').read(),)", {"invalid_input"}, ""),
+    "input calls __import__": (
+        "def f(x):\n    return x\n",
+        "(__import__('os'),)",
+        {"invalid_input"},
+        "",
+    ),
+    "input calls open": (
+        "def f(x):\n    return x\n",
+        "(open('/etc/passwd').read(),)",
+        {"invalid_input"},
+        "",
+    ),
     "input with a lambda": ("def f(x):\n    return x\n", "((lambda: 1),)", {"invalid_input"}, ""),
     "sleep for 30 years": (
         "import time\ndef f(x):\n    time.sleep(10**9)\n    return 'woke'\n",
@@ -93,19 +140,21 @@ HOSTILE = {
         "",
     ),
     "patch builtins": (
-        "import builtins\ndef f(x):\n    builtins.len = lambda v: -1\n    builtins.sorted = None\n    return 1\n",
+        "import builtins\ndef f(x):\n"
+        "    builtins.len = lambda v: -1\n    builtins.sorted = None\n    return 1\n",
         "(1,)",
         {"ok"},
         "",
     ),
     "patch json": (
-        "import json\ndef f(x):\n    json.dumps = lambda *a, **k: 'pwned'\n    return json.dumps(1)\n",
+        "import json\ndef f(x):\n"
+        "    json.dumps = lambda *a, **k: 'pwned'\n    return json.dumps(1)\n",
         "(1,)",
         {"ok"},
         "",
     ),
     "call the door": (
-        "import _host\ndef f(x):\n    return _host.call(b'{\"op\":\"next\"}')\n",
+        'import _host\ndef f(x):\n    return _host.call(b\'{"op":"next"}\')\n',
         "(1,)",
         {"crash"},
         "protocol",
@@ -214,7 +263,9 @@ def test_functions_are_isolated_from_each_other(sandbox):
 def test_isolation_per_case_and_per_function():
     counter = "COUNT = []\ndef count(x):\n    COUNT.append(x)\n    return len(COUNT)\n"
     inputs = ["(1,)", "(2,)", "(3,)"]
-    per_function = Sandbox(Limits(isolation="function"), workers=0).run([(counter, "count", inputs)])
+    per_function = Sandbox(Limits(isolation="function"), workers=0).run(
+        [(counter, "count", inputs)]
+    )
     per_case = Sandbox(Limits(isolation="case"), workers=0).run([(counter, "count", inputs)])
     assert [r.value_repr for r in per_function[0]] == ["1", "2", "3"]
     assert [r.value_repr for r in per_case[0]] == ["1", "1", "1"]

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -20,6 +21,7 @@ from rich.table import Table
 from case2code.atomic import write_parquet
 from case2code.errors import C2CError
 from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract, stdlib_path
+from case2code.sandbox import Limits
 
 app = typer.Typer(
     help="Turn real Python code into execution-verified Case2Code training data.",
@@ -127,3 +129,85 @@ def extract_command(
     console.print(f"wrote {result.summary.kept:,} functions to {output}")
     if summary_json is not None:
         summary_json.write_text(json.dumps(result.summary.as_dict(), indent=2) + "\n")
+
+
+@app.command("exec")
+def exec_command(
+    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract's output).")],
+    inputs: Annotated[
+        Path, typer.Argument(help="Inputs: rows of (function_id, input) or (function_id, inputs).")
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file, one row per case.")
+    ] = Path("results.parquet"),
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes; default one per core.")
+    ] = None,
+    fuel: Annotated[int, typer.Option(help="Wasm instructions per case.")] = Limits.fuel_per_case,
+    timeout_ms: Annotated[
+        int, typer.Option(help="Wall-clock limit per case.")
+    ] = Limits.wall_ms_per_case,
+    memory_mb: Annotated[
+        int, typer.Option(help="Memory cap per instance, MiB.")
+    ] = Limits.memory_bytes >> 20,
+    stdout_chars: Annotated[
+        int, typer.Option(help="Captured stdout per case.")
+    ] = Limits.stdout_chars,
+    isolation: Annotated[
+        str,
+        typer.Option(help="Fresh interpreter per 'function' or per 'case'; 'shared' is unsafe."),
+    ] = Limits.isolation,
+    check_determinism: Annotated[
+        bool, typer.Option(help="Run everything twice; differing cases become nondeterministic.")
+    ] = False,
+    shard_functions: Annotated[
+        int, typer.Option(help="Functions per shard; finished shards survive a crash.")
+    ] = 512,
+) -> None:
+    """Run every input of every function in the WebAssembly sandbox (resumable)."""
+    from case2code.execute import execute_to_parquet
+
+    if isolation not in ("case", "function", "shared"):
+        raise fail(f"--isolation must be case, function or shared, not {isolation!r}")
+    limits = Limits(
+        fuel_per_case=fuel,
+        wall_ms_per_case=timeout_ms,
+        memory_bytes=memory_mb << 20,
+        stdout_chars=stdout_chars,
+        isolation=isolation,  # type: ignore[arg-type]
+        check_determinism=check_determinism,
+    )
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            "functions",
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("executing", total=None)
+            summary = execute_to_parquet(
+                functions,
+                inputs,
+                output,
+                limits,
+                workers,
+                shard_functions=shard_functions,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except C2CError as error:
+        raise fail(str(error)) from None
+    table = Table(title="execution summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key in ("functions", "cases"):
+        table.add_row(key, f"{summary.pop(key):,}")
+    orphans = summary.pop("orphan_inputs")
+    for status, count in sorted(summary.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  {status}", f"{count:,}")
+    if orphans:
+        table.add_row("inputs of unknown functions (skipped)", f"{orphans:,}")
+    console.print(table)
+    console.print(f"wrote results to {output}")

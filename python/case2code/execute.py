@@ -1,0 +1,175 @@
+"""The execute stage: (functions, inputs) tables in, one row per case out.
+
+Functions come from `c2c extract` (`function_id`, `name`, `source`); inputs are one row per
+input (`function_id`, `input`) or one row per function with a list column `inputs`. Long runs
+write their results in shards, each atomically, and a rerun skips the shards already written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+
+from case2code.atomic import write_parquet
+from case2code.errors import C2CError
+from case2code.sandbox import Limits, Sandbox
+
+RESULT_COLUMNS = (
+    "function_id",
+    "case",
+    "input",
+    "status",
+    "value_repr",
+    "value_json",
+    "error_type",
+    "error",
+    "stdout",
+    "instructions",
+    "wall_us",
+)
+
+Progress = Callable[[int, int], None]
+
+
+def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise C2CError(
+            f"{what}: missing column(s) {', '.join(missing)} (has {', '.join(frame.columns)})"
+        )
+
+
+def read_table(path: str | Path, what: str) -> pl.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise C2CError(f"{what}: {path} does not exist")
+    try:
+        if path.suffix in (".jsonl", ".ndjson"):
+            return pl.read_ndjson(path)
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise C2CError(f"{what}: cannot read {path}: {e}") from None
+
+
+def inputs_per_function(inputs: pl.DataFrame, what: str = "inputs") -> pl.DataFrame:
+    """(function_id, inputs: list[str]) with input order kept, from either accepted layout."""
+    _require(inputs, ("function_id",), what)
+    if "inputs" in inputs.columns:
+        table = inputs.select("function_id", pl.col("inputs").cast(pl.List(pl.Utf8)))
+        return table.group_by("function_id", maintain_order=True).agg(pl.col("inputs").flatten())
+    _require(inputs, ("input",), what)
+    return inputs.group_by("function_id", maintain_order=True).agg(
+        pl.col("input").cast(pl.Utf8).alias("inputs")
+    )
+
+
+def plan(functions: pl.DataFrame, inputs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Jobs to run, in a stable order, and how many inputs named no known function."""
+    _require(functions, ("function_id", "name", "source"), "functions")
+    per_function = inputs_per_function(inputs)
+    known = functions.select("function_id", "name", "source").unique(
+        "function_id", keep="first", maintain_order=True
+    )
+    jobs = known.join(per_function, on="function_id", how="inner").sort("function_id")
+    orphans = per_function.join(known, on="function_id", how="anti")
+    orphan_inputs = int(orphans["inputs"].list.len().sum() or 0)
+    return jobs, orphan_inputs
+
+
+def run_jobs(sandbox: Sandbox, jobs: pl.DataFrame) -> pl.DataFrame:
+    """Execute a block of jobs; one row per case."""
+    calls = list(zip(jobs["source"], jobs["name"], jobs["inputs"], strict=True))
+    table = sandbox.run_table(calls)
+    # The sandbox returns cases in job order, each job's cases in input order.
+    return table.with_columns(
+        jobs["function_id"].gather(table["job"]).alias("function_id"),
+        jobs["inputs"].explode().cast(pl.Utf8).alias("input"),
+    ).select(RESULT_COLUMNS)
+
+
+def execute(
+    functions: pl.DataFrame,
+    inputs: pl.DataFrame,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> pl.DataFrame:
+    """Run every input of every function in the sandbox, in memory."""
+    jobs, _ = plan(functions, inputs)
+    sandbox = Sandbox(limits, workers)
+    parts = []
+    for start in range(0, jobs.height, 256):
+        parts.append(run_jobs(sandbox, jobs.slice(start, 256)))
+        if progress:
+            progress(min(start + 256, jobs.height), jobs.height)
+    return (
+        pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(RESULT_COLUMNS, pl.Utf8))
+    )
+
+
+def _fingerprint(jobs: pl.DataFrame, limits: Limits, shard_functions: int) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(asdict(limits), sort_keys=True).encode())
+    digest.update(str(shard_functions).encode())
+    for function_id, inputs in zip(jobs["function_id"], jobs["inputs"], strict=True):
+        digest.update(function_id.encode())
+        digest.update(json.dumps(list(inputs)).encode())
+    return digest.hexdigest()
+
+
+def execute_to_parquet(
+    functions_path: str | Path,
+    inputs_path: str | Path,
+    output: str | Path,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    shard_functions: int = 512,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Execute into `output`, resumably: shards go to `<output>.parts/` as they finish and are
+    merged at the end; a rerun after a crash skips the shards already there."""
+    limits = limits or Limits()
+    functions = read_table(functions_path, "functions")
+    inputs = read_table(inputs_path, "inputs")
+    jobs, orphan_inputs = plan(functions, inputs)
+    output = Path(output)
+    parts_dir = output.with_name(output.name + ".parts")
+    fingerprint = _fingerprint(jobs, limits, shard_functions)
+    stamp = parts_dir / "RUN"
+    if parts_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != fingerprint):
+        raise C2CError(
+            f"{parts_dir} holds shards of a different run (other inputs or limits); "
+            "delete it to start over"
+        )
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n")
+
+    sandbox: Sandbox | None = None
+    shards = []
+    for index, start in enumerate(range(0, jobs.height, shard_functions)):
+        shard = parts_dir / f"part-{index:05d}.parquet"
+        shards.append(shard)
+        if not shard.is_file():
+            sandbox = sandbox or Sandbox(limits, workers)
+            write_parquet(run_jobs(sandbox, jobs.slice(start, shard_functions)), shard)
+        if progress:
+            progress(min(start + shard_functions, jobs.height), jobs.height)
+    results = (
+        pl.concat([pl.read_parquet(s) for s in shards])
+        if shards
+        else pl.DataFrame(schema={c: pl.Utf8 for c in RESULT_COLUMNS})
+    )
+    write_parquet(results, output)
+    shutil.rmtree(parts_dir)
+    counts = results["status"].value_counts()
+    summary = {row["status"]: int(row["count"]) for row in counts.iter_rows(named=True)}
+    summary["functions"] = jobs.height
+    summary["cases"] = results.height
+    summary["orphan_inputs"] = orphan_inputs
+    return summary
