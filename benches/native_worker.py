@@ -12,7 +12,8 @@ any whose source names an obviously dangerous call. The guard below (after Human
 
 A job is `{"source": ..., "name": ..., "inputs": ["(1, 'a')", ...]}`; each result is
 `{"status": "ok"|"error"|"timeout"|"invalid_input", "output": repr or "<class 'X'>: msg",
-"error_type": ...}`, and every reply carries `maxrss_kb`, this process's peak RSS so far.
+"error_type": ...}`, and every reply carries `maxrss_kb`, this process's peak RSS so far
+(VmHWM).
 """
 
 from __future__ import annotations
@@ -154,8 +155,16 @@ def reply(job: dict) -> str:
         results = run_job(job["source"], job["name"], job["inputs"])
     except CaseTimeout:  # the alarm fired between cases; report the job as timed out
         results = [{"status": "timeout", "output": None, "error_type": None}] * len(job["inputs"])
-    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return json.dumps({"results": results, "maxrss_kb": maxrss_kb})
+    return json.dumps({"results": results, "maxrss_kb": peak_rss_kb()})
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS, VmHWM: `ru_maxrss` would include the parent's RSS at fork."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def main() -> None:

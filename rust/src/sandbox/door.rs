@@ -227,3 +227,84 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(cases: usize) -> Session {
+        let task = Task {
+            job: 7,
+            first: 0,
+            end: cases,
+            frame: b"job".to_vec(),
+        };
+        Session::new(VecDeque::from([task]), Arc::from(&b"code"[..]), 100, 5)
+    }
+
+    fn send(session: &mut Session, frame: &str) -> wasmtime::Result<Vec<u8>> {
+        answer(
+            session,
+            serde_json::from_str(frame).expect("a valid frame"),
+            40,
+        )
+    }
+
+    const DONE: &str = r#"{"op":"done","case":CASE,"status":"ok","repr":"1","json":"1","error_type":null,"error":null,"stdout":""}"#;
+
+    fn done(case: i64) -> String {
+        DONE.replace("CASE", &case.to_string())
+    }
+
+    #[test]
+    fn a_well_behaved_driver_reports_every_case() {
+        let mut s = session(2);
+        assert_eq!(send(&mut s, r#"{"op":"driver"}"#).unwrap(), b"code");
+        assert_eq!(send(&mut s, r#"{"op":"next"}"#).unwrap(), b"job");
+        for case in [-1, 0, 1] {
+            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
+            if case >= 0 {
+                send(&mut s, &done(case)).unwrap();
+            }
+        }
+        assert_eq!(send(&mut s, r#"{"op":"next"}"#).unwrap(), b"");
+        let cases: Vec<_> = s
+            .outcomes
+            .iter()
+            .map(|(job, case, o)| (*job, *case, o.instructions))
+            .collect();
+        assert_eq!(cases, vec![(7, 0, 60), (7, 1, 60)]);
+    }
+
+    #[test]
+    fn out_of_order_frames_end_the_instance() {
+        let mut s = session(2);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        // The driver is handed out only before the first job.
+        assert!(send(&mut s, r#"{"op":"driver"}"#).is_err());
+        let mut s = session(2);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        assert!(
+            send(&mut s, r#"{"op":"begin","case":0}"#).is_err(),
+            "skipped the define step"
+        );
+        let mut s = session(2);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":-1}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":0}"#).unwrap();
+        assert!(
+            send(&mut s, &done(1)).is_err(),
+            "reported a case that is not running"
+        );
+        let mut s = session(2);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":-1}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":0}"#).unwrap();
+        send(&mut s, &done(0)).unwrap();
+        assert!(send(&mut s, &done(0)).is_err(), "reported twice");
+        assert!(
+            send(&mut s, r#"{"op":"next"}"#).is_err(),
+            "left case 1 unrun"
+        );
+    }
+}

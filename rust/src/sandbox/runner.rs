@@ -387,3 +387,46 @@ fn agree(first: CaseOutcome, second: CaseOutcome) -> CaseOutcome {
     out.wall_us = first.wall_us;
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(repr: &str, wall_us: u64) -> CaseOutcome {
+        CaseOutcome {
+            status: Status::Ok,
+            value_repr: Some(repr.into()),
+            value_json: None,
+            error_type: None,
+            error: None,
+            stdout: String::new(),
+            instructions: 10,
+            wall_us,
+        }
+    }
+
+    #[test]
+    fn runs_that_differ_only_in_timing_agree() {
+        assert_eq!(agree(ok("1", 5), ok("1", 9)).status, Status::Ok);
+    }
+
+    #[test]
+    fn runs_with_different_values_are_nondeterministic() {
+        let out = agree(ok("1", 5), ok("2", 5));
+        assert_eq!(out.status, Status::Nondeterministic);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("first run: ok 1; second run: ok 2")
+        );
+    }
+
+    #[test]
+    fn limits_are_validated() {
+        assert!(Limits::default().validate().is_ok());
+        let tiny = Limits {
+            memory_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        assert!(tiny.validate().unwrap_err().contains("64 MiB"));
+    }
+}

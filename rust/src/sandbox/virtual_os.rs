@@ -162,3 +162,41 @@ pub fn poll_now(
     memory[count_out..count_out + 4].copy_from_slice(&(n as u32).to_le_bytes());
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sleep_moves_virtual_time_instead_of_blocking() {
+        let time = VirtualTime::default();
+        let mut memory = vec![0u8; 256];
+        // One relative clock subscription (monotonic, id 1) for 10**18 ns, userdata 42.
+        memory[0..8].copy_from_slice(&42u64.to_le_bytes());
+        memory[8] = 0;
+        memory[16..20].copy_from_slice(&1u32.to_le_bytes());
+        memory[24..32].copy_from_slice(&1_000_000_000_000_000_000u64.to_le_bytes());
+        let started = std::time::Instant::now();
+        assert_eq!(poll_now(&mut memory, &time, 0, 64, 1, 128), 0);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(time.now(), 1_000_000_000_000_000_000);
+        assert_eq!(u64::from_le_bytes(memory[64..72].try_into().unwrap()), 42);
+        assert_eq!(u32::from_le_bytes(memory[128..132].try_into().unwrap()), 1);
+    }
+
+    #[test]
+    fn bad_pointers_are_refused() {
+        let time = VirtualTime::default();
+        let mut memory = vec![0u8; 64];
+        assert_eq!(poll_now(&mut memory, &time, 0, 48, 1, 0), 21);
+        assert_eq!(poll_now(&mut memory, &time, 0, 0, 0, 0), 28);
+    }
+
+    #[test]
+    fn clocks_advance_deterministically() {
+        let time = VirtualTime::default();
+        let (mono, wall) = (Monotonic(time.clone()), Wall(time.clone()));
+        assert_eq!(mono.now(), 1_000);
+        assert_eq!(wall.now(), WALL_CLOCK_START + Duration::from_nanos(2_000));
+    }
+}
