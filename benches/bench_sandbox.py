@@ -123,11 +123,12 @@ def select(n: int) -> tuple[list[dict], dict]:
         ):
             raise SystemExit(f"refusing to run a non-stdlib function natively: {origin}")
         params = row["params"]
+        arity = sum(p["kind"] in PLAIN_KINDS for p in params)
         if any(word in row["source"] for word in DANGEROUS):
             counts["dropped: dangerous name"] += 1
         elif params and params[0]["name"] in ("self", "cls"):
             counts["dropped: self/cls first parameter"] += 1
-        elif not (1 <= len(params) <= 3 and all(p["kind"] in PLAIN_KINDS for p in params)):
+        elif not callable_with_1_to_3(params):
             counts["dropped: not 1-3 plain parameters"] += 1
         else:
             counts["eligible"] += 1
@@ -137,12 +138,22 @@ def select(n: int) -> tuple[list[dict], dict]:
                         "function_id": row["function_id"],
                         "name": row["name"],
                         "source": row["source"],
-                        "arity": len(params),
+                        "arity": arity,
                         "origin": str(origin.relative_to(stdlib)),
                         "line": row["line"],
                     }
                 )
     return chosen, dict(counts)
+
+
+def callable_with_1_to_3(params: list[dict]) -> bool:
+    """1-3 plain (positional or keyword) parameters, which the inputs fill; `*args`,
+    `**kwargs` and keyword-only parameters with a default may follow, and are left out."""
+    plain = [p for p in params if p["kind"] in PLAIN_KINDS]
+    rest = [p for p in params if p["kind"] not in PLAIN_KINDS]
+    return 1 <= len(plain) <= 3 and all(
+        p["kind"] in ("var_positional", "var_keyword") or p["default"] is not None for p in rest
+    )
 
 
 def make_inputs(function_id: str, arity: int, count: int, seed: int) -> list[str]:
@@ -521,13 +532,17 @@ def markdown(report: dict) -> str:
         f"{corpus['functions']:,} functions of this interpreter's standard library {TIMES} "
         f"{corpus['inputs_per_function']} inputs = {corpus['cases']:,} cases, 2 workers each:",
         "",
-        "| contender | functions | seconds | functions/s | cases/s | peak RSS per worker, MB |",
-        "|---|---|---|---|---|---|",
+        "| contender | functions | seconds | functions/s | cases/s | peak RSS per worker, MB "
+        "| ok / error / other |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        st = r["statuses"]
+        other = sum(n for k, n in st.items() if k not in ("ok", "error"))
         lines.append(
             f"| {r['contender']} | {r['functions']:,} | {r['seconds']:.2f} | "
-            f"{r['functions_per_s']:,.1f} | {r['cases_per_s']:,} | {r['peak_rss_mb_per_worker']} |"
+            f"{r['functions_per_s']:,.1f} | {r['cases_per_s']:,} | {r['peak_rss_mb_per_worker']} "
+            f"| {st.get('ok', 0):,} / {st.get('error', 0):,} / {other:,} |"
         )
     lines += [
         "",
@@ -571,7 +586,9 @@ def markdown(report: dict) -> str:
         f"Functions: stdlib extracted with rules widened to reach the count "
         f"(`min_lines=1`, `has_return` and `allowed_decorators` off), deduplicated, "
         f"{corpus['selection']['eligible']:,} eligible (1-3 plain parameters, no dangerous "
-        f"names), first {corpus['functions']:,} by `function_id`. Whole benchmark: "
+        f"names), first {corpus['functions']:,} by `function_id`; inputs drawn from a pool of "
+        f"simple literals (seed {corpus['seed']}). Peak RSS is each worker process's VmHWM. "
+        f"Whole benchmark: "
         f"{report['total_seconds']:.0f} s.",
     ]
     return "\n".join(lines)

@@ -129,7 +129,8 @@ impl Runner {
         let code = format!(
             "import marshal, sys\n_ = sys.stdout.write(marshal.dumps(compile(bytes.fromhex('{hex}').decode(), '<c2c-driver>', 'exec')).hex())\n"
         );
-        let (end, _, stdout) = self.run_instance(&code, VecDeque::new(), 16 << 20);
+        // Compiling takes ~80M instructions whatever the per-case budget is.
+        let (end, _, stdout) = self.run_instance(&code, VecDeque::new(), 16 << 20, 10_000_000_000);
         if let End::Stopped(outcome) = end {
             return Err(format!(
                 "compiling the sandbox driver: {}",
@@ -206,7 +207,8 @@ impl Runner {
                 .iter()
                 .map(|&(job, first, end)| self.task(jobs, job, first, end))
                 .collect();
-            let (end, session, _) = self.run_instance(LOAD_DRIVER, tasks, PIPE_BYTES);
+            let (end, session, _) =
+                self.run_instance(LOAD_DRIVER, tasks, PIPE_BYTES, self.limits.fuel_per_case);
             for (job, case, outcome) in session.outcomes {
                 results[job][case] = Some(outcome);
             }
@@ -278,6 +280,7 @@ impl Runner {
         code: &str,
         tasks: VecDeque<Task>,
         pipe_bytes: usize,
+        fuel: u64,
     ) -> (End, Session, Vec<u8>) {
         let ticks = self
             .limits
@@ -301,7 +304,7 @@ impl Runner {
         };
         let mut store = Store::new(self.pre.module().engine(), Guest { os, cap, session });
         store.limiter(|g| &mut g.cap);
-        let end = match self.drive(&mut store, code, ticks) {
+        let end = match self.drive(&mut store, code, fuel, ticks) {
             Ok(0) => End::Finished,
             Ok(code) => {
                 let stderr =
@@ -321,8 +324,14 @@ impl Runner {
         (end, session, stdout)
     }
 
-    fn drive(&self, store: &mut Store<Guest>, code: &str, ticks: u64) -> wasmtime::Result<i32> {
-        store.set_fuel(self.limits.fuel_per_case)?;
+    fn drive(
+        &self,
+        store: &mut Store<Guest>,
+        code: &str,
+        fuel: u64,
+        ticks: u64,
+    ) -> wasmtime::Result<i32> {
+        store.set_fuel(fuel)?;
         store.set_epoch_deadline(ticks);
         let instance = self.pre.instantiate(&mut *store)?;
         let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "host_alloc")?;
