@@ -283,25 +283,25 @@ def test_the_host_process_is_not_the_guest():
     assert "wasi" in result.value_repr
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        found.extend(int(c) for c in children)
+def _workers() -> set[int]:
+    """This process's sandbox worker processes."""
+    found = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline")
+            if cmdline.exists() and b"_sandbox_worker" in cmdline.read_bytes():
+                found.add(int(child))
     return found
 
 
 def test_a_killed_worker_is_replaced_and_its_jobs_rerun():
     import time as clock
 
+    before = _workers()
     pool = Sandbox(Limits(fuel_per_case=50_000_000), workers=1)
     busy = "def f(x):\n    n = 0\n    while n < x:\n        n += 1\n    return n\n"
     pool.run([(busy, "f", ["(1,)"])])  # start the worker
-    (worker,) = [
-        p
-        for p in _children(os.getpid())
-        if b"_sandbox_worker" in Path(f"/proc/{p}/cmdline").read_bytes()
-    ]
+    (worker,) = _workers() - before
     results: list = []
     runner = threading.Thread(
         target=lambda: results.extend(pool.run([(busy, "f", ["(1000000000,)"] * 200)]))
@@ -313,5 +313,5 @@ def test_a_killed_worker_is_replaced_and_its_jobs_rerun():
     assert len(results) == 1
     assert [r.status for r in results[0]] == ["timeout"] * 200
     # The run outlived the worker it started on: a new one finished it.
-    workers = [p for p in _children(os.getpid()) if p != worker]
-    assert worker not in _children(os.getpid()) and workers
+    assert worker not in _workers()
+    assert _workers() - before - {worker}

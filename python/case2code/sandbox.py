@@ -56,6 +56,7 @@ class Limits:
     """
 
     fuel_per_case: int = 2_000_000_000
+    fuel_per_definition: int = 50_000_000_000
     wall_ms_per_case: int = 10_000
     memory_bytes: int = 512 << 20
     stdout_chars: int = 64 << 10

@@ -71,19 +71,28 @@ pub struct Session {
     pub position: Option<Position>,
     /// (job, case, outcome) in the order the guest reported them.
     pub outcomes: Vec<(usize, usize, CaseOutcome)>,
+    /// Instructions per case, and for defining the function (its imports can be heavy).
     pub fuel: u64,
+    pub define_fuel: u64,
     pub deadline_ticks: u64,
     case_started: Instant,
 }
 
 impl Session {
-    pub fn new(tasks: VecDeque<Task>, driver: Arc<[u8]>, fuel: u64, deadline_ticks: u64) -> Self {
+    pub fn new(
+        tasks: VecDeque<Task>,
+        driver: Arc<[u8]>,
+        fuel: (u64, u64),
+        deadline_ticks: u64,
+    ) -> Self {
+        let (fuel, define_fuel) = fuel;
         Session {
             tasks,
             driver: Some(driver),
             position: None,
             outcomes: Vec::new(),
             fuel,
+            define_fuel,
             deadline_ticks,
             case_started: Instant::now(),
         }
@@ -123,8 +132,14 @@ pub fn call(
     };
     let fuel_left = caller.get_fuel()?;
     let response = answer(&mut caller.data_mut().session, frame, fuel_left)?;
+    let session = &caller.data().session;
+    let defining = session.position.is_some_and(|p| p.case == -1);
     let (fuel, ticks) = (
-        caller.data().session.fuel,
+        if defining {
+            session.define_fuel
+        } else {
+            session.fuel
+        },
         caller.data().session.deadline_ticks,
     );
     caller.set_fuel(fuel)?;
@@ -239,7 +254,12 @@ mod tests {
             end: cases,
             frame: b"job".to_vec(),
         };
-        Session::new(VecDeque::from([task]), Arc::from(&b"code"[..]), 100, 5)
+        Session::new(
+            VecDeque::from([task]),
+            Arc::from(&b"code"[..]),
+            (100, 1000),
+            5,
+        )
     }
 
     fn send(session: &mut Session, frame: &str) -> wasmtime::Result<Vec<u8>> {

@@ -22,7 +22,10 @@ pub enum Isolation {
 pub struct Limits {
     /// Wasm instructions (wasmtime fuel) per case; deterministic, so the primary time limit.
     pub fuel_per_case: u64,
-    /// Wall-clock backstop per case, in milliseconds.
+    /// Wasm instructions for defining a function (running its imports: `import pandas` takes
+    /// several billion).
+    pub fuel_per_definition: u64,
+    /// Wall-clock backstop per case (and per definition), in milliseconds.
     pub wall_ms_per_case: u64,
     /// Linear memory cap per instance, in bytes (the interpreter itself takes ~40 MiB).
     pub memory_bytes: u64,
@@ -42,6 +45,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             fuel_per_case: 2_000_000_000,
+            fuel_per_definition: 50_000_000_000,
             wall_ms_per_case: 10_000,
             memory_bytes: 512 << 20,
             stdout_chars: 64 << 10,
@@ -55,8 +59,8 @@ impl Default for Limits {
 
 impl Limits {
     pub fn validate(&self) -> Result<(), String> {
-        if self.fuel_per_case == 0 || self.wall_ms_per_case == 0 {
-            return Err("fuel_per_case and wall_ms_per_case must be positive".into());
+        if self.fuel_per_case == 0 || self.fuel_per_definition == 0 || self.wall_ms_per_case == 0 {
+            return Err("fuel and wall-clock limits must be positive".into());
         }
         if self.memory_bytes < (64 << 20) {
             return Err(

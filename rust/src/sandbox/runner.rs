@@ -287,7 +287,12 @@ impl Runner {
             .wall_ms_per_case
             .div_ceil(TICK.as_millis() as u64)
             + 1;
-        let session = Session::new(tasks, self.driver.clone(), self.limits.fuel_per_case, ticks);
+        let session = Session::new(
+            tasks,
+            self.driver.clone(),
+            (self.limits.fuel_per_case, self.limits.fuel_per_definition),
+            ticks,
+        );
         let os = match guest_os(&self.stdlib_dir, pipe_bytes) {
             Ok(os) => os,
             Err(e) => {
@@ -319,7 +324,7 @@ impl Runner {
         let stdout = store.data().os.stdout.contents().to_vec();
         let session = std::mem::replace(
             &mut store.data_mut().session,
-            Session::new(VecDeque::new(), self.driver.clone(), 0, 0),
+            Session::new(VecDeque::new(), self.driver.clone(), (0, 0), 0),
         );
         (end, session, stdout)
     }
