@@ -315,3 +315,12 @@ def test_a_killed_worker_is_replaced_and_its_jobs_rerun():
     # The run outlived the worker it started on: a new one finished it.
     assert worker not in _workers()
     assert _workers() - before - {worker}
+
+
+def test_closing_a_sandbox_stops_its_workers():
+    before = _workers()
+    with Sandbox(Limits(), workers=2) as pool:
+        pool.run([("def f(x):\n    return x\n", "f", ["(1,)"])] * 4)
+        started = _workers() - before
+        assert started
+    assert not (_workers() & started)

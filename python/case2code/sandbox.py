@@ -165,6 +165,16 @@ class Sandbox:
         except (ValueError, RuntimeError) as e:
             raise C2CError(f"sandbox: {e}") from None
 
+    def close(self) -> None:
+        """Stop the worker processes now (they also stop when the Sandbox is collected)."""
+        self.__dict__.pop("_executor", None)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def run_table(self, calls: Iterable[Call | tuple[str, str, Sequence[str]]]) -> pl.DataFrame:
         """One row per case: `job` (index of the call), `case`, status and the outcome."""
         jobs = []
@@ -173,7 +183,10 @@ class Sandbox:
                 (call.source, call.name, call.inputs) if isinstance(call, Call) else call
             )
             jobs.append((source, name, list(inputs)))
-        columns = self._executor.run(jobs)
+        executor = self.__dict__.get("_executor")
+        if executor is None:
+            raise C2CError("sandbox: this Sandbox was closed")
+        columns = executor.run(jobs)
         return pl.DataFrame(
             columns,
             schema={
