@@ -34,6 +34,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -383,11 +384,14 @@ def short(text: str | None, n: int = 160) -> str | None:
     return text if text is None or len(text) <= n else text[:n] + "..."
 
 
+ADDRESS = "repr shows a memory address (' at 0x'), never equal across processes"
+
+
 def cause(a: dict, b: dict, names: tuple[str, str]) -> str:
     """Why case outcomes `a` and `b` (of runs `names`) differ, as a short label."""
     na, nb = names
     if " at 0x" in (a["output"] or "") or " at 0x" in (b["output"] or ""):
-        return "repr shows a memory address (' at 0x')"
+        return ADDRESS
     if a["status"] == b["status"] == "error":
         if a["error_type"] != b["error_type"]:
             return f"error type: {na} {a['error_type']}, {nb} {b['error_type']}"
@@ -437,6 +441,7 @@ def agreement(
         "cases": total,
         "same": same,
         "share": round(same / max(1, total), 4),
+        "share_without_addresses": round(same / max(1, total - causes[ADDRESS]), 4),
         "functions_all_cases_same": functions_all_same,
         "differences": [
             {"cause": c, "count": n, "examples": shown[c]} for c, n in causes.most_common()
@@ -561,7 +566,8 @@ def markdown(report: dict) -> str:
         "",
         f"Agreement of (a) with (d), case by case (status and repr or `<class 'X'>: msg`): "
         f"**{agree['share']:.1%}** of {agree['cases']:,} cases "
-        f"({agree['functions_all_cases_same']:,} of {corpus['functions']:,} functions agree on "
+        f"({agree['share_without_addresses']:.1%} of those whose repr shows no memory address; "
+        f"{agree['functions_all_cases_same']:,} of {corpus['functions']:,} functions agree on "
         f"every case). The sandbox is CPython {report['machine']['guest_python']}, the native "
         f"runs {report['machine']['python']}; top causes of difference:",
         "",
@@ -591,7 +597,14 @@ def markdown(report: dict) -> str:
         f"Whole benchmark: "
         f"{report['total_seconds']:.0f} s.",
     ]
-    return "\n".join(lines)
+    return "\n".join(wrap(line) for line in lines)
+
+
+def wrap(line: str, width: int = 96) -> str:
+    """Prose wrapped as the README's other blocks; table rows and list items are left alone."""
+    if not line or line.startswith(("|", "- ")):
+        return line
+    return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
 
 
 def write_readme(text: str) -> None:
