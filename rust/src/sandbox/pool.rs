@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::engine::Prepared;
-use super::limits::Limits;
+use super::limits::{Isolation, Limits};
 use super::outcome::{CaseOutcome, Job, Status};
 use super::runner::Runner;
 
@@ -28,6 +28,7 @@ pub struct WorkerConfig {
 }
 
 /// Jobs per request: small enough to balance the load, large enough to amortise the pipe.
+/// Shared isolation sends each worker one request, so that it makes one instance.
 const JOBS_PER_REQUEST: usize = 4;
 /// The largest frame accepted from a worker.
 const MAX_FRAME: usize = 1 << 30;
@@ -160,7 +161,11 @@ impl Pool {
 
     /// Every case of every job, spread over the workers; blocks until all are done.
     pub fn run(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
-        let chunks: Vec<&[Job]> = jobs.chunks(JOBS_PER_REQUEST).collect();
+        let per_request = match self.config.limits.isolation {
+            Isolation::Shared => jobs.len().div_ceil(self.workers.len()).max(1),
+            _ => JOBS_PER_REQUEST,
+        };
+        let chunks: Vec<&[Job]> = jobs.chunks(per_request).collect();
         let next = AtomicUsize::new(0);
         let results: Vec<Mutex<Option<Vec<Vec<CaseOutcome>>>>> =
             chunks.iter().map(|_| Mutex::new(None)).collect();
