@@ -4,6 +4,7 @@
 //! The PyO3 glue lives in `python.rs` behind the `python` feature, so the engine
 //! never sees a Python type.
 
+pub mod dedup;
 pub mod extract;
 pub mod sandbox;
 

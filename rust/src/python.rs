@@ -13,6 +13,7 @@ use crate::extract::config::{self, list_entries};
 use crate::extract::driver;
 use crate::extract::{ExtractConfig, NameLists, SourceReport};
 
+mod dedup;
 mod sandbox;
 
 /// Extraction settings, validated once and shared by every batch.
@@ -261,6 +262,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_lists, m)?)?;
     m.add_function(wrap_pyfunction!(rule_names, m)?)?;
     sandbox::register(m)?;
+    dedup::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

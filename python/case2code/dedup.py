@@ -1,0 +1,284 @@
+"""The dedup stage: exact and near-duplicate removal, and decontamination against a reference.
+
+Functions stream into the Rust `Deduper` in blocks; it keeps a compact record per function
+(`bytes_per_function`, 481 bytes with the defaults), never the sources, then clusters with
+MinHash LSH and union-find. Every row gets a `cluster_id` (the `function_id` of the function
+kept for its cluster), a `dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an
+`exact_hash` of its normalised tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from case2code import _core
+from case2code.errors import C2CError
+
+KeepRule = Literal["shortest", "first", "score"]
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Defaults follow The Stack: 5-token shingles, 256 permutations, Jaccard 0.7, 25 x 10 bands."""
+
+    ngram: int = 5
+    permutations: int = 256
+    bands: int = 25
+    rows: int = 10
+    threshold: float = 0.7
+    verify: bool = True
+    structural: bool = False
+    keep: KeepRule = "shortest"
+    score_column: str | None = None
+    seed: int = 1
+    threads: int = 0
+    block_size: int = 50_000
+
+    def deduper(self) -> _core.Deduper:
+        if self.keep not in ("shortest", "first", "score"):
+            raise C2CError(f"dedup: keep must be shortest, first or score, not {self.keep!r}")
+        if self.keep == "score" and not self.score_column:
+            raise C2CError("dedup: keep='score' needs a score_column")
+        try:
+            return _core.Deduper(
+                self.ngram,
+                self.permutations,
+                self.bands,
+                self.rows,
+                self.threshold,
+                self.verify,
+                self.structural,
+                self.seed,
+                self.threads,
+            )
+        except ValueError as e:
+            raise C2CError(f"dedup: {e}") from None
+
+
+@dataclass
+class DedupReport:
+    functions: int
+    kept: int
+    removed: dict[str, int]
+    clusters: int
+    largest: list[dict[str, object]] = field(default_factory=list)
+    bytes_per_function: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "functions": self.functions,
+            "kept": self.kept,
+            "removed": self.removed,
+            "clusters_with_duplicates": self.clusters,
+            "largest_clusters": self.largest,
+            "bytes_per_function": self.bytes_per_function,
+        }
+
+
+@dataclass
+class DedupResult:
+    """Every input row with its cluster and reason; `unique` holds the kept ones."""
+
+    functions: pl.DataFrame
+    report: DedupReport
+
+    @property
+    def unique(self) -> pl.DataFrame:
+        return self.functions.filter(pl.col("dedup_reason") == "kept")
+
+
+def _ranks(block: pl.DataFrame, start: int, config: DedupConfig) -> list[float]:
+    if config.keep == "shortest":
+        return [float(len(s)) for s in block["source"]]
+    if config.keep == "first":
+        return [float(start + i) for i in range(block.height)]
+    column = config.score_column or ""
+    if column not in block.columns:
+        raise C2CError(f"dedup: no score column {column!r} (has {', '.join(block.columns)})")
+    # Higher scores win; a missing score loses.
+    return [-float(v) if v is not None else float("inf") for v in block[column]]
+
+
+def reference_sources(path: str | Path) -> list[str]:
+    """Function sources from a benchmark file: JSONL or Parquet with a `code`, `source`,
+    `content` or `solution` column, or HumanEval's `prompt` + `canonical_solution`."""
+    path = Path(path)
+    if not path.is_file():
+        raise C2CError(f"reference: {path} does not exist")
+    try:
+        table = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_ndjson(path)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise C2CError(f"reference: cannot read {path}: {e}") from None
+    if {"prompt", "canonical_solution"} <= set(table.columns):
+        return [p + s for p, s in zip(table["prompt"], table["canonical_solution"], strict=True)]
+    for column in ("code", "source", "content", "solution"):
+        if column in table.columns:
+            return [s for s in table[column].cast(pl.Utf8) if s]
+    raise C2CError(
+        f"reference: {path} has none of the columns code, source, content, solution, "
+        f"prompt+canonical_solution (has {', '.join(table.columns)})"
+    )
+
+
+def _blocks(frame: pl.DataFrame, size: int) -> Iterator[tuple[int, pl.DataFrame]]:
+    for start in range(0, frame.height, size):
+        yield start, frame.slice(start, size)
+
+
+def assign(
+    sources: Iterator[tuple[int, pl.DataFrame]],
+    config: DedupConfig,
+    reference: Sequence[str] = (),
+) -> tuple[pl.DataFrame, int]:
+    """Feed blocks of (`source`[, score]) rows; returns one row per function with `row`,
+    `cluster_row` (the kept row, or -(k + 1) for reference k), `dedup_reason`, `exact_hash`."""
+    deduper = config.deduper()
+    count = 0
+    for start, block in sources:
+        if "source" not in block.columns:
+            raise C2CError(f"dedup: the functions table has no source column ({block.columns})")
+        deduper.add(block["source"].cast(pl.Utf8).fill_null("").to_list(), _ranks(block, start, config))
+        count += block.height
+    if reference:
+        deduper.add(list(reference), [0.0] * len(reference), reference=True)
+    columns = deduper.finish()
+    table = pl.DataFrame(columns).with_row_index("row").head(count)
+    table = table.with_columns(
+        # A reference hit points at reference k as -(k + 1).
+        pl.when(pl.col("cluster") >= count)
+        .then(count - 1 - pl.col("cluster").cast(pl.Int64))
+        .otherwise(pl.col("cluster").cast(pl.Int64))
+        .alias("cluster_row")
+    ).select("row", "cluster_row", pl.col("reason").alias("dedup_reason"), "exact_hash")
+    return table, deduper.bytes_per_function()
+
+
+def _report(functions: pl.DataFrame, bytes_per_function: int, examples: int = 10) -> DedupReport:
+    reasons = Counter(functions["dedup_reason"].to_list())
+    sizes = (
+        functions.filter(pl.col("dedup_reason") != "contaminated")
+        .group_by("cluster_id")
+        .agg(pl.len().alias("size"), pl.col("name").head(5).alias("names"))
+        .filter(pl.col("size") > 1)
+        .sort(["size", "cluster_id"], descending=[True, False])
+    )
+    largest = [
+        {"cluster_id": row["cluster_id"], "size": row["size"], "names": row["names"]}
+        for row in sizes.head(examples).iter_rows(named=True)
+    ]
+    return DedupReport(
+        functions=functions.height,
+        kept=reasons.get("kept", 0),
+        removed={k: v for k, v in sorted(reasons.items()) if k != "kept"},
+        clusters=sizes.height,
+        largest=largest,
+        bytes_per_function=bytes_per_function,
+    )
+
+
+def _cluster_id(ids: pl.Series, row: int) -> str:
+    return ids[row] if row >= 0 else f"reference:{-row - 1}"
+
+
+def _attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    ids = frame["function_id"] if "function_id" in frame.columns else pl.Series(
+        [str(i) for i in range(frame.height)]
+    )
+    cluster_id = pl.Series([_cluster_id(ids, c) for c in table["cluster_row"]], dtype=pl.Utf8)
+    return frame.with_columns(
+        cluster_id.alias("cluster_id"),
+        table["dedup_reason"],
+        table["exact_hash"],
+    )
+
+
+def dedup(
+    functions: pl.DataFrame,
+    config: DedupConfig | None = None,
+    against: Sequence[str] | str | Path | None = None,
+) -> DedupResult:
+    """Cluster `functions` (needs `source`; `function_id` and `name` are used when present)
+    and pick one per cluster; drop any near-duplicate of a function in `against` (sources, or
+    a benchmark file for `reference_sources`)."""
+    config = config or DedupConfig()
+    if isinstance(against, (str, Path)):
+        against = reference_sources(against)
+    table, per_function = assign(_blocks(functions, config.block_size), config, against or ())
+    out = _attach(functions, table)
+    if "name" not in out.columns:
+        out = out.with_columns(pl.lit(None, pl.Utf8).alias("name"))
+    return DedupResult(out, _report(out, per_function))
+
+
+def dedup_parquet(
+    source: str | Path,
+    output: str | Path,
+    config: DedupConfig | None = None,
+    against: str | Path | None = None,
+    all_rows: str | Path | None = None,
+) -> DedupReport:
+    """Stream a functions Parquet file through dedup; write the kept rows (and, if asked, all
+    rows with their reasons) atomically."""
+    config = config or DedupConfig()
+    source = Path(source)
+    if not source.is_file():
+        raise C2CError(f"dedup: {source} does not exist")
+    columns = ["source"] + ([config.score_column] if config.keep == "score" and config.score_column else [])
+    try:
+        names = pl.scan_parquet(source).collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise C2CError(f"dedup: cannot read {source}: {e}") from None
+    missing = [c for c in [*columns, "function_id"] if c not in names]
+    if missing:
+        raise C2CError(f"dedup: {source} has no column(s) {', '.join(missing)}")
+
+    def batches() -> Iterator[tuple[int, pl.DataFrame]]:
+        start = 0
+        for batch in pl.scan_parquet(source).select(columns).collect_batches(chunk_size=config.block_size):
+            yield start, batch
+            start += batch.height
+
+    reference = reference_sources(against) if against else ()
+    table, per_function = assign(batches(), config, reference)
+    ids = pl.scan_parquet(source).select("function_id").collect()["function_id"]
+    table = table.with_columns(
+        pl.Series(
+            "cluster_id", [_cluster_id(ids, c) for c in table["cluster_row"]], pl.Utf8
+        )
+    )
+    rows = (
+        pl.scan_parquet(source)
+        .with_row_index("row")
+        .join(table.lazy().select("row", "cluster_id", "dedup_reason", "exact_hash"), on="row")
+        .drop("row")
+    )
+    if all_rows is not None:
+        _sink(rows, Path(all_rows))
+    _sink(rows.filter(pl.col("dedup_reason") == "kept"), Path(output))
+    summary = rows.select("cluster_id", "dedup_reason", "name" if "name" in names else pl.lit(None).alias("name")).collect()
+    return _report(summary, per_function)
+
+
+def _sink(frame: pl.LazyFrame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        frame.sink_parquet(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(report: DedupReport, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n")

@@ -1,0 +1,170 @@
+//! MinHash signatures over token n-gram shingles, with datasketch's hash family:
+//! h_i(x) = ((a_i * x + b_i) mod (2^61 - 1)) mod 2^32, for a shingle's 64-bit hash x.
+
+use rustc_hash::FxHasher;
+use std::hash::Hasher;
+
+const MERSENNE_61: u64 = (1 << 61) - 1;
+
+/// The permutations' coefficients, from a seed.
+pub struct Permutations {
+    a: Vec<u64>,
+    b: Vec<u64>,
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Permutations {
+    pub fn new(count: usize, seed: u64) -> Self {
+        let mut state = seed;
+        let mut draw = |low: u64| low + splitmix64(&mut state) % (MERSENNE_61 - low);
+        let a = (0..count).map(|_| draw(1)).collect();
+        let b = (0..count).map(|_| draw(0)).collect();
+        Permutations { a, b }
+    }
+
+    pub fn len(&self) -> usize {
+        self.a.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.a.is_empty()
+    }
+}
+
+/// (a * x + b) mod 2^61 - 1, without overflow.
+#[inline]
+fn mod_mersenne(a: u64, x: u64, b: u64) -> u64 {
+    let product = (a as u128) * (x as u128) + b as u128;
+    let folded = (product & MERSENNE_61 as u128) + (product >> 61);
+    let folded = (folded & MERSENNE_61 as u128) + (folded >> 61);
+    let value = folded as u64;
+    if value >= MERSENNE_61 {
+        value - MERSENNE_61
+    } else {
+        value
+    }
+}
+
+fn hash_token(text: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(text.as_bytes());
+    let mut state = hasher.finish();
+    splitmix64(&mut state)
+}
+
+/// The distinct shingle hashes of a token sequence: every run of `n` tokens (the whole sequence
+/// when it is shorter), reduced below 2^61 - 1.
+pub fn shingles(tokens: &[String], n: usize) -> Vec<u64> {
+    let hashes: Vec<u64> = tokens.iter().map(|t| hash_token(t)).collect();
+    let width = n.min(hashes.len()).max(1);
+    let mut out: Vec<u64> = hashes
+        .windows(width)
+        .map(|window| {
+            let mut state = 0x5348_494e_474c_4500u64;
+            for &h in window {
+                state ^= h;
+                state = splitmix64(&mut state);
+            }
+            state % MERSENNE_61
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The MinHash signature of a shingle set (`u32::MAX` everywhere for an empty one).
+pub fn signature(shingles: &[u64], perms: &Permutations) -> Vec<u32> {
+    let mut sig = vec![u32::MAX; perms.len()];
+    for &x in shingles {
+        for (slot, (&a, &b)) in sig.iter_mut().zip(perms.a.iter().zip(&perms.b)) {
+            let h = mod_mersenne(a, x, b) as u32;
+            if h < *slot {
+                *slot = h;
+            }
+        }
+    }
+    sig
+}
+
+/// Exact Jaccard similarity of two sorted, distinct shingle sets.
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut both) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    both as f64 / (a.len() + b.len() - both) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_modular_reduction_is_exact() {
+        for (a, x, b) in [
+            (MERSENNE_61 - 1, MERSENNE_61 - 1, MERSENNE_61 - 1),
+            (3, 5, 7),
+            (1 << 60, 1 << 60, 0),
+        ] {
+            let want = ((a as u128 * x as u128 + b as u128) % MERSENNE_61 as u128) as u64;
+            assert_eq!(mod_mersenne(a, x, b), want);
+        }
+    }
+
+    #[test]
+    fn signature_agreement_estimates_jaccard() {
+        let perms = Permutations::new(256, 1);
+        let a = shingles(
+            &tokens(
+                &(0..200)
+                    .map(|i| format!("t{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            1,
+        );
+        let b = shingles(
+            &tokens(
+                &(50..250)
+                    .map(|i| format!("t{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            1,
+        );
+        let truth = jaccard(&a, &b);
+        assert!((truth - 0.6).abs() < 1e-9);
+        let (sa, sb) = (signature(&a, &perms), signature(&b, &perms));
+        let agree = sa.iter().zip(&sb).filter(|(x, y)| x == y).count() as f64 / 256.0;
+        assert!((agree - truth).abs() < 0.1, "estimate {agree} vs {truth}");
+    }
+
+    #[test]
+    fn short_sequences_have_one_shingle() {
+        assert_eq!(shingles(&tokens("a b"), 5).len(), 1);
+        assert_eq!(shingles(&tokens("a b c d e f"), 5).len(), 2);
+    }
+}

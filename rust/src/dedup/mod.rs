@@ -1,0 +1,62 @@
+//! Exact and near-duplicate removal: MinHash over tree-sitter token shingles, LSH banding,
+//! verification of candidate pairs, union-find clusters, one representative per cluster.
+//!
+//! Memory is bounded by a compact per-function record ([`Deduper::BYTES_PER_FUNCTION`] bytes
+//! with the default 25 bands and 256 permutations): sources are hashed as they stream in and
+//! never kept.
+
+pub mod cluster;
+pub mod minhash;
+pub mod tokens;
+
+pub use cluster::{Deduper, Outcome, Reason};
+
+#[derive(Clone, Debug)]
+pub struct DedupConfig {
+    /// Tokens per shingle (The Stack: 5).
+    pub ngram: usize,
+    pub permutations: usize,
+    pub bands: usize,
+    pub rows: usize,
+    /// Jaccard similarity at which two functions are duplicates.
+    pub threshold: f64,
+    /// Check every LSH candidate pair's estimated Jaccard before merging (BigCode found skipping
+    /// it harmless; it is cheap here).
+    pub verify: bool,
+    /// Rename identifiers to placeholders, so renamed copies match.
+    pub structural: bool,
+    pub seed: u64,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            ngram: 5,
+            permutations: 256,
+            bands: 25,
+            rows: 10,
+            threshold: 0.7,
+            verify: true,
+            structural: false,
+            seed: 1,
+        }
+    }
+}
+
+impl DedupConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.ngram == 0 || self.permutations == 0 || self.bands == 0 || self.rows == 0 {
+            return Err("ngram, permutations, bands and rows must be positive".into());
+        }
+        if self.bands * self.rows > self.permutations {
+            return Err(format!(
+                "bands x rows ({} x {}) exceeds the {} permutations",
+                self.bands, self.rows, self.permutations
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err("threshold must be between 0 and 1".into());
+        }
+        Ok(())
+    }
+}

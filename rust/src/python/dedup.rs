@@ -1,0 +1,166 @@
+//! PyO3 glue for dedup: a streaming `Deduper` (add blocks, then finish) and the shingles, for
+//! comparing with other MinHash implementations.
+
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::dedup::{self, DedupConfig};
+use crate::extract::driver;
+
+#[pyclass(module = "case2code._core")]
+struct Deduper {
+    inner: Mutex<dedup::Deduper>,
+    threads: usize,
+}
+
+#[pymethods]
+impl Deduper {
+    #[new]
+    #[pyo3(signature = (ngram=5, permutations=256, bands=25, rows=10, threshold=0.7, verify=true, structural=false, seed=1, threads=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        ngram: usize,
+        permutations: usize,
+        bands: usize,
+        rows: usize,
+        threshold: f64,
+        verify: bool,
+        structural: bool,
+        seed: u64,
+        threads: usize,
+    ) -> PyResult<Self> {
+        let config = DedupConfig {
+            ngram,
+            permutations,
+            bands,
+            rows,
+            threshold,
+            verify,
+            structural,
+            seed,
+        };
+        let inner = dedup::Deduper::new(config).map_err(PyValueError::new_err)?;
+        Ok(Deduper {
+            inner: Mutex::new(inner),
+            threads,
+        })
+    }
+
+    /// Hash a block of sources; `ranks` order who is kept (lower wins).
+    #[pyo3(signature = (sources, ranks, reference=false))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        sources: Vec<String>,
+        ranks: Vec<f64>,
+        reference: bool,
+    ) -> PyResult<()> {
+        if sources.len() != ranks.len() {
+            return Err(PyValueError::new_err("sources and ranks differ in length"));
+        }
+        py.detach(|| {
+            let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let inner: &mut dedup::Deduper = &mut guard;
+            driver::pool(self.threads).install(|| inner.add(&refs, &ranks, reference));
+        });
+        Ok(())
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn bytes_per_function(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bytes_per_function()
+    }
+
+    /// Estimated Jaccard of two added functions.
+    fn similarity(&self, i: usize, j: usize) -> PyResult<f64> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if i >= inner.len() || j >= inner.len() {
+            return Err(PyValueError::new_err("no such function"));
+        }
+        Ok(inner.similarity(i, j))
+    }
+
+    /// All pairs that share an LSH bucket (verified by estimated Jaccard when `verify`).
+    #[pyo3(signature = (verify=true))]
+    fn candidate_pairs(&self, py: Python<'_>, verify: bool) -> Vec<(u32, u32)> {
+        py.detach(|| {
+            let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let inner: &dedup::Deduper = &guard;
+            driver::pool(self.threads).install(|| inner.candidate_pairs(verify))
+        })
+    }
+
+    /// Cluster everything added: columns cluster, reason, exact_hash (one row per function).
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let outcome = py.detach(|| {
+            let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let inner: &dedup::Deduper = &guard;
+            driver::pool(self.threads).install(|| inner.finish())
+        });
+        let out = PyDict::new(py);
+        out.set_item("cluster", outcome.cluster)?;
+        out.set_item(
+            "reason",
+            outcome
+                .reason
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        let hashes: Vec<String> = outcome
+            .exact_hash
+            .iter()
+            .map(|h| format!("{h:032x}"))
+            .collect();
+        out.set_item("exact_hash", hashes)?;
+        Ok(out)
+    }
+}
+
+/// The shingles of each source as text (tokens joined by spaces), as dedup sees them.
+#[pyfunction]
+#[pyo3(signature = (sources, ngram=5, structural=false))]
+fn dedup_shingles(
+    py: Python<'_>,
+    sources: Vec<String>,
+    ngram: usize,
+    structural: bool,
+) -> Vec<Vec<String>> {
+    py.detach(|| {
+        sources
+            .iter()
+            .map(|source| {
+                let mut tokens = dedup::tokens::token_texts(source, structural)
+                    .unwrap_or_else(|| source.split_whitespace().map(str::to_owned).collect());
+                for token in tokens
+                    .iter_mut()
+                    .filter(|t| dedup::tokens::is_placeholder(t))
+                {
+                    *token = "$".to_owned();
+                }
+                let width = ngram.min(tokens.len()).max(1);
+                let mut shingles: Vec<String> =
+                    tokens.windows(width).map(|w| w.join(" ")).collect();
+                shingles.sort_unstable();
+                shingles.dedup();
+                shingles
+            })
+            .collect()
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Deduper>()?;
+    m.add_function(wrap_pyfunction!(dedup_shingles, m)?)?;
+    Ok(())
+}
