@@ -211,3 +211,80 @@ def exec_command(
         table.add_row("inputs of unknown functions (skipped)", f"{orphans:,}")
     console.print(table)
     console.print(f"wrote results to {output}")
+
+
+@app.command("dedup")
+def dedup_command(
+    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract's output).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file of the kept functions.")
+    ] = Path("unique.parquet"),
+    all_rows: Annotated[
+        Path | None,
+        typer.Option("--all", help="Also write every function with its cluster and reason here."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the dedup report as JSON here.")
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="Drop near-duplicates of these (JSONL/Parquet: code/source/content/solution, "
+            "or HumanEval's prompt + canonical_solution).",
+        ),
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Jaccard similarity of duplicates.")] = 0.7,
+    ngram: Annotated[int, typer.Option(help="Tokens per shingle.")] = 5,
+    permutations: Annotated[int, typer.Option(help="MinHash permutations.")] = 256,
+    bands: Annotated[int, typer.Option(help="LSH bands.")] = 25,
+    rows: Annotated[int, typer.Option(help="LSH rows per band.")] = 10,
+    verify: Annotated[
+        bool, typer.Option(help="Check candidates' estimated Jaccard before merging.")
+    ] = True,
+    structural: Annotated[
+        bool, typer.Option(help="Rename identifiers to placeholders: renamed copies match.")
+    ] = False,
+    keep: Annotated[
+        str, typer.Option(help="Who represents a cluster: shortest, first or score.")
+    ] = "shortest",
+    score_column: Annotated[
+        str | None, typer.Option(help="Column to maximise with --keep score.")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="Threads; 0 = one per core.")] = 0,
+) -> None:
+    """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
+    from case2code.dedup import DedupConfig, dedup_parquet, write_report
+
+    config = DedupConfig(
+        ngram=ngram,
+        permutations=permutations,
+        bands=bands,
+        rows=rows,
+        threshold=threshold,
+        verify=verify,
+        structural=structural,
+        keep=keep,  # type: ignore[arg-type]
+        score_column=score_column,
+        threads=threads,
+    )
+    try:
+        with console.status("deduplicating"):
+            result = dedup_parquet(functions, output, config, against=against, all_rows=all_rows)
+    except C2CError as error:
+        raise fail(str(error)) from None
+    table = Table(title="dedup summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("functions", f"{result.functions:,}")
+    table.add_row("kept", f"{result.kept:,}")
+    for reason, count in result.removed.items():
+        table.add_row(f"  removed: {reason}", f"{count:,}")
+    table.add_row("clusters with duplicates", f"{result.clusters:,}")
+    for cluster in result.largest[:5]:
+        names = ", ".join(str(n) for n in cluster["names"])
+        table.add_row(f"  {cluster['size']} x", names[:60])
+    console.print(table)
+    if report is not None:
+        write_report(result, report)
+    console.print(f"wrote {result.kept:,} functions to {output}")
