@@ -7,10 +7,9 @@ import json
 import subprocess
 import sys
 
+import case2code
 import polars as pl
 import pytest
-
-import case2code
 from case2code import _core
 from case2code.dedup import DedupConfig, dedup
 from case2code.errors import C2CError

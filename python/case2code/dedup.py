@@ -146,7 +146,9 @@ def assign(
     for start, block in sources:
         if "source" not in block.columns:
             raise C2CError(f"dedup: the functions table has no source column ({block.columns})")
-        deduper.add(block["source"].cast(pl.Utf8).fill_null("").to_list(), _ranks(block, start, config))
+        deduper.add(
+            block["source"].cast(pl.Utf8).fill_null("").to_list(), _ranks(block, start, config)
+        )
         count += block.height
     if reference:
         deduper.add(list(reference), [0.0] * len(reference), reference=True)
@@ -190,8 +192,10 @@ def _cluster_id(ids: pl.Series, row: int) -> str:
 
 
 def _attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
-    ids = frame["function_id"] if "function_id" in frame.columns else pl.Series(
-        [str(i) for i in range(frame.height)]
+    ids = (
+        frame["function_id"]
+        if "function_id" in frame.columns
+        else pl.Series([str(i) for i in range(frame.height)])
     )
     cluster_id = pl.Series([_cluster_id(ids, c) for c in table["cluster_row"]], dtype=pl.Utf8)
     return frame.with_columns(
@@ -232,7 +236,9 @@ def dedup_parquet(
     source = Path(source)
     if not source.is_file():
         raise C2CError(f"dedup: {source} does not exist")
-    columns = ["source"] + ([config.score_column] if config.keep == "score" and config.score_column else [])
+    columns = ["source"] + (
+        [config.score_column] if config.keep == "score" and config.score_column else []
+    )
     try:
         names = pl.scan_parquet(source).collect_schema().names()
     except (pl.exceptions.PolarsError, OSError) as e:
@@ -243,7 +249,9 @@ def dedup_parquet(
 
     def batches() -> Iterator[tuple[int, pl.DataFrame]]:
         start = 0
-        for batch in pl.scan_parquet(source).select(columns).collect_batches(chunk_size=config.block_size):
+        for batch in (
+            pl.scan_parquet(source).select(columns).collect_batches(chunk_size=config.block_size)
+        ):
             yield start, batch
             start += batch.height
 
@@ -251,9 +259,7 @@ def dedup_parquet(
     table, per_function = assign(batches(), config, reference)
     ids = pl.scan_parquet(source).select("function_id").collect()["function_id"]
     table = table.with_columns(
-        pl.Series(
-            "cluster_id", [_cluster_id(ids, c) for c in table["cluster_row"]], pl.Utf8
-        )
+        pl.Series("cluster_id", [_cluster_id(ids, c) for c in table["cluster_row"]], pl.Utf8)
     )
     rows = (
         pl.scan_parquet(source)
@@ -264,7 +270,9 @@ def dedup_parquet(
     if all_rows is not None:
         _sink(rows, Path(all_rows))
     _sink(rows.filter(pl.col("dedup_reason") == "kept"), Path(output))
-    summary = rows.select("cluster_id", "dedup_reason", "name" if "name" in names else pl.lit(None).alias("name")).collect()
+    summary = rows.select(
+        "cluster_id", "dedup_reason", "name" if "name" in names else pl.lit(None).alias("name")
+    ).collect()
     return _report(summary, per_function)
 
 
