@@ -322,3 +322,46 @@ impl UnionFind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "def area(width, height):\n    if width < 0 or height < 0:\n        raise ValueError('negative')\n    return width * height\n";
+    const A_COMMENTED: &str = "def area(width, height):\n    # checks\n    if width < 0 or height < 0:\n        raise ValueError('negative')\n    return width * height  # done\n";
+    const B: &str = "def greet(name):\n    return 'hello ' + name.title()\n";
+
+    fn run(sources: &[&str], reference: &[&str]) -> Outcome {
+        let mut d = Deduper::new(DedupConfig::default()).unwrap();
+        let ranks: Vec<f64> = (0..sources.len()).map(|i| i as f64).collect();
+        d.add(sources, &ranks, false);
+        d.add(reference, &vec![0.0; reference.len()], true);
+        d.finish()
+    }
+
+    #[test]
+    fn exact_duplicates_keep_the_lowest_rank() {
+        let out = run(&[B, A_COMMENTED, A], &[]);
+        assert_eq!(out.reason, vec![Reason::Kept, Reason::Kept, Reason::Exact]);
+        assert_eq!(out.cluster, vec![0, 1, 1]);
+    }
+
+    #[test]
+    fn reference_hits_are_contaminated() {
+        let out = run(&[A, B], &[A_COMMENTED]);
+        assert_eq!(
+            out.reason,
+            vec![Reason::Contaminated, Reason::Kept, Reason::Reference]
+        );
+        assert_eq!(out.cluster[0], 2);
+    }
+
+    #[test]
+    fn estimated_similarity_of_a_function_with_itself_is_one() {
+        let mut d = Deduper::new(DedupConfig::default()).unwrap();
+        d.add(&[A, A, B], &[0.0, 1.0, 2.0], false);
+        assert!((d.similarity(0, 1) - 1.0).abs() < 1e-9);
+        assert!(d.similarity(0, 2) < 0.2);
+        assert_eq!(d.bytes_per_function(), Deduper::BYTES_PER_FUNCTION);
+    }
+}
