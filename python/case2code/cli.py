@@ -237,8 +237,8 @@ def dedup_command(
     threshold: Annotated[float, typer.Option(help="Jaccard similarity of duplicates.")] = 0.7,
     ngram: Annotated[int, typer.Option(help="Tokens per shingle.")] = 5,
     permutations: Annotated[int, typer.Option(help="MinHash permutations.")] = 256,
-    bands: Annotated[int, typer.Option(help="LSH bands.")] = 25,
-    rows: Annotated[int, typer.Option(help="LSH rows per band.")] = 10,
+    bands: Annotated[int, typer.Option(help="LSH bands.")] = 42,
+    rows: Annotated[int, typer.Option(help="LSH rows per band.")] = 6,
     verify: Annotated[
         bool, typer.Option(help="Check candidates' estimated Jaccard before merging.")
     ] = True,

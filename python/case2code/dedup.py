@@ -1,7 +1,7 @@
 """The dedup stage: exact and near-duplicate removal, and decontamination against a reference.
 
 Functions stream into the Rust `Deduper` in blocks; it keeps a compact record per function
-(`bytes_per_function`, 481 bytes with the defaults), never the sources, then clusters with
+(`bytes_per_function`, 617 bytes with the defaults), never the sources, then clusters with
 MinHash LSH and union-find. Every row gets a `cluster_id` (the `function_id` of the function
 kept for its cluster), a `dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an
 `exact_hash` of its normalised tokens.
@@ -28,12 +28,13 @@ KeepRule = Literal["shortest", "first", "score"]
 
 @dataclass(frozen=True)
 class DedupConfig:
-    """Defaults follow The Stack: 5-token shingles, 256 permutations, Jaccard 0.7, 25 x 10 bands."""
+    """5-token shingles, 256 permutations and Jaccard 0.7 as in The Stack; 42 bands x 6 rows
+    because candidates are verified (see rust/src/dedup/mod.rs)."""
 
     ngram: int = 5
     permutations: int = 256
-    bands: int = 25
-    rows: int = 10
+    bands: int = 42
+    rows: int = 6
     threshold: float = 0.7
     verify: bool = True
     structural: bool = False

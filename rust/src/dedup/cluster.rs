@@ -2,12 +2,12 @@
 
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
-use sha2::{Digest, Sha256};
 use std::hash::Hasher;
 
 use super::DedupConfig;
+use super::lexer;
 use super::minhash::{self, Permutations};
-use super::tokens::{is_placeholder, token_texts};
+use super::tokens::is_placeholder;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -64,9 +64,9 @@ struct Record {
 }
 
 impl Deduper {
-    /// Bytes held per function with the default configuration (25 bands, 256 permutations):
-    /// 16 (exact hash) + 25 × 8 (band keys) + 256 (sketch) + 8 (rank) + 1 (reference flag).
-    pub const BYTES_PER_FUNCTION: usize = 16 + 25 * 8 + 256 + 8 + 1;
+    /// Bytes held per function with the default configuration (42 bands, 256 permutations):
+    /// 16 (exact hash) + 42 × 8 (band keys) + 256 (sketch) + 8 (rank) + 1 (reference flag).
+    pub const BYTES_PER_FUNCTION: usize = 16 + 42 * 8 + 256 + 8 + 1;
 
     pub fn new(config: DedupConfig) -> Result<Self, String> {
         config.validate()?;
@@ -94,35 +94,23 @@ impl Deduper {
         16 + self.config.bands * 8 + self.config.permutations + 8 + 1
     }
 
-    /// Tokens of a source; text that does not parse falls back to whitespace-split words.
-    fn tokens(&self, source: &str) -> Vec<String> {
-        token_texts(source, self.config.structural)
-            .unwrap_or_else(|| source.split_whitespace().map(str::to_owned).collect())
-    }
-
     fn record(&self, source: &str) -> Record {
-        let tokens = self.tokens(source);
-        let mut digest = Sha256::new();
-        for token in &tokens {
-            digest.update(token.as_bytes());
-            digest.update([0u8]);
-        }
-        let exact = u128::from_le_bytes(digest.finalize()[..16].try_into().expect("16 bytes"));
-        let shingled: Vec<String> = if self.config.structural {
+        let tokens = lexer::normalized(source, self.config.structural);
+        let hashes: Vec<u64> = tokens.iter().map(|t| minhash::hash_token(t)).collect();
+        let exact = minhash::fingerprint(&hashes);
+        // Placeholders numbered by first appearance all change when two statements swap, so
+        // shingles see every placeholder as the same `$`.
+        let shingled: Vec<u64> = if self.config.structural {
+            let placeholder = minhash::hash_token("$");
             tokens
                 .iter()
-                .map(|t| {
-                    if is_placeholder(t) {
-                        "$".to_owned()
-                    } else {
-                        t.clone()
-                    }
-                })
+                .zip(&hashes)
+                .map(|(t, &h)| if is_placeholder(t) { placeholder } else { h })
                 .collect()
         } else {
-            tokens
+            hashes
         };
-        let shingles = minhash::shingles(&shingled, self.config.ngram);
+        let shingles = minhash::shingles_of_hashes(&shingled, self.config.ngram);
         let sig = minhash::signature(&shingles, &self.perms);
         let rows = self.config.rows;
         let bands = (0..self.config.bands)

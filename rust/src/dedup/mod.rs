@@ -6,11 +6,16 @@
 //! never kept.
 
 pub mod cluster;
+pub mod lexer;
 pub mod minhash;
 pub mod tokens;
 
 pub use cluster::{Deduper, Outcome, Reason};
 
+/// Bands x rows: 42 x 6, not the 25 x 10 that minimises false positives plus negatives for
+/// Jaccard 0.7 with no verification. Verification removes false positives, so the optimum
+/// moves to more, shorter bands: on 200k real functions 42 x 6 had pair recall 0.964 and
+/// precision 0.964, against 0.905 / 0.977 for 25 x 10 (benches/bench_dedup.py).
 #[derive(Clone, Debug)]
 pub struct DedupConfig {
     /// Tokens per shingle (The Stack: 5).
@@ -33,8 +38,8 @@ impl Default for DedupConfig {
         DedupConfig {
             ngram: 5,
             permutations: 256,
-            bands: 25,
-            rows: 10,
+            bands: 42,
+            rows: 6,
             threshold: 0.7,
             verify: true,
             structural: false,

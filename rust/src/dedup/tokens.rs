@@ -1,4 +1,5 @@
-//! Code tokens from tree-sitter: what two functions are compared on.
+//! Code tokens from tree-sitter: the definition of what two functions are compared on, and the
+//! oracle the fast lexer (`lexer.rs`, used for hashing) is tested against.
 //!
 //! Comments and docstrings (any statement that is only a string literal) are dropped, a string
 //! literal is one token, and layout is gone by construction, so reformatting or re-commenting a
@@ -14,7 +15,7 @@ use tree_sitter::{Node, TreeCursor};
 
 use crate::extract::config::{BUILTINS, list_entries};
 
-fn builtins() -> &'static FxHashSet<&'static str> {
+pub(crate) fn builtins() -> &'static FxHashSet<&'static str> {
     static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| list_entries(BUILTINS).collect())
 }
@@ -48,7 +49,7 @@ fn walk<'a>(
     loop {
         let node = cursor.node();
         let kind = node.kind();
-        let skip = kind == "comment" || is_string_statement(node);
+        let skip = matches!(kind, "comment" | "line_continuation") || is_string_statement(node);
         let atom = matches!(kind, "string" | "integer" | "float");
         if !skip {
             if atom || node.child_count() == 0 {
@@ -81,9 +82,8 @@ fn token<'a>(
     if !structural || node.kind() != "identifier" || builtins().contains(text) {
         return text.to_owned();
     }
-    let is_attribute_name = node.parent().is_some_and(|p| {
-        p.kind() == "attribute" && p.child_by_field_name("attribute") == Some(node)
-    });
+    // After a dot: an attribute, or a later part of a dotted module name (as the lexer sees it).
+    let is_attribute_name = node.prev_sibling().is_some_and(|p| p.kind() == ".");
     if is_attribute_name {
         return text.to_owned();
     }

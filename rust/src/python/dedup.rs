@@ -19,7 +19,7 @@ struct Deduper {
 #[pymethods]
 impl Deduper {
     #[new]
-    #[pyo3(signature = (ngram=5, permutations=256, bands=25, rows=10, threshold=0.7, verify=true, structural=false, seed=1, threads=0))]
+    #[pyo3(signature = (ngram=5, permutations=256, bands=42, rows=6, threshold=0.7, verify=true, structural=false, seed=1, threads=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ngram: usize,
@@ -127,6 +127,34 @@ impl Deduper {
     }
 }
 
+/// Token texts of each source: from the dedup lexer, or from tree-sitter (its oracle).
+#[pyfunction]
+#[pyo3(signature = (sources, structural=false, tree_sitter=false))]
+fn dedup_tokens(
+    py: Python<'_>,
+    sources: Vec<String>,
+    structural: bool,
+    tree_sitter: bool,
+) -> Vec<Option<Vec<String>>> {
+    py.detach(|| {
+        sources
+            .iter()
+            .map(|source| {
+                if tree_sitter {
+                    dedup::tokens::token_texts(source, structural)
+                } else {
+                    Some(
+                        dedup::lexer::normalized(source, structural)
+                            .into_iter()
+                            .map(|t| t.into_owned())
+                            .collect(),
+                    )
+                }
+            })
+            .collect()
+    })
+}
+
 /// The shingles of each source as text (tokens joined by spaces), as dedup sees them.
 #[pyfunction]
 #[pyo3(signature = (sources, ngram=5, structural=false))]
@@ -162,5 +190,6 @@ fn dedup_shingles(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deduper>()?;
     m.add_function(wrap_pyfunction!(dedup_shingles, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup_tokens, m)?)?;
     Ok(())
 }
