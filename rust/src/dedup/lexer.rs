@@ -34,6 +34,38 @@ fn is_name_char(c: char) -> bool {
     c == '_' || c.is_alphanumeric() || (!c.is_ascii() && !c.is_whitespace())
 }
 
+/// Length of the name at the start of `rest`: bytes while ASCII, chars once not.
+fn name_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let ascii = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or(bytes.len());
+    if ascii < bytes.len() && !bytes[ascii].is_ascii() {
+        return ascii
+            + rest[ascii..]
+                .find(|ch: char| !is_name_char(ch))
+                .unwrap_or(rest.len() - ascii);
+    }
+    ascii
+}
+
+/// Length of a two- or three-character operator at the start of `rest`, if there is one.
+fn operator_len(rest: &str) -> Option<usize> {
+    let bytes = rest.as_bytes();
+    // Every multi-character operator's second character is one of these.
+    if bytes.len() < 2 || !b"=*/<>.-!".contains(&bytes[1]) {
+        return None;
+    }
+    if let Some(op) = OPERATORS_3.iter().find(|op| rest.starts_with(*op)) {
+        return Some(op.len());
+    }
+    OPERATORS_2
+        .iter()
+        .find(|op| rest.starts_with(*op))
+        .map(|op| op.len())
+}
+
 /// String prefix letters (r, b, u, f, t in any case, at most two) before a quote.
 fn string_prefix_len(rest: &str) -> Option<usize> {
     let bytes = rest.as_bytes();
@@ -152,14 +184,9 @@ pub fn tokens(source: &str) -> Vec<Token<'_>> {
                 {
                     (number_len(rest), Kind::Number)
                 } else if is_name_start(c) {
-                    let len = rest
-                        .find(|ch: char| !is_name_char(ch))
-                        .unwrap_or(rest.len());
-                    (len, Kind::Name)
-                } else if let Some(op) = OPERATORS_3.iter().find(|op| rest.starts_with(*op)) {
-                    (op.len(), Kind::Operator)
-                } else if let Some(op) = OPERATORS_2.iter().find(|op| rest.starts_with(*op)) {
-                    (op.len(), Kind::Operator)
+                    (name_len(rest), Kind::Name)
+                } else if let Some(len) = operator_len(rest) {
+                    (len, Kind::Operator)
                 } else {
                     match c {
                         '(' | '[' | '{' => depth += 1,
