@@ -1,6 +1,7 @@
-//! MinHash signatures over token n-gram shingles, with datasketch's hash family
-//! h_i(x) = (a_i * x + b_i) mod p, but over the Mersenne prime p = 2^31 - 1 instead of 2^61 - 1:
-//! every product then fits in 64 bits and the loop over permutations vectorises (4x faster).
+//! MinHash signatures over token n-gram shingles. Permutation i of a shingle's hash x is
+//! murmur3's 32-bit finaliser of `x ^ seed_i`: all-32-bit arithmetic, so the loop over the 256
+//! permutations runs 8 lanes wide with AVX2 (datasketch's (a x + b) mod (2^61 - 1) needs 128-bit
+//! products; over 2^31 - 1 it vectorised 4 wide and took twice as long).
 
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
@@ -9,8 +10,7 @@ const MERSENNE_31: u64 = (1 << 31) - 1;
 
 /// The permutations' coefficients, from a seed.
 pub struct Permutations {
-    a: Vec<u32>,
-    b: Vec<u32>,
+    seeds: Vec<u32>,
 }
 
 fn splitmix64(state: &mut u64) -> u64 {
@@ -24,31 +24,16 @@ fn splitmix64(state: &mut u64) -> u64 {
 impl Permutations {
     pub fn new(count: usize, seed: u64) -> Self {
         let mut state = seed;
-        let mut draw = |low: u64| (low + splitmix64(&mut state) % (MERSENNE_31 - low)) as u32;
-        let a = (0..count).map(|_| draw(1)).collect();
-        let b = (0..count).map(|_| draw(0)).collect();
-        Permutations { a, b }
+        let seeds = (0..count).map(|_| splitmix64(&mut state) as u32).collect();
+        Permutations { seeds }
     }
 
     pub fn len(&self) -> usize {
-        self.a.len()
+        self.seeds.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.a.is_empty()
-    }
-}
-
-/// (a * x + b) mod 2^31 - 1 for a, b, x below 2^31: the sum fits in 64 bits.
-#[inline]
-fn mod_mersenne(a: u64, x: u64, b: u64) -> u64 {
-    let value = a * x + b;
-    let folded = (value & MERSENNE_31) + (value >> 31);
-    let folded = (folded & MERSENNE_31) + (folded >> 31);
-    if folded >= MERSENNE_31 {
-        folded - MERSENNE_31
-    } else {
-        folded
+        self.seeds.is_empty()
     }
 }
 
@@ -118,14 +103,18 @@ unsafe fn fill_avx2(sig: &mut [u32], shingles: &[u64], perms: &Permutations) {
     fill(sig, shingles, perms)
 }
 
-/// The permutation loop, written so that it vectorises: 32 x 32 -> 64-bit products, a
-/// branch-free reduction and a lane-wise min.
+/// The permutation loop, written so that it vectorises: 32-bit lanes, a lane-wise min.
 #[inline(always)]
 fn fill(sig: &mut [u32], shingles: &[u64], perms: &Permutations) {
     for &x in shingles {
-        let x = x as u32 as u64;
-        for ((slot, &a), &b) in sig.iter_mut().zip(&perms.a).zip(&perms.b) {
-            let h = mod_mersenne(a as u64, x, b as u64) as u32;
+        let x = x as u32;
+        for (slot, &seed) in sig.iter_mut().zip(&perms.seeds) {
+            let mut h = x ^ seed;
+            h ^= h >> 16;
+            h = h.wrapping_mul(0x85eb_ca6b);
+            h ^= h >> 13;
+            h = h.wrapping_mul(0xc2b2_ae35);
+            h ^= h >> 16;
             *slot = (*slot).min(h);
         }
     }
@@ -157,18 +146,6 @@ mod tests {
 
     fn tokens(text: &str) -> Vec<String> {
         text.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn the_modular_reduction_is_exact() {
-        for (a, x, b) in [
-            (MERSENNE_31 - 1, MERSENNE_31 - 1, MERSENNE_31 - 1),
-            (3, 5, 7),
-            (1 << 30, 1 << 30, 0),
-        ] {
-            let want = ((a as u128 * x as u128 + b as u128) % MERSENNE_31 as u128) as u64;
-            assert_eq!(mod_mersenne(a, x, b), want);
-        }
     }
 
     #[test]
