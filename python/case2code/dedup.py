@@ -99,14 +99,15 @@ class DedupResult:
 
 def _ranks(block: pl.DataFrame, start: int, config: DedupConfig) -> list[float]:
     if config.keep == "shortest":
-        return [float(len(s)) for s in block["source"]]
+        return block["source"].str.len_chars().fill_null(0).cast(pl.Float64).to_list()
     if config.keep == "first":
         return [float(start + i) for i in range(block.height)]
     column = config.score_column or ""
     if column not in block.columns:
         raise C2CError(f"dedup: no score column {column!r} (has {', '.join(block.columns)})")
     # Higher scores win; a missing score loses.
-    return [-float(v) if v is not None else float("inf") for v in block[column]]
+    scores = block[column].cast(pl.Float64, strict=False)
+    return (-scores).fill_null(float("inf")).to_list()
 
 
 def reference_sources(path: str | Path) -> list[str]:
@@ -188,8 +189,16 @@ def _report(functions: pl.DataFrame, bytes_per_function: int, examples: int = 10
     )
 
 
-def _cluster_id(ids: pl.Series, row: int) -> str:
-    return ids[row] if row >= 0 else f"reference:{-row - 1}"
+def _cluster_ids(ids: pl.Series, cluster_row: pl.Series) -> pl.Series:
+    """The kept function's id for each row, or `reference:k` for a hit on reference k."""
+    frame = pl.DataFrame({"row": cluster_row})
+    kept = ids.cast(pl.Utf8).gather(frame["row"].clip(lower_bound=0))
+    return frame.select(
+        pl.when(pl.col("row") >= 0)
+        .then(kept)
+        .otherwise(pl.lit("reference:") + (-pl.col("row") - 1).cast(pl.Utf8))
+        .alias("cluster_id")
+    )["cluster_id"]
 
 
 def _attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
@@ -198,9 +207,8 @@ def _attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
         if "function_id" in frame.columns
         else pl.Series([str(i) for i in range(frame.height)])
     )
-    cluster_id = pl.Series([_cluster_id(ids, c) for c in table["cluster_row"]], dtype=pl.Utf8)
     return frame.with_columns(
-        cluster_id.alias("cluster_id"),
+        _cluster_ids(ids, table["cluster_row"]),
         table["dedup_reason"],
         table["exact_hash"],
     )
@@ -259,9 +267,7 @@ def dedup_parquet(
     reference = reference_sources(against) if against else ()
     table, per_function = assign(batches(), config, reference)
     ids = pl.scan_parquet(source).select("function_id").collect()["function_id"]
-    table = table.with_columns(
-        pl.Series("cluster_id", [_cluster_id(ids, c) for c in table["cluster_row"]], pl.Utf8)
-    )
+    table = table.with_columns(_cluster_ids(ids, table["cluster_row"]))
     rows = (
         pl.scan_parquet(source)
         .with_row_index("row")
