@@ -44,7 +44,6 @@ import site
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -58,6 +57,7 @@ import case2code
 import dedup_mutations
 from case2code import _core
 from case2code.extract import RULES
+from readme_block import wrap, write_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -474,25 +474,6 @@ def markdown(report: dict) -> str:
     return "\n".join(wrap(line) for line in lines)
 
 
-def wrap(line: str, width: int = 96) -> str:
-    """Prose wrapped as the README's other blocks; table rows and list items are left alone."""
-    if not line or line.startswith(("|", "- ")):
-        return line
-    return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
-
-
-def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    if README_BEGIN not in content or README_END not in content:
-        print(f"note: {readme} has no {README_BEGIN} ... {README_END} markers; not edited")
-        return
-    head, rest = content.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_BEGIN}\n{text}\n{README_END}{tail}")
-    print(f"updated {readme}")
-
-
 # --------------------------------------------------------------------------------------------
 
 
@@ -755,7 +736,7 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {out}")
     if args.write_readme:
-        write_readme(text)
+        write_readme(text, README_BEGIN, README_END)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import case2code
 from case2code.sandbox import Call, Limits, Sandbox
+from readme_block import wrap, write_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE_WORKER = Path(__file__).resolve().parent / "native_worker.py"
@@ -600,25 +600,6 @@ def markdown(report: dict) -> str:
     return "\n".join(wrap(line) for line in lines)
 
 
-def wrap(line: str, width: int = 96) -> str:
-    """Prose wrapped as the README's other blocks; table rows and list items are left alone."""
-    if not line or line.startswith(("|", "- ")):
-        return line
-    return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
-
-
-def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    if README_BEGIN not in content or README_END not in content:
-        print(f"note: {readme} has no {README_BEGIN} ... {README_END} markers; not edited")
-        return
-    head, rest = content.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_BEGIN}\n{text}\n{README_END}{tail}")
-    print(f"updated {readme}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--functions", type=int, default=1000, help="functions to run")
@@ -749,7 +730,7 @@ def main() -> None:
     out_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {out_path}")
     if args.write_readme:
-        write_readme(text)
+        write_readme(text, README_BEGIN, README_END)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,27 @@
+"""The README's measured blocks: prose wrapped like the rest, written between a bench's markers."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def wrap(line: str, width: int = 96) -> str:
+    """Prose wrapped as the README's other blocks; table rows and list items are left alone."""
+    if not line or line.startswith(("|", "- ")):
+        return line
+    return textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+
+
+def write_readme(text: str, begin: str, end: str) -> None:
+    """Replace what stands between the `begin` and `end` markers with `text`."""
+    content = README.read_text()
+    if begin not in content or end not in content:
+        print(f"note: {README} has no {begin} ... {end} markers; not edited")
+        return
+    head, rest = content.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
+    print(f"updated {README}")
