@@ -10,8 +10,6 @@ kept for its cluster), a `dedup_reason` (`kept`, `exact`, `near`, `contaminated`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import Literal
 import polars as pl
 
 from case2code import _core
+from case2code.atomic import sink_parquet
 from case2code.errors import C2CError
 
 KeepRule = Literal["shortest", "first", "score"]
@@ -275,24 +274,12 @@ def dedup_parquet(
         .drop("row")
     )
     if all_rows is not None:
-        _sink(rows, Path(all_rows))
-    _sink(rows.filter(pl.col("dedup_reason") == "kept"), Path(output))
+        sink_parquet(rows, all_rows)
+    sink_parquet(rows.filter(pl.col("dedup_reason") == "kept"), output)
     summary = rows.select(
         "cluster_id", "dedup_reason", "name" if "name" in names else pl.lit(None).alias("name")
     ).collect()
     return _report(summary, per_function)
-
-
-def _sink(frame: pl.LazyFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        frame.sink_parquet(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(report: DedupReport, path: str | Path) -> None:
