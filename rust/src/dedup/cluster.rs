@@ -110,7 +110,7 @@ impl Deduper {
         } else {
             hashes
         };
-        let shingles = minhash::shingles_of_hashes(&shingled, self.config.ngram);
+        let shingles = minhash::shingles(&shingled, self.config.ngram);
         let sig = minhash::signature(&shingles, &self.perms);
         let rows = self.config.rows;
         let bands = (0..self.config.bands)

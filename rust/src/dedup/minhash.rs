@@ -44,15 +44,9 @@ pub fn hash_token(text: &str) -> u64 {
     splitmix64(&mut state)
 }
 
-/// The distinct shingle hashes of a token sequence: every run of `n` tokens (the whole sequence
-/// when it is shorter), reduced below 2^31 - 1.
-pub fn shingles<S: AsRef<str>>(tokens: &[S], n: usize) -> Vec<u64> {
-    let hashes: Vec<u64> = tokens.iter().map(|t| hash_token(t.as_ref())).collect();
-    shingles_of_hashes(&hashes, n)
-}
-
-/// [`shingles`] from tokens already hashed with [`hash_token`].
-pub fn shingles_of_hashes(hashes: &[u64], n: usize) -> Vec<u64> {
+/// The distinct shingle hashes of a token sequence, its tokens hashed with [`hash_token`]:
+/// every run of `n` tokens (the whole sequence when it is shorter), reduced below 2^31 - 1.
+pub fn shingles(hashes: &[u64], n: usize) -> Vec<u64> {
     let width = n.min(hashes.len()).max(1);
     let mut out: Vec<u64> = hashes
         .windows(width)
@@ -120,32 +114,32 @@ fn fill(sig: &mut [u32], shingles: &[u64], perms: &Permutations) {
     }
 }
 
-/// Exact Jaccard similarity of two sorted, distinct shingle sets.
-pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() && b.is_empty() {
-        return 1.0;
-    }
-    let (mut i, mut j, mut both) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                both += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    both as f64 / (a.len() + b.len() - both) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tokens(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_owned).collect()
+    fn tokens(text: &str) -> Vec<u64> {
+        text.split_whitespace().map(hash_token).collect()
+    }
+
+    /// Exact Jaccard similarity of two sorted, distinct shingle sets.
+    fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+        if a.is_empty() && b.is_empty() {
+            return 1.0;
+        }
+        let (mut i, mut j, mut both) = (0, 0, 0usize);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    both += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        both as f64 / (a.len() + b.len() - both) as f64
     }
 
     #[test]
