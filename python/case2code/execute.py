@@ -18,21 +18,16 @@ import polars as pl
 
 from case2code.atomic import write_parquet
 from case2code.errors import C2CError
-from case2code.sandbox import Limits, Sandbox
+from case2code.sandbox import CASE_SCHEMA, Limits, Sandbox
 
-RESULT_COLUMNS = (
-    "function_id",
-    "case",
-    "input",
-    "status",
-    "value_repr",
-    "value_json",
-    "error_type",
-    "error",
-    "stdout",
-    "instructions",
-    "wall_us",
-)
+# The execute stage's table: the function, the input, then the sandbox's case columns.
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    "function_id": pl.Utf8(),
+    "case": CASE_SCHEMA["case"],
+    "input": pl.Utf8(),
+    **{name: dtype for name, dtype in CASE_SCHEMA.items() if name != "case"},
+}
+RESULT_COLUMNS = tuple(RESULT_SCHEMA)
 
 Progress = Callable[[int, int], None]
 
@@ -108,9 +103,12 @@ def execute(
         parts.append(run_jobs(sandbox, jobs.slice(start, 256)))
         if progress:
             progress(min(start + 256, jobs.height), jobs.height)
-    return (
-        pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(RESULT_COLUMNS, pl.Utf8))
-    )
+    return _concat(parts)
+
+
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The blocks as one table; with none, an empty table of the same schema."""
+    return pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA)
 
 
 def _fingerprint(jobs: pl.DataFrame, limits: Limits, shard_functions: int) -> str:
@@ -160,11 +158,7 @@ def execute_to_parquet(
             write_parquet(run_jobs(sandbox, jobs.slice(start, shard_functions)), shard)
         if progress:
             progress(min(start + shard_functions, jobs.height), jobs.height)
-    results = (
-        pl.concat([pl.read_parquet(s) for s in shards])
-        if shards
-        else pl.DataFrame(schema={c: pl.Utf8 for c in RESULT_COLUMNS})
-    )
+    results = _concat([pl.read_parquet(s) for s in shards])
     write_parquet(results, output)
     shutil.rmtree(parts_dir)
     counts = results["status"].value_counts()

@@ -43,6 +43,19 @@ STATUSES = (
 
 Isolation = Literal["case", "function", "shared"]
 
+# One row per case, as `Sandbox.run_table` returns it (after the `job` column).
+CASE_SCHEMA: dict[str, pl.DataType] = {
+    "case": pl.UInt32(),
+    "status": pl.Utf8(),
+    "value_repr": pl.Utf8(),
+    "value_json": pl.Utf8(),
+    "error_type": pl.Utf8(),
+    "error": pl.Utf8(),
+    "stdout": pl.Utf8(),
+    "instructions": pl.UInt64(),
+    "wall_us": pl.UInt64(),
+}
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -189,18 +202,7 @@ class Sandbox:
         columns = executor.run(jobs)
         return pl.DataFrame(
             columns,
-            schema={
-                "job": pl.UInt32,
-                "case": pl.UInt32,
-                "status": pl.Utf8,
-                "value_repr": pl.Utf8,
-                "value_json": pl.Utf8,
-                "error_type": pl.Utf8,
-                "error": pl.Utf8,
-                "stdout": pl.Utf8,
-                "instructions": pl.UInt64,
-                "wall_us": pl.UInt64,
-            },
+            schema={"job": pl.UInt32, **CASE_SCHEMA},
         )
 
     def run(self, calls: Iterable[Call | tuple[str, str, Sequence[str]]]) -> list[list[CaseResult]]:
