@@ -7,7 +7,6 @@ use std::hash::Hasher;
 use super::DedupConfig;
 use super::lexer;
 use super::minhash::{self, Permutations};
-use super::tokens::is_placeholder;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -98,14 +97,10 @@ impl Deduper {
         let tokens = lexer::normalized(source, self.config.structural);
         let hashes: Vec<u64> = tokens.iter().map(|t| minhash::hash_token(t)).collect();
         let exact = minhash::fingerprint(&hashes);
-        // Placeholders numbered by first appearance all change when two statements swap, so
-        // shingles see every placeholder as the same `$`.
         let shingled: Vec<u64> = if self.config.structural {
-            let placeholder = minhash::hash_token("$");
             tokens
                 .iter()
-                .zip(&hashes)
-                .map(|(t, &h)| if is_placeholder(t) { placeholder } else { h })
+                .map(|t| minhash::hash_token(lexer::shingle_text(t)))
                 .collect()
         } else {
             hashes

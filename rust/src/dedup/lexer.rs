@@ -214,6 +214,16 @@ const KEYWORDS: [&str; 35] = [
     "with", "yield",
 ];
 
+/// What shingles see of a normalised token: every placeholder is the same `$`, because
+/// placeholders numbered by first appearance all change when two statements swap.
+pub fn shingle_text(token: &str) -> &str {
+    if super::tokens::is_placeholder(token) {
+        "$"
+    } else {
+        token
+    }
+}
+
 /// Token texts for comparison; in structural mode names other than keywords, builtins and
 /// attribute names become `$0`, `$1`, … by first appearance (as in `tokens.rs`).
 pub fn normalized(source: &str, structural: bool) -> Vec<std::borrow::Cow<'_, str>> {

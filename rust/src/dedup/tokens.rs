@@ -91,8 +91,7 @@ fn token<'a>(
     format!("${}", names.entry(text).or_insert(next))
 }
 
-/// Placeholders numbered by first appearance change everywhere when two statements swap, so
-/// shingles see every placeholder as the same `$`.
+/// A structural-mode placeholder (`$0`, `$1`, …).
 pub fn is_placeholder(token: &str) -> bool {
     token.starts_with('$')
 }

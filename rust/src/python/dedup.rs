@@ -168,14 +168,12 @@ fn dedup_shingles(
         sources
             .iter()
             .map(|source| {
-                let mut tokens = dedup::tokens::token_texts(source, structural)
-                    .unwrap_or_else(|| source.split_whitespace().map(str::to_owned).collect());
-                for token in tokens
-                    .iter_mut()
-                    .filter(|t| dedup::tokens::is_placeholder(t))
-                {
-                    *token = "$".to_owned();
-                }
+                // The Deduper's own tokens (its lexer), as its shingles see them.
+                let normalized = dedup::lexer::normalized(source, structural);
+                let tokens: Vec<&str> = normalized
+                    .iter()
+                    .map(|t| dedup::lexer::shingle_text(t))
+                    .collect();
                 let width = ngram.min(tokens.len()).max(1);
                 let mut shingles: Vec<String> =
                     tokens.windows(width).map(|w| w.join(" ")).collect();
