@@ -33,3 +33,8 @@ def write_parquet(frame: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
 def sink_parquet(frame: pl.LazyFrame, path: str | os.PathLike[str]) -> Path:
     """Stream `frame` to `path` atomically (polars' streaming engine, bounded memory)."""
     return _publish(path, frame.sink_parquet)
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write `text` atomically."""
+    return _publish(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

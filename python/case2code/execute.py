@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
 
-from case2code.atomic import write_parquet
 from case2code.errors import C2CError
 from case2code.sandbox import CASE_SCHEMA, Limits, Sandbox
+from case2code.shards import ShardedOutput
 
 # The execute stage's table: the function, the input, then the sandbox's case columns.
 RESULT_SCHEMA: dict[str, pl.DataType] = {
@@ -136,31 +135,22 @@ def execute_to_parquet(
     functions = read_table(functions_path, "functions")
     inputs = read_table(inputs_path, "inputs")
     jobs, orphan_inputs = plan(functions, inputs)
-    output = Path(output)
-    parts_dir = output.with_name(output.name + ".parts")
-    fingerprint = _fingerprint(jobs, limits, shard_functions)
-    stamp = parts_dir / "RUN"
-    if parts_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != fingerprint):
-        raise C2CError(
-            f"{parts_dir} holds shards of a different run (other inputs or limits); "
-            "delete it to start over"
-        )
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint + "\n")
-
+    sharded = ShardedOutput(output, _fingerprint(jobs, limits, shard_functions))
+    blocks = -(-jobs.height // shard_functions)
     sandbox: Sandbox | None = None
-    shards = []
-    for index, start in enumerate(range(0, jobs.height, shard_functions)):
-        shard = parts_dir / f"part-{index:05d}.parquet"
-        shards.append(shard)
-        if not shard.is_file():
-            sandbox = sandbox or Sandbox(limits, workers)
-            write_parquet(run_jobs(sandbox, jobs.slice(start, shard_functions)), shard)
+
+    def compute(index: int) -> tuple[pl.DataFrame, None]:
+        nonlocal sandbox
+        sandbox = sandbox or Sandbox(limits, workers)
+        return run_jobs(sandbox, jobs.slice(index * shard_functions, shard_functions)), None
+
+    def shard_progress(done_blocks: int, _: int) -> None:
         if progress:
-            progress(min(start + shard_functions, jobs.height), jobs.height)
-    results = _concat([pl.read_parquet(s) for s in shards])
-    write_parquet(results, output)
-    shutil.rmtree(parts_dir)
+            progress(min(done_blocks * shard_functions, jobs.height), jobs.height)
+
+    sharded.compute_missing(blocks, compute, shard_progress)
+    results = sharded.merge(blocks, RESULT_SCHEMA)
+    sharded.clean()
     counts = results["status"].value_counts()
     summary = {row["status"]: int(row["count"]) for row in counts.iter_rows(named=True)}
     summary["functions"] = jobs.height

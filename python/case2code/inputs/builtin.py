@@ -1,0 +1,158 @@
+"""The built-in input generator: no model, type-aware, deterministic for a seed.
+
+Round 0 tries the docstring's doctest calls, the call with defaults only, and values drawn from
+the kinds `analyze` guessed for each parameter. Later rounds read the sandbox's verdicts in the
+request history: a kind that made calls succeed gains weight for its parameter, one that kept
+failing loses it, so a wrong guess is corrected by execution (mutating the inputs that ran is
+the pipeline's job, for every generator: see `case2code.inputs.mutate`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from case2code.inputs.analyze import FunctionHints, analyze
+from case2code.inputs.literals import render_arguments, values
+from case2code.inputs.spec import Candidate, FunctionSpec, Param, Proposal, Request, Tried
+from case2code.inputs.values import BROAD, KINDS, Sampler, kind_of
+
+# Candidates per round for each input wanted: most first guesses fail, execution sorts them.
+CANDIDATES_PER_WANTED = 3
+MIN_CANDIDATES = 24
+# Weight every kind keeps, so a function nothing is known about is still explored.
+EXPLORE = 0.15
+OPTIONAL_PARAM_RATE = 0.3
+
+Stats = dict[tuple[str, str], list[int]]  # (param, kind) -> [ok, tried]
+
+
+class BuiltinGenerator:
+    name = "builtin"
+    model: str | None = None
+
+    def __init__(self) -> None:
+        self._hints: dict[str, FunctionHints] = {}
+
+    def propose(self, requests: Sequence[Request]) -> list[Proposal]:
+        return [self.propose_one(request) for request in requests]
+
+    def propose_one(self, request: Request) -> Proposal:
+        spec = request.spec
+        hints = self._hints.get(spec.function_id)
+        if hints is None:
+            hints = self._hints[spec.function_id] = analyze(spec)
+        rng = random.Random(f"{request.seed}:{spec.function_id}:{request.round}")
+        sampler = Sampler(rng, hints.constants)
+        seen = {tried.input for tried in request.history}
+        proposal = Proposal(spec.function_id)
+
+        def offer(text: str | None, origin: str) -> None:
+            if text is not None and text not in seen:
+                seen.add(text)
+                proposal.candidates.append(Candidate(text, origin))
+
+        if request.round == 0:
+            for example in hints.examples:
+                offer(example, "doctest")
+            if any(p.default is not None for p in spec.params):
+                offer(self._fill(spec, hints, sampler, {}, with_optional=False), "default")
+        stats = _stats(spec, request.history)
+        stuck = request.round > 0 and not any(t.status == "ok" for t in request.history)
+        weights = {p.name: _weights(p, hints, stats, broaden=stuck) for p in _fillable(spec)}
+        budget = max(MIN_CANDIDATES, CANDIDATES_PER_WANTED * request.want)
+        attempts = 0
+        while len(proposal.candidates) < budget and attempts < budget * 4:
+            attempts += 1
+            offer(self._fill(spec, hints, sampler, weights), "builtin")
+        return proposal
+
+    def _fill(
+        self,
+        spec: FunctionSpec,
+        hints: FunctionHints,
+        sampler: Sampler,
+        weights: dict[str, dict[str, float]],
+        with_optional: bool = True,
+    ) -> str | None:
+        rng = sampler.rng
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        skipped_positional = False
+        for param in spec.params:
+            if param.kind == "var_keyword":
+                continue
+            if param.kind == "var_positional":
+                if not skipped_positional and (not args or rng.random() < 0.3):
+                    kind = _choose(weights.get(param.name) or BROAD, rng)
+                    args += [_draw(param, kind, hints, sampler) for _ in range(rng.randint(1, 3))]
+                continue
+            if not param.required and not (with_optional and rng.random() < OPTIONAL_PARAM_RATE):
+                skipped_positional = skipped_positional or param.positional
+                continue
+            kind = _choose(weights.get(param.name) or BROAD, rng)
+            value = _draw(param, kind, hints, sampler)
+            if param.positional and not skipped_positional and param.required:
+                args.append(value)
+            else:
+                kwargs[param.name] = value
+                skipped_positional = skipped_positional or param.positional
+        try:
+            return render_arguments(args, kwargs)
+        except TypeError:
+            return None
+
+
+def _fillable(spec: FunctionSpec) -> list[Param]:
+    return [p for p in spec.params if p.kind != "var_keyword"]
+
+
+def _draw(param: Param, kind: str, hints: FunctionHints, sampler: Sampler) -> Any:
+    """A value of `kind`, sometimes one the body compares this parameter with."""
+    known = [v for v in hints.per_param_constants.get(param.name, ()) if kind_of(v) == kind]
+    if known and sampler.rng.random() < 0.35:
+        return sampler.rng.choice(known)
+    return sampler.sample(kind)
+
+
+def _choose(weights: dict[str, float], rng: random.Random) -> str:
+    kinds = list(weights)
+    return rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
+
+
+def _weights(param: Param, hints: FunctionHints, stats: Stats, broaden: bool) -> dict[str, float]:
+    """Prior from the text's evidence, reweighted by how each kind fared in the sandbox."""
+    prior = dict(hints.weights.get(param.name) or {})
+    if not prior or broaden:
+        for kind, weight in BROAD.items():
+            prior[kind] = prior.get(kind, 0.0) + weight
+    out = {}
+    for kind in KINDS:
+        weight = prior.get(kind, 0.0) + EXPLORE
+        ok, tried = stats.get((param.name, kind), (0, 0))
+        if tried:
+            # Laplace-smoothed success rate: a kind that ran gains up to 8x, one that
+            # failed every time keeps a small share in case another argument was to blame.
+            weight *= 0.25 + 8 * (ok + 0.1) / (tried + 1)
+        out[kind] = weight
+    return out
+
+
+def _stats(spec: FunctionSpec, history: Sequence[Tried]) -> Stats:
+    stats: Stats = defaultdict(lambda: [0, 0])
+    positional = [p.name for p in spec.params if p.positional]
+    for tried in history:
+        arguments = values(tried.input)
+        if arguments is None:
+            continue
+        named = dict(zip(positional, arguments.args, strict=False)) | dict(arguments.kwargs)
+        for name, value in named.items():
+            kind = kind_of(value)
+            if kind is None:
+                continue
+            entry = stats[(name, kind)]
+            entry[0] += tried.status == "ok"
+            entry[1] += 1
+    return stats

@@ -1,0 +1,129 @@
+"""What input generators are given and what they return.
+
+A generator sees one `Request` per function still short of inputs: the function, how many
+inputs are wanted, and everything tried so far with its outcome in the sandbox, so a later round
+can fix what failed (re-prompt with the errors, or steer the built-in generator's type guesses).
+Generators are stateless between calls; the history is the state, which keeps runs resumable
+and deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # positional_only, positional_or_keyword, var_positional, keyword_only, var_keyword
+    annotation: str | None = None
+    default: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and self.kind in (
+            "positional_only",
+            "positional_or_keyword",
+            "keyword_only",
+        )
+
+    @property
+    def positional(self) -> bool:
+        return self.kind in ("positional_only", "positional_or_keyword")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function of the extraction table (`c2c extract`)."""
+
+    function_id: str
+    name: str
+    source: str
+    params: tuple[Param, ...] = ()
+    signature: str = ""
+    docstring: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> FunctionSpec:
+        params = tuple(
+            Param(p["name"], p["kind"], p.get("annotation"), p.get("default"))
+            for p in row.get("params") or ()
+        )
+        return cls(
+            function_id=row["function_id"],
+            name=row["name"],
+            source=row["source"],
+            params=params,
+            signature=row.get("signature") or "",
+            docstring=row.get("docstring"),
+        )
+
+    @property
+    def callable_params(self) -> tuple[Param, ...]:
+        """The parameters a caller fills: `self`/`cls` of an extracted method never occur, and
+        `*args`/`**kwargs` are left out unless nothing else is there."""
+        return tuple(p for p in self.params if p.kind not in ("var_positional", "var_keyword"))
+
+
+@dataclass(frozen=True)
+class Tried:
+    """An input already run in the sandbox, with its outcome."""
+
+    input: str
+    status: str
+    error: str | None = None  # the paper's `<class 'X'>: msg` for an exception
+    output: str | None = None  # the return value's repr when it ran
+
+
+@dataclass(frozen=True)
+class Request:
+    spec: FunctionSpec
+    want: int
+    round: int = 0
+    history: tuple[Tried, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    input: str  # canonical argument list, e.g. `(1, [2], key='x')`
+    origin: str  # how it was made: builtin, doctest, default, mutation, or the LLM driver's name
+
+
+@dataclass
+class Usage:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failed_requests: int = 0
+    truncated: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.requests += other.requests
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.failed_requests += other.failed_requests
+        self.truncated += other.truncated
+
+
+@dataclass
+class Proposal:
+    function_id: str
+    candidates: list[Candidate] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # why answer parts were dropped
+    usage: Usage = field(default_factory=Usage)
+    failure: str | None = None  # the whole answer failed: http error, truncated, unparseable
+
+
+class InputGenerator(Protocol):
+    """Writes candidate inputs; the sandbox decides which are valid."""
+
+    name: str
+    model: str | None
+
+    def propose(self, requests: Sequence[Request]) -> list[Proposal]:
+        """One proposal per request, in order. Must not raise for one bad function: a failed
+        request is a proposal with `failure` set."""
+        ...

@@ -1,0 +1,450 @@
+"""The inputs stage: functions table in, inputs table out, every kept input run in the sandbox.
+
+Per block of functions, rounds alternate between writing candidates and running them:
+- the generator proposes (the built-in one every round; an LLM in round 0, and again with the
+  errors shown for functions still short of `min_valid`, up to `reprompts` times);
+- with `mutate`, inputs that ran are mutated (type-aware) to grow the set;
+- every candidate runs in the sandbox, under tighter limits than the execute stage (an input that
+  needs seconds of compute makes a poor training case).
+Then up to `n_inputs` per function are kept: inputs that returned, distinct outputs first, plus
+a few that raise (the paper keeps exceptions as cases). Blocks are shards: a crashed run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from case2code.atomic import write_text
+from case2code.errors import C2CError
+from case2code.execute import read_table
+from case2code.inputs.literals import values
+from case2code.inputs.mutate import mutate
+from case2code.inputs.spec import (
+    Candidate,
+    FunctionSpec,
+    InputGenerator,
+    Proposal,
+    Request,
+    Tried,
+    Usage,
+)
+from case2code.inputs.values import Sampler
+from case2code.sandbox import Limits, Sandbox
+from case2code.shards import ShardedOutput
+
+# Validation runs many throwaway candidates: a tenth of the execute stage's budget each.
+VALIDATION_LIMITS = Limits(fuel_per_case=200_000_000, wall_ms_per_case=2_000)
+
+INPUT_SCHEMA: dict[str, pl.DataType] = {
+    "function_id": pl.Utf8(),
+    "input_id": pl.Int64(),
+    "input": pl.Utf8(),
+    "status": pl.Utf8(),  # in validation: ok (returned) or error (raised; kept as a case)
+    "origin": pl.Utf8(),  # builtin, doctest, default, mutation, or the LLM driver
+    "round": pl.Int64(),
+    "generator": pl.Utf8(),
+    "model": pl.Utf8(),
+}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class InputsConfig:
+    n_inputs: int = 10  # inputs kept per function
+    min_valid: int = 5  # the report's k; LLMs are re-prompted below it
+    rounds: int = 4  # generation rounds, the first included
+    reprompts: int = 1  # extra LLM prompts for functions short of min_valid
+    mutate: bool | None = None  # None: on for the built-in generator, off for LLMs
+    mutations_per_wanted: int = 2
+    error_share: float = 0.2  # at most this share of kept inputs may raise
+    seed: int = 0
+    limits: Limits = VALIDATION_LIMITS
+    workers: int | None = None
+
+    def mutating(self, generator: InputGenerator) -> bool:
+        return self.mutate if self.mutate is not None else generator.name == "builtin"
+
+
+@dataclass
+class Tally:
+    """Counters of one block; summed over blocks for the run's report."""
+
+    functions: int = 0
+    candidates: int = 0
+    candidates_ok: int = 0
+    candidates_error: int = 0
+    kept: int = 0
+    kept_ok: int = 0
+    functions_with_min_valid: int = 0
+    distinct_outputs: int = 0
+    usage: Usage = field(default_factory=Usage)
+    statuses: Counter[str] = field(default_factory=Counter)
+    origins: Counter[str] = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "usage": asdict(self.usage)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tally:
+        tally = cls(**{k: v for k, v in data.items() if k != "usage"})
+        tally.usage = Usage(**data.get("usage", {}))
+        for name in ("statuses", "origins", "rejections", "failures"):
+            setattr(tally, name, Counter(data.get(name, {})))
+        return tally
+
+    def add(self, other: Tally) -> None:
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(mine, Usage):
+                mine.add(value)
+            elif isinstance(mine, Counter):
+                mine.update(value)
+            else:
+                setattr(self, name, mine + value)
+
+
+@dataclass
+class InputsResult:
+    inputs: pl.DataFrame
+    tally: Tally
+    config: InputsConfig
+
+    def report(self) -> dict[str, Any]:
+        return report(self.tally, self.config)
+
+
+def specs_of(functions: pl.DataFrame) -> list[FunctionSpec]:
+    missing = [c for c in ("function_id", "name", "source") if c not in functions.columns]
+    if missing:
+        raise C2CError(f"functions: missing column(s) {', '.join(missing)}")
+    unique = functions.unique("function_id", keep="first", maintain_order=True)
+    return [FunctionSpec.from_row(row) for row in unique.iter_rows(named=True)]
+
+
+def generate_block(
+    specs: Sequence[FunctionSpec],
+    generator: InputGenerator,
+    config: InputsConfig,
+    sandbox: Sandbox,
+) -> tuple[pl.DataFrame, Tally]:
+    """Run every round for these functions; the kept inputs and the block's counters."""
+    started = time.perf_counter()
+    tally = Tally(functions=len(specs))
+    history: dict[str, list[Tried]] = {s.function_id: [] for s in specs}
+    made: dict[str, dict[str, tuple[str, int]]] = {s.function_id: {} for s in specs}
+    mutating = config.mutating(generator)
+    is_model = generator.name != "builtin"
+    for round_ in range(config.rounds):
+        wanted = {s.function_id: config.n_inputs - _ok_count(history[s.function_id]) for s in specs}
+        pending = [s for s in specs if wanted[s.function_id] > 0]
+        if not pending:
+            break
+        batch: dict[str, list[Candidate]] = {s.function_id: [] for s in pending}
+        asking = [
+            s
+            for s in pending
+            if not is_model
+            or round_ == 0
+            or (round_ <= config.reprompts and _ok_count(history[s.function_id]) < config.min_valid)
+        ]
+        requests = [
+            Request(s, wanted[s.function_id], round_, tuple(history[s.function_id]), config.seed)
+            for s in asking
+        ]
+        for proposal in _propose(generator, requests):
+            _record_proposal(proposal, tally)
+            batch[proposal.function_id] += proposal.candidates
+        if mutating and round_ > 0:
+            for spec in pending:
+                count = config.mutations_per_wanted * wanted[spec.function_id]
+                batch[spec.function_id] += _mutations(spec, history, config, round_, count)
+        _validate(pending, batch, history, made, round_, sandbox, tally)
+        if is_model and not mutating and round_ >= config.reprompts:
+            break
+    frame = _keep(specs, history, made, generator, config, tally)
+    tally.seconds = time.perf_counter() - started
+    return frame, tally
+
+
+def _propose(generator: InputGenerator, requests: list[Request]) -> list[Proposal]:
+    if not requests:
+        return []
+    proposals = generator.propose(requests)
+    if len(proposals) != len(requests):
+        raise C2CError(
+            f"generator {generator.name} returned {len(proposals)} proposals "
+            f"for {len(requests)} requests"
+        )
+    return proposals
+
+
+def _record_proposal(proposal: Proposal, tally: Tally) -> None:
+    tally.usage.add(proposal.usage)
+    tally.rejections.update(_reason_kind(r) for r in proposal.rejected)
+    if proposal.failure:
+        tally.failures[proposal.failure.split(":")[0]] += 1
+
+
+def _reason_kind(reason: str) -> str:
+    """A rejection reason without its specifics, for counting."""
+    return reason.split("`")[0].split("'")[0].strip()[:60]
+
+
+def _mutations(
+    spec: FunctionSpec,
+    history: dict[str, list[Tried]],
+    config: InputsConfig,
+    round_: int,
+    count: int,
+) -> list[Candidate]:
+    tried = history[spec.function_id]
+    parents = [values(t.input) for t in tried if t.status == "ok"]
+    parents = [p for p in parents if p is not None]
+    if not parents:
+        return []
+    sampler = Sampler(random.Random(f"{config.seed}:{spec.function_id}:mutate:{round_}"))
+    seen = {t.input for t in tried}
+    out: list[Candidate] = []
+    for _ in range(count * 4):
+        if len(out) >= count:
+            break
+        child = mutate(sampler.rng.choice(parents), sampler)
+        try:
+            text = child.render()
+        except TypeError:
+            continue
+        if text not in seen:
+            seen.add(text)
+            out.append(Candidate(text, "mutation"))
+    return out
+
+
+def _validate(
+    pending: Sequence[FunctionSpec],
+    batch: dict[str, list[Candidate]],
+    history: dict[str, list[Tried]],
+    made: dict[str, dict[str, tuple[str, int]]],
+    round_: int,
+    sandbox: Sandbox,
+    tally: Tally,
+) -> None:
+    """Run the round's new candidates; append each with its verdict to the history."""
+    calls = []
+    for spec in pending:
+        known = made[spec.function_id]
+        fresh = []
+        for candidate in batch[spec.function_id]:
+            if candidate.input not in known:
+                known[candidate.input] = (candidate.origin, round_)
+                fresh.append(candidate.input)
+        batch[spec.function_id] = [Candidate(text, known[text][0]) for text in fresh]
+        if fresh:
+            calls.append((spec, fresh))
+    if not calls:
+        return
+    results = sandbox.run([(spec.source, spec.name, inputs) for spec, inputs in calls])
+    for (spec, inputs), cases in zip(calls, results, strict=True):
+        for text, case in zip(inputs, cases, strict=True):
+            tally.candidates += 1
+            tally.statuses[case.status] += 1
+            tally.candidates_ok += case.status == "ok"
+            tally.candidates_error += case.status == "error"
+            history[spec.function_id].append(Tried(text, case.status, case.error, case.value_repr))
+
+
+def _ok_count(tried: Sequence[Tried]) -> int:
+    return sum(t.status == "ok" for t in tried)
+
+
+def _keep(
+    specs: Sequence[FunctionSpec],
+    history: dict[str, list[Tried]],
+    made: dict[str, dict[str, tuple[str, int]]],
+    generator: InputGenerator,
+    config: InputsConfig,
+    tally: Tally,
+) -> pl.DataFrame:
+    rows: list[dict[str, Any]] = []
+    max_errors = int(config.error_share * config.n_inputs)
+    for spec in specs:
+        chosen = select(history[spec.function_id], config.n_inputs, max_errors)
+        ok = [t for t in chosen if t.status == "ok"]
+        tally.kept += len(chosen)
+        tally.kept_ok += len(ok)
+        tally.functions_with_min_valid += len(ok) >= config.min_valid
+        tally.distinct_outputs += len({t.output for t in ok})
+        for index, tried in enumerate(chosen):
+            origin, round_ = made[spec.function_id][tried.input]
+            tally.origins[origin] += 1
+            rows.append(
+                {
+                    "function_id": spec.function_id,
+                    "input_id": index,
+                    "input": tried.input,
+                    "status": tried.status,
+                    "origin": origin,
+                    "round": round_,
+                    "generator": generator.name,
+                    "model": generator.model,
+                }
+            )
+    return pl.DataFrame(rows, schema=INPUT_SCHEMA)
+
+
+def select(tried: Sequence[Tried], n: int, max_errors: int) -> list[Tried]:
+    """Up to `n` inputs: ones that returned, each new output first; then repeats of outputs;
+    then up to `max_errors` that raised, each a different error (and only beside a return)."""
+    returned = [t for t in tried if t.status == "ok"]
+    seen_outputs: set[str | None] = set()
+    fresh, repeats = [], []
+    for t in returned:
+        (repeats if t.output in seen_outputs else fresh).append(t)
+        seen_outputs.add(t.output)
+    chosen = (fresh + repeats)[:n]
+    if chosen and max_errors > 0:
+        seen_errors: set[str | None] = set()
+        errors = []
+        for t in tried:
+            if t.status == "error" and t.error not in seen_errors:
+                seen_errors.add(t.error)
+                errors.append(t)
+        taken = errors[: min(max_errors, n)]
+        chosen = chosen[: n - len(taken)] + taken
+    order = {t.input: i for i, t in enumerate(tried)}
+    return sorted(chosen[:n], key=lambda t: order[t.input])
+
+
+def generate_inputs(
+    functions: pl.DataFrame,
+    generator: InputGenerator,
+    config: InputsConfig | None = None,
+    sandbox: Sandbox | None = None,
+    block_functions: int = 256,
+    progress: Progress | None = None,
+) -> InputsResult:
+    """Inputs for every function, in memory."""
+    config = config or InputsConfig()
+    specs = specs_of(functions)
+    own = sandbox is None
+    sandbox = sandbox or Sandbox(config.limits, config.workers)
+    tally, frames = Tally(), []
+    try:
+        for start in range(0, len(specs), block_functions):
+            frame, block_tally = generate_block(
+                specs[start : start + block_functions], generator, config, sandbox
+            )
+            frames.append(frame)
+            tally.add(block_tally)
+            if progress:
+                progress(min(start + block_functions, len(specs)), len(specs))
+    finally:
+        if own:
+            sandbox.close()
+    inputs = pl.concat(frames) if frames else pl.DataFrame(schema=INPUT_SCHEMA)
+    return InputsResult(inputs, tally, config)
+
+
+def generate_inputs_to_parquet(
+    functions_path: str | Path,
+    output: str | Path,
+    generator: InputGenerator,
+    config: InputsConfig | None = None,
+    shard_functions: int = 256,
+    progress: Progress | None = None,
+) -> InputsResult:
+    """Inputs into `output`, resumably (shards in `<output>.parts/`), with a JSON report
+    beside it (`<output>.report.json`)."""
+    config = config or InputsConfig()
+    specs = specs_of(read_table(functions_path, "functions"))
+    sharded = ShardedOutput(output, _fingerprint(specs, generator, config, shard_functions))
+    blocks = -(-len(specs) // shard_functions)
+    sandbox: Sandbox | None = None
+
+    def compute(index: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+        nonlocal sandbox
+        sandbox = sandbox or Sandbox(config.limits, config.workers)
+        block = specs[index * shard_functions : (index + 1) * shard_functions]
+        frame, tally = generate_block(block, generator, config, sandbox)
+        return frame, tally.to_json()
+
+    def shard_progress(done: int, _: int) -> None:
+        if progress:
+            progress(min(done * shard_functions, len(specs)), len(specs))
+
+    try:
+        sharded.compute_missing(blocks, compute, shard_progress)
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+    tally = Tally()
+    for index in range(blocks):
+        tally.add(Tally.from_json(sharded.stats(index)))
+    inputs = sharded.merge(blocks, INPUT_SCHEMA)
+    result = InputsResult(inputs, tally, config)
+    write_text(json.dumps(result.report(), indent=2), report_path(output))
+    sharded.clean()
+    return result
+
+
+def report_path(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".report.json")
+
+
+def _fingerprint(
+    specs: Sequence[FunctionSpec],
+    generator: InputGenerator,
+    config: InputsConfig,
+    shard_functions: int,
+) -> str:
+    digest = hashlib.sha256()
+    settings = {**asdict(replace(config, workers=None)), "shard_functions": shard_functions}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update(f"{generator.name}\0{generator.model}\0".encode())
+    for spec in specs:
+        digest.update(f"{spec.function_id}\0".encode())
+    return digest.hexdigest()
+
+
+def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:
+    """The run's figures: coverage, validity, diversity, tokens and throughput."""
+    functions = max(tally.functions, 1)
+    seconds = max(tally.seconds, 1e-9)
+    return {
+        "functions": tally.functions,
+        f"functions_with_{config.min_valid}_valid": tally.functions_with_min_valid,
+        "share_with_min_valid": tally.functions_with_min_valid / functions,
+        "min_valid": config.min_valid,
+        "candidates": tally.candidates,
+        "valid_rate": tally.candidates_ok / max(tally.candidates, 1),
+        "candidate_statuses": dict(tally.statuses.most_common()),
+        "inputs_kept": tally.kept,
+        "inputs_kept_returning": tally.kept_ok,
+        "mean_distinct_outputs": tally.distinct_outputs / functions,
+        "origins": dict(tally.origins.most_common()),
+        "tokens_in": tally.usage.prompt_tokens,
+        "tokens_out": tally.usage.completion_tokens,
+        "requests": tally.usage.requests,
+        "failed_requests": tally.usage.failed_requests,
+        "truncated_answers": tally.usage.truncated,
+        "answer_failures": dict(tally.failures.most_common()),
+        "parse_rejections": dict(tally.rejections.most_common(10)),
+        "seconds": tally.seconds,
+        "inputs_per_s": tally.kept / seconds,
+        "candidates_per_s": tally.candidates / seconds,
+        "functions_per_s": tally.functions / seconds,
+    }
