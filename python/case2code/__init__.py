@@ -1,6 +1,7 @@
 """case2code: execution-verified Case2Code training data from real Python code.
 
-The stages are table-to-table steps: extract, dedup and execute (in the sandbox) are built.
+The stages are table-to-table steps: extract, dedup, inputs (LLM-written or built-in, validated
+in the sandbox) and execute (in the sandbox) are built.
 """
 
 from case2code._core import __version__
@@ -17,9 +18,18 @@ from case2code.extract import (
     extract_source,
     extract_texts,
 )
+from case2code.inputs import (
+    BuiltinGenerator,
+    InputGenerator,
+    InputsConfig,
+    InputsResult,
+    generate_inputs,
+    generate_inputs_to_parquet,
+)
 from case2code.sandbox import Call, CaseResult, Limits, Sandbox
 
 __all__ = [
+    "BuiltinGenerator",
     "C2CError",
     "Call",
     "CaseResult",
@@ -30,6 +40,9 @@ __all__ = [
     "ExtractResult",
     "ExtractSummary",
     "ExtractedFunction",
+    "InputGenerator",
+    "InputsConfig",
+    "InputsResult",
     "Limits",
     "Param",
     "Sandbox",
@@ -39,4 +52,6 @@ __all__ = [
     "extract",
     "extract_source",
     "extract_texts",
+    "generate_inputs",
+    "generate_inputs_to_parquet",
 ]

@@ -288,3 +288,111 @@ def dedup_command(
     if report is not None:
         write_report(result, report)
     console.print(f"wrote {result.kept:,} functions to {output}")
+
+
+@app.command("inputs")
+def inputs_command(
+    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file, one row per input.")
+    ] = Path("inputs.parquet"),
+    generator: Annotated[
+        str, typer.Option(help="builtin (no model), openai (any compatible server) or vllm.")
+    ] = "builtin",
+    model: Annotated[
+        str | None, typer.Option(help="Model name (openai, vllm); openai asks the server.")
+    ] = None,
+    base_url: Annotated[
+        str, typer.Option(help="OpenAI-compatible server (openai generator).")
+    ] = "http://127.0.0.1:8000/v1",
+    n_inputs: Annotated[int, typer.Option(help="Inputs kept per function.")] = 10,
+    min_valid: Annotated[
+        int, typer.Option(help="Valid inputs a function should reach (the report's k).")
+    ] = 5,
+    rounds: Annotated[int, typer.Option(help="Generation rounds.")] = 4,
+    structured: Annotated[
+        bool, typer.Option(help="Send a JSON schema (structured output / guided decoding).")
+    ] = True,
+    template: Annotated[
+        list[str] | None,
+        typer.Option(help="Prompt template name or .txt file; repeat to mix several."),
+    ] = None,
+    mutate: Annotated[
+        bool | None, typer.Option(help="Mutate valid inputs; default: builtin only.")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(help="Cap per LLM answer.")] = 1024,
+    temperature: Annotated[float, typer.Option(help="LLM sampling temperature.")] = 0.2,
+    concurrency: Annotated[int, typer.Option(help="Parallel requests (openai).")] = 8,
+    seed: Annotated[int, typer.Option(help="Same seed, same inputs.")] = 0,
+    workers: Annotated[
+        int | None, typer.Option(help="Sandbox worker processes; default one per core.")
+    ] = None,
+    shard_functions: Annotated[
+        int, typer.Option(help="Functions per shard; finished shards survive a crash.")
+    ] = 128,
+) -> None:
+    """Write call inputs for every function and keep the ones that run (resumable)."""
+    from case2code.inputs import InputsConfig, generate_inputs_to_parquet
+    from case2code.inputs.drivers import make_generator
+    from case2code.inputs.llm import LLMSettings
+
+    settings = LLMSettings(
+        structured=structured,
+        templates=tuple(template or ()),
+        temperature=temperature,
+        max_tokens=max_tokens,
+    )
+    config = InputsConfig(
+        n_inputs=n_inputs,
+        min_valid=min_valid,
+        rounds=rounds,
+        mutate=mutate,
+        seed=seed,
+        workers=workers,
+    )
+    try:
+        chosen = make_generator(generator, model, base_url, settings, concurrency)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            "functions",
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"inputs ({chosen.name})", total=None)
+            result = generate_inputs_to_parquet(
+                functions,
+                output,
+                chosen,
+                config,
+                shard_functions=shard_functions,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except C2CError as error:
+        raise fail(str(error)) from None
+    figures = result.report()
+    table = Table(title="inputs summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("functions", f"{figures['functions']:,}")
+    table.add_row(
+        f"with >= {config.min_valid} valid inputs",
+        f"{figures['share_with_min_valid']:.1%}",
+    )
+    table.add_row("candidates run", f"{figures['candidates']:,}")
+    table.add_row("valid-input rate", f"{figures['valid_rate']:.1%}")
+    table.add_row("inputs kept", f"{figures['inputs_kept']:,}")
+    table.add_row("distinct outputs per function", f"{figures['mean_distinct_outputs']:.2f}")
+    if figures["requests"]:
+        table.add_row(
+            "LLM requests (failed)", f"{figures['requests']:,} ({figures['failed_requests']})"
+        )
+        table.add_row("tokens in / out", f"{figures['tokens_in']:,} / {figures['tokens_out']:,}")
+        table.add_row("truncated answers", f"{figures['truncated_answers']:,}")
+    table.add_row("inputs/s", f"{figures['inputs_per_s']:,.1f}")
+    console.print(table)
+    console.print(
+        f"wrote {result.inputs.height:,} inputs to {output} (report: {output}.report.json)"
+    )

@@ -106,9 +106,18 @@ class ExtractConfig:
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str
+    kind: str  # positional_only, positional_or_keyword, var_positional, keyword_only, var_keyword
     annotation: str | None
     default: str | None
+
+    @property
+    def required(self) -> bool:
+        """A caller must pass it: no default, and not `*args`/`**kwargs`."""
+        return self.default is None and self.kind not in ("var_positional", "var_keyword")
+
+    @property
+    def positional(self) -> bool:
+        return self.kind in ("positional_only", "positional_or_keyword")
 
 
 @dataclass(frozen=True)

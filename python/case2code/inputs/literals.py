@@ -187,7 +187,7 @@ def render_value(value: Any) -> str:
     if isinstance(value, frozenset):
         return f"frozenset({render_value(set(value))})" if value else "frozenset()"
     if isinstance(value, set):
-        return "{" + ", ".join(render_value(v) for v in value) + "}" if value else "set()"
+        return "{" + ", ".join(map(render_value, _ordered(value))) + "}" if value else "set()"
     if isinstance(value, list):
         return "[" + ", ".join(render_value(v) for v in value) + "]"
     if isinstance(value, tuple):
@@ -199,6 +199,14 @@ def render_value(value: Any) -> str:
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return repr(value)
     raise TypeError(f"not a plain literal value: {type(value).__name__}")
+
+
+def _ordered(items: set[Any]) -> list[Any]:
+    """A set's elements in a fixed order: its iteration order changes with the hash seed."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=lambda v: (type(v).__name__, repr(v)))
 
 
 def render_arguments(args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> str:

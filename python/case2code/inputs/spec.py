@@ -13,25 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: str  # positional_only, positional_or_keyword, var_positional, keyword_only, var_keyword
-    annotation: str | None = None
-    default: str | None = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is None and self.kind in (
-            "positional_only",
-            "positional_or_keyword",
-            "keyword_only",
-        )
-
-    @property
-    def positional(self) -> bool:
-        return self.kind in ("positional_only", "positional_or_keyword")
+from case2code.extract import Param
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,6 @@ def kind_of(value: Any) -> str | None:
         kind = f"{container}[{element}]"
         return kind if kind in KINDS else f"{container}[int]" if container != "list" else None
     if isinstance(value, dict):
-        inner = {kind_of(v) for v in value.values()}
+        inner = {"str" if k == "char" else k for k in map(kind_of, value.values())}
         return "dict[str,str]" if inner == {"str"} else "dict[str,int]"
     return None

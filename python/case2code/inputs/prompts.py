@@ -1,0 +1,124 @@
+"""Prompt templates for LLM input generation, as data files users can add to.
+
+A template is a text file: `# comment` lines at the top, then `[system]`, `[user]` and
+`[assistant]` sections (few-shot turns are just more sections). `{{name}}`, `{{source}}`, `{{n}}`,
+`{{signature_tail}}`, `{{param_names}}` and `{{example_item}}` are filled in; nothing else in the
+text is touched, so sources full of braces are safe. The built-in ones live in
+`case2code/templates/inputs/`; `load_template(path)` reads a user's.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from case2code.errors import C2CError
+from case2code.inputs.spec import FunctionSpec, Tried
+
+Message = dict[str, str]
+ROLES = ("system", "user", "assistant")
+# Templates that ask for a JSON answer; the others ask for Python code.
+JSON_TEMPLATES = ("json",)
+CODE_TEMPLATES = ("paper", "calls", "edge-cases")
+FEEDBACK_LIMIT = 6  # failed inputs shown when re-prompting
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    turns: tuple[tuple[str, str], ...]  # (role, text)
+
+    def render(self, values: dict[str, str]) -> list[Message]:
+        return [{"role": role, "content": _fill(text, values)} for role, text in self.turns]
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def parse_template(name: str, text: str) -> Template:
+    turns: list[tuple[str, str]] = []
+    role: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        header = line.strip()
+        if header.startswith("[") and header.endswith("]") and header[1:-1] in ROLES:
+            if role is not None:
+                turns.append((role, "\n".join(lines).strip()))
+            role, lines = header[1:-1], []
+        elif role is None:
+            if header and not header.startswith("#"):
+                raise C2CError(f"template {name}: text before the first [system]/[user] section")
+        else:
+            lines.append(line)
+    if role is not None:
+        turns.append((role, "\n".join(lines).strip()))
+    if not turns or turns[-1][0] != "user":
+        raise C2CError(f"template {name}: must end with a [user] section")
+    return Template(name, tuple(turns))
+
+
+def builtin_template(name: str) -> Template:
+    path = resources.files("case2code") / "templates" / "inputs" / f"{name}.txt"
+    if not path.is_file():
+        raise C2CError(f"no built-in input template {name!r}")
+    return parse_template(name, path.read_text(encoding="utf-8"))
+
+
+def load_template(name_or_path: str) -> Template:
+    """A built-in template by name, or a user's template file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".txt" or path.exists():
+        if not path.is_file():
+            raise C2CError(f"input template {path} does not exist")
+        return parse_template(path.stem, path.read_text(encoding="utf-8"))
+    return builtin_template(name_or_path)
+
+
+def template_values(spec: FunctionSpec, n: int) -> dict[str, str]:
+    names = [p.name for p in spec.params if p.kind not in ("var_positional", "var_keyword")]
+    signature = spec.signature or spec.name + "()"
+    return {
+        "name": spec.name,
+        "source": spec.source.strip(),
+        "n": str(n),
+        "signature_tail": signature[len(spec.name) :] if signature.startswith(spec.name) else "",
+        "param_names": ", ".join(names) or "none",
+        "example_item": "{" + ", ".join(f'"{p}": ...' for p in names) + "}",
+    }
+
+
+def feedback(spec: FunctionSpec, history: Sequence[Tried], n: int) -> str | None:
+    """The re-prompt text listing what failed, or None when nothing did."""
+    failed = [t for t in history if t.status != "ok"]
+    if not failed:
+        return None
+    lines = []
+    for tried in failed[:FEEDBACK_LIMIT]:
+        why = tried.error or tried.status
+        lines.append(f"- {spec.name}{tried.input} -> {why[:160]}")
+    text = builtin_template("feedback").turns[0][1]
+    return _fill(text, {"failures": "\n".join(lines), "n": str(n)})
+
+
+def messages_for(
+    spec: FunctionSpec,
+    n: int,
+    history: Sequence[Tried],
+    templates: Sequence[Template],
+    seed: int,
+) -> tuple[Template, list[Message]]:
+    """The chat for one request: a template chosen per function with the seed (the same one on
+    a re-prompt, so the format asked for stays), plus the errors of earlier rounds."""
+    rng = random.Random(f"{seed}:{spec.function_id}:template")
+    template = rng.choice(list(templates))
+    messages = template.render(template_values(spec, n))
+    note = feedback(spec, history, n)
+    if note:
+        messages[-1]["content"] += "\n\n" + note
+    return template, messages

@@ -1,0 +1,83 @@
+"""A JSON schema for a function's inputs, sent with the request so that even a very small model
+returns parseable, well-typed inputs (structured output / guided decoding).
+
+The answer is `{"inputs": [{"<param>": value, ...}, ...]}`: one object per call, keyed by
+parameter name. Each parameter's schema comes from the kinds the built-in generator's analysis
+guessed (annotations, defaults, usage); where the guess is unsure, the schema allows the leading
+candidates (`anyOf`). Sizes are capped so a constrained answer cannot run away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from case2code.inputs.analyze import analyze
+from case2code.inputs.spec import FunctionSpec
+from case2code.inputs.values import BROAD
+
+MAX_STRING = 80
+MAX_ITEMS = 8
+
+_STRING = {"type": "string", "maxLength": MAX_STRING}
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "str": _STRING,
+    "char": {"type": "string", "minLength": 1, "maxLength": 1},
+    "digits": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    "bool": {"type": "boolean"},
+    "none": {"type": "null"},
+    "bytes": _STRING,
+    "list[int]": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
+    "list[str]": {"type": "array", "items": _STRING, "maxItems": MAX_ITEMS},
+    "list[float]": {"type": "array", "items": {"type": "number"}, "maxItems": MAX_ITEMS},
+    "list[list[int]]": {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
+        "maxItems": MAX_ITEMS,
+    },
+    "tuple[int]": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
+    "set[int]": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
+    "dict[str,int]": {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+        "maxProperties": MAX_ITEMS,
+    },
+    "dict[str,str]": {
+        "type": "object",
+        "additionalProperties": _STRING,
+        "maxProperties": MAX_ITEMS,
+    },
+}
+# A guess this far below the best one is left out of the schema.
+CUTOFF = 0.35
+MAX_ALTERNATIVES = 3
+
+
+def param_schema(weights: dict[str, float]) -> dict[str, Any]:
+    ranked = sorted((weights or BROAD).items(), key=lambda kv: -kv[1])
+    best = ranked[0][1]
+    chosen: list[dict[str, Any]] = []
+    for kind, weight in ranked[:MAX_ALTERNATIVES]:
+        schema = _KIND_SCHEMAS[kind]
+        if weight >= CUTOFF * best and schema not in chosen:
+            chosen.append(schema)
+    return chosen[0] if len(chosen) == 1 else {"anyOf": chosen}
+
+
+def inputs_schema(spec: FunctionSpec, n: int) -> dict[str, Any]:
+    """The schema of an answer holding exactly `n` inputs for `spec`."""
+    weights = analyze(spec).weights
+    params = [p for p in spec.params if p.kind not in ("var_positional", "var_keyword")]
+    item = {
+        "type": "object",
+        "properties": {p.name: param_schema(dict(weights.get(p.name, {}))) for p in params},
+        "required": [p.name for p in params if p.required],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"inputs": {"type": "array", "items": item, "minItems": n, "maxItems": n}},
+        "required": ["inputs"],
+        "additionalProperties": False,
+    }

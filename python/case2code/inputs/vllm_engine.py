@@ -1,0 +1,97 @@
+"""Input generation with vLLM's offline engine: one batched `generate` call over many functions
+(`pip install case2code[vllm]`, a GPU machine). Structured output uses vLLM's guided decoding
+with the inputs schema.
+
+vLLM is imported only when the engine starts, so everything up to the call (chat prompts,
+sampling settings) and after it (answer parsing) is plain Python that runs and is tested
+anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from case2code.errors import C2CError
+from case2code.inputs.llm import LLMSettings, Prompt, build_prompts, read_answer
+from case2code.inputs.spec import Proposal, Request, Usage
+
+
+class VLLMGenerator:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        settings: LLMSettings | None = None,
+        engine_args: dict[str, Any] | None = None,
+        llm: Any = None,
+    ) -> None:
+        """`llm` takes an already built `vllm.LLM`; otherwise one is made from `model` and
+        `engine_args` on first use."""
+        self.model = model
+        self.settings = settings or LLMSettings()
+        self.templates = self.settings.load_templates()
+        self.engine_args = engine_args or {}
+        self._llm = llm
+
+    def engine(self) -> Any:
+        if self._llm is None:
+            try:
+                import vllm
+            except ImportError as error:
+                raise C2CError(
+                    "the vllm generator needs vLLM: pip install 'case2code[vllm]' "
+                    f"(on a machine with a GPU): {error}"
+                ) from None
+            self._llm = vllm.LLM(model=self.model, **self.engine_args)
+        return self._llm
+
+    def sampling_kwargs(self, prompt: Prompt) -> dict[str, Any]:
+        """Keyword arguments of `vllm.SamplingParams` for one prompt (guided JSON aside)."""
+        return {
+            "temperature": self.settings.temperature,
+            "top_p": self.settings.top_p,
+            "max_tokens": self.settings.max_tokens,
+            "seed": prompt.request.seed,
+        }
+
+    def sampling_params(self, prompt: Prompt) -> Any:
+        import vllm
+
+        kwargs = self.sampling_kwargs(prompt)
+        if prompt.schema is not None:
+            kwargs.update(_guided_json(vllm, prompt.schema))
+        return vllm.SamplingParams(**kwargs)
+
+    def propose(self, requests: Sequence[Request]) -> list[Proposal]:
+        prompts = build_prompts(requests, self.settings, self.templates)
+        if not prompts:
+            return []
+        llm = self.engine()
+        outputs = llm.chat(
+            [p.messages for p in prompts],
+            sampling_params=[self.sampling_params(p) for p in prompts],
+            use_tqdm=False,
+        )
+        return [self.read(prompt, output) for prompt, output in zip(prompts, outputs, strict=True)]
+
+    def read(self, prompt: Prompt, output: Any) -> Proposal:
+        """A proposal from one `vllm.RequestOutput`."""
+        completion = output.outputs[0]
+        usage = Usage(
+            requests=1,
+            prompt_tokens=len(output.prompt_token_ids or ()),
+            completion_tokens=len(completion.token_ids or ()),
+        )
+        truncated = completion.finish_reason == "length"
+        return read_answer(prompt, completion.text, self.name, usage, truncated)
+
+
+def _guided_json(vllm: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    """Guided decoding across vLLM versions: `structured_outputs` (0.10.2+), else
+    `guided_decoding` (0.6-0.10)."""
+    params = getattr(vllm.sampling_params, "StructuredOutputsParams", None)
+    if params is not None:
+        return {"structured_outputs": params(json=schema)}
+    return {"guided_decoding": vllm.sampling_params.GuidedDecodingParams(json=schema)}
