@@ -3,17 +3,28 @@ functions."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 
 import polars as pl
 import pytest
-
 from case2code import ExtractConfig, extract, extract_source
-from case2code.inputs import BuiltinGenerator, FunctionSpec, InputsConfig, Request, generate_inputs
+from case2code.errors import C2CError
+from case2code.inputs import (
+    INPUT_SCHEMA,
+    BuiltinGenerator,
+    FunctionSpec,
+    InputsConfig,
+    Request,
+    generate_inputs,
+    generate_inputs_to_parquet,
+)
 from case2code.inputs.analyze import analyze, annotation_kinds
 from case2code.inputs.literals import NotLiteral, canonical, render_arguments, values
 from case2code.inputs.mutate import mutate
-from case2code.inputs.stage import Tried, select
+from case2code.inputs.stage import Tried, report_path, select
 from case2code.inputs.values import KINDS, Sampler, kind_of
 
 
@@ -218,3 +229,67 @@ def test_later_rounds_learn_from_the_sandbox() -> None:
     later = generator.propose_one(Request(spec, 10, round=1, history=history))
     strings = sum(c.input.startswith("('") for c in later.candidates)
     assert strings / len(later.candidates) > 0.7
+
+
+def test_inputs_stage_resumes_after_a_crash(stdlib_functions, tmp_path) -> None:
+    functions = tmp_path / "functions.parquet"
+    stdlib_functions.sample(30, seed=2).write_parquet(functions)
+    config = InputsConfig(rounds=2, workers=2)
+    whole = generate_inputs_to_parquet(
+        functions, tmp_path / "whole.parquet", BuiltinGenerator(), config, shard_functions=10
+    )
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_first_shard(done: int, total: int) -> None:
+        if done >= 10:
+            raise Crash
+
+    resumed = tmp_path / "resumed.parquet"
+    with pytest.raises(Crash):
+        generate_inputs_to_parquet(
+            functions, resumed, BuiltinGenerator(), config, 10, crash_after_first_shard
+        )
+    parts = resumed.with_name("resumed.parquet.parts")
+    assert sorted(p.name for p in parts.glob("part-*")) == ["part-00000.json", "part-00000.parquet"]
+    again = generate_inputs_to_parquet(
+        functions, resumed, BuiltinGenerator(), config, shard_functions=10
+    )
+    assert again.inputs.equals(whole.inputs)
+    assert pl.read_parquet(resumed).equals(pl.read_parquet(tmp_path / "whole.parquet"))
+    assert again.report()["functions"] == whole.report()["functions"] == 30
+    assert json.loads(report_path(resumed).read_text())["candidates"] == whole.tally.candidates
+    assert not parts.exists()
+    # Other settings must not mix with these shards.
+    with pytest.raises(Crash):
+        generate_inputs_to_parquet(
+            functions, resumed, BuiltinGenerator(), config, 10, crash_after_first_shard
+        )
+    with pytest.raises(C2CError, match="different run"):
+        generate_inputs_to_parquet(
+            functions, resumed, BuiltinGenerator(), InputsConfig(rounds=3), 10
+        )
+
+
+def test_cli_inputs_writes_table_and_report(stdlib_functions, tmp_path) -> None:
+    functions = tmp_path / "functions.parquet"
+    stdlib_functions.sample(12, seed=8).write_parquet(functions)
+    out = tmp_path / "inputs.parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "case2code", "inputs", str(functions), "-o", str(out),
+         "--rounds", "2", "--workers", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "with >= 5 valid inputs" in done.stderr
+    table = pl.read_parquet(out)
+    assert table.columns == list(INPUT_SCHEMA)
+    assert json.loads(report_path(out).read_text())["functions"] == 12
+    bad = subprocess.run(
+        [sys.executable, "-m", "case2code", "inputs", str(tmp_path / "nope.parquet")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    message = " ".join(bad.stderr.split())  # rich wraps long lines
+    assert "nope.parquet does not exist" in message and "Traceback" not in message

@@ -21,7 +21,7 @@ from case2code.inputs.values import KINDS, Constants, kind_of
 Weights = dict[str, float]
 
 ANNOTATION = 8.0
-DEFAULT = 5.0
+DEFAULT = 8.0
 USAGE = 3.0
 NAME = 2.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from case2code.inputs.analyze import analyze
+from case2code.inputs.analyze import analyze, annotation_kinds
 from case2code.inputs.spec import FunctionSpec
 from case2code.inputs.values import BROAD
 
@@ -68,6 +68,10 @@ def param_schema(weights: dict[str, float]) -> dict[str, Any]:
 def inputs_schema(spec: FunctionSpec, n: int) -> dict[str, Any]:
     """The schema of an answer holding exactly `n` inputs for `spec`."""
     weights = analyze(spec).weights
+    for p in spec.params:
+        declared = annotation_kinds(p.annotation) if p.annotation else {}
+        if declared:
+            weights[p.name] = declared  # an annotation is the author's word: nothing else
     params = [p for p in spec.params if p.kind not in ("var_positional", "var_keyword")]
     item = {
         "type": "object",

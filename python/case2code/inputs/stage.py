@@ -96,7 +96,9 @@ class Tally:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "usage": asdict(self.usage)}
+        # Not `asdict`: it rebuilds a Counter from (key, count) pairs, counting the pairs.
+        data = {k: dict(v) if isinstance(v, Counter) else v for k, v in vars(self).items()}
+        return {**data, "usage": asdict(self.usage)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Tally:

@@ -1,0 +1,288 @@
+"""LLM input generation: prompts, schemas, the OpenAI-compatible driver against loopback servers
+(a scripted one for retries and fallbacks, and the real SmolLM2 server), and the vLLM driver's
+request building and answer reading (vLLM itself cannot run here: no GPU)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jsonschema
+import polars as pl
+import pytest
+from case2code import ExtractConfig, extract, extract_source
+from case2code.errors import C2CError
+from case2code.inputs import FunctionSpec, InputsConfig, Request, Tried, generate_inputs
+from case2code.inputs.literals import canonical
+from case2code.inputs.llm import LLMSettings, build_prompts
+from case2code.inputs.openai_server import OpenAIGenerator
+from case2code.inputs.prompts import builtin_template, load_template, parse_template
+from case2code.inputs.schema import inputs_schema
+from case2code.inputs.vllm_engine import VLLMGenerator
+
+SOURCE = (
+    "def clamp(value: int, low=0, high=10):\n"
+    "    '''Clamp {value} into [low, high].'''\n"
+    "    return max(low, min(high, value))\n"
+)
+
+
+def spec_of(source: str, name: str) -> FunctionSpec:
+    functions = extract_source(source, config=ExtractConfig(min_lines=1)).functions
+    return FunctionSpec.from_row(functions.filter(pl.col("name") == name).row(0, named=True))
+
+
+@pytest.fixture(scope="module")
+def clamp() -> FunctionSpec:
+    return spec_of(SOURCE, "clamp")
+
+
+# ------------------------------------------------------------------ templates and schema
+
+
+@pytest.mark.parametrize("name", ["paper", "calls", "edge-cases", "json"])
+def test_builtin_templates_render_sources_with_braces(name: str, clamp: FunctionSpec) -> None:
+    [prompt] = build_prompts(
+        [Request(clamp, 7)],
+        LLMSettings(structured=name == "json", templates=(name,)),
+        [builtin_template(name)],
+    )
+    last = prompt.messages[-1]
+    assert last["role"] == "user"
+    assert "Clamp {value} into [low, high]." in last["content"]  # braces untouched
+    assert "{{" not in last["content"]
+    assert "7" in last["content"] and "clamp" in last["content"]
+
+
+def test_user_templates_and_their_errors(tmp_path) -> None:
+    mine = tmp_path / "terse.txt"
+    mine.write_text("# mine\n[user]\nInputs for {{name}}, {{n}} of them:\n{{source}}\n")
+    template = load_template(str(mine))
+    assert template.name == "terse"
+    assert template.turns == (("user", "Inputs for {{name}}, {{n}} of them:\n{{source}}"),)
+    with pytest.raises(C2CError, match="must end with a \\[user\\] section"):
+        parse_template("bad", "[user]\nhi\n[assistant]\nho\n")
+    with pytest.raises(C2CError, match="does not exist"):
+        load_template(str(tmp_path / "missing.txt"))
+    with pytest.raises(C2CError, match="no built-in input template"):
+        load_template("nonesuch")
+
+
+def test_reprompt_shows_the_errors(clamp: FunctionSpec) -> None:
+    history = (
+        Tried("('x')", "error", "<class 'TypeError'>: '<' not supported"),
+        Tried("(1)", "ok"),
+    )
+    [prompt] = build_prompts(
+        [Request(clamp, 5, round=1, history=history)],
+        LLMSettings(),
+        [builtin_template("json")],
+    )
+    text = prompt.messages[-1]["content"]
+    assert "clamp('x') -> <class 'TypeError'>: '<' not supported" in text
+    assert "clamp(1)" not in text
+
+
+def test_schema_follows_annotations_and_defaults(clamp: FunctionSpec) -> None:
+    schema = inputs_schema(clamp, 3)
+    item = schema["properties"]["inputs"]["items"]
+    assert item["required"] == ["value"]
+    assert item["properties"]["value"] == {"type": "integer"}
+    assert item["properties"]["low"] == {"type": "integer"}
+    good = {"inputs": [{"value": 5}, {"value": -1, "low": 2}, {"value": 3, "high": 4}]}
+    jsonschema.validate(good, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"inputs": [{"value": "5"}, {"value": 1}, {"value": 2}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"inputs": [{"value": 1}]}, schema)
+
+
+# ------------------------------------------------------------------ a scripted loopback server
+
+
+@dataclass
+class Script:
+    """What the scripted server answers, one entry per request, and what it was sent."""
+
+    answers: list[tuple[int, dict]]
+    seen: list[dict] = field(default_factory=list)
+
+
+def completion(text: str, finish: str = "stop") -> dict:
+    return {
+        "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7},
+    }
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[str, Script]]:
+    script = Script([])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            script.seen.append(body)
+            status, answer = script.answers.pop(0) if script.answers else (500, {})
+            if status == 422 and body.get("response_format", {}).get("type") != "json_schema":
+                status, answer = script.answers.pop(0)  # only json_schema is refused
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
+    server.shutdown()
+
+
+def test_openai_driver_retries_then_reads_tokens(scripted, clamp: FunctionSpec) -> None:
+    base_url, script = scripted
+    script.answers = [
+        (503, {"error": "busy"}),
+        (429, {"error": "slow down"}),
+        (200, completion('{"inputs": [{"value": 4}, {"value": -2, "high": 1}]}')),
+    ]
+    generator = OpenAIGenerator("m", base_url, settings=LLMSettings(), backoff_s=0.01)
+    [proposal] = generator.propose([Request(clamp, 2)])
+    assert proposal.failure is None
+    assert [c.input for c in proposal.candidates] == ["(4)", "(-2, high=1)"]
+    assert {c.origin for c in proposal.candidates} == {"openai"}
+    assert (proposal.usage.requests, proposal.usage.prompt_tokens) == (3, 11)
+    assert proposal.usage.completion_tokens == 7
+    sent = script.seen[-1]
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"] == inputs_schema(clamp, 2)
+    assert sent["max_tokens"] == 1024 and sent["temperature"] == 0.2
+
+
+def test_openai_driver_falls_back_to_llama_cpp_schema_style(scripted, clamp) -> None:
+    base_url, script = scripted
+    script.answers = [
+        (422, {"detail": "response_format.type: json_schema not allowed"}),
+        (200, completion('{"inputs": [{"value": 1}]}')),
+        (200, completion('{"inputs": [{"value": 2}]}')),
+    ]
+    generator = OpenAIGenerator(
+        "m", base_url, settings=LLMSettings(), backoff_s=0.01, concurrency=1
+    )
+    first, second = generator.propose([Request(clamp, 1), Request(clamp, 1, seed=1)])
+    assert [c.input for c in first.candidates + second.candidates] == ["(1)", "(2)"]
+    styles = [body["response_format"]["type"] for body in script.seen]
+    assert styles == ["json_schema", "json_object", "json_object"]
+    assert script.seen[-1]["response_format"]["schema"]["required"] == ["inputs"]
+
+
+def test_openai_driver_marks_runaway_and_failed_answers(scripted, clamp) -> None:
+    base_url, script = scripted
+    script.answers = [(200, completion('{"inputs": [{"value": 1}, {"value": 2}, {"va', "length"))]
+    generator = OpenAIGenerator("m", base_url, settings=LLMSettings(), backoff_s=0.01, retries=1)
+    [cut] = generator.propose([Request(clamp, 3)])
+    assert cut.failure is not None and cut.failure.startswith("truncated")
+    assert [c.input for c in cut.candidates] == ["(1)", "(2)"]
+    assert cut.usage.truncated == 1 and len(script.seen) == 1  # never retried
+    script.answers = [(500, {}), (500, {})]
+    [down] = generator.propose([Request(clamp, 3)])
+    assert down.failure is not None and "gave up after 2 attempts" in down.failure
+    assert down.candidates == [] and down.usage.failed_requests == 1
+    script.answers = [(401, {"error": "bad key"})]
+    [denied] = generator.propose([Request(clamp, 3)])
+    assert denied.failure is not None and denied.failure.startswith("http: 401")
+
+
+def test_openai_driver_survives_a_dead_server(clamp: FunctionSpec) -> None:
+    generator = OpenAIGenerator(
+        "m", "http://127.0.0.1:9/v1", settings=LLMSettings(), retries=1, backoff_s=0.01
+    )
+    [proposal] = generator.propose([Request(clamp, 3)])
+    assert proposal.failure is not None and "ConnectError" in proposal.failure
+
+
+def test_free_text_mode_parses_the_papers_form(scripted, clamp) -> None:
+    base_url, script = scripted
+    answer = (
+        "Sure!\n```python\nexamples = [\n    dict(value=3),\n    dict(value=-4, low=-5),\n]\n```"
+    )
+    script.answers = [(200, completion(answer))]
+    settings = LLMSettings(structured=False, templates=("paper",))
+    [proposal] = OpenAIGenerator("m", base_url, settings=settings).propose([Request(clamp, 2)])
+    assert [c.input for c in proposal.candidates] == ["(value=3)", "(value=-4, low=-5)"]
+    assert "response_format" not in script.seen[0]
+
+
+# ------------------------------------------------------------------ vLLM, without vLLM
+
+
+@dataclass
+class _Completion:  # the fields of vllm.CompletionOutput the driver reads
+    text: str
+    token_ids: list[int]
+    finish_reason: str
+
+
+@dataclass
+class _RequestOutput:  # the fields of vllm.RequestOutput the driver reads
+    prompt_token_ids: list[int]
+    outputs: list[_Completion]
+
+
+def test_vllm_driver_builds_requests_and_reads_outputs(clamp: FunctionSpec) -> None:
+    generator = VLLMGenerator("some/model", settings=LLMSettings(max_tokens=300))
+    [prompt] = build_prompts([Request(clamp, 4, seed=9)], generator.settings, generator.templates)
+    assert generator.sampling_kwargs(prompt) == {
+        "temperature": 0.2,
+        "top_p": 0.95,
+        "max_tokens": 300,
+        "seed": 9,
+    }
+    assert prompt.schema == inputs_schema(clamp, 4)
+    output = _RequestOutput([1] * 40, [_Completion('{"inputs": [{"value": 8}]}', [2] * 9, "stop")])
+    proposal = generator.read(prompt, output)
+    assert [c.input for c in proposal.candidates] == ["(8)"]
+    assert (proposal.usage.prompt_tokens, proposal.usage.completion_tokens) == (40, 9)
+    cut = generator.read(prompt, _RequestOutput([1], [_Completion("[", [2], "length")]))
+    assert cut.failure is not None and cut.failure.startswith("truncated")
+
+
+def test_vllm_driver_says_what_is_missing(clamp: FunctionSpec) -> None:
+    with pytest.raises(C2CError, match="pip install 'case2code\\[vllm\\]'"):
+        VLLMGenerator("some/model").propose([Request(clamp, 2)])
+
+
+# ------------------------------------------------------------------ the real small model
+
+
+def test_real_llm_inputs_end_to_end(llm_server, sandbox) -> None:
+    """Prompt -> schema-constrained answer -> parse -> sandbox validation, with SmolLM2."""
+    functions = extract(config=ExtractConfig(min_lines=1)).functions
+    sample = functions.unique("function_id").sort("function_id").sample(24, seed=3)
+    generator = OpenAIGenerator(
+        llm_server.model,
+        llm_server.base_url,
+        settings=LLMSettings(structured=True, max_tokens=256),
+        concurrency=1,
+    )
+    config = InputsConfig(n_inputs=5, min_valid=3, rounds=2, reprompts=1)
+    result = generate_inputs(sample, generator, config, sandbox=sandbox)
+    figures = result.report()
+    assert figures["functions"] == 24
+    assert figures["requests"] >= 24
+    assert figures["tokens_in"] > 0 and figures["tokens_out"] > 0
+    assert figures["candidates"] > 24  # the constrained answers parse into inputs
+    inputs = result.inputs
+    assert inputs.height > 0
+    assert set(inputs["function_id"]) <= set(sample["function_id"])
+    assert set(inputs["origin"]) == {"openai"} and set(inputs["model"]) == {llm_server.model}
+    assert set(inputs["status"]) <= {"ok", "error"}
+    for text in inputs["input"]:
+        assert canonical(text) == text
