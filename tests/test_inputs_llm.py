@@ -127,7 +127,7 @@ def scripted() -> Iterator[tuple[str, Script]]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             script.seen.append(body)
             status, answer = script.answers.pop(0) if script.answers else (500, {})
-            if status == 422 and body.get("response_format", {}).get("type") != "json_schema":
+            if status >= 400 and body.get("response_format", {}).get("type") == "json_object":
                 status, answer = script.answers.pop(0)  # only json_schema is refused
             data = json.dumps(answer).encode()
             self.send_response(status)
@@ -169,7 +169,7 @@ def test_openai_driver_retries_then_reads_tokens(scripted, clamp: FunctionSpec) 
 def test_openai_driver_falls_back_to_llama_cpp_schema_style(scripted, clamp) -> None:
     base_url, script = scripted
     script.answers = [
-        (422, {"detail": "response_format.type: json_schema not allowed"}),
+        (500, {"detail": "response_format.type: json_schema not allowed"}),
         (200, completion('{"inputs": [{"value": 1}]}')),
         (200, completion('{"inputs": [{"value": 2}]}')),
     ]
@@ -269,14 +269,15 @@ def test_real_llm_inputs_end_to_end(llm_server, sandbox) -> None:
     generator = OpenAIGenerator(
         llm_server.model,
         llm_server.base_url,
-        settings=LLMSettings(structured=True, max_tokens=256),
+        settings=LLMSettings(structured=True, max_tokens=200),
         concurrency=1,
     )
-    config = InputsConfig(n_inputs=5, min_valid=3, rounds=2, reprompts=1)
+    # One round: the re-prompt path is covered above; this server answers one request at a time.
+    config = InputsConfig(n_inputs=5, min_valid=3, rounds=1)
     result = generate_inputs(sample, generator, config, sandbox=sandbox)
     figures = result.report()
     assert figures["functions"] == 24
-    assert figures["requests"] >= 24
+    assert figures["requests"] == 24
     assert figures["tokens_in"] > 0 and figures["tokens_out"] > 0
     assert figures["candidates"] > 24  # the constrained answers parse into inputs
     inputs = result.inputs

@@ -2,8 +2,8 @@
 hosted APIs. Async, with bounded concurrency, retries with backoff, timeouts and token counts.
 
 Structured output is sent the OpenAI way (`response_format: json_schema`); servers that only know
-`{"type": "json_object", "schema": ...}` (llama-cpp-python) are detected by their 4xx answer and
-asked that way from then on.
+`{"type": "json_object", "schema": ...}` are detected by an error naming the format (a 422, or
+llama-cpp-python's 500 wrapping one) and asked that way from then on.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class OpenAIGenerator:
             except httpx.HTTPError as error:  # timeouts, refused connections, resets
                 last_error = f"{type(error).__name__}: {error}"
                 continue
-            if response.status_code in (400, 422) and self._downgrade_schema(prompt):
+            if self._refused_schema_style(response) and self._downgrade_schema(prompt):
                 continue
             if response.status_code in RETRY_STATUSES:
                 last_error = f"HTTP {response.status_code}: {response.text[:200]}"
@@ -115,6 +115,12 @@ class OpenAIGenerator:
         return failed(
             prompt, f"http: gave up after {self.retries + 1} attempts: {last_error}", usage
         )
+
+    @staticmethod
+    def _refused_schema_style(response: httpx.Response) -> bool:
+        """A 4xx, or llama-cpp-python's 500 wrapping a validation error, about the format."""
+        text = response.text
+        return response.status_code >= 400 and ("json_schema" in text or "response_format" in text)
 
     def _downgrade_schema(self, prompt: Prompt) -> bool:
         """Switch to llama.cpp's schema style once, if the server refused OpenAI's."""
