@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -41,10 +43,32 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def summary_table(summary: ExtractSummary) -> Table:
-    table = Table(title="extraction summary", show_header=False, title_justify="left")
+@contextmanager
+def functions_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar counting functions; yields the `progress(done, total)` callback."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "functions",
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def two_column_table(title: str) -> Table:
+    """A summary: bold labels, right-aligned figures."""
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
+    return table
+
+
+def summary_table(summary: ExtractSummary) -> Table:
+    table = two_column_table("extraction summary")
     table.add_row("sources read", f"{summary.sources:,}")
     table.add_row("bytes", f"{summary.bytes / 1e6:,.1f} MB")
     for reason, count in sorted(summary.skipped.items()):
@@ -178,16 +202,7 @@ def exec_command(
         check_determinism=check_determinism,
     )
     try:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            "functions",
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("executing", total=None)
+        with functions_progress("executing") as advance:
             summary = execute_to_parquet(
                 functions,
                 inputs,
@@ -195,13 +210,11 @@ def exec_command(
                 limits,
                 workers,
                 shard_functions=shard_functions,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=advance,
             )
     except C2CError as error:
         raise fail(str(error)) from None
-    table = Table(title="execution summary", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table = two_column_table("execution summary")
     for key in ("functions", "cases"):
         table.add_row(key, f"{summary.pop(key):,}")
     orphans = summary.pop("orphan_inputs")
@@ -273,9 +286,7 @@ def dedup_command(
             result = dedup_parquet(functions, output, config, against=against, all_rows=all_rows)
     except C2CError as error:
         raise fail(str(error)) from None
-    table = Table(title="dedup summary", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table = two_column_table("dedup summary")
     table.add_row("functions", f"{result.functions:,}")
     table.add_row("kept", f"{result.kept:,}")
     for reason, count in result.removed.items():
@@ -352,30 +363,19 @@ def inputs_command(
     )
     try:
         chosen = make_generator(generator, model, base_url, settings, concurrency)
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            "functions",
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"inputs ({chosen.name})", total=None)
+        with functions_progress(f"inputs ({chosen.name})") as advance:
             result = generate_inputs_to_parquet(
                 functions,
                 output,
                 chosen,
                 config,
                 shard_functions=shard_functions,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=advance,
             )
     except C2CError as error:
         raise fail(str(error)) from None
     figures = result.report()
-    table = Table(title="inputs summary", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table = two_column_table("inputs summary")
     table.add_row("functions", f"{figures['functions']:,}")
     table.add_row(
         f"with >= {config.min_valid} valid inputs",
