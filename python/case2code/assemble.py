@@ -1,0 +1,313 @@
+"""The assemble stage: functions and their execute results in, Case2Code samples out.
+
+Per function, the usable cases are the `ok` ones (output: the repr) and, unless `keep_errors` is
+off, the `error` ones (output: `<class 'X'>: msg`), less those whose output is too long or shows a
+memory address. A function is dropped, with its reason counted in the report, when too few cases
+are left, when all are errors, when all outputs are equal, or when every output only repeats one
+of its call's arguments. Of the rest, k cases are shown (distinct outputs first) and m held out,
+and the sample is rendered by `case2code.render` with a reveal mode and turn style chosen at
+random. Everything is seeded per function, so a function's samples do not depend on the others.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from case2code.errors import C2CError
+from case2code.inputs.literals import render_value, values
+from case2code.render import (
+    Case,
+    Function,
+    Parts,
+    RenderOptions,
+    Reveal,
+    default_parts,
+    load_parts,
+    render,
+)
+
+CASE_TYPE = pl.List(pl.Struct({"input": pl.Utf8, "output": pl.Utf8, "is_error": pl.Boolean}))
+MESSAGE_TYPE = pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8}))
+SAMPLE_SCHEMA: dict[str, pl.DataType] = {
+    "sample_id": pl.Utf8(),
+    "function_id": pl.Utf8(),
+    "name": pl.Utf8(),
+    "template_id": pl.Utf8(),
+    "prompt": pl.Utf8(),
+    "completion": pl.Utf8(),
+    "messages": MESSAGE_TYPE,
+    "shown": CASE_TYPE,
+    "held_out": CASE_TYPE,
+    "source": pl.Utf8(),
+}
+REVEALS: tuple[Reveal, ...] = ("signature", "name", "hidden")
+MIN_SHOWN = 3  # the paper shows 3 cases at least
+MEMORY_ADDRESS = " at 0x"
+# Drop reasons, in the order they are checked.
+TOO_FEW_CASES = "too_few_cases"
+ALL_ERRORS = "all_errors"
+CONSTANT_OUTPUT = "constant_output"
+ECHOES_INPUT = "echoes_input"
+NO_RESULTS = "no_results"
+
+
+@dataclass(frozen=True)
+class AssembleConfig:
+    """How cases are chosen and samples rendered.
+
+    - `seed`: every random choice derives from it and the function id.
+    - `keep_errors`: show exceptions as cases, written `<class 'X'>: msg` as in the paper.
+    - `max_output_chars`: longer outputs are dropped as cases.
+    - `min_cases`: a function with fewer usable cases is dropped.
+    - `shown`: cases shown in the prompt; None picks 3 to all but the held-out ones at random.
+    - `held_out`: cases kept back for checking an answer (fewer when the function has few cases,
+      so that 3 can still be shown).
+    - `samples_per_function`: samples per function, each with its own cases and template.
+    - `reveal_shares`: relative weights of showing the signature, the name only, or neither.
+    - `multi_turn_share`: the share of samples written as a multi-turn chat.
+    - `parts_dir`: a directory of user template parts added to the built-in ones.
+    """
+
+    seed: int = 0
+    keep_errors: bool = True
+    max_output_chars: int = 200
+    min_cases: int = 4
+    shown: int | None = None
+    held_out: int = 2
+    samples_per_function: int = 1
+    reveal_shares: Mapping[str, float] = field(
+        default_factory=lambda: {"signature": 1.0, "name": 1.0, "hidden": 1.0}
+    )
+    multi_turn_share: float = 0.5
+    parts_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.reveal_shares) - set(REVEALS)
+        if unknown or sum(self.reveal_shares.values()) <= 0:
+            raise C2CError(f"reveal_shares: weights of {', '.join(REVEALS)}, not all zero")
+        if self.held_out < 0 or self.samples_per_function < 0:
+            raise C2CError("held_out and samples_per_function must not be negative")
+
+
+@dataclass(frozen=True)
+class AssembleResult:
+    samples: pl.DataFrame
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Usable:
+    """A function's usable cases, with the ones dropped counted by reason."""
+
+    cases: list[Case]
+    dropped: Counter[str]
+
+
+def _output(row: Mapping[str, Any], keep_errors: bool) -> str | None:
+    """The paper's output text of a result row (see `CaseResult.paper_output`), or None."""
+    if row["status"] == "ok":
+        return row["value_repr"]
+    if keep_errors and row["status"] == "error" and row["error_type"] is not None:
+        return row["error"]
+    return None
+
+
+def usable_cases(rows: Sequence[Mapping[str, Any]], config: AssembleConfig) -> _Usable:
+    """The cases worth showing, in case order."""
+    cases: list[Case] = []
+    dropped: Counter[str] = Counter()
+    for row in sorted(rows, key=lambda r: r["case"]):
+        output = _output(row, config.keep_errors)
+        if output is None:
+            dropped[f"status_{row['status']}"] += 1
+        elif len(output) > config.max_output_chars:
+            dropped["long_output"] += 1
+        elif MEMORY_ADDRESS in output:
+            dropped["memory_address"] += 1
+        else:
+            cases.append(Case(row["input"], output, is_error=row["status"] != "ok"))
+    return _Usable(cases, dropped)
+
+
+def argument_texts(input_text: str) -> set[str]:
+    """The literal text of each argument of a call's argument list, read without running it."""
+    arguments = values(input_text)
+    if arguments is None:
+        return set()
+    texts = set()
+    for value in (*arguments.args, *(v for _, v in arguments.kwargs)):
+        try:
+            texts.add(render_value(value))
+        except TypeError:
+            continue
+    return texts
+
+
+def drop_reason(cases: Sequence[Case], config: AssembleConfig) -> str | None:
+    """Why a function's cases make no sample, or None when they do."""
+    if len(cases) < max(config.min_cases, 1):
+        return TOO_FEW_CASES
+    if all(case.is_error for case in cases):
+        return ALL_ERRORS
+    if len({case.output for case in cases}) == 1:
+        return CONSTANT_OUTPUT
+    if all(not c.is_error and c.output in argument_texts(c.input) for c in cases):
+        return ECHOES_INPUT
+    return None
+
+
+def _diverse_order(cases: Sequence[Case], rng: random.Random) -> list[Case]:
+    """The cases shuffled, the first case of each distinct output ahead of the repeats."""
+    shuffled = list(cases)
+    rng.shuffle(shuffled)
+    seen: set[str] = set()
+    first, repeats = [], []
+    for case in shuffled:
+        (repeats if case.output in seen else first).append(case)
+        seen.add(case.output)
+    return first + repeats
+
+
+def select_cases(
+    cases: Sequence[Case], config: AssembleConfig, rng: random.Random
+) -> tuple[list[Case], list[Case]]:
+    """Shown and held-out cases, disjoint, each in case order."""
+    n = len(cases)
+    held = min(config.held_out, max(n - MIN_SHOWN, 1 if n > 1 else 0))
+    available = n - held
+    if config.shown is None:
+        k = rng.randint(min(MIN_SHOWN, available), available)
+    else:
+        k = min(config.shown, available)
+    order = _diverse_order(cases, rng)
+    position = {id(case): i for i, case in enumerate(cases)}
+    shown = sorted(order[:k], key=lambda c: position[id(c)])
+    held_out = sorted(order[k : k + held], key=lambda c: position[id(c)])
+    return shown, held_out
+
+
+def _render_options(config: AssembleConfig, rng: random.Random) -> RenderOptions:
+    weights = [config.reveal_shares.get(mode, 0.0) for mode in REVEALS]
+    reveal = rng.choices(REVEALS, weights=weights)[0]
+    multi = rng.random() < config.multi_turn_share
+    return RenderOptions(reveal=reveal, turns="multi" if multi else "single")
+
+
+def _case_records(cases: Sequence[Case]) -> list[dict[str, Any]]:
+    return [{"input": c.input, "output": c.output, "is_error": c.is_error} for c in cases]
+
+
+def _samples_for(
+    function: Mapping[str, Any],
+    cases: Sequence[Case],
+    config: AssembleConfig,
+    parts: Parts,
+    extra: Sequence[str],
+) -> list[dict[str, Any]]:
+    function_id = function["function_id"]
+    rng = random.Random(f"{config.seed}:{function_id}")
+    target = Function(function["name"], function["source"], function["signature"] or "")
+    records = []
+    for i in range(config.samples_per_function):
+        shown, held_out = select_cases(cases, config, rng)
+        sample = render(target, shown, rng, _render_options(config, rng), parts)
+        records.append(
+            {
+                "sample_id": f"{function_id}-{i}",
+                "function_id": function_id,
+                "name": function["name"],
+                **sample.as_record(),
+                "shown": _case_records(shown),
+                "held_out": _case_records(held_out),
+                "source": function["source"],
+                **{column: function[column] for column in extra},
+            }
+        )
+    return records
+
+
+def _extra_columns(functions: pl.DataFrame) -> list[str]:
+    """Provenance columns carried over to the samples: origin and licence fields."""
+    return [c for c in functions.columns if c.startswith("origin") or "licen" in c.lower()]
+
+
+def _check(functions: pl.DataFrame, results: pl.DataFrame) -> None:
+    for frame, columns, what in (
+        (functions, ("function_id", "name", "source", "signature"), "functions"),
+        (
+            results,
+            ("function_id", "case", "input", "status", "value_repr", "error_type", "error"),
+            "results",
+        ),
+    ):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise C2CError(f"{what}: missing column(s) {', '.join(missing)}")
+
+
+def _report(
+    functions_in: int,
+    dropped: Counter[str],
+    cases_dropped: Counter[str],
+    cases_kept: int,
+    records: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    formats = Counter(
+        token[2:]
+        for r in records
+        for token in str(r["template_id"]).split("-")
+        if token.startswith("f:")
+    )
+    return {
+        "functions_in": functions_in,
+        "functions_with_samples": len({r["function_id"] for r in records}),
+        "samples": len(records),
+        "dropped": dict(dropped.most_common()),
+        "cases_kept": cases_kept,
+        "cases_dropped": dict(cases_dropped.most_common()),
+        "template_mix": dict(Counter(r["template_id"] for r in records).most_common(10)),
+        "case_format_mix": dict(formats.most_common(10)),
+    }
+
+
+def assemble(
+    functions: pl.DataFrame, results: pl.DataFrame, config: AssembleConfig | None = None
+) -> AssembleResult:
+    """Samples for every function whose results make a good Case2Code task."""
+    config = config or AssembleConfig()
+    _check(functions, results)
+    parts = load_parts(config.parts_dir) if config.parts_dir else default_parts()
+    extra = _extra_columns(functions)
+    by_function: dict[str, list[dict[str, Any]]] = {}
+    for row in results.iter_rows(named=True):
+        by_function.setdefault(row["function_id"], []).append(row)
+
+    unique = functions.unique("function_id", keep="first", maintain_order=True)
+    dropped: Counter[str] = Counter()
+    cases_dropped: Counter[str] = Counter()
+    cases_kept = 0
+    records: list[dict[str, Any]] = []
+    for function in unique.iter_rows(named=True):
+        rows = by_function.get(function["function_id"])
+        if not rows:
+            dropped[NO_RESULTS] += 1
+            continue
+        usable = usable_cases(rows, config)
+        cases_dropped.update(usable.dropped)
+        reason = drop_reason(usable.cases, config)
+        if reason is not None:
+            dropped[reason] += 1
+            continue
+        cases_kept += len(usable.cases)
+        records.extend(_samples_for(function, usable.cases, config, parts, extra))
+
+    schema = SAMPLE_SCHEMA | {column: functions.schema[column] for column in extra}
+    samples = pl.DataFrame(records, schema=schema)
+    report = _report(unique.height, dropped, cases_dropped, cases_kept, records)
+    return AssembleResult(samples, report)
