@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import ast
+import os
 import site
 import sysconfig
 from pathlib import Path
 
 import pytest
+from llm_server import LLMUnavailable, require_installed, run_llm_server
 
 
 def defines_function(source: str, name: str) -> bool:
@@ -35,3 +37,24 @@ def sandbox():
     from case2code.sandbox import Limits, Sandbox
 
     return Sandbox(Limits(**TEST_LIMITS), workers=2)
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    """A real OpenAI-compatible LLM server for the session: llama-cpp-python's `llama_cpp.server`
+    on a free 127.0.0.1 port, serving SmolLM2-135M-Instruct (tests/llm_server.py). Yields an
+    object with `base_url` (``http://127.0.0.1:PORT/v1``) and `model` (the id the server
+    reports). It answers one request at a time.
+
+    When llama-cpp-python or the model is not installed this FAILS, not skips, so CI cannot
+    silently lose the LLM tests: run `bash scripts/install-llm.sh` (scripts/test.sh does). Set
+    the environment variable C2C_SKIP_LLM_TESTS=1 to skip every test that uses it instead.
+    """
+    if os.environ.get("C2C_SKIP_LLM_TESTS") == "1":
+        pytest.skip("C2C_SKIP_LLM_TESTS=1")
+    try:
+        require_installed()
+    except LLMUnavailable as e:
+        pytest.fail(str(e), pytrace=False)
+    with run_llm_server() as server:
+        yield server
