@@ -1,0 +1,173 @@
+"""The export stage on samples made for real (extract, sandbox execute, assemble): sharded
+Parquet and JSONL that polars and Hugging Face `datasets` load, a dataset card with the counts,
+and byte-identical re-exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import polars as pl
+import pytest
+from case2code import C2CError, ExtractConfig, extract_source
+from case2code.assemble import AssembleConfig, AssembleResult, assemble
+from case2code.execute import execute
+from case2code.export import export, template_tokens
+
+SOURCE = """
+def clamp(x, low, high):
+    if low > high:
+        raise ValueError("low > high")
+    return max(low, min(x, high))
+
+def initials(name):
+    return "".join(part[0].upper() for part in name.split())
+
+def digit_sum(n):
+    return sum(int(d) for d in str(abs(n)))
+
+def always_one(x):
+    return 1
+"""
+INPUTS = {
+    "clamp": ["(5, 0, 10)", "(-2, 0, 3)", "(12, 1, 4)", "(1, 5, 2)", "(7, 7, 7)", "(0.5, 0, 1)"],
+    "initials": ["('ada lovelace')", "('alan')", "('grace b hopper')", "('x y')", "('')", "(3)"],
+    "digit_sum": ["(123)", "(-45)", "(0)", "(9999)", "(10)", "(7)"],
+    "always_one": ["(1)", "(2)", "('a')", "([])", "(None)", "(3.5)"],
+}
+KEPT = {"clamp", "initials", "digit_sum"}
+PER_FUNCTION = 3
+
+
+@pytest.fixture(scope="module")
+def assembled() -> AssembleResult:
+    functions = extract_source(SOURCE, "hand.py", ExtractConfig(min_lines=1)).functions
+    functions = functions.with_columns(licence=pl.lit("MIT"))
+    ids = dict(zip(functions["name"], functions["function_id"], strict=True))
+    inputs = pl.DataFrame(
+        [(ids[name], text) for name, texts in INPUTS.items() for text in texts],
+        schema=["function_id", "input"],
+        orient="row",
+    )
+    results = execute(functions, inputs, workers=2)
+    result = assemble(functions, results, AssembleConfig(seed=3, samples_per_function=PER_FUNCTION))
+    assert set(result.samples["name"]) == KEPT
+    return result
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep `datasets` off the network and its cache in tmp."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_writes_shards_and_card(assembled: AssembleResult, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = export(assembled.samples, out, report=assembled.report)
+    assert sorted(_files(out)) == [
+        "README.md",
+        "data/train-00000-of-00001.jsonl",
+        "data/train-00000-of-00001.parquet",
+    ]
+    assert summary.rows == assembled.samples.height == PER_FUNCTION * len(KEPT)
+    assert summary.shards == 1 and summary.card == out / "README.md"
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_parquet_and_jsonl_hold_the_same_rows(assembled: AssembleResult, tmp_path: Path) -> None:
+    export(assembled.samples, tmp_path)
+    parquet = pl.read_parquet(tmp_path / "data" / "*.parquet")
+    jsonl = pl.read_ndjson(tmp_path / "data" / "train-00000-of-00001.jsonl", schema=parquet.schema)
+    assert parquet.equals(jsonl)
+    assert parquet.columns[:3] == ["messages", "prompt", "completion"]
+    assert {"licence", "origin", "shown", "held_out", "template_id"} <= set(parquet.columns)
+    assert parquet["sample_id"].to_list() == sorted(assembled.samples["sample_id"])
+    expected = assembled.samples.sort("sample_id").select(parquet.columns)
+    assert parquet.equals(expected)
+
+
+def test_loads_with_datasets(assembled: AssembleResult, tmp_path: Path, offline: None) -> None:
+    out = tmp_path / "out"
+    export(assembled.samples, out, shard_rows=4)
+    rows = assembled.samples.height
+    by_glob = datasets.load_dataset(
+        "parquet", data_files=str(out / "data" / "*.parquet"), split="train"
+    )
+    by_card = datasets.load_dataset(str(out))
+    assert list(by_card) == ["train"]  # the card's configs pick the Parquet shards only
+    for dataset in (by_glob, by_card["train"]):
+        assert dataset.num_rows == rows
+        assert dataset.column_names[:3] == ["messages", "prompt", "completion"]
+        first = dataset[0]
+        assert all(set(m) == {"role", "content"} for m in first["messages"])
+        assert first["messages"][-1] == {"role": "assistant", "content": first["completion"]}
+        assert all(set(case) == {"input", "output", "is_error"} for case in first["shown"])
+    assert sorted(by_card["train"]["sample_id"]) == sorted(assembled.samples["sample_id"])
+
+
+def test_card_has_front_matter_and_counts(assembled: AssembleResult, tmp_path: Path) -> None:
+    export(assembled.samples, tmp_path, report=assembled.report)
+    card = (tmp_path / "README.md").read_text()
+    front, body = card.split("---\n", 2)[1:]
+    assert "configs:\n- config_name: default\n  data_files:\n  - split: train\n" in front
+    assert "    path: data/train-*.parquet\n" in front
+    assert f"- Samples: {PER_FUNCTION * len(KEPT)}\n" in body
+    assert f"- Functions: {len(KEPT)}\n" in body
+    shown = assembled.samples["shown"].list.len()
+    assert (
+        f"| shown cases per sample | {shown.mean():.1f} | {shown.min()} | {shown.max()} |" in body
+    )
+    assert "held-out cases per sample" in body and "answer length" in body
+    formats = {t[2:] for t in template_tokens(assembled.samples["template_id"]) if t[:2] == "f:"}
+    assert formats and all(f"| {name} |" in body for name in formats)
+    assert assembled.report["dropped"] == {"constant_output": 1}
+    assert "| constant_output | 1 |" in body
+    assert (
+        "Case2Code: Scalable Synthetic Data for Code Generation" in body and "COLING 2025" in body
+    )
+
+
+def test_reexport_is_identical(assembled: AssembleResult, tmp_path: Path) -> None:
+    export(assembled.samples, tmp_path, report=assembled.report)
+    before = _files(tmp_path)
+    shuffled = assembled.samples.sample(fraction=1.0, shuffle=True, seed=7)
+    export(shuffled, tmp_path, report=assembled.report)
+    assert _files(tmp_path) == before
+
+
+def test_small_shards(assembled: AssembleResult, tmp_path: Path) -> None:
+    rows = assembled.samples.height
+    export(assembled.samples, tmp_path, formats=("parquet",), shard_rows=2)
+    count = -(-rows // 2)
+    names = sorted(p.name for p in (tmp_path / "data").iterdir())
+    assert names == [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    assert pl.read_parquet(tmp_path / "data" / "*.parquet")["sample_id"].is_sorted()
+    # A later export with another shard count leaves no stale shards behind.
+    export(assembled.samples, tmp_path, formats=("parquet",))
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["train-00000-of-00001.parquet"]
+    assert "path: data/train-*.parquet" in (tmp_path / "README.md").read_text()
+
+
+def test_jsonl_only_card_points_at_jsonl(assembled: AssembleResult, tmp_path: Path) -> None:
+    export(assembled.samples, tmp_path, formats=("jsonl",))
+    assert "    path: data/train-*.jsonl\n" in (tmp_path / "README.md").read_text()
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_bad_input_is_a_clear_error(assembled: AssembleResult, tmp_path: Path) -> None:
+    with pytest.raises(C2CError, match="no rows"):
+        export(assembled.samples.clear(), tmp_path)
+    with pytest.raises(C2CError, match="missing column"):
+        export(assembled.samples.drop("messages"), tmp_path)
+    with pytest.raises(C2CError, match="formats"):
+        export(assembled.samples, tmp_path, formats=("csv",))
+    with pytest.raises(C2CError, match="shard_rows"):
+        export(assembled.samples, tmp_path, shard_rows=0)
+    assert not list(tmp_path.iterdir())
