@@ -396,3 +396,56 @@ def inputs_command(
     console.print(
         f"wrote {result.inputs.height:,} inputs to {output} (report: {output}.report.json)"
     )
+
+
+@app.command("assemble")
+def assemble_command(
+    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")],
+    results: Annotated[Path, typer.Argument(help="Results table (c2c exec).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Dataset directory (data/ shards + README.md).")
+    ] = Path("dataset"),
+    seed: Annotated[int, typer.Option(help="Same seed, same cases and templates.")] = 0,
+    held_out: Annotated[int, typer.Option(help="Held-out cases per function.")] = 2,
+    min_cases: Annotated[int, typer.Option(help="Usable cases a function needs.")] = 4,
+    keep_errors: Annotated[
+        bool, typer.Option(help="Keep exceptions as cases (`<class 'X'>: msg`).")
+    ] = True,
+    parts: Annotated[
+        Path | None, typer.Option(help="Directory of extra template parts (docs/templates.md).")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option(help="Comma-separated: parquet, jsonl.")
+    ] = "parquet,jsonl",
+) -> None:
+    """Choose shown and held-out cases, render samples through the templates, export them."""
+    from case2code.assemble import AssembleConfig, assemble
+    from case2code.execute import read_table
+    from case2code.export import export
+
+    config = AssembleConfig(
+        seed=seed,
+        held_out=held_out,
+        min_cases=min_cases,
+        keep_errors=keep_errors,
+        parts_dir=str(parts) if parts else None,
+    )
+    try:
+        with console.status("assembling"):
+            result = assemble(
+                read_table(functions, "functions"), read_table(results, "results"), config
+            )
+            summary = export(
+                result.samples,
+                output,
+                formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+                report=result.report,
+            )
+    except C2CError as error:
+        raise fail(str(error)) from None
+    table = two_column_table("assemble summary")
+    for key, value in result.report.items():
+        if isinstance(value, int):
+            table.add_row(key.replace("_", " "), f"{value:,}")
+    console.print(table)
+    console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
