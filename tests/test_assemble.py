@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -179,3 +181,26 @@ def test_answers_reproduce_their_cases(assembled, sandbox) -> None:
         expected.append([c["output"] for c in cases])
     got = [[r.paper_output for r in rs] for rs in sandbox.run(calls)]
     assert got == expected
+
+
+def test_cli_assemble_writes_a_loadable_dataset(functions, results, tmp_path) -> None:
+    functions.write_parquet(tmp_path / "functions.parquet")
+    results.write_parquet(tmp_path / "results.parquet")
+    out = tmp_path / "dataset"
+    done = subprocess.run(
+        [sys.executable, "-m", "case2code", "assemble", str(tmp_path / "functions.parquet"),
+         str(tmp_path / "results.parquet"), "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    samples = pl.read_parquet(out / "data" / "*.parquet")
+    assert set(samples["name"]) == NORMAL
+    assert (out / "README.md").is_file()
+    missing = subprocess.run(
+        [sys.executable, "-m", "case2code", "assemble", str(tmp_path / "functions.parquet"),
+         str(tmp_path / "nope.parquet")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    message = " ".join(missing.stderr.split())
+    assert missing.returncode != 0 and "nope.parquet does not exist" in message
+    assert "Traceback" not in message
