@@ -1,13 +1,15 @@
 """case2code: execution-verified Case2Code training data from real Python code.
 
 The stages are table-to-table steps: extract, dedup, inputs (LLM-written or built-in, validated
-in the sandbox) and execute (in the sandbox) are built.
+in the sandbox), execute (in the sandbox), assemble (cases to rendered samples) and export.
 """
 
 from case2code._core import __version__
+from case2code.assemble import AssembleConfig, AssembleResult, assemble
 from case2code.dedup import DedupConfig, DedupReport, DedupResult, dedup
 from case2code.errors import C2CError
 from case2code.execute import execute
+from case2code.export import ExportSummary, export
 from case2code.extract import (
     ExtractConfig,
     ExtractedFunction,
@@ -29,6 +31,8 @@ from case2code.inputs import (
 from case2code.sandbox import Call, CaseResult, Limits, Sandbox
 
 __all__ = [
+    "AssembleConfig",
+    "AssembleResult",
     "BuiltinGenerator",
     "C2CError",
     "Call",
@@ -36,6 +40,7 @@ __all__ = [
     "DedupConfig",
     "DedupReport",
     "DedupResult",
+    "ExportSummary",
     "ExtractConfig",
     "ExtractResult",
     "ExtractSummary",
@@ -47,8 +52,10 @@ __all__ = [
     "Param",
     "Sandbox",
     "__version__",
+    "assemble",
     "dedup",
     "execute",
+    "export",
     "extract",
     "extract_source",
     "extract_texts",
