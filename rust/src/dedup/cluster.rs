@@ -56,10 +56,37 @@ pub struct Deduper {
     reference: Vec<bool>,
 }
 
-struct Record {
-    exact: u128,
-    bands: Vec<u64>,
-    sketch: Vec<u8>,
+/// One thread's reused buffers for hashing functions.
+struct Scratch<'a> {
+    tokens: Vec<lexer::Token<'a>>,
+    normalizer: lexer::Normalizer<'a>,
+    hashes: Vec<u64>,
+    shingled: Vec<u64>,
+    /// `hash_token("$n")` of placeholder n, computed once.
+    placeholders: Vec<u64>,
+    shingles: minhash::Shingles,
+    signature: Vec<u32>,
+}
+
+impl Scratch<'_> {
+    fn new(permutations: usize) -> Self {
+        Scratch {
+            tokens: Vec::new(),
+            normalizer: lexer::Normalizer::default(),
+            hashes: Vec::new(),
+            shingled: Vec::new(),
+            placeholders: Vec::new(),
+            shingles: minhash::Shingles::default(),
+            signature: vec![0; permutations],
+        }
+    }
+}
+
+/// Where one function's record goes.
+struct Slots<'s> {
+    exact: &'s mut u128,
+    bands: &'s mut [u64],
+    sketch: &'s mut [u8],
 }
 
 impl Deduper {
@@ -93,38 +120,64 @@ impl Deduper {
         16 + self.config.bands * 8 + self.config.permutations + 8 + 1
     }
 
-    fn record(&self, source: &str) -> Record {
-        let tokens = lexer::normalized(source, self.config.structural);
-        let hashes: Vec<u64> = tokens.iter().map(|t| minhash::hash_token(t)).collect();
-        let exact = minhash::fingerprint(&hashes);
-        let shingled: Vec<u64> = if self.config.structural {
-            tokens
-                .iter()
-                .map(|t| minhash::hash_token(lexer::shingle_text(t)))
-                .collect()
-        } else {
-            hashes
-        };
-        let shingles = minhash::shingles(&shingled, self.config.ngram);
-        let sig = minhash::signature(&shingles, &self.perms);
-        let rows = self.config.rows;
-        let bands = (0..self.config.bands)
-            .map(|band| {
-                let mut hasher = FxHasher::default();
-                hasher.write_usize(band);
-                for value in &sig[band * rows..(band + 1) * rows] {
-                    hasher.write_u32(*value);
+    /// Token hashes into `scratch.hashes`, and (structural mode) the hashes shingles see,
+    /// every placeholder alike, into `scratch.shingled`.
+    fn hash_tokens<'a>(&self, source: &'a str, scratch: &mut Scratch<'a>) {
+        lexer::tokens_into(source, &mut scratch.tokens);
+        let Scratch {
+            tokens,
+            normalizer,
+            hashes,
+            shingled,
+            placeholders,
+            ..
+        } = scratch;
+        hashes.clear();
+        shingled.clear();
+        let structural = self.config.structural;
+        let placeholder_shingle = minhash::hash_token("$");
+        normalizer.run(tokens, structural, |token| match token {
+            lexer::Normal::Text(text) => {
+                let hash = minhash::hash_token(text);
+                hashes.push(hash);
+                if structural {
+                    shingled.push(hash);
                 }
-                let mut state = hasher.finish();
-                state ^= state >> 33;
-                state.wrapping_mul(0xff51_afd7_ed55_8ccd)
-            })
-            .collect();
-        let sketch = sig.iter().map(|v| *v as u8).collect();
-        Record {
-            exact,
-            bands,
-            sketch,
+            }
+            lexer::Normal::Placeholder(n) => {
+                while placeholders.len() <= n {
+                    let next = lexer::Normal::Placeholder(placeholders.len());
+                    placeholders.push(minhash::hash_token(&next.to_string()));
+                }
+                hashes.push(placeholders[n]);
+                shingled.push(placeholder_shingle);
+            }
+        });
+    }
+
+    fn record<'a>(&self, source: &'a str, scratch: &mut Scratch<'a>, out: Slots<'_>) {
+        self.hash_tokens(source, scratch);
+        *out.exact = minhash::fingerprint(&scratch.hashes);
+        let shingled = if self.config.structural {
+            &scratch.shingled
+        } else {
+            &scratch.hashes
+        };
+        let shingles = scratch.shingles.of(shingled, self.config.ngram);
+        minhash::signature(shingles, &self.perms, &mut scratch.signature);
+        let (sig, rows) = (&scratch.signature, self.config.rows);
+        for (band, key) in out.bands.iter_mut().enumerate() {
+            let mut hasher = FxHasher::default();
+            hasher.write_usize(band);
+            for value in &sig[band * rows..(band + 1) * rows] {
+                hasher.write_u32(*value);
+            }
+            let mut state = hasher.finish();
+            state ^= state >> 33;
+            *key = state.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        }
+        for (byte, value) in out.sketch.iter_mut().zip(sig) {
+            *byte = *value as u8;
         }
     }
 
@@ -132,14 +185,34 @@ impl Deduper {
     /// keeping (e.g. length for "shortest"); reference functions are never kept.
     pub fn add(&mut self, sources: &[&str], ranks: &[f64], reference: bool) {
         assert_eq!(sources.len(), ranks.len());
-        let records: Vec<Record> = sources.par_iter().map(|s| self.record(s)).collect();
-        for (record, &rank) in records.into_iter().zip(ranks) {
-            self.exact.push(record.exact);
-            self.bands.extend(record.bands);
-            self.sketches.extend(record.sketch);
-            self.rank.push(rank);
-            self.reference.push(reference);
-        }
+        let (start, end) = (self.len(), self.len() + sources.len());
+        let (b, k) = (self.config.bands, self.config.permutations);
+        // Records are written in place, each function's into its own slots.
+        let mut exact = std::mem::take(&mut self.exact);
+        let mut bands = std::mem::take(&mut self.bands);
+        let mut sketches = std::mem::take(&mut self.sketches);
+        exact.resize(end, 0);
+        bands.resize(end * b, 0);
+        sketches.resize(end * k, 0);
+        sources
+            .par_iter()
+            .zip(exact[start..].par_iter_mut())
+            .zip(bands[start * b..].par_chunks_mut(b))
+            .zip(sketches[start * k..].par_chunks_mut(k))
+            .for_each_init(
+                || Scratch::new(k),
+                |scratch, (((source, exact), bands), sketch)| {
+                    let slots = Slots {
+                        exact,
+                        bands,
+                        sketch,
+                    };
+                    self.record(source, scratch, slots);
+                },
+            );
+        (self.exact, self.bands, self.sketches) = (exact, bands, sketches);
+        self.rank.extend_from_slice(ranks);
+        self.reference.resize(end, reference);
     }
 
     /// Estimated Jaccard of two functions from their b-bit sketches.

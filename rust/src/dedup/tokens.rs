@@ -4,8 +4,9 @@
 //! Comments and docstrings (any statement that is only a string literal) are dropped, a string
 //! literal is one token, and layout is gone by construction, so reformatting or re-commenting a
 //! function does not change its tokens. In structural mode every identifier that is not a
-//! builtin or an attribute name becomes a placeholder numbered by first appearance (`$0`,
-//! `$1`, …), so consistently renamed copies have the same tokens too. (`$` cannot start a
+//! builtin, an attribute name or part of a `from … import` module path becomes a placeholder
+//! numbered by first appearance (`$0`, `$1`, …), so consistently renamed copies have the same
+//! tokens too. (`$` cannot start a
 //! Python token, so a placeholder never collides with real code.)
 
 use std::sync::OnceLock;
@@ -83,12 +84,32 @@ fn token<'a>(
         return text.to_owned();
     }
     // After a dot: an attribute, or a later part of a dotted module name (as the lexer sees it).
-    let is_attribute_name = node.prev_sibling().is_some_and(|p| p.kind() == ".");
-    if is_attribute_name {
+    let is_attribute_name = previous_sibling(node).is_some_and(|p| p.kind() == ".");
+    if is_attribute_name || in_from_module_path(node) {
         return text.to_owned();
     }
     let next = names.len();
     format!("${}", names.entry(text).or_insert(next))
+}
+
+/// The sibling before `node`, past comments and line continuations (as the lexer skips them).
+fn previous_sibling(node: Node<'_>) -> Option<Node<'_>> {
+    std::iter::successors(node.prev_sibling(), Node::prev_sibling).find(|n| !n.is_extra())
+}
+
+/// Part of the module path of `from … import`: a module, not a variable (the statement binds
+/// only the imported names). `import a.b` still renames `a`: it binds the variable `a`, whose
+/// later uses are renamed too.
+fn in_from_module_path(node: Node<'_>) -> bool {
+    let Some(path) = node.parent().filter(|p| p.kind() == "dotted_name") else {
+        return false;
+    };
+    path.parent()
+        .is_some_and(|statement| match statement.kind() {
+            "relative_import" => true,
+            "import_from_statement" => statement.child_by_field_name("module_name") == Some(path),
+            _ => false,
+        })
 }
 
 /// A structural-mode placeholder (`$0`, `$1`, …).

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
 
 use crate::dedup::{self, DedupConfig};
@@ -49,12 +50,13 @@ impl Deduper {
         })
     }
 
-    /// Hash a block of sources; `ranks` order who is kept (lower wins).
+    /// Hash a block of sources; `ranks` order who is kept (lower wins). The sources are read
+    /// in place (their UTF-8), not copied.
     #[pyo3(signature = (sources, ranks, reference=false))]
     fn add(
         &self,
         py: Python<'_>,
-        sources: Vec<String>,
+        sources: Vec<PyBackedStr>,
         ranks: Vec<f64>,
         reference: bool,
     ) -> PyResult<()> {
@@ -62,7 +64,7 @@ impl Deduper {
             return Err(PyValueError::new_err("sources and ranks differ in length"));
         }
         py.detach(|| {
-            let refs: Vec<&str> = sources.iter().map(String::as_str).collect();
+            let refs: Vec<&str> = sources.iter().map(|s| &**s).collect();
             let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &mut dedup::Deduper = &mut guard;
             driver::pool(self.threads).install(|| inner.add(&refs, &ranks, reference));
@@ -145,8 +147,8 @@ fn dedup_tokens(
                 } else {
                     Some(
                         dedup::lexer::normalized(source, structural)
-                            .into_iter()
-                            .map(|t| t.into_owned())
+                            .iter()
+                            .map(ToString::to_string)
                             .collect(),
                     )
                 }
@@ -170,10 +172,7 @@ fn dedup_shingles(
             .map(|source| {
                 // The Deduper's own tokens (its lexer), as its shingles see them.
                 let normalized = dedup::lexer::normalized(source, structural);
-                let tokens: Vec<&str> = normalized
-                    .iter()
-                    .map(|t| dedup::lexer::shingle_text(t))
-                    .collect();
+                let tokens: Vec<&str> = normalized.iter().map(dedup::lexer::shingle_text).collect();
                 let width = ngram.min(tokens.len()).max(1);
                 let mut shingles: Vec<String> =
                     tokens.windows(width).map(|w| w.join(" ")).collect();
