@@ -47,8 +47,8 @@ pub struct Deduper {
     config: DedupConfig,
     perms: Permutations,
     exact: Vec<u128>,
-    /// `bands` LSH keys per function.
-    bands: Vec<u64>,
+    /// The LSH keys, one column per band: finish reads one band at a time.
+    bands: Vec<Vec<u64>>,
     /// The low byte of every MinHash value: enough to estimate Jaccard (b-bit MinHash).
     sketches: Vec<u8>,
     /// Lower ranks win a cluster; ties go to the earlier function.
@@ -98,10 +98,10 @@ impl Deduper {
         config.validate()?;
         let perms = Permutations::new(config.permutations, config.seed);
         Ok(Deduper {
+            bands: vec![Vec::new(); config.bands],
             config,
             perms,
             exact: Vec::new(),
-            bands: Vec::new(),
             sketches: Vec::new(),
             rank: Vec::new(),
             reference: Vec::new(),
@@ -187,17 +187,17 @@ impl Deduper {
         assert_eq!(sources.len(), ranks.len());
         let (start, end) = (self.len(), self.len() + sources.len());
         let (b, k) = (self.config.bands, self.config.permutations);
-        // Records are written in place, each function's into its own slots.
+        // Records are written in place, each function's into its own slots; band keys by
+        // function first, then into their columns.
         let mut exact = std::mem::take(&mut self.exact);
-        let mut bands = std::mem::take(&mut self.bands);
         let mut sketches = std::mem::take(&mut self.sketches);
         exact.resize(end, 0);
-        bands.resize(end * b, 0);
         sketches.resize(end * k, 0);
+        let mut bands = vec![0u64; sources.len() * b];
         sources
             .par_iter()
             .zip(exact[start..].par_iter_mut())
-            .zip(bands[start * b..].par_chunks_mut(b))
+            .zip(bands.par_chunks_mut(b))
             .zip(sketches[start * k..].par_chunks_mut(k))
             .for_each_init(
                 || Scratch::new(k),
@@ -210,7 +210,12 @@ impl Deduper {
                     self.record(source, scratch, slots);
                 },
             );
-        (self.exact, self.bands, self.sketches) = (exact, bands, sketches);
+        (self.exact, self.sketches) = (exact, sketches);
+        for function in bands.chunks_exact(b) {
+            for (column, &key) in self.bands.iter_mut().zip(function) {
+                column.push(key);
+            }
+        }
         self.rank.extend_from_slice(ranks);
         self.reference.resize(end, reference);
     }
@@ -222,7 +227,7 @@ impl Deduper {
             &self.sketches[i * k..(i + 1) * k],
             &self.sketches[j * k..(j + 1) * k],
         );
-        let same = a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / k as f64;
+        let same = equal_bytes(a, b) as f64 / k as f64;
         // Unrelated values agree on their low byte 1 time in 256.
         ((same - 1.0 / 256.0) / (1.0 - 1.0 / 256.0)).max(0.0)
     }
@@ -240,12 +245,9 @@ impl Deduper {
             }
         }
         // Near duplicates, one band at a time so only one band's keys are sorted at once.
-        let b = self.config.bands;
-        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
-        for band in 0..b {
-            keys.clear();
-            keys.extend((0..n).map(|i| (self.bands[i * b + band], i as u32)));
-            keys.par_sort_unstable();
+        let mut band = SortedBand::default();
+        for column in &self.bands {
+            let keys = band.sort(column);
             let mut start = 0;
             while start < n {
                 let mut end = start + 1;
@@ -276,15 +278,14 @@ impl Deduper {
     /// Every pair sharing an LSH bucket (and, with `verify`, an estimated Jaccard at the
     /// threshold), smaller index first, sorted: for measuring recall and precision.
     pub fn candidate_pairs(&self, verify: bool) -> Vec<(u32, u32)> {
-        let n = self.len();
-        let b = self.config.bands;
         let mut pairs = Vec::new();
-        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
-        for band in 0..b {
-            keys.clear();
-            keys.extend((0..n).map(|i| (self.bands[i * b + band], i as u32)));
-            keys.par_sort_unstable();
-            for bucket in keys.chunk_by(|x, y| x.0 == y.0).filter(|c| c.len() > 1) {
+        let mut band = SortedBand::default();
+        for column in &self.bands {
+            for bucket in band
+                .sort(column)
+                .chunk_by(|x, y| x.0 == y.0)
+                .filter(|c| c.len() > 1)
+            {
                 for (k, &(_, i)) in bucket.iter().enumerate() {
                     for &(_, j) in &bucket[k + 1..] {
                         if !verify
@@ -347,6 +348,54 @@ impl Deduper {
             exact_hash: self.exact.clone(),
         }
     }
+}
+
+/// One band's (key, function) pairs in order, in reused buffers.
+#[derive(Default)]
+struct SortedBand {
+    keys: Vec<(u64, u32)>,
+    /// Per slot of the counting pass: where its pairs start, then where they end.
+    slots: Vec<u32>,
+}
+
+impl SortedBand {
+    /// The pairs of `column` sorted. Band keys are uniformly random, so a counting pass on
+    /// their top bits leaves one or two pairs per slot to sort (a comparison sort of all of
+    /// them took most of `finish`).
+    fn sort(&mut self, column: &[u64]) -> &[(u64, u32)] {
+        let bits = column.len().max(2).ilog2().min(24);
+        let slot = |key: u64| (key >> (64 - bits)) as usize;
+        self.slots.clear();
+        self.slots.resize((1 << bits) + 1, 0);
+        for &key in column {
+            self.slots[slot(key) + 1] += 1;
+        }
+        for s in 1..self.slots.len() {
+            self.slots[s] += self.slots[s - 1];
+        }
+        self.keys.clear();
+        self.keys.resize(column.len(), (0, 0));
+        for (&key, i) in column.iter().zip(0..) {
+            let at = &mut self.slots[slot(key)];
+            self.keys[*at as usize] = (key, i);
+            *at += 1;
+        }
+        let mut start = 0;
+        for &end in &self.slots[..1 << bits] {
+            self.keys[start..end as usize].sort_unstable();
+            start = end as usize;
+        }
+        &self.keys
+    }
+}
+
+/// How many positions of `a` and `b` hold the same byte; in chunks short enough for 8-bit
+/// counts, so that it vectorises.
+fn equal_bytes(a: &[u8], b: &[u8]) -> usize {
+    a.chunks(255)
+        .zip(b.chunks(255))
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| u8::from(x == y)).sum::<u8>() as usize)
+        .sum()
 }
 
 struct UnionFind {
@@ -419,5 +468,22 @@ mod tests {
         assert!((d.similarity(0, 1) - 1.0).abs() < 1e-9);
         assert!(d.similarity(0, 2) < 0.2);
         assert_eq!(d.bytes_per_function(), Deduper::BYTES_PER_FUNCTION);
+    }
+
+    #[test]
+    fn a_band_is_sorted_by_key_then_function() {
+        let mut state = 3u64;
+        let column: Vec<u64> = (0..1000)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                // Every seventh function shares a bucket; some keys differ in low bits only.
+                if i % 7 == 0 { 42 } else { state >> (i % 3) }
+            })
+            .collect();
+        let mut expected: Vec<(u64, u32)> = column.iter().zip(0..).map(|(&k, i)| (k, i)).collect();
+        expected.sort_unstable();
+        assert_eq!(SortedBand::default().sort(&column), expected);
     }
 }

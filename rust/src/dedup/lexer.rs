@@ -289,6 +289,8 @@ pub enum Normal<'a> {
 #[derive(Default)]
 pub struct Normalizer<'a> {
     names: FxHashMap<&'a str, usize>,
+    /// Tokens before this index are in a case pattern.
+    pattern_end: usize,
 }
 
 impl<'a> Normalizer<'a> {
@@ -304,18 +306,15 @@ impl<'a> Normalizer<'a> {
         mut emit: impl FnMut(Normal<'a>),
     ) {
         self.names.clear();
+        self.pattern_end = 0;
         let mut module_path = false;
-        // Tokens before this index are in a case pattern.
-        let mut pattern_end = 0;
         let mut prev = "";
         for (k, token) in tokens.iter().enumerate() {
-            let soft_keyword = soft_keyword_colon(tokens, k);
             match token.text {
                 // `from` starts a statement only here; elsewhere it is `raise … from` or
                 // `yield from`.
                 "from" if token.starts_line || prev == ":" || prev == ";" => module_path = true,
                 "import" => module_path = false,
-                "case" => pattern_end = soft_keyword.unwrap_or(pattern_end),
                 "..." if module_path => {
                     (0..3).for_each(|_| emit(Normal::Text(".")));
                     prev = ".";
@@ -323,13 +322,13 @@ impl<'a> Normalizer<'a> {
                 }
                 _ => {}
             }
-            let kept = token.kind != Kind::Name
-                || module_path
-                || prev == "."
-                || kept_names().contains(token.text)
-                || soft_keyword.is_some()
-                || (token.text == "_" && k < pattern_end);
-            if structural && !kept {
+            let renamed = structural
+                && token.kind == Kind::Name
+                && !module_path
+                && prev != "."
+                && !kept_names().contains(token.text)
+                && self.is_variable(tokens, k);
+            if renamed {
                 let next = self.names.len();
                 emit(Normal::Placeholder(
                     *self.names.entry(token.text).or_insert(next),
@@ -340,14 +339,29 @@ impl<'a> Normalizer<'a> {
             prev = token.text;
         }
     }
+
+    /// Whether the name `tokens[k]` is a variable, not a soft keyword or a case pattern's
+    /// wildcard.
+    fn is_variable(&mut self, tokens: &[Token<'a>], k: usize) -> bool {
+        match tokens[k].text {
+            "match" | "case" => match soft_keyword_colon(tokens, k) {
+                Some(colon) => {
+                    self.pattern_end = colon;
+                    false
+                }
+                None => true,
+            },
+            "_" => k >= self.pattern_end,
+            _ => true,
+        }
+    }
 }
 
-/// When `tokens[k]` is the soft keyword `match` or `case` (of a match statement), not a name:
+/// When `tokens[k]`, `match` or `case`, is a soft keyword (of a match statement), not a name:
 /// the index of the `:` ending its subject or pattern. It starts a logical line whose first
 /// top-level `:` comes before any `=`, with something in between.
 fn soft_keyword_colon(tokens: &[Token<'_>], k: usize) -> Option<usize> {
-    let token = tokens[k];
-    if !(token.starts_line && matches!(token.text, "match" | "case")) {
+    if !tokens[k].starts_line {
         return None;
     }
     if tokens
