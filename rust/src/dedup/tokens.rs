@@ -112,11 +112,6 @@ fn in_from_module_path(node: Node<'_>) -> bool {
         })
 }
 
-/// A structural-mode placeholder (`$0`, `$1`, …).
-pub fn is_placeholder(token: &str) -> bool {
-    token.starts_with('$')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
