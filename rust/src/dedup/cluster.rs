@@ -278,27 +278,31 @@ impl Deduper {
     /// Every pair sharing an LSH bucket (and, with `verify`, an estimated Jaccard at the
     /// threshold), smaller index first, sorted: for measuring recall and precision.
     pub fn candidate_pairs(&self, verify: bool) -> Vec<(u32, u32)> {
+        let mut pairs: Vec<(u32, u32)> = self
+            .bands
+            .par_iter()
+            .map_init(SortedBand::default, |band, column| {
+                self.bucket_pairs(band.sort(column), verify)
+            })
+            .flatten()
+            .collect();
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
+    /// The pairs sharing a bucket of one band's sorted keys, smaller index first.
+    fn bucket_pairs(&self, keys: &[(u64, u32)], verify: bool) -> Vec<(u32, u32)> {
         let mut pairs = Vec::new();
-        let mut band = SortedBand::default();
-        for column in &self.bands {
-            for bucket in band
-                .sort(column)
-                .chunk_by(|x, y| x.0 == y.0)
-                .filter(|c| c.len() > 1)
-            {
-                for (k, &(_, i)) in bucket.iter().enumerate() {
-                    for &(_, j) in &bucket[k + 1..] {
-                        if !verify
-                            || self.similarity(i as usize, j as usize) >= self.config.threshold
-                        {
-                            pairs.push((i.min(j), i.max(j)));
-                        }
+        for bucket in keys.chunk_by(|x, y| x.0 == y.0).filter(|c| c.len() > 1) {
+            for (k, &(_, i)) in bucket.iter().enumerate() {
+                for &(_, j) in &bucket[k + 1..] {
+                    if !verify || self.similarity(i as usize, j as usize) >= self.config.threshold {
+                        pairs.push((i, j));
                     }
                 }
             }
         }
-        pairs.par_sort_unstable();
-        pairs.dedup();
         pairs
     }
 
