@@ -135,21 +135,22 @@ def execute_to_parquet(
     functions = read_table(functions_path, "functions")
     inputs = read_table(inputs_path, "inputs")
     jobs, orphan_inputs = plan(functions, inputs)
-    sharded = ShardedOutput(output, _fingerprint(jobs, limits, shard_functions))
-    blocks = -(-jobs.height // shard_functions)
+    sharded = ShardedOutput(
+        output, _fingerprint(jobs, limits, shard_functions), jobs.height, shard_functions
+    )
     sandbox: Sandbox | None = None
 
-    def compute(index: int) -> tuple[pl.DataFrame, None]:
+    def compute(start: int, stop: int) -> tuple[pl.DataFrame, None]:
         nonlocal sandbox
         sandbox = sandbox or Sandbox(limits, workers)
-        return run_jobs(sandbox, jobs.slice(index * shard_functions, shard_functions)), None
+        return run_jobs(sandbox, jobs.slice(start, stop - start)), None
 
-    def shard_progress(done_blocks: int, _: int) -> None:
-        if progress:
-            progress(min(done_blocks * shard_functions, jobs.height), jobs.height)
-
-    sharded.compute_missing(blocks, compute, shard_progress)
-    results = sharded.merge(blocks, RESULT_SCHEMA)
+    try:
+        sharded.compute_missing(compute, progress)
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+    results = sharded.merge(RESULT_SCHEMA)
     sharded.clean()
     counts = results["status"].value_counts()
     summary = {row["status"]: int(row["count"]) for row in counts.iter_rows(named=True)}

@@ -1,9 +1,9 @@
 """Resumable stage output: shards written atomically into `<output>.parts/`, merged at the end.
 
-A stage splits its work into numbered blocks and computes each into a Parquet shard (plus an
-optional JSON side file of counters). A rerun after a crash finds the finished shards and skips
-them; a `RUN` stamp holding the fingerprint of the stage's inputs and settings refuses to mix
-shards of a different run.
+A stage splits its `items` (functions, usually) into blocks of `block_size` and computes each
+into a Parquet shard (plus an optional JSON side file of counters). A rerun after a crash finds
+the finished shards and skips them; a `RUN` stamp holding the fingerprint of the stage's inputs
+and settings refuses to mix shards of a different run.
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ from case2code.errors import C2CError
 
 
 class ShardedOutput:
-    def __init__(self, output: str | os.PathLike[str], fingerprint: str) -> None:
+    def __init__(
+        self, output: str | os.PathLike[str], fingerprint: str, items: int, block_size: int
+    ) -> None:
         self.output = Path(output)
+        self.items = items
+        self.block_size = block_size
+        self.blocks = -(-items // block_size)
         self.parts = self.output.with_name(self.output.name + ".parts")
         stamp = self.parts / "RUN"
         if self.parts.exists() and (
@@ -57,21 +62,26 @@ class ShardedOutput:
 
     def compute_missing(
         self,
-        blocks: int,
-        compute: Callable[[int], tuple[pl.DataFrame, dict[str, Any] | None]],
+        compute: Callable[[int, int], tuple[pl.DataFrame, dict[str, Any] | None]],
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        """Compute every block not already on disk, in order."""
-        for index in range(blocks):
+        """Compute every block not already on disk, in order: `compute(start, stop)` gets the
+        block's item range; `progress(items_done, items)` follows."""
+        for index in range(self.blocks):
+            start = index * self.block_size
+            stop = min(start + self.block_size, self.items)
             if not self.done(index):
-                frame, stats = compute(index)
+                frame, stats = compute(start, stop)
                 self.write(index, frame, stats)
             if progress:
-                progress(index + 1, blocks)
+                progress(stop, self.items)
 
-    def merge(self, blocks: int, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-        """All shards as one table, written to the output; the parts are removed."""
-        frames = [pl.read_parquet(self.shard(i)) for i in range(blocks)]
+    def all_stats(self) -> list[dict[str, Any]]:
+        return [self.stats(index) for index in range(self.blocks)]
+
+    def merge(self, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        """All shards as one table, written to the output (the parts stay until `clean`)."""
+        frames = [pl.read_parquet(self.shard(i)) for i in range(self.blocks)]
         table = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
         write_parquet(table, self.output)
         return table

@@ -70,7 +70,7 @@ def read_answer(
     """A proposal from the model's text; a cut-off answer keeps its complete inputs but is
     marked failed (`truncated`)."""
     spec = prompt.request.spec
-    params = [p.name for p in spec.params if p.kind not in ("var_positional", "var_keyword")]
+    params = [p.name for p in spec.callable_params]
     parsed = parse_response(text, spec.name, params)
     truncated = truncated or parsed.truncated
     usage.truncated += truncated

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def parse_template(name: str, text: str) -> Template:
     return Template(name, tuple(turns))
 
 
+@cache  # templates are immutable; the feedback one is read for every re-prompt
 def builtin_template(name: str) -> Template:
     path = resources.files("case2code") / "templates" / "inputs" / f"{name}.txt"
     if not path.is_file():
@@ -81,7 +83,7 @@ def load_template(name_or_path: str) -> Template:
 
 
 def template_values(spec: FunctionSpec, n: int) -> dict[str, str]:
-    names = [p.name for p in spec.params if p.kind not in ("var_positional", "var_keyword")]
+    names = [p.name for p in spec.callable_params]
     signature = spec.signature or spec.name + "()"
     return {
         "name": spec.name,

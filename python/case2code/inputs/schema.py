@@ -72,7 +72,7 @@ def inputs_schema(spec: FunctionSpec, n: int) -> dict[str, Any]:
         declared = annotation_kinds(p.annotation) if p.annotation else {}
         if declared:
             weights[p.name] = declared  # an annotation is the author's word: nothing else
-    params = [p for p in spec.params if p.kind not in ("var_positional", "var_keyword")]
+    params = spec.callable_params
     item = {
         "type": "object",
         "properties": {p.name: param_schema(dict(weights.get(p.name, {}))) for p in params},

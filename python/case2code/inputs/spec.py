@@ -44,8 +44,7 @@ class FunctionSpec:
 
     @property
     def callable_params(self) -> tuple[Param, ...]:
-        """The parameters a caller fills: `self`/`cls` of an extracted method never occur, and
-        `*args`/`**kwargs` are left out unless nothing else is there."""
+        """The parameters a caller names one by one: all but `*args` and `**kwargs`."""
         return tuple(p for p in self.params if p.kind not in ("var_positional", "var_keyword"))
 
 

@@ -82,8 +82,6 @@ class Tally:
 
     functions: int = 0
     candidates: int = 0
-    candidates_ok: int = 0
-    candidates_error: int = 0
     kept: int = 0
     kept_ok: int = 0
     functions_with_min_valid: int = 0
@@ -253,7 +251,6 @@ def _validate(
             if candidate.input not in known:
                 known[candidate.input] = (candidate.origin, round_)
                 fresh.append(candidate.input)
-        batch[spec.function_id] = [Candidate(text, known[text][0]) for text in fresh]
         if fresh:
             calls.append((spec, fresh))
     if not calls:
@@ -263,8 +260,6 @@ def _validate(
         for text, case in zip(inputs, cases, strict=True):
             tally.candidates += 1
             tally.statuses[case.status] += 1
-            tally.candidates_ok += case.status == "ok"
-            tally.candidates_error += case.status == "error"
             history[spec.function_id].append(Tried(text, case.status, case.error, case.value_repr))
 
 
@@ -372,30 +367,26 @@ def generate_inputs_to_parquet(
     beside it (`<output>.report.json`)."""
     config = config or InputsConfig()
     specs = specs_of(read_table(functions_path, "functions"))
-    sharded = ShardedOutput(output, _fingerprint(specs, generator, config, shard_functions))
-    blocks = -(-len(specs) // shard_functions)
+    sharded = ShardedOutput(
+        output, _fingerprint(specs, generator, config, shard_functions), len(specs), shard_functions
+    )
     sandbox: Sandbox | None = None
 
-    def compute(index: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    def compute(start: int, stop: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         nonlocal sandbox
         sandbox = sandbox or Sandbox(config.limits, config.workers)
-        block = specs[index * shard_functions : (index + 1) * shard_functions]
-        frame, tally = generate_block(block, generator, config, sandbox)
+        frame, tally = generate_block(specs[start:stop], generator, config, sandbox)
         return frame, tally.to_json()
 
-    def shard_progress(done: int, _: int) -> None:
-        if progress:
-            progress(min(done * shard_functions, len(specs)), len(specs))
-
     try:
-        sharded.compute_missing(blocks, compute, shard_progress)
+        sharded.compute_missing(compute, progress)
     finally:
         if sandbox is not None:
             sandbox.close()
     tally = Tally()
-    for index in range(blocks):
-        tally.add(Tally.from_json(sharded.stats(index)))
-    inputs = sharded.merge(blocks, INPUT_SCHEMA)
+    for stats in sharded.all_stats():
+        tally.add(Tally.from_json(stats))
+    inputs = sharded.merge(INPUT_SCHEMA)
     result = InputsResult(inputs, tally, config)
     write_text(json.dumps(result.report(), indent=2), report_path(output))
     sharded.clean()
@@ -432,7 +423,7 @@ def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:
         "share_with_min_valid": tally.functions_with_min_valid / functions,
         "min_valid": config.min_valid,
         "candidates": tally.candidates,
-        "valid_rate": tally.candidates_ok / max(tally.candidates, 1),
+        "valid_rate": tally.statuses["ok"] / max(tally.candidates, 1),
         "candidate_statuses": dict(tally.statuses.most_common()),
         "inputs_kept": tally.kept,
         "inputs_kept_returning": tally.kept_ok,
