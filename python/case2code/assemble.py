@@ -31,6 +31,7 @@ from case2code.render import (
     load_parts,
     render,
 )
+from case2code.tables import require_columns
 
 CASE_TYPE = pl.List(pl.Struct({"input": pl.Utf8, "output": pl.Utf8, "is_error": pl.Boolean}))
 MESSAGE_TYPE = pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8}))
@@ -246,9 +247,7 @@ def _check(functions: pl.DataFrame, results: pl.DataFrame) -> None:
             "results",
         ),
     ):
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise C2CError(f"{what}: missing column(s) {', '.join(missing)}")
+        require_columns(frame, columns, what)
 
 
 def _report(

@@ -420,8 +420,8 @@ def assemble_command(
 ) -> None:
     """Choose shown and held-out cases, render samples through the templates, export them."""
     from case2code.assemble import AssembleConfig, assemble
-    from case2code.execute import read_table
     from case2code.export import export
+    from case2code.tables import read_table
 
     config = AssembleConfig(
         seed=seed,

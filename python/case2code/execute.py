@@ -15,9 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from case2code.errors import C2CError
 from case2code.sandbox import CASE_SCHEMA, Limits, Sandbox
 from case2code.shards import ShardedOutput
+from case2code.tables import read_table, require_columns
 
 # The execute stage's table: the function, the input, then the sandbox's case columns.
 RESULT_SCHEMA: dict[str, pl.DataType] = {
@@ -31,33 +31,13 @@ RESULT_COLUMNS = tuple(RESULT_SCHEMA)
 Progress = Callable[[int, int], None]
 
 
-def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise C2CError(
-            f"{what}: missing column(s) {', '.join(missing)} (has {', '.join(frame.columns)})"
-        )
-
-
-def read_table(path: str | Path, what: str) -> pl.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise C2CError(f"{what}: {path} does not exist")
-    try:
-        if path.suffix in (".jsonl", ".ndjson"):
-            return pl.read_ndjson(path)
-        return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise C2CError(f"{what}: cannot read {path}: {e}") from None
-
-
 def inputs_per_function(inputs: pl.DataFrame, what: str = "inputs") -> pl.DataFrame:
     """(function_id, inputs: list[str]) with input order kept, from either accepted layout."""
-    _require(inputs, ("function_id",), what)
+    require_columns(inputs, ("function_id",), what)
     if "inputs" in inputs.columns:
         table = inputs.select("function_id", pl.col("inputs").cast(pl.List(pl.Utf8)))
         return table.group_by("function_id", maintain_order=True).agg(pl.col("inputs").flatten())
-    _require(inputs, ("input",), what)
+    require_columns(inputs, ("input",), what)
     return inputs.group_by("function_id", maintain_order=True).agg(
         pl.col("input").cast(pl.Utf8).alias("inputs")
     )
@@ -65,7 +45,7 @@ def inputs_per_function(inputs: pl.DataFrame, what: str = "inputs") -> pl.DataFr
 
 def plan(functions: pl.DataFrame, inputs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Jobs to run, in a stable order, and how many inputs named no known function."""
-    _require(functions, ("function_id", "name", "source"), "functions")
+    require_columns(functions, ("function_id", "name", "source"), "functions")
     per_function = inputs_per_function(inputs)
     known = functions.select("function_id", "name", "source").unique(
         "function_id", keep="first", maintain_order=True

@@ -21,6 +21,7 @@ import polars as pl
 
 from case2code.atomic import write_parquet, write_text
 from case2code.errors import C2CError
+from case2code.tables import require_columns
 
 FORMATS = ("parquet", "jsonl")
 # The chat form, the plain form, then the structured fields; any other column follows.
@@ -64,9 +65,7 @@ class ExportSummary:
 
 
 def _check(samples: pl.DataFrame, formats: Sequence[str], shard_rows: int) -> None:
-    missing = [c for c in LEADING_COLUMNS if c not in samples.columns]
-    if missing:
-        raise C2CError(f"samples: missing column(s) {', '.join(missing)}")
+    require_columns(samples, LEADING_COLUMNS, "samples")
     if samples.is_empty():
         raise C2CError("samples: no rows to export (did every function get dropped?)")
     unknown = [f for f in formats if f not in FORMATS]

@@ -26,7 +26,6 @@ import polars as pl
 
 from case2code.atomic import write_text
 from case2code.errors import C2CError
-from case2code.execute import read_table
 from case2code.inputs.literals import values
 from case2code.inputs.mutate import mutate
 from case2code.inputs.spec import (
@@ -41,6 +40,7 @@ from case2code.inputs.spec import (
 from case2code.inputs.values import Sampler
 from case2code.sandbox import Limits, Sandbox
 from case2code.shards import ShardedOutput
+from case2code.tables import read_table, require_columns
 
 # Validation runs many throwaway candidates: a tenth of the execute stage's budget each.
 VALIDATION_LIMITS = Limits(fuel_per_case=200_000_000, wall_ms_per_case=2_000)
@@ -128,9 +128,7 @@ class InputsResult:
 
 
 def specs_of(functions: pl.DataFrame) -> list[FunctionSpec]:
-    missing = [c for c in ("function_id", "name", "source") if c not in functions.columns]
-    if missing:
-        raise C2CError(f"functions: missing column(s) {', '.join(missing)}")
+    require_columns(functions, ("function_id", "name", "source"), "functions")
     unique = functions.unique("function_id", keep="first", maintain_order=True)
     return [FunctionSpec.from_row(row) for row in unique.iter_rows(named=True)]
 
