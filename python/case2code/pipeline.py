@@ -1,0 +1,367 @@
+"""`c2c run`: extract → dedup → inputs → execute → assemble → export, resumable at any point.
+
+The pipeline only knows the order of the stages and where their tables live; each stage is the
+same table-to-table step the single-stage commands run. Under the run's folder:
+
+    stages/<stage>/...      each stage's output table, written atomically, and a `stage.json`
+                            marker (fingerprint of its settings and its inputs, time, figures)
+    dataset/                training shards and dataset card (export)
+    eval/case2code-eval.jsonl   held-out functions in the paper's benchmark format
+    report.md, report.html  the run's report with plots; run.json, its figures
+
+A restarted run skips every stage whose marker matches, and the long stages (inputs, execute)
+skip the shards they finished before the crash, so a run killed at any moment resumes without
+losing or repeating work. Changing a stage's settings reruns that stage and the ones after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from case2code.assemble import assemble
+from case2code.atomic import write_parquet, write_text
+from case2code.dedup import dedup_parquet
+from case2code.errors import C2CError
+from case2code.evalsplit import write_eval_split
+from case2code.execute import execute_to_parquet
+from case2code.export import export
+from case2code.extract import extract
+from case2code.inputs.drivers import make_generator
+from case2code.inputs.stage import generate_inputs_to_parquet
+from case2code.run_config import RunConfig
+from case2code.tables import read_table
+
+STAGES = ("extract", "dedup", "inputs", "execute", "assemble", "export")
+MARKER = "stage.json"
+EVAL_FILE = "case2code-eval.jsonl"
+
+Advance = Callable[[int, int], None]
+# Called with a stage's name; the context it opens yields the stage's progress callback.
+ProgressFactory = Callable[[str], AbstractContextManager[Advance]]
+
+
+@contextlib.contextmanager
+def _no_progress(_: str) -> Iterator[Advance]:
+    yield lambda done, total: None
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    name: str
+    status: str  # ran, or cached (its marker matched; nothing was recomputed)
+    seconds: float  # the time it took when it ran
+    rows_in: int
+    rows_out: int
+    figures: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _settings(obj: Any, *drop: str) -> dict[str, Any]:
+    """A settings dataclass as a dict, less the fields that do not change results (threads)."""
+    values = dataclasses.asdict(obj)
+    return {k: v for k, v in values.items() if k not in drop}
+
+
+class Pipeline:
+    """One run folder; `run()` brings every stage up to date."""
+
+    def __init__(self, config: RunConfig, progress: ProgressFactory | None = None) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        self.progress = progress or _no_progress
+        self.records: dict[str, StageRecord] = {}
+
+    # ------------------------------------------------------------ paths
+
+    def stage_dir(self, name: str) -> Path:
+        return self.out / "stages" / name
+
+    @property
+    def functions_path(self) -> Path:
+        return self.stage_dir("extract") / "functions.parquet"
+
+    @property
+    def unique_path(self) -> Path:
+        return self.stage_dir("dedup") / "unique.parquet"
+
+    @property
+    def inputs_path(self) -> Path:
+        return self.stage_dir("inputs") / "inputs.parquet"
+
+    @property
+    def results_path(self) -> Path:
+        return self.stage_dir("execute") / "results.parquet"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.stage_dir("assemble") / "samples.parquet"
+
+    @property
+    def dataset_dir(self) -> Path:
+        return self.out / "dataset"
+
+    @property
+    def eval_path(self) -> Path:
+        return self.out / "eval" / EVAL_FILE
+
+    # ------------------------------------------------------------ the run
+
+    def run(self) -> dict[str, Any]:
+        """Every stage in order, each skipped when its marker matches; then the report."""
+        started = time.perf_counter()
+        upstream = ""
+        for name in STAGES:
+            upstream = self._stage(name, upstream)
+        summary = self.summary(time.perf_counter() - started)
+        write_text(json.dumps(summary, indent=2, default=str) + "\n", self.out / "run.json")
+        from case2code.report import write_run_report
+
+        write_run_report(summary, pl.read_parquet(self.samples_path), self.out)
+        return summary
+
+    def _stage(self, name: str, upstream: str) -> str:
+        fingerprint = _digest(name, upstream, self._stage_settings(name))
+        marker = self.stage_dir(name) / MARKER
+        cached = self._read_marker(marker, fingerprint)
+        if cached is not None:
+            self.records[name] = dataclasses.replace(cached, status="cached")
+            return fingerprint
+        started = time.perf_counter()
+        with self.progress(name) as advance:
+            rows_in, rows_out, figures = getattr(self, f"_run_{name}")(advance)
+        record = StageRecord(
+            name, "ran", round(time.perf_counter() - started, 3), rows_in, rows_out, figures
+        )
+        body = {"fingerprint": fingerprint, **record.as_dict()}
+        write_text(json.dumps(body, indent=2, default=str) + "\n", marker)
+        self.records[name] = record
+        return fingerprint
+
+    @staticmethod
+    def _read_marker(marker: Path, fingerprint: str) -> StageRecord | None:
+        if not marker.is_file():
+            return None
+        try:
+            body = json.loads(marker.read_text())
+        except ValueError:
+            return None  # a marker is written atomically; a bad one is redone, not trusted
+        if body.pop("fingerprint", None) != fingerprint:
+            return None
+        return StageRecord(**body)
+
+    def _stage_settings(self, name: str) -> Any:
+        """What a stage's output depends on besides its input table."""
+        c = self.config
+        if name == "extract":
+            return {
+                "corpus": [str(Path(p).resolve()) for p in c.corpus],
+                "extract": _settings(c.extract, "threads", "batch_bytes"),
+            }
+        if name == "dedup":
+            return {
+                "dedup": _settings(c.dedup, "threads", "block_size"),
+                "against": c.against,
+                "max_functions": c.max_functions,
+                "seed": c.seed,
+            }
+        if name == "inputs":
+            return {
+                "generator": _settings(c.generator, "concurrency"),
+                "inputs": _settings(c.inputs, "workers"),
+            }
+        if name == "execute":
+            return {"limits": _settings(c.limits)}
+        if name == "assemble":
+            return {"assemble": _settings(c.assemble)}
+        return {
+            "eval": [c.eval_share, c.eval_max, c.seed],
+            "formats": c.formats,
+            "shard_rows": c.shard_rows,
+        }
+
+    # ------------------------------------------------------------ stages
+
+    def _run_extract(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+        corpus = list(self.config.corpus) or None
+        result = extract(corpus, self.config.extract, progress=advance)
+        write_parquet(result.functions, self.functions_path)
+        figures = result.summary.as_dict()
+        return result.summary.sources, result.functions.height, figures
+
+    def _run_dedup(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+        report = dedup_parquet(
+            self.functions_path, self.unique_path, self.config.dedup, against=self.config.against
+        )
+        if self.config.max_functions:
+            unique = pl.read_parquet(self.unique_path)
+            write_parquet(
+                sample_functions(unique, self.config.max_functions, self.config.seed),
+                self.unique_path,
+            )
+        kept = pl.scan_parquet(self.unique_path).select(pl.len()).collect().item()
+        advance(report.functions, report.functions)
+        return report.functions, kept, report.as_dict()
+
+    def _run_inputs(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+        g = self.config.generator
+        generator = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
+        inputs_config = dataclasses.replace(self.config.inputs, workers=self.config.workers or None)
+        result = generate_inputs_to_parquet(
+            self.unique_path,
+            self.inputs_path,
+            generator,
+            inputs_config,
+            shard_functions=self.config.shard_functions,
+            progress=advance,
+        )
+        figures = result.report()
+        return figures["functions"], result.inputs.height, figures
+
+    def _run_execute(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+        figures = execute_to_parquet(
+            self.unique_path,
+            self.inputs_path,
+            self.results_path,
+            self.config.limits,
+            self.config.workers or None,
+            shard_functions=self.config.shard_functions,
+            progress=advance,
+        )
+        return figures["functions"], figures["cases"], figures
+
+    def _run_assemble(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+        functions = read_table(self.unique_path, "functions")
+        result = assemble(functions, read_table(self.results_path, "results"), self.config.assemble)
+        write_parquet(result.samples, self.samples_path)
+        advance(functions.height, functions.height)
+        return functions.height, result.samples.height, result.report
+
+    def _run_export(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+        samples = pl.read_parquet(self.samples_path)
+        if samples.is_empty():
+            raise C2CError(
+                "no samples to export: every function was dropped (see the assemble figures in "
+                f"{self.stage_dir('assemble') / MARKER})"
+            )
+        held = eval_functions(
+            samples["function_id"].unique().to_list(),
+            self.config.eval_share,
+            self.config.eval_max,
+            self.config.seed,
+        )
+        is_eval = pl.col("function_id").is_in(sorted(held))
+        train, held_out = samples.filter(~is_eval), samples.filter(is_eval)
+        assemble_figures = self.records["assemble"].figures
+        summary = export(
+            train,
+            self.dataset_dir,
+            formats=self.config.formats,
+            shard_rows=self.config.shard_rows,
+            report=assemble_figures,
+        )
+        functions = read_table(self.unique_path, "functions")
+        eval_counts = write_eval_split(held_out, functions, self.eval_path)
+        advance(samples.height, samples.height)
+        figures = {
+            "train_samples": summary.rows,
+            "train_functions": train["function_id"].n_unique(),
+            "shards": summary.shards,
+            "eval": eval_counts,
+            "eval_path": str(self.eval_path),
+            "dataset_path": str(self.dataset_dir),
+        }
+        return samples.height, summary.rows, figures
+
+    # ------------------------------------------------------------ the figures
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """The run's figures for run.json and the report."""
+        r = self.records
+        extract_f, dedup_f = r["extract"].figures, r["dedup"].figures
+        inputs_f, assemble_f = r["inputs"].figures, r["assemble"].figures
+        export_f = r["export"].figures
+        min_valid = inputs_f.get("min_valid", self.config.inputs.min_valid)
+        funnel = [
+            ("functions seen", extract_f.get("functions_seen", 0)),
+            ("self-contained", r["extract"].rows_out),
+            ("unique", r["dedup"].rows_out),
+            (
+                f"with >= {min_valid} valid inputs",
+                inputs_f.get(f"functions_with_{min_valid}_valid", 0),
+            ),
+            ("with samples", assemble_f.get("functions_with_samples", 0)),
+            ("training functions", export_f.get("train_functions", 0)),
+            ("eval functions", export_f.get("eval", {}).get("functions", 0)),
+        ]
+        statuses = dict(inputs_f.get("candidate_statuses", {}))
+        statuses.pop("ok", None)
+        return {
+            "corpus": list(self.config.corpus) or ["the standard library"],
+            "generator": self.config.generator.name,
+            "model": self.config.generator.model,
+            "seconds": round(seconds, 3),
+            "stages": [r[name].as_dict() for name in STAGES],
+            "funnel": [{"label": label, "count": int(count)} for label, count in funnel],
+            "rejections": {
+                "extract": extract_f.get("rejected", {}),
+                "dedup": dedup_f.get("removed", {}),
+                "inputs": statuses,
+                "assemble": assemble_f.get("dropped", {}),
+            },
+            "contaminated": dedup_f.get("contaminated", []),
+            "dataset": {
+                "path": export_f.get("dataset_path"),
+                "rows": export_f.get("train_samples", 0),
+                "shards": export_f.get("shards", 0),
+            },
+            "eval_split": {
+                "path": export_f.get("eval_path"),
+                "functions": export_f.get("eval", {}).get("functions", 0),
+            },
+        }
+
+
+def sample_functions(functions: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """A seeded sample of `n` functions that does not depend on row order."""
+    if functions.height <= n:
+        return functions
+    ranked = functions.with_columns(
+        pl.col("function_id")
+        .map_elements(lambda f: _digest("sample", seed, f), return_dtype=pl.Utf8)
+        .alias("_rank")
+    )
+    return ranked.sort("_rank").head(n).drop("_rank").sort("function_id")
+
+
+def eval_functions(function_ids: list[str], share: float, most: int, seed: int) -> set[str]:
+    """The functions held out for evaluation: a seeded share, chosen by hash so that the
+    choice of one function does not depend on which others made it this far."""
+    wanted = min(most, math.floor(share * len(function_ids) + 0.5))
+    ranked = sorted(function_ids, key=lambda f: _digest("eval", seed, f))
+    return set(ranked[:wanted])
+
+
+def run(
+    config: RunConfig | None = None, progress: ProgressFactory | None = None
+) -> Mapping[str, Any]:
+    """Run (or resume) the whole pipeline; returns the run's figures."""
+    return Pipeline(config or RunConfig(), progress).run()

@@ -1,0 +1,222 @@
+"""`c2c run` end to end on a real corpus (a dozen stdlib modules): the dataset loads with polars
+and `datasets`, every answer reproduces its cases in the sandbox, a run killed with SIGKILL in
+the middle of a stage resumes to the same dataset, and finished stages are not redone."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import datasets
+import polars as pl
+import pytest
+from case2code.dedup import dedup
+from case2code.evalsplit import read_eval_split
+from case2code.pipeline import STAGES, Pipeline
+from case2code.run_config import RunConfig, load_config
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+MODULES = (
+    "colorsys.py",
+    "heapq.py",
+    "statistics.py",
+    "fnmatch.py",
+    "base64.py",
+    "quopri.py",
+    "difflib.py",
+    "calendar.py",
+    "stringprep.py",
+    "bisect.py",
+    "html/__init__.py",
+    "operator.py",
+)
+FENCE = re.compile(r"```python\n(.*)```\s*$", re.DOTALL)
+# Small shards so a kill lands between shards of a stage; a share that holds some functions out.
+CONFIG = """
+[run]
+out = "run"
+shard_functions = 2
+workers = 2
+eval_share = 0.1
+
+[corpus]
+paths = ["{corpus}"]
+
+[inputs]
+n_inputs = 6
+rounds = 2
+
+[export]
+shard_rows = 40
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy for every run: function origins name their file, so runs must share it."""
+    root = tmp_path_factory.mktemp("corpus")
+    for module in MODULES:
+        shutil.copy(STDLIB / module, root / module.replace("/", "_"))
+    return root
+
+
+def _config(root: Path, corpus: Path) -> Path:
+    (root / "run.toml").write_text(CONFIG.replace("{corpus}", str(corpus)))
+    return root / "run.toml"
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    """The files a user takes away: the dataset and the evaluation split."""
+    names = [*sorted((out / "dataset").rglob("*")), out / "eval" / "case2code-eval.jsonl"]
+    return {str(p.relative_to(out)): p.read_bytes() for p in names if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Pipeline:
+    config = load_config(_config(tmp_path_factory.mktemp("whole"), corpus))
+    pipeline = Pipeline(config)
+    pipeline.run()
+    return pipeline
+
+
+def test_every_stage_ran_and_wrote_its_table(finished: Pipeline) -> None:
+    assert [finished.records[name].status for name in STAGES] == ["ran"] * len(STAGES)
+    extract, dedup_, inputs, execute, assemble, export = (finished.records[s] for s in STAGES)
+    assert extract.rows_in == len(MODULES) and extract.rows_out >= 60
+    assert dedup_.rows_in == extract.rows_out >= dedup_.rows_out > 0
+    assert inputs.rows_in == dedup_.rows_out >= execute.rows_in > 0
+    assert assemble.rows_out == export.rows_in > export.rows_out > 0
+    for path in (finished.functions_path, finished.unique_path, finished.results_path):
+        assert path.is_file()
+    assert not list(finished.out.rglob("*.parts")), "shard folders are cleaned up"
+    assert not list(finished.out.rglob("*.tmp")), "no half-written file is left"
+
+
+def test_dataset_loads_with_polars_and_datasets(finished: Pipeline, tmp_path: Path) -> None:
+    parquet = pl.read_parquet(finished.dataset_dir / "data" / "*.parquet")
+    jsonl = pl.read_ndjson(list((finished.dataset_dir / "data").glob("*.jsonl")))
+    assert parquet.height == jsonl.height == finished.records["export"].rows_out
+    assert sorted(parquet["sample_id"]) == sorted(jsonl["sample_id"])
+    assert len(list((finished.dataset_dir / "data").glob("*.parquet"))) > 1, "sharded"
+    os.environ["HF_DATASETS_CACHE"] = str(tmp_path / "hf")
+    loaded = datasets.load_dataset(str(finished.dataset_dir), split="train")
+    assert loaded.num_rows == parquet.height
+    assert {"messages", "prompt", "completion", "shown", "held_out"} <= set(loaded.column_names)
+    roles = [m["role"] for m in loaded[0]["messages"]]
+    assert roles[-1] == "assistant" and "user" in roles
+
+
+def test_every_answer_reproduces_its_cases_in_the_sandbox(finished: Pipeline, sandbox) -> None:
+    samples = pl.read_parquet(finished.dataset_dir / "data" / "*.parquet")
+    calls, expected = [], []
+    for row in samples.iter_rows(named=True):
+        match = FENCE.match(row["completion"])
+        source = match.group(1) if match else row["completion"]
+        cases = row["shown"] + row["held_out"]
+        assert len(row["shown"]) >= 3 and row["held_out"]
+        calls.append((source, row["name"], [c["input"] for c in cases]))
+        expected.append([c["output"] for c in cases])
+    got = [[r.paper_output for r in results] for results in sandbox.run(calls)]
+    assert got == expected
+
+
+def test_eval_split_is_held_out_and_far_from_training(finished: Pipeline) -> None:
+    records = read_eval_split(finished.eval_path)
+    assert records, "eval_share 0.1 holds some functions out"
+    eval_ids = {r["function_id"] for r in records}
+    train = pl.read_parquet(finished.dataset_dir / "data" / "*.parquet")
+    assert not eval_ids & set(train["function_id"]), "no evaluation function is trained on"
+    # Near-dedup the evaluation functions against the training ones: none is contaminated.
+    checked = dedup(
+        pl.DataFrame({"function_id": sorted(eval_ids), "source": [r["code"] for r in records]}),
+        against=train["source"].unique().to_list(),
+    )
+    assert checked.report.removed.get("contaminated", 0) == 0
+
+
+def test_report_and_figures_are_written(finished: Pipeline) -> None:
+    for name in ("report.md", "report.html", "run.json"):
+        assert (finished.out / name).is_file()
+    markdown = (finished.out / "report.md").read_text()
+    for stage in STAGES:
+        assert stage in markdown
+
+
+def test_a_finished_run_is_not_redone(finished: Pipeline) -> None:
+    before = _outputs(finished.out)
+    again = Pipeline(finished.config)
+    again.run()
+    assert {again.records[name].status for name in STAGES} == {"cached"}
+    assert _outputs(finished.out) == before
+
+
+def test_a_changed_setting_reruns_only_its_stage_and_later(finished: Pipeline, tmp_path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(finished.out, out)
+    assemble = dataclasses.replace(finished.config.assemble, seed=7)
+    config = dataclasses.replace(finished.config, out=out, assemble=assemble)
+    changed = Pipeline(config)
+    changed.run()
+    statuses = [changed.records[name].status for name in STAGES]
+    assert statuses == ["cached"] * 4 + ["ran", "ran"]
+
+
+def _wait_for(path_glob: str, root: Path, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list(root.glob(path_glob)):
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before {path_glob} appeared: {process.stderr.read()}")
+        time.sleep(0.05)
+    pytest.fail(f"{path_glob} did not appear in {timeout} s")
+
+
+def _start(config: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "case2code", "run", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # the sandbox's worker processes die with it
+    )
+
+
+def _kill(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_sigkill_mid_stage_then_restart_gives_the_same_dataset(
+    finished: Pipeline, corpus: Path, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, corpus)
+    out = tmp_path / "run"
+    # Killed once in the middle of the inputs stage, once in the middle of execute.
+    for stage, shard in (("inputs", "inputs.parquet"), ("execute", "results.parquet")):
+        process = _start(config)
+        _wait_for(f"stages/{stage}/{shard}.parts/part-00001.parquet", out, process, 300)
+        _kill(process)
+        assert not (out / "stages" / stage / "stage.json").exists(), "killed mid-stage"
+    resumed = Pipeline(load_config(config))
+    resumed.run()
+    assert resumed.records["extract"].status == "cached"
+    assert resumed.records["inputs"].status == "cached"
+    assert resumed.records["execute"].status == "ran"
+    assert _outputs(out) == _outputs(finished.out)
+
+
+def test_config_file_lists_the_defaults() -> None:
+    docs = Path(__file__).parent.parent / "docs" / "run.toml"
+    config = load_config(docs)
+    assert config == dataclasses.replace(RunConfig(), out=docs.parent / "c2c-run")
