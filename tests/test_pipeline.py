@@ -106,8 +106,10 @@ def test_dataset_loads_with_polars_and_datasets(finished: Pipeline, tmp_path: Pa
     assert parquet.height == jsonl.height == finished.records["export"].rows_out
     assert sorted(parquet["sample_id"]) == sorted(jsonl["sample_id"])
     assert len(list((finished.dataset_dir / "data").glob("*.parquet"))) > 1, "sharded"
-    os.environ["HF_DATASETS_CACHE"] = str(tmp_path / "hf")
-    loaded = datasets.load_dataset(str(finished.dataset_dir), split="train")
+    # A fresh cache: `datasets` would reuse the table it cached for an earlier run's same path.
+    loaded = datasets.load_dataset(
+        str(finished.dataset_dir), split="train", cache_dir=str(tmp_path / "hf")
+    )
     assert loaded.num_rows == parquet.height
     assert {"messages", "prompt", "completion", "shown", "held_out"} <= set(loaded.column_names)
     roles = [m["role"] for m in loaded[0]["messages"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -240,11 +241,13 @@ def dedup_command(
         Path | None, typer.Option("--report", help="Write the dedup report as JSON here.")
     ] = None,
     against: Annotated[
-        Path | None,
+        list[str] | None,
         typer.Option(
             "--against",
-            help="Drop near-duplicates of these (JSONL/Parquet: code/source/content/solution, "
-            "or HumanEval's prompt + canonical_solution).",
+            metavar="BENCHMARK",
+            help="Drop near-duplicates of this benchmark's solutions: humaneval, or a "
+            "JSONL/JSON/Parquet file (HumanEval, MBPP, Case2Code or code/source column). "
+            "Repeatable.",
         ),
     ] = None,
     threshold: Annotated[float, typer.Option(help="Jaccard similarity of duplicates.")] = 0.7,
@@ -295,6 +298,10 @@ def dedup_command(
     for cluster in result.largest[:5]:
         names = ", ".join(str(n) for n in cluster["names"])
         table.add_row(f"  {cluster['size']} x", names[:60])
+    for benchmark, count in result.contaminated_by_benchmark().items():
+        tasks = result.benchmarks.get(benchmark, 0)
+        plural = "" if tasks == 1 else "s"
+        table.add_row(f"  contaminated: {benchmark} ({tasks:,} task{plural})", f"{count:,}")
     console.print(table)
     if report is not None:
         write_report(result, report)
@@ -449,3 +456,105 @@ def assemble_command(
             table.add_row(key.replace("_", " "), f"{value:,}")
     console.print(table)
     console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
+
+
+@contextmanager
+def stage_bars() -> Iterator[Callable[[str], AbstractContextManager[Callable[[int, int], None]]]]:
+    """One progress bar per pipeline stage; yields the pipeline's progress factory."""
+    with Progress(
+        "[progress.description]{task.description:<9}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bars:
+
+        @contextmanager
+        def stage(name: str) -> Iterator[Callable[[int, int], None]]:
+            task = bars.add_task(name, total=None)
+            seen = [1]  # the last total reported; a cached stage reports none
+
+            def advance(done: int, total: int) -> None:
+                seen[0] = total
+                bars.update(task, completed=done, total=total)
+
+            yield advance
+            bars.update(task, completed=seen[0], total=seen[0])
+
+        yield stage
+
+
+@app.command("run")
+def run_command(
+    config_file: Annotated[
+        Path | None,
+        typer.Argument(help="TOML settings (docs/run.toml lists every key); default: defaults."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Run folder (default: c2c-run).")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option("--corpus", help="Corpus path (repeatable). Default: the standard library."),
+    ] = None,
+    max_functions: Annotated[
+        int | None, typer.Option(help="Keep a seeded sample of this many functions after dedup.")
+    ] = None,
+    generator: Annotated[
+        str | None, typer.Option(help="Input generator: builtin, openai or vllm.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model for openai / vllm.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Sandbox worker processes; default one per core.")
+    ] = None,
+) -> None:
+    """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable."""
+    import dataclasses
+
+    from case2code.pipeline import Pipeline
+    from case2code.run_config import RunConfig, load_config
+
+    try:
+        config = load_config(config_file) if config_file else RunConfig()
+        overrides: dict[str, object] = {}
+        if out is not None:
+            overrides["out"] = out
+        if corpus:
+            overrides["corpus"] = tuple(str(p) for p in corpus)
+        if max_functions is not None:
+            overrides["max_functions"] = max_functions
+        if workers is not None:
+            overrides["workers"] = workers
+        chosen = {
+            k: v
+            for k, v in {"name": generator, "model": model, "base_url": base_url}.items()
+            if v is not None
+        }
+        if chosen:
+            overrides["generator"] = dataclasses.replace(config.generator, **chosen)
+        config = dataclasses.replace(config, **overrides)
+        pipeline = Pipeline(config)
+        with stage_bars() as bars:
+            pipeline.progress = bars
+            summary = pipeline.run()
+    except C2CError as error:
+        raise fail(str(error)) from None
+    table = Table(title=f"c2c run: {config.out}", title_justify="left")
+    for column in ("stage", "status", "seconds", "in", "out"):
+        table.add_column(column, justify="left" if column in ("stage", "status") else "right")
+    for record in summary["stages"]:
+        table.add_row(
+            record["name"],
+            record["status"],
+            f"{record['seconds']:.1f}",
+            f"{record['rows_in']:,}",
+            f"{record['rows_out']:,}",
+        )
+    console.print(table)
+    console.print(
+        f"dataset: {summary['dataset']['rows']:,} samples in {summary['dataset']['path']}; "
+        f"eval split: {summary['eval_split']['functions']:,} functions in "
+        f"{summary['eval_split']['path']}; report: {config.out / 'report.html'}"
+    )

@@ -1,10 +1,11 @@
-"""The dedup stage: exact and near-duplicate removal, and decontamination against a reference.
+"""The dedup stage: exact and near-duplicate removal, and decontamination against benchmarks.
 
 Functions stream into the Rust `Deduper` in blocks; it keeps a compact record per function
 (`bytes_per_function`, 617 bytes with the defaults), never the sources, then clusters with
 MinHash LSH and union-find. Every row gets a `cluster_id` (the `function_id` of the function
 kept for its cluster), a `dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an
-`exact_hash` of its normalised tokens.
+`exact_hash` of its normalised tokens. A function near-duplicate to a benchmark task is
+`contaminated`, and its `cluster_id` names the task (`humaneval:HumanEval/0`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ import polars as pl
 
 from case2code import _core
 from case2code.atomic import sink_parquet
+from case2code.benchmarks import BenchmarkTask, load_benchmarks
 from case2code.errors import C2CError
 
 KeepRule = Literal["shortest", "first", "score"]
+# Benchmarks to decontaminate against: one spec (`humaneval` or a benchmark file), or a
+# sequence of specs, loaded tasks, or (the older form) function sources.
+Against = str | Path | Sequence[str | Path | BenchmarkTask]
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,13 @@ class DedupReport:
     clusters: int
     largest: list[dict[str, object]] = field(default_factory=list)
     bytes_per_function: int = 0
+    # Tasks checked against, per benchmark, and one entry per contaminated function.
+    benchmarks: dict[str, int] = field(default_factory=dict)
+    contaminated: list[dict[str, object]] = field(default_factory=list)
+
+    def contaminated_by_benchmark(self) -> dict[str, int]:
+        counts = Counter(str(hit["benchmark"]) for hit in self.contaminated)
+        return {name: counts.get(name, 0) for name in sorted(set(self.benchmarks) | set(counts))}
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -81,6 +93,9 @@ class DedupReport:
             "clusters_with_duplicates": self.clusters,
             "largest_clusters": self.largest,
             "bytes_per_function": self.bytes_per_function,
+            "benchmarks": self.benchmarks,
+            "contaminated_by_benchmark": self.contaminated_by_benchmark(),
+            "contaminated": self.contaminated,
         }
 
 
@@ -107,27 +122,6 @@ def _ranks(block: pl.DataFrame, start: int, config: DedupConfig) -> list[float]:
     # Higher scores win; a missing score loses.
     scores = block[column].cast(pl.Float64, strict=False)
     return (-scores).fill_null(float("inf")).to_list()
-
-
-def reference_sources(path: str | Path) -> list[str]:
-    """Function sources from a benchmark file: JSONL or Parquet with a `code`, `source`,
-    `content` or `solution` column, or HumanEval's `prompt` + `canonical_solution`."""
-    path = Path(path)
-    if not path.is_file():
-        raise C2CError(f"reference: {path} does not exist")
-    try:
-        table = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_ndjson(path)
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise C2CError(f"reference: cannot read {path}: {e}") from None
-    if {"prompt", "canonical_solution"} <= set(table.columns):
-        return [p + s for p, s in zip(table["prompt"], table["canonical_solution"], strict=True)]
-    for column in ("code", "source", "content", "solution"):
-        if column in table.columns:
-            return [s for s in table[column].cast(pl.Utf8) if s]
-    raise C2CError(
-        f"reference: {path} has none of the columns code, source, content, solution, "
-        f"prompt+canonical_solution (has {', '.join(table.columns)})"
-    )
 
 
 def _blocks(frame: pl.DataFrame, size: int) -> Iterator[tuple[int, pl.DataFrame]]:
@@ -165,7 +159,52 @@ def assign(
     return table, deduper.bytes_per_function()
 
 
-def _report(functions: pl.DataFrame, bytes_per_function: int, examples: int = 10) -> DedupReport:
+def reference_tasks(against: Against | None) -> list[BenchmarkTask]:
+    """The tasks `against` names. A string with a line break is a function's source (the older
+    form), task k of benchmark `reference`; any other string or path is a benchmark spec."""
+    if against is None:
+        return []
+    if isinstance(against, (str, Path)):
+        against = [against]
+    tasks: list[BenchmarkTask] = []
+    specs: list[str | Path] = []
+    for k, item in enumerate(against):
+        if isinstance(item, BenchmarkTask):
+            tasks.append(item)
+        elif isinstance(item, str) and "\n" in item:
+            tasks.append(BenchmarkTask("reference", str(k), item))
+        else:
+            specs.append(item)
+    return tasks + load_benchmarks(specs)
+
+
+def _contaminated(
+    table: pl.DataFrame, ids: pl.Series, names: pl.Series | None, tasks: Sequence[BenchmarkTask]
+) -> list[dict[str, object]]:
+    """One entry per contaminated function: its id and name, and the task it leaks."""
+    hits = table.filter(pl.col("dedup_reason") == "contaminated")
+    rows = hits["row"]
+    found = names.gather(rows).to_list() if names is not None else [None] * hits.height
+    return [
+        {
+            "function_id": function_id,
+            "name": name,
+            "benchmark": tasks[-cluster_row - 1].benchmark,
+            "task_id": tasks[-cluster_row - 1].task_id,
+        }
+        for function_id, name, cluster_row in zip(
+            ids.cast(pl.Utf8).gather(rows).to_list(), found, hits["cluster_row"], strict=True
+        )
+    ]
+
+
+def _report(
+    functions: pl.DataFrame,
+    bytes_per_function: int,
+    tasks: Sequence[BenchmarkTask],
+    contaminated: list[dict[str, object]],
+    examples: int = 10,
+) -> DedupReport:
     reasons = Counter(functions["dedup_reason"].to_list())
     sizes = (
         functions.filter(pl.col("dedup_reason") != "contaminated")
@@ -185,57 +224,56 @@ def _report(functions: pl.DataFrame, bytes_per_function: int, examples: int = 10
         clusters=sizes.height,
         largest=largest,
         bytes_per_function=bytes_per_function,
+        benchmarks=dict(sorted(Counter(t.benchmark for t in tasks).items())),
+        contaminated=contaminated,
     )
 
 
-def _cluster_ids(ids: pl.Series, cluster_row: pl.Series) -> pl.Series:
-    """The kept function's id for each row, or `reference:k` for a hit on reference k."""
+def _cluster_ids(
+    ids: pl.Series, cluster_row: pl.Series, tasks: Sequence[BenchmarkTask]
+) -> pl.Series:
+    """The kept function's id for each row, or `<benchmark>:<task_id>` for a benchmark hit."""
     frame = pl.DataFrame({"row": cluster_row})
     kept = ids.cast(pl.Utf8).gather(frame["row"].clip(lower_bound=0))
+    labels = pl.Series([f"{t.benchmark}:{t.task_id}" for t in tasks] or [""], dtype=pl.Utf8)
+    leaked = labels.gather((-frame["row"] - 1).clip(lower_bound=0))
     return frame.select(
-        pl.when(pl.col("row") >= 0)
-        .then(kept)
-        .otherwise(pl.lit("reference:") + (-pl.col("row") - 1).cast(pl.Utf8))
-        .alias("cluster_id")
+        pl.when(pl.col("row") >= 0).then(kept).otherwise(leaked).alias("cluster_id")
     )["cluster_id"]
-
-
-def _attach(frame: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
-    ids = (
-        frame["function_id"]
-        if "function_id" in frame.columns
-        else pl.Series([str(i) for i in range(frame.height)])
-    )
-    return frame.with_columns(
-        _cluster_ids(ids, table["cluster_row"]),
-        table["dedup_reason"],
-        table["exact_hash"],
-    )
 
 
 def dedup(
     functions: pl.DataFrame,
     config: DedupConfig | None = None,
-    against: Sequence[str] | str | Path | None = None,
+    against: Against | None = None,
 ) -> DedupResult:
     """Cluster `functions` (needs `source`; `function_id` and `name` are used when present)
-    and pick one per cluster; drop any near-duplicate of a function in `against` (sources, or
-    a benchmark file for `reference_sources`)."""
+    and pick one per cluster; drop any near-duplicate of a task in `against` (benchmark specs
+    such as `["humaneval", "mbpp.jsonl"]`, see `reference_tasks`)."""
     config = config or DedupConfig()
-    if isinstance(against, (str, Path)):
-        against = reference_sources(against)
-    table, per_function = assign(_blocks(functions, config.block_size), config, against or ())
-    out = _attach(functions, table)
+    tasks = reference_tasks(against)
+    table, per_function = assign(
+        _blocks(functions, config.block_size), config, [t.source for t in tasks]
+    )
+    ids = (
+        functions["function_id"]
+        if "function_id" in functions.columns
+        else pl.Series([str(i) for i in range(functions.height)])
+    )
+    out = functions.with_columns(
+        _cluster_ids(ids, table["cluster_row"], tasks), table["dedup_reason"], table["exact_hash"]
+    )
     if "name" not in out.columns:
         out = out.with_columns(pl.lit(None, pl.Utf8).alias("name"))
-    return DedupResult(out, _report(out, per_function))
+    hits = _contaminated(table, ids, out["name"], tasks)
+    return DedupResult(out, _report(out, per_function, tasks, hits))
 
 
 def dedup_parquet(
     source: str | Path,
     output: str | Path,
     config: DedupConfig | None = None,
-    against: str | Path | None = None,
+    against: Against | None = None,
     all_rows: str | Path | None = None,
 ) -> DedupReport:
     """Stream a functions Parquet file through dedup; write the kept rows (and, if asked, all
@@ -263,14 +301,19 @@ def dedup_parquet(
             yield start, batch
             start += batch.height
 
-    reference = reference_sources(against) if against else ()
-    table, per_function = assign(batches(), config, reference)
+    # Benchmarks load first, so a bad one fails before the long pass over the functions.
+    tasks = reference_tasks(against)
+    table, per_function = assign(batches(), config, [t.source for t in tasks])
     ids = pl.scan_parquet(source).select("function_id").collect()["function_id"]
-    table = table.with_columns(_cluster_ids(ids, table["cluster_row"]))
+    table = table.with_columns(_cluster_ids(ids, table["cluster_row"], tasks))
     rows = (
         pl.scan_parquet(source)
         .with_row_index("row")
-        .join(table.lazy().select("row", "cluster_id", "dedup_reason", "exact_hash"), on="row")
+        .join(
+            table.lazy().select("row", "cluster_id", "dedup_reason", "exact_hash"),
+            on="row",
+            maintain_order="left",
+        )
         .drop("row")
     )
     if all_rows is not None:
@@ -279,7 +322,11 @@ def dedup_parquet(
     summary = rows.select(
         "cluster_id", "dedup_reason", "name" if "name" in names else pl.lit(None).alias("name")
     ).collect()
-    return _report(summary, per_function)
+    # Names are read only when there are hits to name.
+    leaked = "name" in names and (table["dedup_reason"] == "contaminated").any()
+    function_names = pl.scan_parquet(source).select("name").collect()["name"] if leaked else None
+    hits = _contaminated(table, ids, function_names, tasks)
+    return _report(summary, per_function, tasks, hits)
 
 
 def write_report(report: DedupReport, path: str | Path) -> None:

@@ -1,0 +1,304 @@
+"""The held-out evaluation split, written in the Case2Code paper's benchmark format.
+
+One JSONL record per function, with the fields of the paper's `dataset/test.jsonl` (20 of its
+records are in tests/data/case2code-official-sample.jsonl) in the paper's order, then ours:
+
+- `example_str`: Python source defining `examples = [dict(arg=value), ...]`, every case in order.
+  The paper's grader runs it after a model's code and calls `func_name(**example)` for each.
+- `example_inputs`: per case, `json.dumps(repr(kwargs))`, e.g. `"{'num': 123}"` in quotes.
+- `example_outputs`: per case, `{"return": json.dumps(repr(value))}` or, for an exception,
+  `{"error": "<|EXCEPTION|> " + json.dumps("<class 'X'>: msg")}` -- the paper's sandbox prints
+  exactly these (json.dumps with its default ASCII escapes), so its grader compares them as text.
+- `parsed_inputs`: per case, `[[name, value source], ...]`; a string's source is its
+  `json.dumps` form (`"a"`, `"\\u662f"`), any other value's its repr.
+- `code` / `exec_code`: the standalone source, ending in a newline (the paper's code always does).
+- `func_name`, `exec_status` (true: every case here ran), `id` (`<function_id>_0`).
+- `choosed_example_idx`: indices of the cases shown in the prompt, in prompt order.
+- `output`: "The function is:\\n\\n```python\\n{code}\\n```" (a blank line before the fence).
+- `prompt`: three parts -- the instruction "Write a function that generates the output from the
+  input.", the header "Function: {name}" and the case block, one `Input: dict(a=1, b="x"),
+  Output: {output}` line per shown case, each ending in a newline, where {output} is the
+  `return` text or the `error` text less its `<|EXCEPTION|>` mark. The parts come in a random
+  order, each followed by "\\n" (5 in 8), "\\n\\n" (2 in 8) or "\\n\\n\\n" (1 in 8), as the
+  paper's generator does in eval mode (`prompt_code_data.py --for_eval` in the authors'
+  repository, choosewhatulike/case2code); here the draw is seeded by the function id.
+- ours: `function_id`, `held_out_idx` (indices of the held-out cases) and `cases` (our
+  argument-list inputs, outputs and error flags, for graders that call with our inputs).
+
+Cases are the sample's shown ones, then its held-out ones, so `choosed_example_idx` is
+`0..k-1` and `held_out_idx` `k..n-1`. Lines are `json.dumps(record, ensure_ascii=False)`, as the
+paper wrote them. In the paper's own file `example_outputs` can be longer than `example_inputs`
+(it ran every list of its `example_str`); here all per-case lists have one entry per case.
+
+A function is left out, and counted by reason, when its cases cannot be written as keyword
+dicts: a positional-only or `*args` parameter, an input the host does not parse (see
+`case2code.inputs.literals`; nothing is evaluated), or arguments that do not bind to the
+parameters by name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import keyword
+import random
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from case2code.atomic import write_text
+from case2code.errors import C2CError
+from case2code.inputs.literals import render_value, values
+from case2code.tables import require_columns
+
+INSTRUCTION = "Write a function that generates the output from the input."
+NAME_HEADER = "Function: {name}"
+CASE_LINE = "Input: {input}, Output: {output}\n"
+ANSWER = "The function is:\n\n```python\n{code}\n```"
+EXCEPTION_MARK = "<|EXCEPTION|>"
+PARTS = ("instruction", "name", "cases")
+# The paper's newline choices after each prompt part, repeats giving the weights.
+NEW_LINES = ("\n",) * 5 + ("\n\n",) * 2 + ("\n\n\n",)
+PAPER_FIELDS = (
+    "example_str",
+    "code",
+    "func_name",
+    "exec_status",
+    "example_inputs",
+    "example_outputs",
+    "parsed_inputs",
+    "exec_code",
+    "output",
+    "choosed_example_idx",
+    "prompt",
+    "id",
+)
+OUR_FIELDS = ("function_id", "held_out_idx", "cases")
+# Skip reasons, counted as `skipped_<reason>`.
+POSITIONAL_ONLY = "positional_only"
+VAR_POSITIONAL = "var_positional"
+UNPARSABLE_INPUT = "unparsable_input"
+ARGUMENT_MISMATCH = "argument_mismatch"
+
+
+class Unconvertible(Exception):
+    """A sample whose cases cannot be written as keyword dicts; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the prompt's parts go: their order and the newlines after each, in that order."""
+
+    order: tuple[str, str, str]
+    gaps: tuple[str, str, str]
+
+    @classmethod
+    def pick(cls, rng: random.Random) -> Layout:
+        """A layout drawn as the paper's generator draws it."""
+        order = list(PARTS)
+        rng.shuffle(order)
+        gaps = tuple(rng.choice(NEW_LINES) for _ in order)
+        return cls((order[0], order[1], order[2]), (gaps[0], gaps[1], gaps[2]))
+
+
+def layouts() -> Iterator[Layout]:
+    """Every layout the paper's generator can pick."""
+    gaps = sorted(set(NEW_LINES), key=len)
+    for order in itertools.permutations(PARTS):
+        for chosen in itertools.product(gaps, repeat=len(PARTS)):
+            yield Layout(order, chosen)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- one case
+
+
+def value_source(value: Any) -> str:
+    """A value as the paper's `parsed_inputs` write it: JSON for a string, else the repr."""
+    return json.dumps(value) if isinstance(value, str) else render_value(value)
+
+
+def dict_call(pairs: Sequence[Sequence[str]]) -> str:
+    """`[[name, source], ...]` -> `dict(name=source, ...)`."""
+    return "dict(" + ", ".join(f"{name}={source}" for name, source in pairs) + ")"
+
+
+def encode_output(output: str, is_error: bool) -> dict[str, str]:
+    """Our case output (a repr, or `<class 'X'>: msg`) as the paper's sandbox prints it."""
+    if is_error:
+        return {"error": f"{EXCEPTION_MARK} {json.dumps(output)}"}
+    return {"return": json.dumps(output)}
+
+
+def prompt_output(encoded: Mapping[str, str]) -> str:
+    """The output text a prompt shows for one of `example_outputs`."""
+    if "error" in encoded:
+        return encoded["error"].replace(EXCEPTION_MARK, "", 1).strip()
+    return encoded["return"]
+
+
+def paper_prompt(name: str, examples: Sequence[tuple[str, str]], layout: Layout) -> str:
+    """The prompt for shown `(dict call, output text)` examples, parts placed by `layout`."""
+    parts = {
+        "instruction": INSTRUCTION,
+        "name": NAME_HEADER.format(name=name),
+        "cases": "".join(CASE_LINE.format(input=i, output=o) for i, o in examples),
+    }
+    return "".join(parts[part] + gap for part, gap in zip(layout.order, layout.gaps, strict=True))
+
+
+def paper_answer(code: str) -> str:
+    return ANSWER.format(code=code)
+
+
+def keyword_arguments(input_text: str, params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A call's arguments bound to parameter names, or Unconvertible saying why not."""
+    kinds = [p["kind"] for p in params]
+    if "positional_only" in kinds:
+        raise Unconvertible(POSITIONAL_ONLY)
+    if "var_positional" in kinds:
+        raise Unconvertible(VAR_POSITIONAL)
+    arguments = values(input_text)
+    if arguments is None:
+        raise Unconvertible(UNPARSABLE_INPUT)
+    positional = [p["name"] for p in params if p["kind"] == "positional_or_keyword"]
+    if len(arguments.args) > len(positional):
+        raise Unconvertible(ARGUMENT_MISMATCH)
+    bound = dict(zip(positional, arguments.args, strict=False))
+    for name, value in arguments.kwargs:
+        # A name bound twice, or one `dict(name=...)` cannot spell, has no keyword form.
+        if (
+            name in bound
+            or not isinstance(name, str)
+            or not name.isidentifier()
+            or keyword.iskeyword(name)
+        ):
+            raise Unconvertible(ARGUMENT_MISMATCH)
+        bound[name] = value
+    return bound
+
+
+def _dict_repr(kwargs: Mapping[str, Any]) -> str:
+    """repr(kwargs), with sets in a fixed order (their repr changes with the hash seed)."""
+    return "{" + ", ".join(f"{name!r}: {render_value(v)}" for name, v in kwargs.items()) + "}"
+
+
+# ---------------------------------------------------------------- one record
+
+
+def convert(sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`eval_record`, raising Unconvertible instead of returning None."""
+    cases = [*sample["shown"], *sample["held_out"]]
+    try:
+        bound = [keyword_arguments(case["input"], params) for case in cases]
+        pairs = [[[name, value_source(v)] for name, v in kw.items()] for kw in bound]
+        inputs = [json.dumps(_dict_repr(kw)) for kw in bound]
+    except TypeError:  # a value with no literal form
+        raise Unconvertible(UNPARSABLE_INPUT) from None
+    outputs = [encode_output(case["output"], case["is_error"]) for case in cases]
+    calls = [dict_call(p) for p in pairs]
+    shown = range(len(sample["shown"]))
+    function_id = sample["function_id"]
+    layout = Layout.pick(random.Random(f"evalsplit:{function_id}"))
+    code = sample["source"] if sample["source"].endswith("\n") else sample["source"] + "\n"
+    return {
+        "example_str": "examples = [\n" + "".join(f"    {call},\n" for call in calls) + "]",
+        "code": code,
+        "func_name": sample["name"],
+        "exec_status": True,
+        "example_inputs": inputs,
+        "example_outputs": outputs,
+        "parsed_inputs": pairs,
+        "exec_code": code,
+        "output": paper_answer(code),
+        "choosed_example_idx": list(shown),
+        "prompt": paper_prompt(
+            sample["name"], [(calls[i], prompt_output(outputs[i])) for i in shown], layout
+        ),
+        "id": f"{function_id}_0",
+        "function_id": function_id,
+        "held_out_idx": list(range(len(shown), len(cases))),
+        "cases": [
+            {"input": c["input"], "output": c["output"], "is_error": c["is_error"]} for c in cases
+        ],
+    }
+
+
+def eval_record(
+    sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """A sample row and its function's params as a paper-format record; None when its cases
+    cannot be written as keyword dicts (see `convert` for the reason)."""
+    try:
+        return convert(sample, params)
+    except Unconvertible:
+        return None
+
+
+def record_line(record: Mapping[str, Any]) -> str:
+    """One JSONL line, serialised as the paper's file is."""
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- the split file
+
+
+def write_eval_split(
+    samples: pl.DataFrame, functions: pl.DataFrame, path: str | Path
+) -> dict[str, int]:
+    """One record per function (its first sample), sorted by function id, written atomically.
+    Returns {"functions": records written, "skipped_<reason>": functions left out}."""
+    require_columns(samples, ("function_id", "name", "source", "shown", "held_out"), "samples")
+    require_columns(functions, ("function_id", "params"), "functions")
+    params = {
+        row["function_id"]: row["params"] or []
+        for row in functions.unique("function_id", keep="first", maintain_order=True)
+        .select("function_id", "params")
+        .iter_rows(named=True)
+    }
+    order = ["function_id", "sample_id"] if "sample_id" in samples.columns else ["function_id"]
+    first = samples.sort(order, maintain_order=True).unique(
+        "function_id", keep="first", maintain_order=True
+    )
+    lines: list[str] = []
+    skipped: Counter[str] = Counter()
+    for sample in first.iter_rows(named=True):
+        function_id = sample["function_id"]
+        if function_id not in params:
+            raise C2CError(f"samples: function {function_id} is not in the functions table")
+        try:
+            lines.append(record_line(convert(sample, params[function_id])))
+        except Unconvertible as skip:
+            skipped[skip.reason] += 1
+    write_text("".join(lines), path)
+    return {"functions": len(lines)} | {f"skipped_{r}": n for r, n in sorted(skipped.items())}
+
+
+def read_eval_split(path: str | Path) -> list[dict[str, Any]]:
+    """The records of an eval split file (ours or the paper's); C2CError names a bad line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise C2CError(f"eval split: cannot read {path}: {e}") from None
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise C2CError(f"{path}:{number}: not JSON ({e})") from None
+        if not isinstance(record, dict):
+            raise C2CError(f"{path}:{number}: not a JSON object")
+        if missing := [f for f in PAPER_FIELDS if f not in record]:
+            raise C2CError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+        records.append(record)
+    return records
