@@ -7,20 +7,24 @@ keeps the counts for the summary. The rules are in docs/extraction-rules.md.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sysconfig
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from case2code import _core
-from case2code.corpus import FileBatch, RowBatch, Unreadable, batches, plan
+from case2code.atomic import sink_parquet
+from case2code.corpus import Batch, Corpus, FileBatch, Unreadable, batches, plan
 from case2code.errors import C2CError
+from case2code.shards import ShardedOutput
 
 RULES: tuple[str, ...] = tuple(_core.rule_names())
 
@@ -271,6 +275,30 @@ class _Collector:
 ProgressCallback = Callable[[int, int], None]
 
 
+def _resolve(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    config: ExtractConfig,
+) -> tuple[list[str | os.PathLike[str]], tuple[str, ...]]:
+    """The inputs as a list, and the directories to skip; None is the standard library."""
+    if inputs is None:
+        return [stdlib_path()], (*config.exclude_dirs, *THIRD_PARTY_DIRS)
+    if isinstance(inputs, (str, os.PathLike)):
+        return [inputs], config.exclude_dirs
+    return list(inputs), config.exclude_dirs
+
+
+def _feed(extractor: Any, batch: Batch, collector: _Collector, threads: int) -> None:
+    """Extract one batch of the corpus into `collector`."""
+    if isinstance(batch, Unreadable):
+        collector.add_unreadable(batch)
+    elif isinstance(batch, FileBatch):
+        columns = extractor.extract_files(batch.paths, threads)
+        collector.add(columns, batch.paths, [None] * len(batch.paths), {})
+    else:
+        columns = extractor.extract_texts(batch.texts, threads)
+        collector.add(columns, [batch.origin] * len(batch.rows), list(batch.rows), batch.extra)
+
+
 def extract(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     config: ExtractConfig | None = None,
@@ -284,32 +312,99 @@ def extract(
     `progress(done_bytes, total_bytes)` is called after every batch.
     """
     config = config or ExtractConfig()
-    exclude_dirs = config.exclude_dirs
-    if inputs is None:
-        inputs = [stdlib_path()]
-        exclude_dirs = (*exclude_dirs, *THIRD_PARTY_DIRS)
-    elif isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
+    inputs, exclude_dirs = _resolve(inputs, config)
     extractor = config.extractor()
     started = time.perf_counter()
-    corpus = plan(list(inputs), exclude_dirs)
+    corpus = plan(inputs, exclude_dirs)
     collector = _Collector()
     done = 0
     for batch in batches(corpus, config.text_column, config.batch_bytes):
-        if isinstance(batch, Unreadable):
-            collector.add_unreadable(batch)
-            continue
-        if isinstance(batch, FileBatch):
-            columns = extractor.extract_files(batch.paths, config.threads)
-            collector.add(columns, batch.paths, [None] * len(batch.paths), {})
-        elif isinstance(batch, RowBatch):
-            columns = extractor.extract_texts(batch.texts, config.threads)
-            origins = [batch.origin] * len(batch.rows)
-            collector.add(columns, origins, list(batch.rows), batch.extra)
-        done += batch.bytes
+        _feed(extractor, batch, collector, config.threads)
+        done += _size(batch)
         if progress is not None:
             progress(min(done, corpus.total_bytes), corpus.total_bytes)
     return collector.result(time.perf_counter() - started)
+
+
+def _size(batch: Batch) -> int:
+    return 0 if isinstance(batch, Unreadable) else batch.bytes
+
+
+def _corpus_fingerprint(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> str:
+    """What the shards depend on: the files (path and size), the tables (and their mtime),
+    and every setting but the thread count."""
+    digest = hashlib.sha256()
+    settings = {k: v for k, v in asdict(config).items() if k != "threads"}
+    digest.update(json.dumps([settings, shard_bytes], sort_keys=True, default=str).encode())
+    for path, size in corpus.files:
+        digest.update(f"{path}\0{size}\0".encode())
+    for table in corpus.tables:
+        stat = table.stat()
+        digest.update(f"{table}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def _shard_stats(summary: ExtractSummary) -> dict[str, Any]:
+    return {
+        "sources": summary.sources,
+        "bytes": summary.bytes,
+        "skipped": dict(summary.skipped),
+        "kept": summary.kept,
+        "rejected": dict(summary.rejected),
+    }
+
+
+def extract_to_parquet(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    output: str | os.PathLike[str],
+    config: ExtractConfig | None = None,
+    *,
+    shard_bytes: int = 64 << 20,
+    progress: ProgressCallback | None = None,
+) -> ExtractSummary:
+    """Extract into `output`, resumably. The corpus's batches are grouped into shards of about
+    `shard_bytes` of source, each written to `<output>.parts/` when done; a rerun after a crash
+    reads past the finished shards' batches without parsing them."""
+    config = config or ExtractConfig()
+    inputs, exclude_dirs = _resolve(inputs, config)
+    extractor = config.extractor()
+    started = time.perf_counter()
+    corpus = plan(inputs, exclude_dirs)
+    sharded = ShardedOutput(output, _corpus_fingerprint(corpus, config, shard_bytes), 0, 1)
+    index, in_shard, shard_size, done = 0, 0, 0, 0
+    collector = _Collector()
+
+    def publish() -> None:
+        if not sharded.done(index):
+            result = collector.result(0.0)
+            sharded.write(index, result.functions, _shard_stats(result.summary))
+
+    for batch in batches(corpus, config.text_column, config.batch_bytes):
+        if not sharded.done(index):
+            _feed(extractor, batch, collector, config.threads)
+        in_shard += 1
+        shard_size += _size(batch)
+        done += _size(batch)
+        if shard_size >= shard_bytes:
+            publish()
+            index, in_shard, shard_size, collector = index + 1, 0, 0, _Collector()
+        if progress is not None:
+            progress(min(done, corpus.total_bytes), corpus.total_bytes)
+    if in_shard or index == 0:
+        publish()
+        index += 1
+    parts = [sharded.shard(i) for i in range(index)]
+    frames = [pl.scan_parquet(p) for p in parts]
+    sink_parquet(pl.concat(frames, how="diagonal_relaxed"), output)
+    summary = ExtractSummary(seconds=time.perf_counter() - started)
+    for stats in (sharded.stats(i) for i in range(index)):
+        summary.sources += stats["sources"]
+        summary.bytes += stats["bytes"]
+        summary.skipped.update(stats["skipped"])
+        summary.kept += stats["kept"]
+        summary.rejected.update(stats["rejected"])
+    sharded.clean()
+    return summary
 
 
 def extract_texts(

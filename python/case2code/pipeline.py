@@ -37,7 +37,7 @@ from case2code.errors import C2CError
 from case2code.evalsplit import write_eval_split
 from case2code.execute import execute_to_parquet
 from case2code.export import export
-from case2code.extract import extract
+from case2code.extract import extract_to_parquet
 from case2code.inputs.drivers import make_generator
 from case2code.inputs.stage import generate_inputs_to_parquet
 from case2code.run_config import RunConfig
@@ -202,10 +202,10 @@ class Pipeline:
 
     def _run_extract(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
         corpus = list(self.config.corpus) or None
-        result = extract(corpus, self.config.extract, progress=advance)
-        write_parquet(result.functions, self.functions_path)
-        figures = result.summary.as_dict()
-        return result.summary.sources, result.functions.height, figures
+        summary = extract_to_parquet(
+            corpus, self.functions_path, self.config.extract, progress=advance
+        )
+        return summary.sources, summary.kept, summary.as_dict()
 
     def _run_dedup(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
         report = dedup_parquet(
