@@ -222,3 +222,28 @@ def test_config_file_lists_the_defaults() -> None:
     docs = Path(__file__).parent.parent / "docs" / "run.toml"
     config = load_config(docs)
     assert config == dataclasses.replace(RunConfig(), out=docs.parent / "c2c-run")
+
+
+def test_a_humaneval_solution_in_the_corpus_is_removed_and_reported(tmp_path: Path) -> None:
+    from case2code.benchmarks import load_benchmark
+
+    leaked = next(t for t in load_benchmark("humaneval") if t.task_id == "HumanEval/5")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(STDLIB / "colorsys.py", corpus / "colorsys.py")
+    (corpus / "leaked.py").write_text(leaked.source)
+    config = RunConfig(out=tmp_path / "run", corpus=(str(corpus),), eval_share=0.0, workers=2)
+    pipeline = Pipeline(config)
+    summary = pipeline.run()
+    extracted = pl.read_parquet(pipeline.functions_path)
+    assert "intersperse" in set(extracted["name"]), "the leaked function was extracted"
+    [hit] = summary["contaminated"]
+    assert (hit["name"], hit["benchmark"], hit["task_id"]) == (
+        "intersperse",
+        "humaneval",
+        "HumanEval/5",
+    )
+    assert "intersperse" not in set(pl.read_parquet(pipeline.unique_path)["name"])
+    train = pl.read_parquet(pipeline.dataset_dir / "data" / "*.parquet")
+    assert "intersperse" not in set(train["name"]) and train.height > 0
+    assert "HumanEval/5" in (pipeline.out / "report.md").read_text()

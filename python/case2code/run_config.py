@@ -144,7 +144,7 @@ def build(cls: type, values: Mapping[str, Any], where: str, base: Any = None) ->
         changes[key] = _coerce(value, hints[key])
     try:
         return dataclasses.replace(base, **changes)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, C2CError) as error:
         raise C2CError(f"{where}: {error}") from None
 
 
