@@ -41,6 +41,7 @@ from case2code.evalsplit import (
 )
 from case2code.execute import execute
 from case2code.inputs.literals import render_arguments
+from hand_functions import run_hand_functions
 
 OFFICIAL = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"
 
@@ -211,14 +212,7 @@ SKIPPED = {"skipped_positional_only": 1, "skipped_var_positional": 1}
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    functions = extract_source(SOURCE, "hand.py", ExtractConfig(min_lines=1)).functions
-    ids = dict(zip(functions["name"], functions["function_id"], strict=True))
-    inputs = pl.DataFrame(
-        [(ids[name], text) for name, texts in INPUTS.items() for text in texts],
-        schema=["function_id", "input"],
-        orient="row",
-    )
-    results = execute(functions, inputs, workers=2)
+    functions, results = run_hand_functions(SOURCE, INPUTS)
     samples = assemble(functions, results, AssembleConfig(seed=5, samples_per_function=2)).samples
     assert set(samples["name"]) == set(INPUTS)
     path = tmp_path_factory.mktemp("split") / "eval.jsonl"

@@ -9,10 +9,10 @@ from pathlib import Path
 import datasets
 import polars as pl
 import pytest
-from case2code import C2CError, ExtractConfig, extract_source
+from case2code import C2CError
 from case2code.assemble import AssembleConfig, AssembleResult, assemble
-from case2code.execute import execute
 from case2code.export import export, template_tokens
+from hand_functions import run_hand_functions
 
 SOURCE = """
 def clamp(x, low, high):
@@ -41,15 +41,8 @@ PER_FUNCTION = 3
 
 @pytest.fixture(scope="module")
 def assembled() -> AssembleResult:
-    functions = extract_source(SOURCE, "hand.py", ExtractConfig(min_lines=1)).functions
+    functions, results = run_hand_functions(SOURCE, INPUTS)
     functions = functions.with_columns(licence=pl.lit("MIT"))
-    ids = dict(zip(functions["name"], functions["function_id"], strict=True))
-    inputs = pl.DataFrame(
-        [(ids[name], text) for name, texts in INPUTS.items() for text in texts],
-        schema=["function_id", "input"],
-        orient="row",
-    )
-    results = execute(functions, inputs, workers=2)
     result = assemble(functions, results, AssembleConfig(seed=3, samples_per_function=PER_FUNCTION))
     assert set(result.samples["name"]) == KEPT
     return result

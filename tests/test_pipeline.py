@@ -94,7 +94,7 @@ def test_every_stage_ran_and_wrote_its_table(finished: Pipeline) -> None:
     assert dedup_.rows_in == extract.rows_out >= dedup_.rows_out > 0
     assert inputs.rows_in == dedup_.rows_out >= execute.rows_in > 0
     assert assemble.rows_out == export.rows_in > export.rows_out > 0
-    for path in (finished.functions_path, finished.unique_path, finished.results_path):
+    for path in (finished.table("extract"), finished.table("dedup"), finished.table("execute")):
         assert path.is_file()
     assert not list(finished.out.rglob("*.parts")), "shard folders are cleaned up"
     assert not list(finished.out.rglob("*.tmp")), "no half-written file is left"
@@ -235,7 +235,7 @@ def test_a_humaneval_solution_in_the_corpus_is_removed_and_reported(tmp_path: Pa
     config = RunConfig(out=tmp_path / "run", corpus=(str(corpus),), eval_share=0.0, workers=2)
     pipeline = Pipeline(config)
     summary = pipeline.run()
-    extracted = pl.read_parquet(pipeline.functions_path)
+    extracted = pl.read_parquet(pipeline.table("extract"))
     assert "intersperse" in set(extracted["name"]), "the leaked function was extracted"
     [hit] = summary["contaminated"]
     assert (hit["name"], hit["benchmark"], hit["task_id"]) == (
@@ -243,7 +243,7 @@ def test_a_humaneval_solution_in_the_corpus_is_removed_and_reported(tmp_path: Pa
         "humaneval",
         "HumanEval/5",
     )
-    assert "intersperse" not in set(pl.read_parquet(pipeline.unique_path)["name"])
+    assert "intersperse" not in set(pl.read_parquet(pipeline.table("dedup"))["name"])
     train = pl.read_parquet(pipeline.dataset_dir / "data" / "*.parquet")
     assert "intersperse" not in set(train["name"]) and train.height > 0
     assert "HumanEval/5" in (pipeline.out / "report.md").read_text()

@@ -14,11 +14,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from case2code import ExtractConfig, extract_source
 from case2code.assemble import SAMPLE_SCHEMA, AssembleConfig, assemble
-from case2code.execute import execute
 from case2code.export import REVEAL_TOKENS, TURN_TOKENS
 from case2code.report import plots, render_html, render_markdown, write_run_report
+from hand_functions import run_hand_functions
 
 SOURCE = """
 def clamp(x, low, high):
@@ -56,14 +55,7 @@ SECTIONS = [
 
 @pytest.fixture(scope="module")
 def samples() -> pl.DataFrame:
-    functions = extract_source(SOURCE, "hand.py", ExtractConfig(min_lines=1)).functions
-    ids = dict(zip(functions["name"], functions["function_id"], strict=True))
-    inputs = pl.DataFrame(
-        [(ids[name], text) for name, texts in INPUTS.items() for text in texts],
-        schema=["function_id", "input"],
-        orient="row",
-    )
-    results = execute(functions, inputs, workers=2)
+    functions, results = run_hand_functions(SOURCE, INPUTS)
     config = AssembleConfig(seed=5, samples_per_function=4, held_out=1)
     table = assemble(functions, results, config).samples
     assert table.height >= 8

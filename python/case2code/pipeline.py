@@ -45,6 +45,14 @@ from case2code.tables import read_table
 
 STAGES = ("extract", "dedup", "inputs", "execute", "assemble", "export")
 MARKER = "stage.json"
+# Each stage's output table, in its folder under stages/ (export writes dataset/ and eval/).
+STAGE_TABLES = {
+    "extract": "functions.parquet",
+    "dedup": "unique.parquet",
+    "inputs": "inputs.parquet",
+    "execute": "results.parquet",
+    "assemble": "samples.parquet",
+}
 EVAL_FILE = "case2code-eval.jsonl"
 
 Advance = Callable[[int, int], None]
@@ -95,25 +103,9 @@ class Pipeline:
     def stage_dir(self, name: str) -> Path:
         return self.out / "stages" / name
 
-    @property
-    def functions_path(self) -> Path:
-        return self.stage_dir("extract") / "functions.parquet"
-
-    @property
-    def unique_path(self) -> Path:
-        return self.stage_dir("dedup") / "unique.parquet"
-
-    @property
-    def inputs_path(self) -> Path:
-        return self.stage_dir("inputs") / "inputs.parquet"
-
-    @property
-    def results_path(self) -> Path:
-        return self.stage_dir("execute") / "results.parquet"
-
-    @property
-    def samples_path(self) -> Path:
-        return self.stage_dir("assemble") / "samples.parquet"
+    def table(self, stage: str) -> Path:
+        """The output table of a stage before export."""
+        return self.stage_dir(stage) / STAGE_TABLES[stage]
 
     @property
     def dataset_dir(self) -> Path:
@@ -135,7 +127,7 @@ class Pipeline:
         write_text(json.dumps(summary, indent=2, default=str) + "\n", self.out / "run.json")
         from case2code.report import write_run_report
 
-        write_run_report(summary, pl.read_parquet(self.samples_path), self.out)
+        write_run_report(summary, pl.read_parquet(self.table("assemble")), self.out)
         return summary
 
     def _stage(self, name: str, upstream: str) -> str:
@@ -203,21 +195,24 @@ class Pipeline:
     def _run_extract(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
         corpus = list(self.config.corpus) or None
         summary = extract_to_parquet(
-            corpus, self.functions_path, self.config.extract, progress=advance
+            corpus, self.table("extract"), self.config.extract, progress=advance
         )
         return summary.sources, summary.kept, summary.as_dict()
 
     def _run_dedup(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
         report = dedup_parquet(
-            self.functions_path, self.unique_path, self.config.dedup, against=self.config.against
+            self.table("extract"),
+            self.table("dedup"),
+            self.config.dedup,
+            against=self.config.against,
         )
         if self.config.max_functions:
-            unique = pl.read_parquet(self.unique_path)
+            unique = pl.read_parquet(self.table("dedup"))
             write_parquet(
                 sample_functions(unique, self.config.max_functions, self.config.seed),
-                self.unique_path,
+                self.table("dedup"),
             )
-        kept = pl.scan_parquet(self.unique_path).select(pl.len()).collect().item()
+        kept = pl.scan_parquet(self.table("dedup")).select(pl.len()).collect().item()
         advance(report.functions, report.functions)
         return report.functions, kept, report.as_dict()
 
@@ -226,8 +221,8 @@ class Pipeline:
         generator = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
         inputs_config = dataclasses.replace(self.config.inputs, workers=self.config.workers or None)
         result = generate_inputs_to_parquet(
-            self.unique_path,
-            self.inputs_path,
+            self.table("dedup"),
+            self.table("inputs"),
             generator,
             inputs_config,
             shard_functions=self.config.shard_functions,
@@ -238,9 +233,9 @@ class Pipeline:
 
     def _run_execute(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
         figures = execute_to_parquet(
-            self.unique_path,
-            self.inputs_path,
-            self.results_path,
+            self.table("dedup"),
+            self.table("inputs"),
+            self.table("execute"),
             self.config.limits,
             self.config.workers or None,
             shard_functions=self.config.shard_functions,
@@ -249,14 +244,16 @@ class Pipeline:
         return figures["functions"], figures["cases"], figures
 
     def _run_assemble(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
-        functions = read_table(self.unique_path, "functions")
-        result = assemble(functions, read_table(self.results_path, "results"), self.config.assemble)
-        write_parquet(result.samples, self.samples_path)
+        functions = read_table(self.table("dedup"), "functions")
+        result = assemble(
+            functions, read_table(self.table("execute"), "results"), self.config.assemble
+        )
+        write_parquet(result.samples, self.table("assemble"))
         advance(functions.height, functions.height)
         return functions.height, result.samples.height, result.report
 
     def _run_export(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
-        samples = pl.read_parquet(self.samples_path)
+        samples = pl.read_parquet(self.table("assemble"))
         if samples.is_empty():
             raise C2CError(
                 "no samples to export: every function was dropped (see the assemble figures in "
@@ -278,7 +275,7 @@ class Pipeline:
             shard_rows=self.config.shard_rows,
             report=assemble_figures,
         )
-        functions = read_table(self.unique_path, "functions")
+        functions = read_table(self.table("dedup"), "functions")
         eval_counts = write_eval_split(held_out, functions, self.eval_path)
         advance(samples.height, samples.height)
         figures = {
