@@ -287,9 +287,17 @@ def _workers() -> set[int]:
     """This process's sandbox worker processes."""
     found = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline")
-            if cmdline.exists() and b"_sandbox_worker" in cmdline.read_bytes():
+        # Threads and children come and go while we look: a vanished one is skipped.
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in children:
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if b"_sandbox_worker" in cmdline:
                 found.add(int(child))
     return found
 
