@@ -247,3 +247,17 @@ def test_a_humaneval_solution_in_the_corpus_is_removed_and_reported(tmp_path: Pa
     train = pl.read_parquet(pipeline.dataset_dir / "data" / "*.parquet")
     assert "intersperse" not in set(train["name"]) and train.height > 0
     assert "HumanEval/5" in (pipeline.out / "report.md").read_text()
+
+
+def test_a_changed_corpus_is_extracted_again(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(STDLIB / "colorsys.py", corpus / "colorsys.py")
+    config = RunConfig(out=tmp_path / "run", corpus=(str(corpus),), eval_share=0.0, workers=2)
+    Pipeline(config).run()
+    shutil.copy(STDLIB / "bisect.py", corpus / "bisect.py")
+    again = Pipeline(config)
+    again.run()
+    assert again.records["extract"].status == "ran"
+    names = set(pl.read_parquet(again.table("extract"))["name"])
+    assert {"bisect_left", "rgb_to_hsv"} <= names

@@ -330,18 +330,32 @@ def _size(batch: Batch) -> int:
     return 0 if isinstance(batch, Unreadable) else batch.bytes
 
 
-def _corpus_fingerprint(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> str:
-    """What the shards depend on: the files (path and size), the tables (and their mtime),
-    and every setting but the thread count."""
+def _corpus_digest(corpus: Corpus) -> str:
+    """What a stat tells of the corpus: its files (path and size) and tables (and mtime)."""
     digest = hashlib.sha256()
-    settings = {k: v for k, v in asdict(config).items() if k != "threads"}
-    digest.update(json.dumps([settings, shard_bytes], sort_keys=True, default=str).encode())
     for path, size in corpus.files:
         digest.update(f"{path}\0{size}\0".encode())
     for table in corpus.tables:
         stat = table.stat()
         digest.update(f"{table}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
+
+
+def corpus_fingerprint(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    config: ExtractConfig | None = None,
+) -> str:
+    """A digest of the corpus `extract` would read (None: the standard library), so that a
+    cached extraction is redone when files come, go or change size."""
+    inputs, exclude_dirs = _resolve(inputs, config or ExtractConfig())
+    return _corpus_digest(plan(inputs, exclude_dirs))
+
+
+def _shards_fingerprint(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> str:
+    """What the shards depend on: the corpus and every setting but the thread count."""
+    settings = {k: v for k, v in asdict(config).items() if k != "threads"}
+    text = json.dumps([settings, shard_bytes, _corpus_digest(corpus)], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _shard_stats(summary: ExtractSummary) -> dict[str, Any]:
@@ -370,7 +384,7 @@ def extract_to_parquet(
     extractor = config.extractor()
     started = time.perf_counter()
     corpus = plan(inputs, exclude_dirs)
-    sharded = ShardedOutput(output, _corpus_fingerprint(corpus, config, shard_bytes), 0, 1)
+    sharded = ShardedOutput(output, _shards_fingerprint(corpus, config, shard_bytes), 0, 1)
     index, in_shard, shard_size, done = 0, 0, 0, 0
     collector = _Collector()
 

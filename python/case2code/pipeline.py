@@ -37,7 +37,7 @@ from case2code.errors import C2CError
 from case2code.evalsplit import write_eval_split
 from case2code.execute import execute_to_parquet
 from case2code.export import export
-from case2code.extract import extract_to_parquet
+from case2code.extract import corpus_fingerprint, extract_to_parquet
 from case2code.inputs.drivers import make_generator
 from case2code.inputs.stage import generate_inputs_to_parquet
 from case2code.run_config import RunConfig
@@ -166,6 +166,7 @@ class Pipeline:
         if name == "extract":
             return {
                 "corpus": [str(Path(p).resolve()) for p in c.corpus],
+                "files": corpus_fingerprint(list(c.corpus) or None, c.extract),
                 "extract": _settings(c.extract, "threads", "batch_bytes"),
             }
         if name == "dedup":
