@@ -18,7 +18,6 @@ Writes benches/results/inputs.json; with --write-readme, the README block betwee
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import sys
@@ -33,7 +32,7 @@ from case2code.inputs.drivers import make_generator
 from case2code.inputs.literals import render_arguments
 from case2code.inputs.llm import LLMSettings
 from case2code.inputs.spec import Candidate
-from readme_block import wrap, write_readme
+from readme_block import publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -179,12 +178,7 @@ def main() -> None:
         ]
         report["llm"] = llm_runs(subset, sandbox, args.max_tokens) if args.llm_functions else []
     report["seconds"] = time.perf_counter() - started
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    print(text)
-    if args.write_readme:
-        write_readme(text, README_BEGIN, README_END)
+    publish(report, RESULTS, markdown(report), args.write_readme, README_BEGIN, README_END)
 
 
 if __name__ == "__main__":

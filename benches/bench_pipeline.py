@@ -42,7 +42,7 @@ from typing import Any
 import polars as pl
 from case2code.pipeline import MARKER, STAGES, Pipeline
 from case2code.run_config import RunConfig
-from readme_block import wrap, write_readme
+from readme_block import publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benches" / "results" / "pipeline.json"
@@ -480,12 +480,7 @@ def main() -> None:
     report["load"]["end"] = load()
     report["seconds"] = time.perf_counter() - started
     assert set(STAGES) == {s["name"] for s in report["run"]["stages"]}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    print(text)
-    if args.write_readme:
-        write_readme(text, README_BEGIN, README_END)
+    publish(report, RESULTS, markdown(report), args.write_readme, README_BEGIN, README_END)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -25,3 +26,13 @@ def write_readme(text: str, begin: str, end: str) -> None:
     _, tail = rest.split(end, 1)
     README.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
     print(f"updated {README}")
+
+
+def publish(report: dict, results: Path, text: str, readme: bool, begin: str, end: str) -> None:
+    """Keep a bench's figures as JSON, print its Markdown block, and put it in the README
+    when asked."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(report, indent=2) + "\n")
+    print(text)
+    if readme:
+        write_readme(text, begin, end)
