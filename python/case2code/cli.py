@@ -391,6 +391,7 @@ def inputs_command(
     from case2code.inputs.drivers import make_generator
     from case2code.inputs.llm import LLMSettings
     from case2code.inputs.stage import report_path
+    from case2code.run_config import GeneratorConfig
 
     check_outputs(files=(output, report_path(output)), inputs=[functions])
     settings = LLMSettings(
@@ -399,6 +400,7 @@ def inputs_command(
         temperature=temperature,
         max_tokens=max_tokens,
     )
+    GeneratorConfig(generator, model, base_url, concurrency, settings)  # its range checks
     config = InputsConfig(
         n_inputs=n_inputs,
         min_valid=min_valid,

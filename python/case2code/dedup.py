@@ -20,7 +20,7 @@ from typing import Literal
 import polars as pl
 
 from case2code import _core
-from case2code.atomic import sink_parquet
+from case2code.atomic import sink_parquet, write_text
 from case2code.benchmarks import BenchmarkTask, load_benchmarks
 from case2code.errors import C2CError
 from case2code.validate import at_least, between, one_of
@@ -351,4 +351,4 @@ def dedup_parquet(
 
 
 def write_report(report: DedupReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
+    write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n", path)

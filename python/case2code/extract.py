@@ -92,10 +92,11 @@ class ExtractConfig:
 
     def __post_init__(self) -> None:
         at_least(1, min_lines=self.min_lines)
-        at_least(self.min_lines, max_lines=self.max_lines)
+        if self.max_lines < self.min_lines:
+            raise C2CError(f"max_lines = {self.max_lines} is below min_lines = {self.min_lines}")
         at_least(1, max_file_bytes=self.max_file_bytes, batch_bytes=self.batch_bytes)
         at_least(0, threads=self.threads)
-        known_names("rules", self.rules, RULES)
+        known_names("rules", self.rules, RULES, noun="rule")
 
     def extractor(self) -> Any:
         if self.min_lines < 1 or self.max_lines < self.min_lines:

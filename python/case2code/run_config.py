@@ -89,7 +89,7 @@ class RunConfig:
         at_least(0, max_functions=self.max_functions, eval_max=self.eval_max, workers=self.workers)
         if not self.formats:
             raise C2CError(f"formats: name at least one of {', '.join(FORMATS)}")
-        known_names("formats", self.formats, FORMATS)
+        known_names("formats", self.formats, FORMATS, noun="format")
         self._check_cases_fit()
 
     def _check_cases_fit(self) -> None:

@@ -36,12 +36,12 @@ def one_of(key: str, value: object, choices: Collection[str]) -> None:
         )
 
 
-def known_names(key: str, names: Iterable[str], valid: Collection[str]) -> None:
-    """Every name in `names` (rule names, section keys) is one of `valid`."""
+def known_names(key: str, names: Iterable[str], valid: Collection[str], noun: str = "name") -> None:
+    """Every name in `names` (rule names, formats) is one of `valid`."""
     for name in names:
         if name not in valid:
             raise C2CError(
-                f"{key}: unknown name {name!r}{did_you_mean(name, valid)} "
+                f'{key}: unknown {noun} "{name}"{did_you_mean(name, valid)} '
                 f"(known: {', '.join(sorted(valid))})"
             )
 
