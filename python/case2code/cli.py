@@ -221,9 +221,13 @@ def exec_command(
         str,
         typer.Option(help="Fresh interpreter per 'function' or per 'case'; 'shared' is unsafe."),
     ] = Limits.isolation,
-    check_determinism: Annotated[
-        bool, typer.Option(help="Run everything twice; differing cases become nondeterministic.")
-    ] = False,
+    check_stability: Annotated[
+        bool,
+        typer.Option(
+            help="Rerun returning and raising cases with another hash salt, date, clock, address "
+            "layout and case order; cases whose output changes become unstable."
+        ),
+    ] = Limits.check_stability,
     shard_functions: Annotated[
         int, typer.Option(help="Functions per shard; finished shards survive a crash.")
     ] = 512,
@@ -240,7 +244,7 @@ def exec_command(
         memory_bytes=memory_mb << 20,
         stdout_chars=stdout_chars,
         isolation=isolation,  # type: ignore[arg-type]
-        check_determinism=check_determinism,
+        check_stability=check_stability,
     )
     with functions_progress("executing") as advance:
         summary = execute_to_parquet(

@@ -37,7 +37,8 @@ STATUSES = (
     "timeout",
     "memory",
     "output_limit",
-    "nondeterministic",
+    "unstable",
+    "repr_error",
     "invalid_input",
     "crash",
 )
@@ -63,10 +64,16 @@ class Limits:
     """Per-case limits (reset before every case) and how executions are isolated.
 
     `isolation="function"` (the default) gives every function a fresh interpreter that runs all
-    of its inputs, so a function's own module globals persist across its inputs (as in the
-    paper's executor) but nothing reaches another function. `"case"` gives every input a fresh
-    interpreter. `"shared"` runs many functions in one interpreter and is NOT isolated: for
-    trusted code and for measuring what isolation costs.
+    of its inputs; each input starts from the function's freshly defined state (its source is
+    executed again in a new namespace), so module globals and mutable defaults never carry one
+    input's calls into the next, and nothing reaches another function. `"case"` gives every
+    input a fresh interpreter. `"shared"` runs many functions in one interpreter and is NOT
+    isolated: for trusted code and for measuring what isolation costs.
+
+    `check_stability` (on by default) runs every case that returned or raised again in a
+    perturbed world: another hash salt for str/bytes, another date, clock and random bytes,
+    another address layout, other set table sizes, and the function's inputs in reverse order.
+    A case whose result changes is `unstable`: no model could infer its output from the code.
     """
 
     fuel_per_case: int = 2_000_000_000
@@ -77,7 +84,7 @@ class Limits:
     repr_chars: int = 64 << 10
     recursion_limit: int = 1000
     isolation: Isolation = "function"
-    check_determinism: bool = False
+    check_stability: bool = True
 
     def __post_init__(self) -> None:
         at_least(
