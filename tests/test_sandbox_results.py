@@ -177,3 +177,33 @@ def test_the_papers_benchmark_outputs_are_reproduced(sandbox):
     print("\n".join(differences) or "none")
     assert total == 600
     assert share >= 0.95, differences
+
+
+def test_cases_before_a_dead_instance_are_still_probed():
+    # Case 3 kills its instance before the probe runs: the cases before it are probed again in
+    # a fresh instance of their own, the one after it in the instance that resumed.
+    source = (
+        "import os, time\n"
+        "def f(x):\n"
+        "    if x == 3:\n"
+        "        os._exit(1)\n"
+        "    return (x, int(time.time()) // 86400)\n"
+    )
+    (results,) = Sandbox(Limits(), workers=0).run([(source, "f", ["(1,)", "(2,)", "(3,)", "(4,)"])])
+    assert [r.status for r in results] == ["unstable", "unstable", "crash", "unstable"]
+
+
+def test_a_case_whose_probe_runs_out_of_budget_is_unstable():
+    # In 2024 the loop ends at once; in the probe's world (2031) it never does.
+    source = (
+        "import time\n"
+        "def f(x):\n"
+        "    n = 0\n"
+        "    while time.time() > 1_800_000_000:\n"
+        "        n += 1\n"
+        "    return x + n\n"
+    )
+    (results,) = Sandbox(Limits(fuel_per_case=50_000_000), workers=0).run([(source, "f", ["(1,)"])])
+    assert results[0].status == "unstable"
+    assert results[0].value_repr == "1"
+    assert "perturbed run: timeout" in results[0].error

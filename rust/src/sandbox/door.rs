@@ -17,6 +17,8 @@ pub struct Task {
     pub job: usize,
     pub first: usize,
     pub end: usize,
+    /// Whether the driver probes the cases for stability after running them.
+    pub probe: bool,
     pub frame: Vec<u8>,
 }
 
@@ -26,6 +28,8 @@ enum Frame {
     /// The compiled driver, asked for once by the instance's first line.
     Driver,
     Next,
+    /// All cases ran; the driver asks which to run again, perturbed (answered as `3,0,2`).
+    Probe,
     Begin {
         case: i64,
     },
@@ -41,19 +45,33 @@ enum Frame {
 }
 
 /// Where the driver is in its task. `case` is -2 before the define step, -1 during it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Position {
     pub job: usize,
     pub first: usize,
     pub end: usize,
     pub case: i64,
     pub reported: bool,
+    pub probe_wanted: bool,
+    /// Once the probe began: its case order and how many of those cases have begun.
+    pub probe: Option<(Vec<usize>, usize)>,
 }
 
 impl Position {
-    fn finished(&self) -> bool {
+    fn cases_done(&self) -> bool {
         self.reported
             && (self.case + 1 == self.end as i64 || (self.case == -1 && self.first == self.end))
+    }
+
+    fn finished(&self) -> bool {
+        match &self.probe {
+            None => !self.probe_wanted && self.cases_done(),
+            Some((order, begun)) => self.reported && *begun == order.len(),
+        }
+    }
+
+    pub fn probing(&self) -> bool {
+        self.probe.is_some()
     }
 
     fn next_case(&self) -> i64 {
@@ -71,6 +89,8 @@ pub struct Session {
     pub position: Option<Position>,
     /// (job, case, outcome) in the order the guest reported them.
     pub outcomes: Vec<(usize, usize, CaseOutcome)>,
+    /// The same for the stability probe's reruns.
+    pub probes: Vec<(usize, usize, CaseOutcome)>,
     /// Instructions per case, and for defining the function (its imports can be heavy).
     pub fuel: u64,
     pub define_fuel: u64,
@@ -91,6 +111,7 @@ impl Session {
             driver: Some(driver),
             position: None,
             outcomes: Vec::new(),
+            probes: Vec::new(),
             fuel,
             define_fuel,
             deadline_ticks,
@@ -107,6 +128,20 @@ pub struct Guest {
 }
 
 pub const HOST_FAULT: i32 = -2;
+
+/// Probed cases get this many times the per-case instruction and wall-clock budgets.
+pub const PROBE_BUDGET_SCALE: u64 = 4;
+
+/// The order the probe reruns cases in: reversed, so every case has another predecessor, and
+/// with an odd count the middle one trades places with its neighbour, so none keeps its place.
+pub fn probe_order(mut cases: Vec<usize>) -> Vec<usize> {
+    cases.reverse();
+    if cases.len() % 2 == 1 && cases.len() >= 3 {
+        let middle = cases.len() / 2;
+        cases.swap(middle, middle + 1);
+    }
+    cases
+}
 
 /// `host.call(ptr, len, out_ptr_ptr, out_len_ptr) -> 0 | -2`.
 pub fn call(
@@ -133,15 +168,20 @@ pub fn call(
     let fuel_left = caller.get_fuel()?;
     let response = answer(&mut caller.data_mut().session, frame, fuel_left)?;
     let session = &caller.data().session;
-    let defining = session.position.is_some_and(|p| p.case == -1);
-    let (fuel, ticks) = (
-        if defining {
-            session.define_fuel
-        } else {
-            session.fuel
-        },
-        caller.data().session.deadline_ticks,
-    );
+    let defining = session.position.as_ref().is_some_and(|p| p.case == -1);
+    let probing = session.position.as_ref().is_some_and(Position::probing);
+    let (fuel, ticks) = if defining {
+        (session.define_fuel, session.deadline_ticks)
+    } else if probing {
+        // Probed code is slower (sets are rebuilt, `hash` is wrapped): it gets more room.
+        (
+            session.fuel.saturating_mul(PROBE_BUDGET_SCALE),
+            session.deadline_ticks.saturating_mul(PROBE_BUDGET_SCALE),
+        )
+    } else {
+        (session.fuel, session.deadline_ticks)
+    };
+    caller.data().os.world.set_perturbed(probing);
     caller.set_fuel(fuel)?;
     caller.as_context_mut().set_epoch_deadline(ticks);
 
@@ -182,7 +222,7 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
         },
         Frame::Next => {
             session.driver = None;
-            if session.position.is_some_and(|p| !p.finished()) {
+            if session.position.as_ref().is_some_and(|p| !p.finished()) {
                 return Err(violation("asked for a job before finishing the last one"));
             }
             let Some(task) = session.tasks.pop_front() else {
@@ -195,13 +235,44 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
                 end: task.end,
                 case: -2,
                 reported: true,
+                probe_wanted: task.probe,
+                probe: None,
             });
             Ok(task.frame)
+        }
+        Frame::Probe => {
+            let Some(p) = session.position.as_mut() else {
+                return Err(violation("asked for a probe with no job"));
+            };
+            if !p.probe_wanted || p.probing() || !p.cases_done() {
+                return Err(violation("asked for a probe out of order"));
+            }
+            let job = p.job;
+            let ran: Vec<usize> = session
+                .outcomes
+                .iter()
+                .filter(|(j, _, o)| *j == job && matches!(o.status, Status::Ok | Status::Error))
+                .map(|(_, case, _)| *case)
+                .collect();
+            let order = probe_order(ran);
+            let answer: Vec<String> = order.iter().map(usize::to_string).collect();
+            p.probe = Some((order, 0));
+            Ok(answer.join(",").into_bytes())
         }
         Frame::Begin { case } => {
             let Some(p) = session.position.as_mut() else {
                 return Err(violation("began a case with no job"));
             };
+            if let Some((order, begun)) = p.probe.as_mut() {
+                if !p.reported || order.get(*begun).is_none_or(|&c| c as i64 != case) {
+                    return Err(violation("began a probed case out of order"));
+                }
+                *begun += 1;
+                p.case = case;
+                p.reported = false;
+                session.case_started = Instant::now();
+                return Ok(Vec::new());
+            }
             if !p.reported || case != p.next_case() || case >= p.end as i64 {
                 return Err(violation("began a case out of order"));
             }
@@ -237,7 +308,12 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
                 instructions: session.fuel.saturating_sub(fuel_left),
                 wall_us: session.case_started.elapsed().as_micros() as u64,
             };
-            session.outcomes.push((p.job, case as usize, outcome));
+            let record = (p.job, case as usize, outcome);
+            if p.probing() {
+                session.probes.push(record);
+            } else {
+                session.outcomes.push(record);
+            }
             Ok(Vec::new())
         }
     }
@@ -252,6 +328,7 @@ mod tests {
             job: 7,
             first: 0,
             end: cases,
+            probe: false,
             frame: b"job".to_vec(),
         };
         Session::new(
@@ -294,6 +371,91 @@ mod tests {
             .map(|(job, case, o)| (*job, *case, o.instructions))
             .collect();
         assert_eq!(cases, vec![(7, 0, 60), (7, 1, 60)]);
+    }
+
+    fn probing_session(cases: usize) -> Session {
+        let mut s = session(cases);
+        s.tasks[0].probe = true;
+        s
+    }
+
+    #[test]
+    fn a_probing_driver_reruns_its_returning_cases_in_a_new_order() {
+        let mut s = probing_session(3);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        for case in [-1, 0, 1, 2] {
+            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
+            if case >= 0 {
+                send(&mut s, &done(case)).unwrap();
+            }
+        }
+        assert!(
+            send(&mut s, r#"{"op":"next"}"#).is_err(),
+            "the job is not finished before its probe"
+        );
+        let mut s = probing_session(3);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        for case in [-1, 0, 1, 2] {
+            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
+            if case >= 0 {
+                send(&mut s, &done(case)).unwrap();
+            }
+        }
+        assert_eq!(send(&mut s, r#"{"op":"probe"}"#).unwrap(), b"2,0,1");
+        assert!(s.position.as_ref().unwrap().probing());
+        assert!(
+            send(&mut s, r#"{"op":"begin","case":0}"#).is_err(),
+            "probed out of order"
+        );
+        let mut s = probing_session(3);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        for case in [-1, 0, 1, 2] {
+            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
+            if case >= 0 {
+                send(&mut s, &done(case)).unwrap();
+            }
+        }
+        send(&mut s, r#"{"op":"probe"}"#).unwrap();
+        for case in [2, 0, 1] {
+            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
+            send(&mut s, &done(case)).unwrap();
+        }
+        assert_eq!(send(&mut s, r#"{"op":"next"}"#).unwrap(), b"");
+        let probed: Vec<_> = s.probes.iter().map(|(_, case, _)| *case).collect();
+        assert_eq!(probed, vec![2, 0, 1]);
+        assert_eq!(s.outcomes.len(), 3);
+    }
+
+    #[test]
+    fn a_probe_is_refused_when_not_asked_for_or_too_early() {
+        let mut s = session(1);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":-1}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":0}"#).unwrap();
+        send(&mut s, &done(0)).unwrap();
+        assert!(send(&mut s, r#"{"op":"probe"}"#).is_err(), "not asked for");
+        let mut s = probing_session(2);
+        send(&mut s, r#"{"op":"next"}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":-1}"#).unwrap();
+        send(&mut s, r#"{"op":"begin","case":0}"#).unwrap();
+        send(&mut s, &done(0)).unwrap();
+        assert!(
+            send(&mut s, r#"{"op":"probe"}"#).is_err(),
+            "case 1 not run yet"
+        );
+    }
+
+    #[test]
+    fn no_case_keeps_its_place_in_the_probe_order() {
+        for n in 0..9usize {
+            let order = probe_order((0..n).collect());
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, (0..n).collect::<Vec<_>>());
+            if n >= 2 {
+                assert!(order.iter().enumerate().all(|(i, &c)| i != c), "{order:?}");
+            }
+        }
     }
 
     #[test]

@@ -8,20 +8,25 @@
 # Frames, guest -> host (JSON text):  {"op":"next"}            -> a job, or "" when there is none
 #                                      {"op":"begin","case":i}  -> "" (host resets the budgets)
 #                                      {"op":"done","case":i,…} -> ""
+#                                      {"op":"probe"}           -> cases to rerun, as "3,0,2"
 # A job is a run of `<length>:<text>` fields (lengths in characters): source, name, first case,
-# recursion limit, stdout cap, repr cap, perturb flag, then the inputs. It is decoded with str
+# recursion limit, stdout cap, repr cap, probe flag, then the inputs. It is decoded with str
 # methods only, which no guest code can patch (a patched `len` once broke a json-decoded job).
 #
-# Every case starts from the function's freshly defined state: the compiled source is executed
-# again in a new namespace before each call, so module globals, caches and mutable defaults
-# never carry one case's calls into the next.
+# Every case starts from the function's freshly defined state: when the namespace holds anything
+# a call could change in place (a list, a class, a cache, a mutable default), or a call rebound
+# a name, the compiled source is executed again in a new namespace before the next case, so
+# module globals and mutable defaults never carry one case's calls into the next.
 #
-# The perturbed pass (the host's stability check) changes what a model cannot see, so that a
-# result that depends on it changes too: `hash()` of str/bytes-bearing values is salted, the
-# address layout is shifted by ballast allocated before each case, and every set whose order
-# the hash seed decides (built by `set()`, a display, a comprehension, set algebra or a set
-# method) is rebuilt with another table size, which reorders it. The host also gives that pass
-# another date, clock and random bytes, and the cases in reverse order.
+# With the probe flag, after a job's cases the driver asks the host (`{"op":"probe"}`) which
+# cases to run again and reruns them perturbed, in the same instance. The probe changes what a
+# model cannot see, so that a result that depends on it changes too: `hash()` of str/bytes-
+# bearing values is salted, ballast allocated before each case shifts the address layout, and
+# every set whose order the hash seed decides (built by `set()`, a display, a comprehension,
+# set algebra or a set method, or given as an input) is rebuilt with another table size, which
+# reorders it. The host
+# switches the instance to another date, clock and random bytes for the probe, and orders its
+# cases so that none keeps its place.
 
 
 def _c2c_driver():
@@ -40,6 +45,7 @@ def _c2c_driver():
     base_exception, memory_error = BaseException, MemoryError
     type_error, name_error, value_error = TypeError, NameError, ValueError
     object_, none_type, bytearray_ = object, type(None), bytearray
+    function_type, module_type = type(_c2c_driver), type(sys)
     real_hash, setattr_ = hash, setattr
     compile_, exec_, callable_, zip_, max_, range_ = compile, exec, callable, zip, max, range
     join = "".join
@@ -119,7 +125,8 @@ def _c2c_driver():
         if isinstance_(node, AST.List):
             return [literal(e) for e in node.elts]
         if isinstance_(node, AST.Set):
-            return {literal(e) for e in node.elts}
+            value = {literal(e) for e in node.elts}
+            return inflate(value) if perturbing[0] else value
         if isinstance_(node, AST.Dict):
             out = {}
             for k, v in zip_(node.keys, node.values, strict=True):
@@ -150,7 +157,8 @@ def _c2c_driver():
                 str_, int_, float_, bool_, tuple_, list_, set_, frozenset_, dict_, bytes_
             ):
                 raise BadInput("constructor argument is not a literal")
-            return safe_calls[node.func.id](*args)
+            value = safe_calls[node.func.id](*args)
+            return inflate(value) if perturbing[0] else value
         raise BadInput("not a literal: " + type_(node).__name__)
 
     def parse_call(text):
@@ -230,6 +238,66 @@ def _c2c_driver():
             '"error":%s,"stdout":%s}'
             % (case, q(status), q(value_repr), q(value_json), q(error_type), q(error), q(stdout))
         )
+
+    # --- fresh state per case ----------------------------------------------------------------
+
+    def immutable(value, depth=0):
+        t = type_(value)
+        if t is int_ or t is float_ or t is bool_ or t is complex_ or t is none_type:
+            return True
+        if t is str_ or t is bytes_:
+            return True
+        if (t is tuple_ or t is frozenset_) and depth < 20:
+            for item in value:
+                if not immutable(item, depth + 1):
+                    return False
+            return True
+        return False
+
+    def snapshot(namespace):
+        """The identities a call could change without mutating anything, or None when the
+        namespace holds something a call could change in place."""
+        snap = []
+        for key, value in namespace.items():
+            t = type_(value)
+            if t is module_type or key == INFLATE:
+                snap.append((key, value, None))
+            elif t is function_type:
+                kw = value.__kwdefaults__
+                kw_items = tuple_(kw.items()) if kw else ()
+                if (
+                    value.__closure__ is not None
+                    or value.__dict__
+                    or not immutable(value.__defaults__)
+                    or not immutable(kw_items)
+                ):
+                    return None
+                snap.append((key, value, (value.__defaults__, kw_items)))
+            elif immutable(value):
+                snap.append((key, value, None))
+            else:
+                return None
+        return snap
+
+    def unchanged(namespace, snap):
+        """Whether no call rebound a name, a default or a function attribute since `snap`."""
+        if len_(namespace) != len_(snap):
+            return False
+        for (key, value), (old_key, old_value, extra) in zip_(namespace.items(), snap):
+            if key != old_key or value is not old_value:
+                return False
+            if extra is not None:
+                kw = value.__kwdefaults__
+                kw_items = tuple_(kw.items()) if kw else ()
+                old_defaults, old_kw = extra
+                if value.__defaults__ is not old_defaults or value.__dict__:
+                    return False
+                if len_(kw_items) != len_(old_kw):
+                    return False
+                for (k1, v1), (k2, v2) in zip_(kw_items, old_kw):
+                    if k1 != k2 or v1 is not v2:
+                        return False
+        return True
 
     # --- stability: what a model cannot infer -------------------------------------------------
 
@@ -341,21 +409,18 @@ def _c2c_driver():
             self.generic_visit(node)
             return self.wrap(node) if isinstance_(node.op, set_ops) else node
 
-    def compile_function(source, perturb):
-        if not perturb:
-            return compile_(source, "<function>", "exec")
+    def compile_instrumented(source):
         tree = fix_locations(Inflater().visit(ast_parse(source)))
         return compile_(tree, "<function>", "exec")
 
     def ballast():
-        """Objects of the common sizes, alive during a perturbed case, so that what the case
-        allocates lands at other addresses than in the first pass."""
+        """Blocks of every small-object size class (and a few large ones), alive during a
+        probed case: freed blocks are reused last-in first-out, so without them what the case
+        allocates could land where the first run's objects were and show the same addresses."""
         return (
-            [object_() for _ in range_(37)],
-            [bytearray_(n) for n in (8, 24, 56, 120, 250, 1000, 5000)],
-            [[i] for i in range_(13)],
-            [{i: i} for i in range_(5)],
-            ["~" * n for n in range_(1, 40, 3)],
+            [object_() for _ in range_(8)],
+            [bytearray_(n) for n in range_(0, 512, 16)],
+            [bytearray_(n) for n in (1000, 5000, 70000)],
         )
 
     def fields(text):
@@ -367,27 +432,26 @@ def _c2c_driver():
             at = end
         return out
 
-    def run_job(job):
-        source, name, first, recursion, stdout_cap, repr_cap, perturb, *inputs = fields(job)
-        first, recursion = int_(first), int_(recursion)
-        stdout_cap, repr_cap, perturb = int_(stdout_cap), int_(repr_cap), perturb == "1"
+    # Set while the driver probes a job: input sets are rebuilt like the function's own.
+    perturbing = [False]
+    # Text that may build a set; a source without any of it runs its probe on the first
+    # compilation instead of an instrumented one (compiling costs more than most calls).
+    settish = ("set", "{", "|", "&", "^", "keys", "items", "union", "intersection", "difference")
 
-        def fresh_namespace():
-            namespace = {"__name__": "__main__", "__builtins__": builtins}
-            if perturb:
-                namespace[INFLATE] = inflate
-            return namespace
+    def needs_inflating(source, texts):
+        for token in settish:
+            if token in source:
+                return True
+        for text in texts:
+            if "{" in text or "set(" in text:
+                return True
+        return False
 
-        send('{"op":"begin","case":-1}')
-        define_error = code = None
-        try:
-            set_limit(recursion)
-            code = compile_function(source, perturb)
-            # Run once here so imports (which may be heavy) are paid under the definition budget.
-            exec_(code, fresh_namespace())
-        except base_exception as e:
-            define_error = e
-        for case in range_(first, len_(inputs)):
+    def run_cases(cases, inputs, name, code, define_error, limits, current, snap, perturb):
+        """Runs and reports `cases`, each from the function's freshly defined state."""
+        recursion, stdout_cap, repr_cap, fresh_namespace = limits
+        fresh = current is not None
+        for case in cases:
             send('{"op":"begin","case":%d}' % case)
             if define_error is not None:
                 report(case, "error", exc=define_error)
@@ -398,6 +462,10 @@ def _c2c_driver():
             except base_exception as e:
                 report(case, "invalid_input", error=describe(e) if type_(e) is not BadInput else str_(e))
                 continue
+            try:
+                fresh = fresh or (snap is not None and unchanged(current, snap))
+            except base_exception:
+                fresh = False
             out = CappedStdout(stdout_cap)
             sys.stdout = sys.stderr = out
             status, value, exc = "ok", None, None
@@ -405,9 +473,12 @@ def _c2c_driver():
                 set_limit(recursion)
                 if perturb:
                     setattr_(builtins, "hash", salted_hash)
-                namespace = fresh_namespace()
-                exec_(code, namespace)
-                function = namespace.get(name)
+                if not fresh:
+                    current = fresh_namespace()
+                    exec_(code, current)
+                    snap = snapshot(current)
+                fresh = False
+                function = current.get(name)
                 if not callable_(function):
                     raise name_error("the source does not define a callable " + repr_(name))
                 value = function(*args, **kwargs)
@@ -452,6 +523,48 @@ def _c2c_driver():
                 )
                 continue
             report(case, "ok", value_repr, to_json(value, 0), stdout=out.text())
+
+    def run_job(job):
+        source, name, first, recursion, stdout_cap, repr_cap, probe, *inputs = fields(job)
+        first, recursion = int_(first), int_(recursion)
+        stdout_cap, repr_cap, probe = int_(stdout_cap), int_(repr_cap), probe == "1"
+
+        def fresh_namespace():
+            namespace = {"__name__": "__main__", "__builtins__": builtins}
+            if perturbing[0]:
+                namespace[INFLATE] = inflate
+            return namespace
+
+        limits = (recursion, stdout_cap, repr_cap, fresh_namespace)
+        send('{"op":"begin","case":-1}')
+        define_error = code = current = snap = None
+        try:
+            set_limit(recursion)
+            code = compile_(source, "<function>", "exec")
+            # Run once here so imports (which may be heavy) are paid under the definition budget.
+            current = fresh_namespace()
+            exec_(code, current)
+            snap = snapshot(current)
+        except base_exception as e:
+            define_error = e
+        cases = range_(first, len_(inputs))
+        run_cases(cases, inputs, name, code, define_error, limits, current, snap, False)
+        if not probe:
+            return
+        # The stability probe: the cases that returned or raised, again, in an order where none
+        # keeps its place, perturbed (the host switches this instance's clocks and random bytes).
+        answer = decode_utf8(door(b'{"op":"probe"}'), "utf-8")
+        order = [int_(c) for c in answer.split(",")] if answer else []
+        perturbing[0] = True
+        try:
+            if define_error is None and needs_inflating(source, [inputs[c] for c in order]):
+                try:
+                    code = compile_instrumented(source)
+                except base_exception as e:
+                    define_error = e
+            run_cases(order, inputs, name, code, define_error, limits, None, None, True)
+        finally:
+            perturbing[0] = False
 
     while True:
         job = decode_utf8(door(b'{"op":"next"}'), "utf-8")

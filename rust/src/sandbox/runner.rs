@@ -12,7 +12,7 @@ use super::door::{self, Guest, Session, Task};
 use super::engine::{self, TICK};
 use super::limits::{Isolation, Limits};
 use super::outcome::{CaseOutcome, Job, Status};
-use super::virtual_os::{self, World, guest_os};
+use super::virtual_os::{self, guest_os};
 
 /// The guest program every instance runs (see driver.py).
 pub const DRIVER: &str = include_str!("driver.py");
@@ -99,7 +99,7 @@ impl Runner {
                     Ok(virtual_os::poll_now(
                         data,
                         &guest.os.time,
-                        &guest.os.world,
+                        guest.os.world.world(),
                         subs as u32,
                         events as u32,
                         n as u32,
@@ -131,13 +131,7 @@ impl Runner {
             "import marshal, sys\n_ = sys.stdout.write(marshal.dumps(compile(bytes.fromhex('{hex}').decode(), '<c2c-driver>', 'exec')).hex())\n"
         );
         // Compiling takes ~80M instructions whatever the per-case budget is.
-        let (end, _, stdout) = self.run_instance(
-            &code,
-            VecDeque::new(),
-            16 << 20,
-            10_000_000_000,
-            Pass::STANDARD,
-        );
+        let (end, _, stdout) = self.run_instance(&code, VecDeque::new(), 16 << 20, 10_000_000_000);
         if let End::Stopped(outcome) = end {
             return Err(format!(
                 "compiling the sandbox driver: {}",
@@ -158,35 +152,67 @@ impl Runner {
     /// Every case of every job, in order, under the configured isolation; with
     /// `check_stability`, cases whose result changes in a perturbed world become `unstable`.
     pub fn run(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
-        let mut results = self.run_once(jobs, Pass::STANDARD, self.limits.isolation);
-        if self.limits.check_stability {
-            self.check_stability(jobs, &mut results);
+        let probe = self.limits.check_stability;
+        let (results, probes) = self.run_once(jobs, probe);
+        let mut results = complete(results);
+        if probe {
+            self.judge_stability(jobs, &mut results, probes);
         }
         results
     }
 
-    /// Runs every case that returned or raised again, perturbed and in reverse order, and
-    /// marks the ones whose result changed. The probe runs many functions per instance (cheap);
-    /// a function with a changed case is probed again alone in a fresh instance, so one
-    /// function that patches the shared interpreter cannot make another look unstable.
-    fn check_stability(&self, jobs: &[Job], results: &mut [Vec<CaseOutcome>]) {
-        let all: Vec<usize> = (0..jobs.len()).collect();
-        let probe = Probe::new(jobs, results, &all);
-        let second = self.run_once(&probe.jobs, Pass::PERTURBED, Isolation::Shared);
-        let suspects = probe.differing(results, &second);
-        if suspects.is_empty() {
+    /// Marks the cases whose probe changed their result. A case left unprobed (its instance
+    /// died before the probe, or it ran in an earlier instance of the same function) is probed
+    /// once more in a fresh instance of its own.
+    fn judge_stability(&self, jobs: &[Job], results: &mut [Vec<CaseOutcome>], probes: Cases) {
+        let mut unprobed: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (job, probed) in probes.into_iter().enumerate() {
+            let mut missing = Vec::new();
+            for (case, probe) in probed.into_iter().enumerate() {
+                if !matches!(results[job][case].status, Status::Ok | Status::Error) {
+                    continue;
+                }
+                match probe {
+                    Some(probe) => mark(&mut results[job][case], probe),
+                    None => missing.push(case),
+                }
+            }
+            if !missing.is_empty() {
+                unprobed.push((job, missing));
+            }
+        }
+        if unprobed.is_empty() {
             return;
         }
-        let recheck = Probe::new(jobs, results, &suspects);
-        let second = self.run_once(&recheck.jobs, Pass::PERTURBED, Isolation::Function);
-        recheck.mark_unstable(results, second);
+        let retry: Vec<Job> = unprobed
+            .iter()
+            .map(|(job, cases)| Job {
+                source: jobs[*job].source.clone(),
+                name: jobs[*job].name.clone(),
+                inputs: cases
+                    .iter()
+                    .map(|&c| jobs[*job].inputs[c].clone())
+                    .collect(),
+            })
+            .collect();
+        let (_, probes) = self.run_once(&retry, true);
+        for ((job, cases), probed) in unprobed.into_iter().zip(probes) {
+            for (case, probe) in cases.into_iter().zip(probed) {
+                if let Some(probe) = probe {
+                    mark(&mut results[job][case], probe);
+                }
+            }
+        }
     }
 
-    fn run_once(&self, jobs: &[Job], pass: Pass, isolation: Isolation) -> Vec<Vec<CaseOutcome>> {
-        let mut results: Vec<Vec<Option<CaseOutcome>>> =
-            jobs.iter().map(|j| vec![None; j.inputs.len()]).collect();
+    /// Runs every job under the configured isolation; returns each case's outcome and, when
+    /// `probe`, each case's stability probe (the driver reruns a job's cases perturbed in the
+    /// same instance, right after them).
+    fn run_once(&self, jobs: &[Job], probe: bool) -> (Cases, Cases) {
+        let empty = || -> Cases { jobs.iter().map(|j| vec![None; j.inputs.len()]).collect() };
+        let (mut results, mut probes) = (empty(), empty());
         let whole = |job: usize| (job, 0, jobs[job].inputs.len());
-        let groups: Vec<Vec<(usize, usize, usize)>> = match isolation {
+        let groups: Vec<Vec<(usize, usize, usize)>> = match self.limits.isolation {
             Isolation::Function => (0..jobs.len()).map(|j| vec![whole(j)]).collect(),
             Isolation::Shared => vec![(0..jobs.len()).map(whole).collect()],
             Isolation::Case => (0..jobs.len())
@@ -194,21 +220,9 @@ impl Runner {
                 .collect(),
         };
         for group in groups {
-            self.run_group(jobs, group, pass, &mut results);
+            self.run_group(jobs, group, probe, &mut results, &mut probes);
         }
-        results
-            .into_iter()
-            .map(|cases| {
-                cases
-                    .into_iter()
-                    .map(|c| {
-                        c.unwrap_or_else(|| {
-                            CaseOutcome::stopped(Status::Crash, "the driver never ran this case")
-                        })
-                    })
-                    .collect()
-            })
-            .collect()
+        (results, probes)
     }
 
     /// Runs (job, first, end) ranges in one instance, starting a fresh one after each death.
@@ -216,8 +230,9 @@ impl Runner {
         &self,
         jobs: &[Job],
         group: Vec<(usize, usize, usize)>,
-        pass: Pass,
-        results: &mut [Vec<Option<CaseOutcome>>],
+        probe: bool,
+        results: &mut Cases,
+        probes: &mut Cases,
     ) {
         let mut pending: VecDeque<(usize, usize, usize)> = group
             .into_iter()
@@ -226,17 +241,15 @@ impl Runner {
         while !pending.is_empty() {
             let tasks = pending
                 .iter()
-                .map(|&(job, first, end)| self.task(jobs, job, first, end, pass))
+                .map(|&(job, first, end)| self.task(jobs, job, first, end, probe))
                 .collect();
-            let (end, session, _) = self.run_instance(
-                LOAD_DRIVER,
-                tasks,
-                PIPE_BYTES,
-                self.limits.fuel_per_case,
-                pass,
-            );
+            let (end, session, _) =
+                self.run_instance(LOAD_DRIVER, tasks, PIPE_BYTES, self.limits.fuel_per_case);
             for (job, case, outcome) in session.outcomes {
                 results[job][case] = Some(outcome);
+            }
+            for (job, case, outcome) in session.probes {
+                probes[job][case] = Some(outcome);
             }
             let End::Stopped(stop) = end else { break };
             // Drop the ranges the instance finished; resume the one it died in after the case.
@@ -256,7 +269,12 @@ impl Runner {
             let Some((job, _, end)) = pending.pop_front() else {
                 break;
             };
-            if position.case < 0 {
+            if position.probing() {
+                // Died probing: that is the case's probe; the job's cases all ran.
+                if !position.reported && position.case >= 0 {
+                    probes[job][position.case as usize] = Some(stop);
+                }
+            } else if position.case < 0 {
                 // Died defining the function: no case of it can run.
                 results[job][position.first..end].fill(Some(stop.clone()));
             } else {
@@ -271,7 +289,7 @@ impl Runner {
         }
     }
 
-    fn task(&self, jobs: &[Job], job: usize, first: usize, end: usize, pass: Pass) -> Task {
+    fn task(&self, jobs: &[Job], job: usize, first: usize, end: usize, probe: bool) -> Task {
         let j = &jobs[job];
         // The driver's job encoding (see driver.py): `<chars>:<text>` fields.
         let mut frame = String::new();
@@ -280,7 +298,7 @@ impl Runner {
             self.limits.recursion_limit as u64,
             self.limits.stdout_chars,
             self.limits.repr_chars,
-            pass.perturb as u64,
+            probe as u64,
         ];
         let numbers: Vec<String> = numbers.iter().map(u64::to_string).collect();
         let fields = [j.source.as_str(), j.name.as_str()]
@@ -296,6 +314,7 @@ impl Runner {
             job,
             first,
             end,
+            probe,
             frame: frame.into_bytes(),
         }
     }
@@ -308,24 +327,19 @@ impl Runner {
         tasks: VecDeque<Task>,
         pipe_bytes: usize,
         fuel: u64,
-        pass: Pass,
     ) -> (End, Session, Vec<u8>) {
-        let ticks = (self
+        let ticks = self
             .limits
             .wall_ms_per_case
             .div_ceil(TICK.as_millis() as u64)
-            + 1)
-            * pass.budget_scale;
+            + 1;
         let session = Session::new(
             tasks,
             self.driver.clone(),
-            (
-                self.limits.fuel_per_case.saturating_mul(pass.budget_scale),
-                self.limits.fuel_per_definition,
-            ),
+            (self.limits.fuel_per_case, self.limits.fuel_per_definition),
             ticks,
         );
-        let os = match guest_os(&self.stdlib_dir, pipe_bytes, pass.world) {
+        let os = match guest_os(&self.stdlib_dir, pipe_bytes) {
             Ok(os) => os,
             Err(e) => {
                 return (
@@ -341,12 +355,7 @@ impl Runner {
         };
         let mut store = Store::new(self.pre.module().engine(), Guest { os, cap, session });
         store.limiter(|g| &mut g.cap);
-        let end = match self.drive(
-            &mut store,
-            code,
-            fuel.saturating_mul(pass.budget_scale),
-            ticks,
-        ) {
+        let end = match self.drive(&mut store, code, fuel, ticks) {
             Ok(0) => End::Finished,
             Ok(code) => {
                 let stderr =
@@ -418,105 +427,31 @@ fn classify(error: &wasmtime::Error, memory_hit: bool) -> CaseOutcome {
     }
 }
 
-/// How a pass runs its instances: the world they see, and whether the driver perturbs what a
-/// function's result must not depend on (hash salt, address layout, set table sizes).
-#[derive(Clone, Copy)]
-struct Pass {
-    world: World,
-    perturb: bool,
-    /// Multiplies the per-case instruction and wall-clock budgets: the perturbed driver wraps
-    /// set-producing expressions in a call, which costs time the first pass did not spend.
-    budget_scale: u64,
+/// Each job's cases, filled in as instances report them.
+type Cases = Vec<Vec<Option<CaseOutcome>>>;
+
+fn complete(results: Cases) -> Vec<Vec<CaseOutcome>> {
+    results
+        .into_iter()
+        .map(|cases| {
+            cases
+                .into_iter()
+                .map(|c| {
+                    c.unwrap_or_else(|| {
+                        CaseOutcome::stopped(Status::Crash, "the driver never ran this case")
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
-impl Pass {
-    const STANDARD: Pass = Pass {
-        world: World::STANDARD,
-        perturb: false,
-        budget_scale: 1,
-    };
-    const PERTURBED: Pass = Pass {
-        world: World::PERTURBED,
-        perturb: true,
-        budget_scale: 4,
-    };
-}
-
-/// Whether a probed case contradicts the first run. A probe stopped by a limit (or a dead
-/// instance) shows nothing about the value, so it does not count against the case.
-fn changed(first: &CaseOutcome, probed: &CaseOutcome) -> bool {
-    let inconclusive = matches!(
-        probed.status,
-        Status::Timeout | Status::Memory | Status::Crash
-    );
-    !inconclusive && !first.same_result(probed)
-}
-
-/// The stability probe of some jobs: each job's cases that returned or raised, in another
-/// order in which no case keeps its place, and where each came from.
-struct Probe {
-    jobs: Vec<Job>,
-    /// For each probe job: the original job and its cases, in the probe's order.
-    origin: Vec<(usize, Vec<usize>)>,
-}
-
-impl Probe {
-    fn new(jobs: &[Job], results: &[Vec<CaseOutcome>], which: &[usize]) -> Probe {
-        let mut probe = Probe {
-            jobs: Vec::new(),
-            origin: Vec::new(),
-        };
-        for &job in which {
-            let mut cases: Vec<usize> = (0..results[job].len())
-                .rev()
-                .filter(|&c| matches!(results[job][c].status, Status::Ok | Status::Error))
-                .collect();
-            // Reversed, every case has another predecessor; with an odd count the middle one
-            // would keep its place, so it trades places with its neighbour.
-            if cases.len() % 2 == 1 && cases.len() >= 3 {
-                let middle = cases.len() / 2;
-                cases.swap(middle, middle + 1);
-            }
-            if cases.is_empty() {
-                continue;
-            }
-            probe.jobs.push(Job {
-                source: jobs[job].source.clone(),
-                name: jobs[job].name.clone(),
-                inputs: cases.iter().map(|&c| jobs[job].inputs[c].clone()).collect(),
-            });
-            probe.origin.push((job, cases));
-        }
-        probe
-    }
-
-    /// The original jobs with at least one case whose probe result differs.
-    fn differing(&self, results: &[Vec<CaseOutcome>], second: &[Vec<CaseOutcome>]) -> Vec<usize> {
-        self.origin
-            .iter()
-            .zip(second)
-            .filter(|((job, cases), probed)| {
-                cases
-                    .iter()
-                    .zip(probed.iter())
-                    .any(|(&c, p)| changed(&results[*job][c], p))
-            })
-            .map(|((job, _), _)| *job)
-            .collect()
-    }
-
-    fn mark_unstable(&self, results: &mut [Vec<CaseOutcome>], second: Vec<Vec<CaseOutcome>>) {
-        for ((job, cases), probed) in self.origin.iter().zip(second) {
-            for (&c, p) in cases.iter().zip(probed) {
-                if changed(&results[*job][c], &p) {
-                    let first = std::mem::replace(
-                        &mut results[*job][c],
-                        CaseOutcome::stopped(Status::Crash, ""),
-                    );
-                    results[*job][c] = agree(first, p);
-                }
-            }
-        }
+/// Turns `first` into `unstable` when its probe differs, a probe stopped by a limit included:
+/// with four times the budget, a case that no longer finishes behaves differently.
+fn mark(first: &mut CaseOutcome, probe: CaseOutcome) {
+    if !first.same_result(&probe) {
+        let original = std::mem::replace(first, CaseOutcome::stopped(Status::Crash, ""));
+        *first = agree(original, probe);
     }
 }
 
@@ -525,24 +460,30 @@ fn agree(first: CaseOutcome, second: CaseOutcome) -> CaseOutcome {
     if first.same_result(&second) {
         return first;
     }
-    let show = |o: &CaseOutcome| {
-        let text = o.value_repr.as_deref().or(o.error.as_deref()).unwrap_or("");
+    let clip = |text: &str| {
         let clipped: String = text.chars().take(200).collect();
         let more = if clipped.len() < text.len() {
             "…"
         } else {
             ""
         };
-        format!("{} {clipped}{more}", o.status.as_str())
+        format!("{clipped}{more}")
     };
-    let mut out = CaseOutcome::stopped(
-        Status::Unstable,
+    let show = |o: &CaseOutcome| {
+        let text = o.value_repr.as_deref().or(o.error.as_deref()).unwrap_or("");
+        format!("{} {}", o.status.as_str(), clip(text))
+    };
+    let (a, b) = (show(&first), show(&second));
+    let reason = if a == b {
         format!(
-            "first run: {}; perturbed run: {}",
-            show(&first),
-            show(&second)
-        ),
-    );
+            "first run: {a}, printed {:?}; perturbed run printed {:?}",
+            clip(&first.stdout),
+            clip(&second.stdout)
+        )
+    } else {
+        format!("first run: {a}; perturbed run: {b}")
+    };
+    let mut out = CaseOutcome::stopped(Status::Unstable, reason);
     // The first run's value stays visible for inspection; the status keeps it out of samples.
     out.value_repr = first.value_repr;
     out.stdout = first.stdout;

@@ -1,11 +1,13 @@
 //! What the guest sees of the world: no files but the read-only stdlib, no environment, no
 //! network, and clocks and randomness that are the same on every run and machine.
 
+use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use rand_core::TryRng;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{Deterministic, FsPerms, HostMonotonicClock, HostWallClock, WasiCtxBuilder};
@@ -37,9 +39,9 @@ impl VirtualTime {
     }
 }
 
-/// Where the guest's clocks start and what its randomness draws from. Every instance of a run
-/// gets the same world, so a call gives the same result on every run and machine; the stability
-/// check runs cases again in [`World::PERTURBED`], which a function's result must not notice.
+/// Where the guest's clocks start and what its randomness draws from. Every instance starts in
+/// the same world, so a call gives the same result on every run and machine; the stability
+/// probe switches an instance to [`World::PERTURBED`], which a function's result must not notice.
 #[derive(Clone, Copy, Debug)]
 pub struct World {
     /// What `time.time()` starts from.
@@ -48,7 +50,6 @@ pub struct World {
     pub monotonic_start: u64,
     /// Bytes `os.urandom` and `random_get` cycle through.
     pub random: [u8; 32],
-    pub random_seed: u128,
 }
 
 impl World {
@@ -61,7 +62,6 @@ impl World {
             0x8f, 0x15, 0x6c, 0xe1, 0x37, 0x09, 0xfa, 0x52, 0xbd, 0x80, 0x24, 0x7e, 0xc9, 0x13,
             0x5a, 0xef, 0x66, 0xd8,
         ],
-        random_seed: 0x6361_7365_3263_6f64,
     };
 
     /// 2031-07-19T13:37:11Z (a Saturday, another year, month, day and time of day), the
@@ -74,42 +74,98 @@ impl World {
             0xfb, 0x2e, 0x61, 0x0d, 0xb6, 0x93, 0x48, 0xec, 0x27, 0x85, 0x1a, 0xc3, 0x5e, 0x79,
             0xf0, 0x36, 0xab, 0x44,
         ],
-        random_seed: 0x7065_7274_7572_6264,
     };
 }
 
-struct Monotonic(VirtualTime, u64);
+/// Which world an instance sees now, shared by its clocks, its randomness and `poll_oneoff`.
+#[derive(Clone, Default)]
+pub struct WorldSwitch(Arc<AtomicBool>);
+
+impl WorldSwitch {
+    pub fn world(&self) -> &'static World {
+        if self.0.load(Ordering::Relaxed) {
+            &World::PERTURBED
+        } else {
+            &World::STANDARD
+        }
+    }
+
+    pub fn set_perturbed(&self, perturbed: bool) {
+        self.0.store(perturbed, Ordering::Relaxed);
+    }
+}
+
+/// The byte cycle of the world the instance is in; each world keeps its own place in its cycle.
+struct WorldRandom {
+    standard: Deterministic,
+    perturbed: Deterministic,
+    switch: WorldSwitch,
+}
+
+impl WorldRandom {
+    fn new(switch: WorldSwitch) -> Self {
+        WorldRandom {
+            standard: Deterministic::new(World::STANDARD.random.to_vec()),
+            perturbed: Deterministic::new(World::PERTURBED.random.to_vec()),
+            switch,
+        }
+    }
+
+    fn current(&mut self) -> &mut Deterministic {
+        if self.switch.0.load(Ordering::Relaxed) {
+            &mut self.perturbed
+        } else {
+            &mut self.standard
+        }
+    }
+}
+
+impl TryRng for WorldRandom {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        self.current().try_next_u32()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.current().try_next_u64()
+    }
+    fn try_fill_bytes(&mut self, buf: &mut [u8]) -> Result<(), Infallible> {
+        self.current().try_fill_bytes(buf)
+    }
+}
+
+struct Monotonic(VirtualTime, WorldSwitch);
 
 impl HostMonotonicClock for Monotonic {
     fn resolution(&self) -> u64 {
         CLOCK_STEP_NS
     }
     fn now(&self) -> u64 {
-        self.1 + self.0.tick()
+        self.1.world().monotonic_start + self.0.tick()
     }
 }
 
-struct Wall(VirtualTime, Duration);
+struct Wall(VirtualTime, WorldSwitch);
 
 impl HostWallClock for Wall {
     fn resolution(&self) -> Duration {
         Duration::from_nanos(CLOCK_STEP_NS)
     }
     fn now(&self) -> Duration {
-        self.1 + Duration::from_nanos(self.0.tick())
+        self.1.world().wall_start + Duration::from_nanos(self.0.tick())
     }
 }
 
 pub struct GuestOs {
     pub wasi: WasiP1Ctx,
     pub time: VirtualTime,
-    pub world: World,
+    pub world: WorldSwitch,
     pub stdout: MemoryOutputPipe,
     pub stderr: MemoryOutputPipe,
 }
 
-pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize, world: World) -> wasmtime::Result<GuestOs> {
+pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize) -> wasmtime::Result<GuestOs> {
     let time = VirtualTime::default();
+    let world = WorldSwitch::default();
     let stdout = MemoryOutputPipe::new(pipe_bytes);
     let stderr = MemoryOutputPipe::new(pipe_bytes);
     let mut builder = WasiCtxBuilder::new();
@@ -118,11 +174,11 @@ pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize, world: World) -> wasmtime:
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .preopened_dir(stdlib_dir, STDLIB_GUEST_DIR, FsPerms::ReadOnly)?
-        .wall_clock(Wall(time.clone(), world.wall_start))
-        .monotonic_clock(Monotonic(time.clone(), world.monotonic_start))
-        .secure_random(Deterministic::new(world.random.to_vec()))
-        .insecure_random(Deterministic::new(world.random.to_vec()))
-        .insecure_random_seed(world.random_seed)
+        .wall_clock(Wall(time.clone(), world.clone()))
+        .monotonic_clock(Monotonic(time.clone(), world.clone()))
+        .secure_random(WorldRandom::new(world.clone()))
+        .insecure_random(WorldRandom::new(world.clone()))
+        .insecure_random_seed(0x6361_7365_3263_6f64)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
@@ -240,12 +296,21 @@ mod tests {
     #[test]
     fn clocks_advance_deterministically() {
         let time = VirtualTime::default();
-        let world = World::STANDARD;
+        let switch = WorldSwitch::default();
         let (mono, wall) = (
-            Monotonic(time.clone(), world.monotonic_start),
-            Wall(time.clone(), world.wall_start),
+            Monotonic(time.clone(), switch.clone()),
+            Wall(time.clone(), switch.clone()),
         );
         assert_eq!(mono.now(), 1_000);
-        assert_eq!(wall.now(), world.wall_start + Duration::from_nanos(2_000));
+        assert_eq!(
+            wall.now(),
+            World::STANDARD.wall_start + Duration::from_nanos(2_000)
+        );
+        switch.set_perturbed(true);
+        assert_eq!(
+            wall.now(),
+            World::PERTURBED.wall_start + Duration::from_nanos(3_000)
+        );
+        assert_eq!(mono.now(), World::PERTURBED.monotonic_start + 4_000);
     }
 }
