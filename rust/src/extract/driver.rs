@@ -103,9 +103,7 @@ pub fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
 
 fn read_and_extract(path: &Path, config: &ExtractConfig) -> SourceReport {
     match std::fs::read(path) {
-        Ok(raw) if path.extension().is_some_and(|e| e == "ipynb") => {
-            extract_notebook(&raw, config)
-        }
+        Ok(raw) if path.extension().is_some_and(|e| e == "ipynb") => extract_notebook(&raw, config),
         Ok(raw) => extract_bytes(&raw, config),
         Err(_) => SourceReport::skipped(0, SkipReason::Unreadable),
     }

@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn bad_and_foreign_notebooks_are_refused() {
-        assert_eq!(notebook_source(b"{\"cells\": ["), Err(SkipReason::BadNotebook));
+        assert_eq!(
+            notebook_source(b"{\"cells\": ["),
+            Err(SkipReason::BadNotebook)
+        );
         assert_eq!(notebook_source(b"[1, 2]"), Err(SkipReason::BadNotebook));
         assert_eq!(
             notebook_source(br#"{"cells": [{"cell_type": "code", "source": 3}]}"#),
