@@ -326,6 +326,8 @@ def test_pyw_files_and_notebooks_are_python_sources(tmp_path: Path) -> None:
     (tmp_path / "tool.pyw").write_text(GOOD.replace("hyp", "from_pyw"))
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "analysis.ipynb").write_text(NOTEBOOK)
+    (tmp_path / "sub" / ".ipynb_checkpoints").mkdir()  # Jupyter's autosaved copies: not read
+    (tmp_path / "sub" / ".ipynb_checkpoints" / "analysis-checkpoint.ipynb").write_text(NOTEBOOK)
     (tmp_path / "sub" / "broken.ipynb").write_text('{"cells": [')
     (tmp_path / "sub" / "julia.ipynb").write_text(notebook(("code", GOOD), language="julia"))
     (tmp_path / "notes.txt").write_text(GOOD)

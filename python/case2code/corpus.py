@@ -1,9 +1,11 @@
-"""Read a corpus as batches of sources: Python files, or rows of JSONL / Parquet.
+"""Read a corpus as batches of sources: Python files, or rows of JSONL / JSON / Parquet.
 
-Directories and `.py` files become batches of paths (Rust reads them); JSONL and
-Parquet files become batches of texts with their row numbers and origin columns
-(as in The Stack: path, repository, licence). Batches are bounded in bytes, so a
-corpus of any size streams through in bounded memory.
+Directories and Python files (`.py`, `.pyw`, `.ipynb` notebooks) become batches of paths
+(Rust reads them); JSONL, JSON arrays and Parquet files become batches of texts with their row
+numbers and origin columns (as in The Stack: path, repository, licence). Batches are bounded in
+bytes, so a corpus of any size streams through in bounded memory (a JSON array is read whole).
+A missing path is refused at once; a table that cannot be read is reported as one `Unreadable`
+and the others are still read.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ ORIGIN_COLUMNS = (
 PYTHON_SUFFIXES = (".py", ".pyw", ".ipynb")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet",)
+
+# Jupyter's autosaved copies of notebooks: walking into them would read every notebook twice.
+NOTEBOOK_CHECKPOINTS = ".ipynb_checkpoints"
 
 # Skip reasons for a whole table: its bytes cannot be read as its format (I/O error, a
 # truncated Parquet file, a JSON file that does not parse), or it is not a table of source.
@@ -101,7 +106,8 @@ def _require_exists(path: Path) -> None:
 
 def plan(inputs: Sequence[str | os.PathLike[str]], exclude_dirs: Sequence[str] = ()) -> Corpus:
     """Sort inputs into Python files (directories expanded, skipping directories named
-    in `exclude_dirs`) and table files; a path that does not exist is refused."""
+    in `exclude_dirs` and notebook checkpoints) and table files; a path that does not exist
+    is refused."""
     py_roots: list[str] = []
     tables: list[Path] = []
     for raw in inputs:
@@ -120,7 +126,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], exclude_dirs: Sequence[str] =
     files: list[tuple[str, int]] = []
     unreadable: list[Unreadable] = []
     if py_roots:
-        found, errors = _core.discover(py_roots, list(exclude_dirs))
+        found, errors = _core.discover(py_roots, [*exclude_dirs, NOTEBOOK_CHECKPOINTS])
         for found_path in found:
             try:
                 files.append((str(found_path), os.stat(found_path).st_size))
