@@ -7,3 +7,16 @@ python3 -m pip install --quiet ".[test]"
 bash scripts/install-llm.sh
 cargo test --workspace --quiet
 python3 -m pytest -q tests
+
+# The oldest polars and datasets that pyproject.toml allows get the Python tests too (without the
+# slow LLM-server ones): their APIs change between releases, and users may have the floor.
+floor() {
+    python3 scripts/dependency_floor.py "$1"
+}
+restore_newest() {
+    python3 -m pip install --quiet --upgrade --upgrade-strategy eager polars datasets
+}
+echo "== Python tests on the dependency floors: polars $(floor polars), datasets $(floor datasets)"
+trap restore_newest EXIT  # pass or fail, leave this machine on the newest versions again
+python3 -m pip install --quiet "polars==$(floor polars)" "datasets==$(floor datasets)"
+C2C_SKIP_LLM_TESTS=1 python3 -m pytest -q tests

@@ -80,20 +80,29 @@ def assembled(functions: pl.DataFrame, results: pl.DataFrame):
     return assemble(functions, results, AssembleConfig(seed=1, samples_per_function=4))
 
 
-def test_drops_bad_functions_with_reasons(assembled) -> None:
+def test_drops_bad_functions_with_reasons(assembled, functions, results) -> None:
     report = assembled.report
+    # make_counter returns a lambda, whose repr shows its address: a sandbox with the stability
+    # check marks every case `unstable` (the function is dropped as such); without it, the
+    # address filter drops each case and the function has too few left.
+    counter = functions.filter(pl.col("name") == "make_counter")["function_id"].item()
+    statuses = set(results.filter(pl.col("function_id") == counter)["status"])
+    checked = statuses == {"unstable"}
+    assert checked or statuses == {"ok"}
     assert report["dropped"] == {
         "constant_output": 1,
         "all_errors": 1,
         "echoes_input": 1,
-        "too_few_cases": 1,
+        "unstable" if checked else "too_few_cases": 1,
     }
     assert set(assembled.samples["name"]) == NORMAL
     assert report["functions_in"] == len(INPUTS)
     assert report["functions_with_samples"] == len(NORMAL)
     assert report["samples"] == 4 * len(NORMAL)
     assert report["cases_kept"] == 17
-    assert report["cases_dropped"] == {"memory_address": len(INPUTS["make_counter"])}
+    dropped_as = "status_unstable" if checked else "memory_address"
+    assert report["cases_dropped"] == {dropped_as: len(INPUTS["make_counter"])}
+    assert report["unstable_cases"] == (len(INPUTS["make_counter"]) if checked else 0)
     assert sum(report["template_mix"].values()) <= report["samples"]
 
 
@@ -127,8 +136,10 @@ def test_without_errors(functions: pl.DataFrame, results: pl.DataFrame) -> None:
     result = assemble(functions, results, AssembleConfig(keep_errors=False))
     cases = result.samples["shown"].explode().struct.field("is_error")
     assert not cases.any()
-    # always_fails now has no usable case at all.
-    assert result.report["dropped"]["too_few_cases"] == 2
+    # always_fails now has no usable case at all (nor make_counter, unless the sandbox found
+    # its cases unstable, a reason checked first).
+    dropped = result.report["dropped"]
+    assert dropped["too_few_cases"] + dropped.get("unstable", 0) == 2
 
 
 def test_reveal_shares(functions: pl.DataFrame, results: pl.DataFrame) -> None:

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from case2code import C2CError
 from case2code.assemble import AssembleConfig, AssembleResult, assemble
-from case2code.export import export, template_tokens
+from case2code.export import SHARD_NAME, content_digest, export, template_tokens, training_layout
 from hand_functions import run_hand_functions
 
 SOURCE = """
@@ -61,14 +61,20 @@ def _files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
+def _digest(samples: pl.DataFrame, shard_rows: int = 50_000) -> str:
+    return content_digest(training_layout(samples), shard_rows)
+
+
 def test_writes_shards_and_card(assembled: AssembleResult, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary = export(assembled.samples, out, report=assembled.report)
+    digest = _digest(assembled.samples)
     assert sorted(_files(out)) == [
         "README.md",
-        "data/train-00000-of-00001.jsonl",
-        "data/train-00000-of-00001.parquet",
+        f"data/train-00000-of-00001-{digest}.jsonl",
+        f"data/train-00000-of-00001-{digest}.parquet",
     ]
+    assert all(SHARD_NAME.fullmatch(path.name) for path in summary.files)
     assert summary.rows == assembled.samples.height == PER_FUNCTION * len(KEPT)
     assert summary.shards == 1 and summary.card == out / "README.md"
     assert not list(out.rglob("*.tmp"))
@@ -77,7 +83,8 @@ def test_writes_shards_and_card(assembled: AssembleResult, tmp_path: Path) -> No
 def test_parquet_and_jsonl_hold_the_same_rows(assembled: AssembleResult, tmp_path: Path) -> None:
     export(assembled.samples, tmp_path)
     parquet = pl.read_parquet(tmp_path / "data" / "*.parquet")
-    jsonl = pl.read_ndjson(tmp_path / "data" / "train-00000-of-00001.jsonl", schema=parquet.schema)
+    [jsonl_path] = (tmp_path / "data").glob("*.jsonl")
+    jsonl = pl.read_ndjson(jsonl_path, schema=parquet.schema)
     assert parquet.equals(jsonl)
     assert parquet.columns[:3] == ["messages", "prompt", "completion"]
     assert {"licence", "origin", "shown", "held_out", "template_id"} <= set(parquet.columns)
@@ -105,12 +112,35 @@ def test_loads_with_datasets(assembled: AssembleResult, tmp_path: Path, offline:
     assert sorted(by_card["train"]["sample_id"]) == sorted(assembled.samples["sample_id"])
 
 
+def test_a_fresh_load_after_every_export_gives_its_rows(
+    assembled: AssembleResult, tmp_path: Path, offline: None
+) -> None:
+    """One `datasets` cache for the whole test, as a user has: re-exports into one folder, and a
+    folder of the same name elsewhere, each load their own rows (they used to get the first
+    export's rows from the cache: its key was the card and the folder's name)."""
+    samples = assembled.samples.sort("sample_id")
+    exports = [samples, samples.head(4), samples.tail(4), samples]
+    out = tmp_path / "a" / "dataset"
+    for rows in exports:
+        export(rows, out)
+        loaded = datasets.load_dataset(str(out), split="train")
+        assert loaded["sample_id"] == rows["sample_id"].to_list()
+        assert loaded["prompt"] == rows["prompt"].to_list()
+    # Same number of rows, other content: a namesake folder elsewhere.
+    other = samples.with_columns(pl.col("prompt") + " (again)").head(4)
+    namesake = tmp_path / "b" / "dataset"
+    export(other, namesake)
+    loaded = datasets.load_dataset(str(namesake), split="train")
+    assert loaded["prompt"] == other["prompt"].to_list()
+    assert datasets.load_dataset(str(out), split="train")["prompt"] == samples["prompt"].to_list()
+
+
 def test_card_has_front_matter_and_counts(assembled: AssembleResult, tmp_path: Path) -> None:
     export(assembled.samples, tmp_path, report=assembled.report)
     card = (tmp_path / "README.md").read_text()
     front, body = card.split("---\n", 2)[1:]
     assert "configs:\n- config_name: default\n  data_files:\n  - split: train\n" in front
-    assert "    path: data/train-*.parquet\n" in front
+    assert f"    path: data/train-*-{_digest(assembled.samples)}.parquet\n" in front
     assert f"- Samples: {PER_FUNCTION * len(KEPT)}\n" in body
     assert f"- Functions: {len(KEPT)}\n" in body
     shown = assembled.samples["shown"].list.len()
@@ -122,6 +152,7 @@ def test_card_has_front_matter_and_counts(assembled: AssembleResult, tmp_path: P
     assert formats and all(f"| {name} |" in body for name in formats)
     assert assembled.report["dropped"] == {"constant_output": 1}
     assert "| constant_output | 1 |" in body
+    assert "Unstable cases: 0. Their output changed when the sandbox ran them again" in body
     assert (
         "Case2Code: Scalable Synthetic Data for Code Generation" in body and "COLING 2025" in body
     )
@@ -140,17 +171,24 @@ def test_small_shards(assembled: AssembleResult, tmp_path: Path) -> None:
     export(assembled.samples, tmp_path, formats=("parquet",), shard_rows=2)
     count = -(-rows // 2)
     names = sorted(p.name for p in (tmp_path / "data").iterdir())
-    assert names == [f"train-{i:05d}-of-{count:05d}.parquet" for i in range(count)]
+    digest = _digest(assembled.samples, 2)
+    assert names == [f"train-{i:05d}-of-{count:05d}-{digest}.parquet" for i in range(count)]
     assert pl.read_parquet(tmp_path / "data" / "*.parquet")["sample_id"].is_sorted()
-    # A later export with another shard count leaves no stale shards behind.
+    # A later export with another shard count leaves no stale shards behind, nor the
+    # digest-less shards of exports made before shard names carried a digest.
+    (tmp_path / "data" / "train-00000-of-00001.parquet").write_bytes(b"old")
     export(assembled.samples, tmp_path, formats=("parquet",))
-    assert [p.name for p in (tmp_path / "data").iterdir()] == ["train-00000-of-00001.parquet"]
-    assert "path: data/train-*.parquet" in (tmp_path / "README.md").read_text()
+    digest = _digest(assembled.samples)
+    assert [p.name for p in (tmp_path / "data").iterdir()] == [
+        f"train-00000-of-00001-{digest}.parquet"
+    ]
+    assert f"path: data/train-*-{digest}.parquet" in (tmp_path / "README.md").read_text()
 
 
 def test_jsonl_only_card_points_at_jsonl(assembled: AssembleResult, tmp_path: Path) -> None:
     export(assembled.samples, tmp_path, formats=("jsonl",))
-    assert "    path: data/train-*.jsonl\n" in (tmp_path / "README.md").read_text()
+    digest = _digest(assembled.samples)
+    assert f"    path: data/train-*-{digest}.jsonl\n" in (tmp_path / "README.md").read_text()
     assert not list(tmp_path.rglob("*.parquet"))
 
 

@@ -19,7 +19,12 @@ from case2code.inputs import FunctionSpec, InputsConfig, Request, Tried, generat
 from case2code.inputs.literals import canonical
 from case2code.inputs.llm import LLMSettings, build_prompts
 from case2code.inputs.openai_server import OpenAIGenerator
-from case2code.inputs.prompts import builtin_template, load_template, parse_template
+from case2code.inputs.prompts import (
+    Template,
+    builtin_template,
+    load_template,
+    parse_template,
+)
 from case2code.inputs.schema import inputs_schema
 from case2code.inputs.vllm_engine import VLLMGenerator
 
@@ -206,6 +211,41 @@ def test_openai_driver_survives_a_dead_server(clamp: FunctionSpec) -> None:
     )
     [proposal] = generator.propose([Request(clamp, 3)])
     assert proposal.failure is not None and "ConnectError" in proposal.failure
+
+
+class TemplateFailingFor(Template):
+    """A prompt template that raises for one function's source (an injected failure)."""
+
+    def render(self, values: dict[str, str]) -> list[dict[str, str]]:
+        if "def shout" in values["source"]:
+            raise RuntimeError("template broke on this source")
+        return super().render(values)
+
+
+def test_a_template_raising_for_one_function_costs_only_that_one(scripted, sandbox) -> None:
+    base_url, script = scripted
+    answer = completion('{"inputs": [{"text": "ab"}, {"text": "xyz"}]}')
+    script.answers = [(200, answer)] * 2
+    source = (
+        "def shout(text):\n    return text.upper()\n\n"
+        "def whisper(text):\n    return text.lower()\n\n"
+        "def width(text):\n    return len(text)\n"
+    )
+    functions = extract_source(source, config=ExtractConfig(min_lines=1)).functions
+    generator = OpenAIGenerator("m", base_url, settings=LLMSettings(), backoff_s=0.01)
+    json_template = builtin_template("json")
+    generator.templates = [TemplateFailingFor(json_template.name, json_template.turns)]
+    config = InputsConfig(n_inputs=2, min_valid=2, rounds=1)
+    result = generate_inputs(functions, generator, config, sandbox=sandbox)
+    report = result.report()
+    assert report["function_errors"] == {"generator_error: RuntimeError": 1}
+    assert report["requests"] == len(script.seen) == 2  # shout's prompt was never sent
+    names = dict(zip(functions["function_id"], functions["name"], strict=True))
+    kept = result.inputs.group_by("function_id").agg(pl.col("input"))
+    assert {names[f]: sorted(i) for f, i in kept.iter_rows()} == {
+        "whisper": ["('ab')", "('xyz')"],
+        "width": ["('ab')", "('xyz')"],
+    }
 
 
 def test_free_text_mode_parses_the_papers_form(scripted, clamp) -> None:

@@ -1,10 +1,14 @@
 """`c2c run` end to end on a real corpus (a dozen stdlib modules): the dataset loads with polars
-and `datasets`, every answer reproduces its cases in the sandbox, a run killed with SIGKILL in
-the middle of a stage resumes to the same dataset, and finished stages are not redone."""
+and `datasets`, every answer reproduces its cases in the sandbox, a run killed with SIGKILL, stopped
+by Ctrl-C or by a full disk in the middle of a stage resumes to the same dataset, finished stages
+are not redone (nor their figures rewritten), and the run folder is the same run from any
+working directory."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -18,10 +22,12 @@ from pathlib import Path
 import datasets
 import polars as pl
 import pytest
+from case2code.atomic import file_mode
 from case2code.dedup import dedup
 from case2code.evalsplit import read_eval_split
-from case2code.pipeline import STAGES, Pipeline
+from case2code.pipeline import RUN_FILES, STAGES, Pipeline
 from case2code.run_config import RunConfig, load_config
+from faults import c2c, error_line, mounted_tmpfs
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 MODULES = (
@@ -261,3 +267,122 @@ def test_a_changed_corpus_is_extracted_again(tmp_path: Path) -> None:
     assert again.records["extract"].status == "ran"
     names = set(pl.read_parquet(again.table("extract"))["name"])
     assert {"bisect_left", "rgb_to_hsv"} <= names
+
+
+def _interrupt(process: subprocess.Popen) -> str:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group; returns stderr."""
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    return stderr
+
+
+def test_sigint_mid_inputs_says_how_to_resume_and_the_rerun_equals_a_clean_run(
+    finished: Pipeline, corpus: Path, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, corpus)
+    out = tmp_path / "run"
+    parts = out / "stages" / "inputs" / "inputs.parquet.parts"
+    process = _start(config)
+    _wait_for("stages/inputs/inputs.parquet.parts/part-00001.parquet", out, process, 300)
+    stderr = _interrupt(process)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    said = [line for line in stderr.splitlines() if line.startswith("interrupted: ")]
+    assert said == [
+        "interrupted: rerun the same command to resume: finished stages and shards are kept"
+    ]
+    assert (parts / "part-00001.parquet").is_file(), "finished shards are kept"
+    assert not (out / "stages" / "inputs" / "stage.json").exists(), "interrupted mid-stage"
+    assert not list(out.rglob("*.tmp"))
+    rerun = c2c("run", config)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _outputs(out) == _outputs(finished.out)
+
+
+def _fill(path: Path) -> None:
+    """Write zeros to `path` until the disk is full."""
+    with contextlib.suppress(OSError), path.open("wb") as handle:
+        while True:
+            handle.write(b"\0" * (1 << 20))
+            handle.flush()
+
+
+def test_a_disk_that_fills_mid_run_is_one_error_and_the_rerun_equals_a_clean_run(
+    finished: Pipeline, corpus: Path, tmp_path: Path
+) -> None:
+    """A real 64 MiB tmpfs holds the run folder; another writer fills it mid-inputs."""
+    with mounted_tmpfs(tmp_path / "disk", "64m") as disk:
+        config = _config(disk, corpus)
+        out = disk / "run"
+        process = _start(config)
+        _wait_for("stages/inputs/inputs.parquet.parts/part-00001.parquet", out, process, 300)
+        _fill(disk / "filler")
+        _, stderr = process.communicate(timeout=300)
+        failed = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+        line = error_line(failed, "No space left on device", out / "stages")
+        assert line.endswith("(free some space and rerun)")
+        assert not list(out.rglob("*.tmp")), "nothing half-written"
+        for table in out.rglob("*.parquet"):
+            pl.read_parquet(table)  # every file there is whole
+        (disk / "filler").unlink()
+        rerun = c2c("run", config)
+        assert rerun.returncode == 0, rerun.stderr
+        assert _outputs(out) == _outputs(finished.out)
+
+
+def test_a_cached_rerun_keeps_the_run_figures(finished: Pipeline, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(finished.out, out)
+    before = {name: (out / name).read_bytes() for name in RUN_FILES}
+    again = Pipeline(dataclasses.replace(finished.config, out=out))
+    summary = again.run()
+    assert {record.status for record in again.records.values()} == {"cached"}
+    assert {name: (out / name).read_bytes() for name in RUN_FILES} == before
+    recorded = json.loads(before["run.json"])
+    assert summary["seconds"] == recorded["seconds"] > 0.5, "the time of the run that did it"
+    assert "Total time: 0.0 s" not in (out / "report.md").read_text()
+
+
+def test_written_files_have_the_umask_mode(finished: Pipeline) -> None:
+    files = [p for p in finished.out.rglob("*") if p.is_file()]
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(file_mode())}
+
+
+RELATIVE_CONFIG = """
+[run]
+out = "run"
+workers = 2
+eval_share = 0.0
+
+[corpus]
+paths = ["corpus"]
+
+[inputs]
+n_inputs = 6
+rounds = 2
+"""
+
+
+def test_a_run_started_from_another_folder_finds_every_stage_cached(tmp_path: Path) -> None:
+    """Relative paths in a TOML file are taken from the file's folder; on the command line,
+    from the current folder. Either way the run is the same run from any folder."""
+    project = tmp_path / "project"
+    (project / "corpus").mkdir(parents=True)
+    (project / "elsewhere").mkdir()
+    for module in ("colorsys.py", "bisect.py"):
+        shutil.copy(STDLIB / module, project / "corpus" / module)
+    (project / "my-run.toml").write_text(RELATIVE_CONFIG)
+    first = c2c("run", "my-run.toml", cwd=project)
+    assert first.returncode == 0, first.stderr
+    markers = {p: p.read_bytes() for p in (project / "run").rglob("stage.json")}
+    assert len(markers) == len(STAGES)
+
+    again = c2c("run", "../my-run.toml", cwd=project / "elsewhere")
+    assert again.returncode == 0, again.stderr
+    assert {p: p.read_bytes() for p in markers} == markers, "no stage ran again"
+    assert again.stderr.count(" cached ") == len(STAGES)
+    flags = ("--corpus", "../corpus", "-o", "../run", "--workers", "2")
+    by_flags = c2c("run", "../my-run.toml", *flags, cwd=project / "elsewhere")
+    assert by_flags.returncode == 0, by_flags.stderr
+    assert {p: p.read_bytes() for p in markers} == markers
+    assert list((project / "elsewhere").iterdir()) == []

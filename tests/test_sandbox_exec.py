@@ -13,6 +13,7 @@ import case2code
 import polars as pl
 import pytest
 from case2code.execute import RESULT_COLUMNS
+from case2code.sandbox import STATUSES
 
 INPUTS = ["(1,)", "('a b',)", "([3, 1, 2],)"]
 
@@ -52,7 +53,10 @@ def test_exec_writes_one_row_per_case(tables):
     results = pl.read_parquet(root / "results.parquet")
     assert tuple(results.columns) == RESULT_COLUMNS
     assert results.height == functions.height * len(INPUTS)
-    assert set(results["status"]) <= {"ok", "error", "timeout", "memory", "output_limit", "crash"}
+    assert set(results["status"]) <= set(STATUSES) - {"invalid_input"}
+    # fnmatch._compile_pattern returns a bound method whose repr shows an address.
+    unstable = results.filter(pl.col("status") == "unstable")
+    assert all(" at 0x" in text for text in unstable["error"])
     assert (results["status"] == "ok").sum() > 0
     ok = results.filter(pl.col("status") == "ok")
     assert ok["value_repr"].null_count() == 0

@@ -260,15 +260,29 @@ def test_functions_are_isolated_from_each_other(sandbox):
     assert results[1][0].value_repr == "(False, 5, [1])"
 
 
-def test_isolation_per_case_and_per_function():
-    counter = "COUNT = []\ndef count(x):\n    COUNT.append(x)\n    return len(COUNT)\n"
+def test_every_case_starts_from_the_freshly_defined_function():
+    # Module globals and mutable defaults are new for every case; an imported module is not
+    # re-imported, so a function that counts in one still counts within its instance.
+    counter = (
+        "import json\nCOUNT = []\n"
+        "def count(x, acc=[]):\n"
+        "    COUNT.append(x)\n    acc.append(x)\n"
+        "    json.seen = getattr(json, 'seen', 0) + 1\n"
+        "    return (len(COUNT), len(acc), json.seen)\n"
+    )
     inputs = ["(1,)", "(2,)", "(3,)"]
-    per_function = Sandbox(Limits(isolation="function"), workers=0).run(
+    unchecked = {"check_stability": False}
+    per_function = Sandbox(Limits(isolation="function", **unchecked), workers=0).run(
         [(counter, "count", inputs)]
     )
-    per_case = Sandbox(Limits(isolation="case"), workers=0).run([(counter, "count", inputs)])
-    assert [r.value_repr for r in per_function[0]] == ["1", "2", "3"]
-    assert [r.value_repr for r in per_case[0]] == ["1", "1", "1"]
+    per_case = Sandbox(Limits(isolation="case", **unchecked), workers=0).run(
+        [(counter, "count", inputs)]
+    )
+    assert [r.value_repr for r in per_function[0]] == ["(1, 1, 1)", "(1, 1, 2)", "(1, 1, 3)"]
+    assert [r.value_repr for r in per_case[0]] == ["(1, 1, 1)"] * 3
+    # The stability check reruns the cases in an order where none keeps its place.
+    checked = Sandbox(Limits(), workers=0).run([(counter, "count", inputs)])
+    assert [r.status for r in checked[0]] == ["unstable"] * 3
 
 
 def test_the_host_process_is_not_the_guest():

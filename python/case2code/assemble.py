@@ -2,11 +2,18 @@
 
 Per function, the usable cases are the `ok` ones (output: the repr) and, unless `keep_errors` is
 off, the `error` ones (output: `<class 'X'>: msg`), less those whose output is too long or shows a
-memory address. A function is dropped, with its reason counted in the report, when too few cases
-are left, when all are errors, when all outputs are equal, or when every output only repeats one
-of its call's arguments. Of the rest, k cases are shown (distinct outputs first) and m held out,
-and the sample is rendered by `case2code.render` with a reveal mode and turn style chosen at
-random. Everything is seeded per function, so a function's samples do not depend on the others.
+memory address. Never usable: `unstable` cases (the output changed when the sandbox ran the case
+again under another hash seed, clock, address layout and case order, so no model could infer it)
+and `repr_error` ones (the function returned but its value's repr() raised); both are counted.
+A function is dropped, with its reason counted in the report, when all its returning cases are
+unstable, when too few cases are left, when all are errors, when all outputs are equal, or when
+every output only repeats one of its call's arguments. An exception while assembling one
+function or rendering one sample (a template part, an odd value) drops only that function or
+sample, counted under `assemble_error: <type>` or `render_error: <type>`.
+
+Of the rest, k cases are shown (distinct outputs first) and m held out, and the sample is
+rendered by `case2code.render` with a reveal mode and turn style chosen at random. Everything is
+seeded per function, so a function's samples do not depend on the others.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from case2code.render import (
     render,
 )
 from case2code.tables import require_columns
+from case2code.validate import at_least, between, known_names
 
 CASE_TYPE = pl.List(pl.Struct({"input": pl.Utf8, "output": pl.Utf8, "is_error": pl.Boolean}))
 MESSAGE_TYPE = pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8}))
@@ -50,12 +58,25 @@ SAMPLE_SCHEMA: dict[str, pl.DataType] = {
 REVEALS: tuple[Reveal, ...] = ("signature", "name", "hidden")
 MIN_SHOWN = 3  # the paper shows 3 cases at least
 MEMORY_ADDRESS = " at 0x"
+# Sandbox statuses of cases that are never shown or held out, each counted in the report.
+UNSTABLE = "unstable"  # the output changed under a rerun with other seeds, clock and order
+REPR_ERROR = "repr_error"  # the function returned, but repr() of its value raised
 # Drop reasons, in the order they are checked.
 TOO_FEW_CASES = "too_few_cases"
 ALL_ERRORS = "all_errors"
 CONSTANT_OUTPUT = "constant_output"
 ECHOES_INPUT = "echoes_input"
 NO_RESULTS = "no_results"
+# One line each for the run report and the dataset card.
+UNSTABLE_EXPLANATION = (
+    "Their output changed when the sandbox ran them again with another hash seed, clock, "
+    "address layout and case order, so no model could infer it: none is shown or held out."
+)
+REPR_ERROR_EXPLANATION = (
+    "The function returned, but repr() of its value raised: never shown or held out."
+)
+ASSEMBLE_ERROR = "assemble_error"  # an exception while choosing one function's cases
+RENDER_ERROR = "render_error"  # an exception while rendering one sample
 
 
 @dataclass(frozen=True)
@@ -89,11 +110,14 @@ class AssembleConfig:
     parts_dir: str | None = None
 
     def __post_init__(self) -> None:
-        unknown = set(self.reveal_shares) - set(REVEALS)
-        if unknown or sum(self.reveal_shares.values()) <= 0:
+        known_names("reveal_shares", self.reveal_shares, REVEALS, noun="reveal")
+        at_least(0, **{f"reveal_shares.{k}": v for k, v in self.reveal_shares.items()})
+        if sum(self.reveal_shares.values()) <= 0:
             raise C2CError(f"reveal_shares: weights of {', '.join(REVEALS)}, not all zero")
-        if self.held_out < 0 or self.samples_per_function < 0:
-            raise C2CError("held_out and samples_per_function must not be negative")
+        at_least(1, max_output_chars=self.max_output_chars, shown=self.shown)
+        at_least(1, samples_per_function=self.samples_per_function)
+        at_least(0, min_cases=self.min_cases, held_out=self.held_out)
+        between(0.0, 1.0, multi_turn_share=self.multi_turn_share)
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,12 @@ class _Usable:
 
     cases: list[Case]
     dropped: Counter[str]
+    statuses: Counter[str]  # every case's sandbox status
+
+    @property
+    def all_unstable(self) -> bool:
+        """Every case that returned was unstable (and at least one did)."""
+        return self.statuses[UNSTABLE] > 0 and self.statuses["ok"] == 0
 
 
 def _output(row: Mapping[str, Any], keep_errors: bool) -> str | None:
@@ -123,6 +153,7 @@ def usable_cases(rows: Sequence[Mapping[str, Any]], config: AssembleConfig) -> _
     """The cases worth showing, in case order."""
     cases: list[Case] = []
     dropped: Counter[str] = Counter()
+    statuses: Counter[str] = Counter(row["status"] for row in rows)
     for row in sorted(rows, key=lambda r: r["case"]):
         output = _output(row, config.keep_errors)
         if output is None:
@@ -133,7 +164,7 @@ def usable_cases(rows: Sequence[Mapping[str, Any]], config: AssembleConfig) -> _
             dropped["memory_address"] += 1
         else:
             cases.append(Case(row["input"], output, is_error=row["status"] != "ok"))
-    return _Usable(cases, dropped)
+    return _Usable(cases, dropped, statuses)
 
 
 def argument_texts(input_text: str) -> set[str]:
@@ -151,7 +182,7 @@ def argument_texts(input_text: str) -> set[str]:
 
 
 def drop_reason(cases: Sequence[Case], config: AssembleConfig) -> str | None:
-    """Why a function's cases make no sample, or None when they do."""
+    """Why a function's usable cases make no sample, or None when they do."""
     if len(cases) < max(config.min_cases, 1):
         return TOO_FEW_CASES
     if all(case.is_error for case in cases):
@@ -204,20 +235,33 @@ def _case_records(cases: Sequence[Case]) -> list[dict[str, Any]]:
     return [{"input": c.input, "output": c.output, "is_error": c.is_error} for c in cases]
 
 
+def _error_reason(what: str, error: Exception) -> str:
+    return f"{what}: {type(error).__name__}"
+
+
 def _samples_for(
     function: Mapping[str, Any],
     cases: Sequence[Case],
     config: AssembleConfig,
     parts: Parts,
     extra: Sequence[str],
+    failed: Counter[str],
 ) -> list[dict[str, Any]]:
+    """The function's samples; one whose rendering raises is left out, counted in `failed`.
+    Each sample draws from its own seeded stream, so a failed one changes no other sample."""
     function_id = function["function_id"]
-    rng = random.Random(f"{config.seed}:{function_id}")
     target = Function(function["name"], function["source"], function["signature"] or "")
     records = []
     for i in range(config.samples_per_function):
+        rng = random.Random(f"{config.seed}:{function_id}:{i}")
         shown, held_out = select_cases(cases, config, rng)
-        sample = render(target, shown, rng, _render_options(config, rng), parts)
+        try:
+            sample = render(target, shown, rng, _render_options(config, rng), parts)
+        except C2CError:
+            raise  # a bad part file is the run's mistake, not this sample's
+        except Exception as error:
+            failed[_error_reason(RENDER_ERROR, error)] += 1
+            continue
         records.append(
             {
                 "sample_id": f"{function_id}-{i}",
@@ -256,6 +300,8 @@ def _report(
     cases_dropped: Counter[str],
     cases_kept: int,
     records: Sequence[Mapping[str, Any]],
+    samples_failed: Counter[str],
+    statuses: Counter[str],
 ) -> dict[str, Any]:
     formats = Counter(
         token[2:]
@@ -270,18 +316,26 @@ def _report(
         "dropped": dict(dropped.most_common()),
         "cases_kept": cases_kept,
         "cases_dropped": dict(cases_dropped.most_common()),
+        "unstable_cases": statuses[UNSTABLE],
+        "repr_error_cases": statuses[REPR_ERROR],
+        "samples_failed": dict(samples_failed.most_common()),
         "template_mix": dict(Counter(r["template_id"] for r in records).most_common(10)),
         "case_format_mix": dict(formats.most_common(10)),
     }
 
 
 def assemble(
-    functions: pl.DataFrame, results: pl.DataFrame, config: AssembleConfig | None = None
+    functions: pl.DataFrame,
+    results: pl.DataFrame,
+    config: AssembleConfig | None = None,
+    parts: Parts | None = None,
 ) -> AssembleResult:
-    """Samples for every function whose results make a good Case2Code task."""
+    """Samples for every function whose results make a good Case2Code task. `parts`: template
+    parts already loaded (default: the built-in ones plus `config.parts_dir`)."""
     config = config or AssembleConfig()
     _check(functions, results)
-    parts = load_parts(config.parts_dir) if config.parts_dir else default_parts()
+    if parts is None:
+        parts = load_parts(config.parts_dir) if config.parts_dir else default_parts()
     extra = _extra_columns(functions)
     by_function: dict[str, list[dict[str, Any]]] = {}
     for row in results.iter_rows(named=True):
@@ -290,6 +344,8 @@ def assemble(
     unique = functions.unique("function_id", keep="first", maintain_order=True)
     dropped: Counter[str] = Counter()
     cases_dropped: Counter[str] = Counter()
+    samples_failed: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
     cases_kept = 0
     records: list[dict[str, Any]] = []
     for function in unique.iter_rows(named=True):
@@ -297,16 +353,29 @@ def assemble(
         if not rows:
             dropped[NO_RESULTS] += 1
             continue
-        usable = usable_cases(rows, config)
+        try:
+            usable = usable_cases(rows, config)
+            reason = UNSTABLE if usable.all_unstable else drop_reason(usable.cases, config)
+        except Exception as error:  # one function's odd value must not stop the stage
+            dropped[_error_reason(ASSEMBLE_ERROR, error)] += 1
+            continue
+        statuses.update(usable.statuses)
         cases_dropped.update(usable.dropped)
-        reason = drop_reason(usable.cases, config)
         if reason is not None:
             dropped[reason] += 1
             continue
+        failed: Counter[str] = Counter()
+        made = _samples_for(function, usable.cases, config, parts, extra, failed)
+        samples_failed.update(failed)
+        if not made and failed:
+            dropped[failed.most_common(1)[0][0]] += 1
+            continue
         cases_kept += len(usable.cases)
-        records.extend(_samples_for(function, usable.cases, config, parts, extra))
+        records.extend(made)
 
     schema = SAMPLE_SCHEMA | {column: functions.schema[column] for column in extra}
     samples = pl.DataFrame(records, schema=schema)
-    report = _report(unique.height, dropped, cases_dropped, cases_kept, records)
+    report = _report(
+        unique.height, dropped, cases_dropped, cases_kept, records, samples_failed, statuses
+    )
     return AssembleResult(samples, report)

@@ -1,26 +1,85 @@
-"""Write output files so that a crash never leaves a half-written one behind."""
+"""Write output files so that a crash never leaves a half-written one behind.
+
+Every file goes to a temporary file beside its target and is renamed into place when complete.
+A write that fails (a full disk, a read-only folder) removes the temporary file and becomes a
+C2CError naming the target and the reason. Published files get the mode a plain `open()` would
+give them (0o666 less the umask), not mkstemp's private 0o600.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
+from case2code.errors import C2CError
+
+# polars reports I/O failures as ComputeError("... No space left on device (os error 28)").
+_OS_ERROR_CODE = re.compile(r"\(os error (\d+)\)")
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The permission bits `open()` gives a new file."""
+    return 0o666 & ~current_umask()
+
+
+def write_failure(path: Path, error: BaseException) -> C2CError | None:
+    """A one-line C2CError for an I/O error writing `path`; None when `error` is not one."""
+    code = _errno_of(error)
+    if code is None:
+        return None
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else os.strerror(code)
+    hint = " (free some space and rerun)" if code == errno.ENOSPC else ""
+    return C2CError(f"cannot write {path}: {reason}{hint}")
+
+
+def _errno_of(error: BaseException) -> int | None:
+    """The OS error number behind `error`: an OSError's, or the one polars puts in its text."""
+    if isinstance(error, OSError):
+        return error.errno if error.errno is not None else errno.EIO
+    if isinstance(error, pl.exceptions.PolarsError):
+        code = _OS_ERROR_CODE.search(str(error))
+        return int(code.group(1)) if code else None
+    return None
+
 
 def _publish(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
     """Run `write` on a temporary file beside `path`, then rename it into place."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as error:
+        raise C2CError(f"cannot write {target}: {error.strerror or error}") from None
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        failure = write_failure(target, error)
+        if failure is not None:
+            raise failure from None
         raise
     return target
 

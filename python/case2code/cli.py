@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,9 +23,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from case2code.atomic import write_parquet
+from case2code.atomic import write_parquet, write_text
 from case2code.errors import C2CError
 from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract, stdlib_path
+from case2code.outputs import check_outputs
 from case2code.sandbox import Limits
 
 app = typer.Typer(
@@ -39,9 +42,45 @@ def main() -> None:
     """case2code command line."""
 
 
+def say(label: str, message: str) -> None:
+    """One line on stderr: the message as written (no markup, so `[run]` stays), unwrapped."""
+    console.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    say("error", message)
     return typer.Exit(code=2)
+
+
+# Exit status of a command stopped by Ctrl-C, as a shell reports one killed by SIGINT.
+INTERRUPTED_EXIT = 130
+RESUMES = "rerun the same command to resume: finished stages and shards are kept"
+RESTARTS = "nothing was half-written; rerun the same command to start again"
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def reports_errors(after_interrupt: str) -> Callable[[Command], Command]:
+    """A command whose ordinary failures print one line, never a traceback: a C2CError or an
+    OSError exits 2, Ctrl-C exits 130 saying `after_interrupt` (what a rerun does)."""
+
+    def decorate(command: Command) -> Command:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except C2CError as error:
+                raise fail(str(error)) from None
+            except OSError as error:  # one not met at a known write: still one line
+                where = f"{error.filename}: " if error.filename else ""
+                raise fail(f"{where}{error.strerror or error}") from None
+            except KeyboardInterrupt:
+                say("interrupted", after_interrupt)
+                raise typer.Exit(code=INTERRUPTED_EXIT) from None
+
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 @contextmanager
@@ -86,6 +125,7 @@ def summary_table(summary: ExtractSummary) -> Table:
 
 
 @app.command("extract")
+@reports_errors(RESTARTS)
 def extract_command(
     paths: Annotated[
         list[Path] | None,
@@ -119,6 +159,7 @@ def extract_command(
     ] = None,
 ) -> None:
     """Extract self-contained functions (docs/extraction-rules.md) into a Parquet table."""
+    check_outputs(files=(output, rejected, summary_json), inputs=paths or ())
     if not paths:
         console.print(f"no paths given: extracting from the standard library at {stdlib_path()}")
     config = ExtractConfig(
@@ -129,34 +170,32 @@ def extract_command(
         exclude_dirs=tuple(exclude_dir or ()),
         threads=threads,
     )
-    try:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("extracting", total=None)
-            result = extract(
-                list(paths) if paths else None,
-                config,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        write_parquet(result.functions, output)
-        if rejected is not None:
-            write_parquet(result.rejected, rejected)
-    except C2CError as error:
-        raise fail(str(error)) from None
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("extracting", total=None)
+        result = extract(
+            list(paths) if paths else None,
+            config,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    write_parquet(result.functions, output)
+    if rejected is not None:
+        write_parquet(result.rejected, rejected)
     console.print(summary_table(result.summary))
     console.print(f"wrote {result.summary.kept:,} functions to {output}")
     if summary_json is not None:
-        summary_json.write_text(json.dumps(result.summary.as_dict(), indent=2) + "\n")
+        write_text(json.dumps(result.summary.as_dict(), indent=2) + "\n", summary_json)
 
 
 @app.command("exec")
+@reports_errors(RESUMES)
 def exec_command(
     functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract's output).")],
     inputs: Annotated[
@@ -182,9 +221,13 @@ def exec_command(
         str,
         typer.Option(help="Fresh interpreter per 'function' or per 'case'; 'shared' is unsafe."),
     ] = Limits.isolation,
-    check_determinism: Annotated[
-        bool, typer.Option(help="Run everything twice; differing cases become nondeterministic.")
-    ] = False,
+    check_stability: Annotated[
+        bool,
+        typer.Option(
+            help="Rerun returning and raising cases with another hash salt, date, clock, address "
+            "layout and case order; cases whose output changes become unstable."
+        ),
+    ] = Limits.check_stability,
     shard_functions: Annotated[
         int, typer.Option(help="Functions per shard; finished shards survive a crash.")
     ] = 512,
@@ -194,27 +237,25 @@ def exec_command(
 
     if isolation not in ("case", "function", "shared"):
         raise fail(f"--isolation must be case, function or shared, not {isolation!r}")
+    check_outputs(files=[output], inputs=[functions, inputs])
     limits = Limits(
         fuel_per_case=fuel,
         wall_ms_per_case=timeout_ms,
         memory_bytes=memory_mb << 20,
         stdout_chars=stdout_chars,
         isolation=isolation,  # type: ignore[arg-type]
-        check_determinism=check_determinism,
+        check_stability=check_stability,
     )
-    try:
-        with functions_progress("executing") as advance:
-            summary = execute_to_parquet(
-                functions,
-                inputs,
-                output,
-                limits,
-                workers,
-                shard_functions=shard_functions,
-                progress=advance,
-            )
-    except C2CError as error:
-        raise fail(str(error)) from None
+    with functions_progress("executing") as advance:
+        summary = execute_to_parquet(
+            functions,
+            inputs,
+            output,
+            limits,
+            workers,
+            shard_functions=shard_functions,
+            progress=advance,
+        )
     table = two_column_table("execution summary")
     for key in ("functions", "cases"):
         table.add_row(key, f"{summary.pop(key):,}")
@@ -228,6 +269,7 @@ def exec_command(
 
 
 @app.command("dedup")
+@reports_errors(RESTARTS)
 def dedup_command(
     functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract's output).")],
     output: Annotated[
@@ -272,6 +314,7 @@ def dedup_command(
     """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
     from case2code.dedup import DedupConfig, dedup_parquet, write_report
 
+    check_outputs(files=(output, all_rows, report), inputs=[functions, *(against or ())])
     config = DedupConfig(
         ngram=ngram,
         permutations=permutations,
@@ -284,11 +327,8 @@ def dedup_command(
         score_column=score_column,
         threads=threads,
     )
-    try:
-        with console.status("deduplicating"):
-            result = dedup_parquet(functions, output, config, against=against, all_rows=all_rows)
-    except C2CError as error:
-        raise fail(str(error)) from None
+    with console.status("deduplicating"):
+        result = dedup_parquet(functions, output, config, against=against, all_rows=all_rows)
     table = two_column_table("dedup summary")
     table.add_row("functions", f"{result.functions:,}")
     table.add_row("kept", f"{result.kept:,}")
@@ -309,6 +349,7 @@ def dedup_command(
 
 
 @app.command("inputs")
+@reports_errors(RESUMES)
 def inputs_command(
     functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")],
     output: Annotated[
@@ -353,13 +394,17 @@ def inputs_command(
     from case2code.inputs import InputsConfig, generate_inputs_to_parquet
     from case2code.inputs.drivers import make_generator
     from case2code.inputs.llm import LLMSettings
+    from case2code.inputs.stage import report_path
+    from case2code.run_config import GeneratorConfig
 
+    check_outputs(files=(output, report_path(output)), inputs=[functions])
     settings = LLMSettings(
         structured=structured,
         templates=tuple(template or ()),
         temperature=temperature,
         max_tokens=max_tokens,
     )
+    GeneratorConfig(generator, model, base_url, concurrency, settings)  # its range checks
     config = InputsConfig(
         n_inputs=n_inputs,
         min_valid=min_valid,
@@ -368,19 +413,16 @@ def inputs_command(
         seed=seed,
         workers=workers,
     )
-    try:
-        chosen = make_generator(generator, model, base_url, settings, concurrency)
-        with functions_progress(f"inputs ({chosen.name})") as advance:
-            result = generate_inputs_to_parquet(
-                functions,
-                output,
-                chosen,
-                config,
-                shard_functions=shard_functions,
-                progress=advance,
-            )
-    except C2CError as error:
-        raise fail(str(error)) from None
+    chosen = make_generator(generator, model, base_url, settings, concurrency)
+    with functions_progress(f"inputs ({chosen.name})") as advance:
+        result = generate_inputs_to_parquet(
+            functions,
+            output,
+            chosen,
+            config,
+            shard_functions=shard_functions,
+            progress=advance,
+        )
     figures = result.report()
     table = two_column_table("inputs summary")
     table.add_row("functions", f"{figures['functions']:,}")
@@ -406,6 +448,7 @@ def inputs_command(
 
 
 @app.command("assemble")
+@reports_errors(RESTARTS)
 def assemble_command(
     functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")],
     results: Annotated[Path, typer.Argument(help="Results table (c2c exec).")],
@@ -430,6 +473,7 @@ def assemble_command(
     from case2code.export import export
     from case2code.tables import read_table
 
+    check_outputs(folders=[output], inputs=[functions, results, parts])
     config = AssembleConfig(
         seed=seed,
         held_out=held_out,
@@ -437,19 +481,16 @@ def assemble_command(
         keep_errors=keep_errors,
         parts_dir=str(parts) if parts else None,
     )
-    try:
-        with console.status("assembling"):
-            result = assemble(
-                read_table(functions, "functions"), read_table(results, "results"), config
-            )
-            summary = export(
-                result.samples,
-                output,
-                formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
-                report=result.report,
-            )
-    except C2CError as error:
-        raise fail(str(error)) from None
+    with console.status("assembling"):
+        result = assemble(
+            read_table(functions, "functions"), read_table(results, "results"), config
+        )
+        summary = export(
+            result.samples,
+            output,
+            formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+            report=result.report,
+        )
     table = two_column_table("assemble summary")
     for key, value in result.report.items():
         if isinstance(value, int):
@@ -486,6 +527,7 @@ def stage_bars() -> Iterator[Callable[[str], AbstractContextManager[Callable[[in
 
 
 @app.command("run")
+@reports_errors(RESUMES)
 def run_command(
     config_file: Annotated[
         Path | None,
@@ -516,31 +558,28 @@ def run_command(
     from case2code.pipeline import Pipeline
     from case2code.run_config import RunConfig, load_config
 
-    try:
-        config = load_config(config_file) if config_file else RunConfig()
-        overrides: dict[str, object] = {}
-        if out is not None:
-            overrides["out"] = out
-        if corpus:
-            overrides["corpus"] = tuple(str(p) for p in corpus)
-        if max_functions is not None:
-            overrides["max_functions"] = max_functions
-        if workers is not None:
-            overrides["workers"] = workers
-        chosen = {
-            k: v
-            for k, v in {"name": generator, "model": model, "base_url": base_url}.items()
-            if v is not None
-        }
-        if chosen:
-            overrides["generator"] = dataclasses.replace(config.generator, **chosen)
-        config = dataclasses.replace(config, **overrides)
-        pipeline = Pipeline(config)
-        with stage_bars() as bars:
-            pipeline.progress = bars
-            summary = pipeline.run()
-    except C2CError as error:
-        raise fail(str(error)) from None
+    config = load_config(config_file) if config_file else RunConfig()
+    overrides: dict[str, object] = {}
+    if out is not None:
+        overrides["out"] = out
+    if corpus:
+        overrides["corpus"] = tuple(str(p) for p in corpus)
+    if max_functions is not None:
+        overrides["max_functions"] = max_functions
+    if workers is not None:
+        overrides["workers"] = workers
+    chosen = {
+        k: v
+        for k, v in {"name": generator, "model": model, "base_url": base_url}.items()
+        if v is not None
+    }
+    if chosen:
+        overrides["generator"] = dataclasses.replace(config.generator, **chosen)
+    config = dataclasses.replace(config, **overrides)
+    pipeline = Pipeline(config)
+    with stage_bars() as bars:
+        pipeline.progress = bars
+        summary = pipeline.run()
     table = Table(title=f"c2c run: {config.out}", title_justify="left")
     for column in ("stage", "status", "seconds", "in", "out"):
         table.add_column(column, justify="left" if column in ("stage", "status") else "right")

@@ -20,9 +20,10 @@ from typing import Literal
 import polars as pl
 
 from case2code import _core
-from case2code.atomic import sink_parquet
+from case2code.atomic import sink_parquet, write_text
 from case2code.benchmarks import BenchmarkTask, load_benchmarks
 from case2code.errors import C2CError
+from case2code.validate import at_least, between, one_of
 
 KeepRule = Literal["shortest", "first", "score"]
 # Benchmarks to decontaminate against: one spec (`humaneval` or a benchmark file), or a
@@ -47,6 +48,26 @@ class DedupConfig:
     seed: int = 1
     threads: int = 0
     block_size: int = 50_000
+
+    def __post_init__(self) -> None:
+        at_least(
+            1,
+            ngram=self.ngram,
+            permutations=self.permutations,
+            bands=self.bands,
+            rows=self.rows,
+            block_size=self.block_size,
+        )
+        at_least(0, threads=self.threads)
+        between(0.0, 1.0, threshold=self.threshold)
+        if self.bands * self.rows > self.permutations:
+            raise C2CError(
+                f"bands x rows ({self.bands} x {self.rows}) exceeds "
+                f"permutations = {self.permutations}"
+            )
+        one_of("keep", self.keep, ("shortest", "first", "score"))
+        if self.keep == "score" and not self.score_column:
+            raise C2CError("keep = 'score' needs a score_column")
 
     def deduper(self) -> _core.Deduper:
         if self.keep not in ("shortest", "first", "score"):
@@ -330,4 +351,4 @@ def dedup_parquet(
 
 
 def write_report(report: DedupReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
+    write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n", path)

@@ -36,7 +36,7 @@ def inputs_per_function(inputs: pl.DataFrame, what: str = "inputs") -> pl.DataFr
     require_columns(inputs, ("function_id",), what)
     if "inputs" in inputs.columns:
         table = inputs.select("function_id", pl.col("inputs").cast(pl.List(pl.Utf8)))
-        return table.group_by("function_id", maintain_order=True).agg(pl.col("inputs").flatten())
+        return table.group_by("function_id", maintain_order=True).agg(pl.col("inputs").explode())
     require_columns(inputs, ("input",), what)
     return inputs.group_by("function_id", maintain_order=True).agg(
         pl.col("input").cast(pl.Utf8).alias("inputs")

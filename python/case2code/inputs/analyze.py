@@ -333,6 +333,20 @@ def _doctest_calls(docstring: str, name: str) -> list[str]:
 
 # ------------------------------------------------------------------ body evidence
 
+# A constant the body compares a parameter with is offered as that parameter's value only when
+# it makes a readable input: a 5 MB string or a 10,000-digit int would not (and such an int
+# cannot even be written as decimal text: sys.get_int_max_str_digits).
+MAX_OFFERED_CHARS = 200
+MAX_OFFERED_INT_BITS = 64
+
+
+def _offerable(value: object) -> bool:
+    if isinstance(value, (str, bytes)):
+        return len(value) <= MAX_OFFERED_CHARS
+    if isinstance(value, int):
+        return value.bit_length() <= MAX_OFFERED_INT_BITS
+    return True
+
 
 class _UsageVisitor(ast.NodeVisitor):
     """Walks the function body with parent links and credits kinds to parameters."""
@@ -421,7 +435,8 @@ class _UsageVisitor(ast.NodeVisitor):
         index = node.slice
         if isinstance(index, ast.Constant) and isinstance(index.value, str):
             self.credit(param, {"dict[str,int]": 1.2, "dict[str,str]": 0.8})
-            self.hints.per_param_constants.setdefault(param, []).append(index.value)
+            if _offerable(index.value):
+                self.hints.per_param_constants.setdefault(param, []).append(index.value)
         elif isinstance(index, ast.Slice):
             self.credit(param, {"str": 1.0, "list[int]": 1.0})
         elif isinstance(self.parents.get(node), ast.Subscript):
@@ -475,7 +490,7 @@ class _UsageVisitor(ast.NodeVisitor):
         kind = {bool: "bool", int: "int", float: "float", str: "str", bytes: "bytes"}.get(
             type(value)
         )
-        if kind is None:
+        if kind is None or not _offerable(value):
             return
         if kind == "str" and isinstance(value, str) and len(value) == 1:
             kind = "char"

@@ -86,7 +86,10 @@ def call_arguments(call: ast.Call) -> str:
         if not is_literal(keyword.value):
             name = keyword.arg or "**"
             raise NotLiteral(f"argument {name}=`{_snippet(keyword.value)}` is not a literal")
-    text = ast.unparse(ast.Call(func=ast.Name("_"), args=call.args, keywords=call.keywords))
+    try:
+        text = ast.unparse(ast.Call(func=ast.Name("_"), args=call.args, keywords=call.keywords))
+    except (ValueError, RecursionError) as error:  # an int literal past int_max_str_digits
+        raise NotLiteral(f"argument list cannot be written as text: {error}") from None
     text = text[1:]
     if len(text) > MAX_INPUT_CHARS:
         raise NotLiteral(f"argument list is {len(text)} characters (limit {MAX_INPUT_CHARS})")
@@ -196,9 +199,18 @@ def render_value(value: Any) -> str:
     if isinstance(value, dict):
         items = ", ".join(f"{render_value(k)}: {render_value(v)}" for k, v in value.items())
         return "{" + items + "}"
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
-        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _render_int(value)
+    if value is None or isinstance(value, (bool, float, complex, str, bytes)):
+        return repr(value)  # repr escapes lone surrogates, so the text is always valid UTF-8
     raise TypeError(f"not a plain literal value: {type(value).__name__}")
+
+
+def _render_int(value: int) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+        raise TypeError(f"not a plain literal value: a {value.bit_length()}-bit int") from None
 
 
 def _ordered(items: set[Any]) -> list[Any]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from case2code.errors import C2CError
 from case2code.inputs.parse import parse_response
 from case2code.inputs.prompts import (
     CODE_TEMPLATES,
@@ -17,7 +18,7 @@ from case2code.inputs.prompts import (
     messages_for,
 )
 from case2code.inputs.schema import inputs_schema
-from case2code.inputs.spec import Candidate, Proposal, Request, Usage
+from case2code.inputs.spec import Candidate, Proposal, Request, Usage, generator_error
 
 MAX_INPUTS_PER_REQUEST = 20
 
@@ -68,10 +69,16 @@ def read_answer(
     truncated: bool = False,
 ) -> Proposal:
     """A proposal from the model's text; a cut-off answer keeps its complete inputs but is
-    marked failed (`truncated`)."""
+    marked failed (`truncated`). An answer whose reading raises costs its function only: a
+    proposal failed with `generator_error`."""
     spec = prompt.request.spec
     params = [p.name for p in spec.callable_params]
-    parsed = parse_response(text, spec.name, params)
+    try:
+        parsed = parse_response(text, spec.name, params)
+    except C2CError:
+        raise
+    except Exception as error:
+        return failed(prompt, generator_error(error), usage)
     truncated = truncated or parsed.truncated
     usage.truncated += truncated
     proposal = Proposal(

@@ -18,7 +18,7 @@ import httpx
 
 from case2code.errors import C2CError
 from case2code.inputs.llm import LLMSettings, Prompt, build_prompts, failed, read_answer
-from case2code.inputs.spec import Proposal, Request, Usage
+from case2code.inputs.spec import Proposal, Request, Usage, generator_error
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 SCHEMA_STYLES = ("json_schema", "json_object")
@@ -65,7 +65,12 @@ class OpenAIGenerator:
 
             async def one(prompt: Prompt) -> Proposal:
                 async with limit:
-                    return await self._ask(client, prompt)
+                    try:
+                        return await self._ask(client, prompt)
+                    except C2CError:
+                        raise
+                    except Exception as error:  # costs this prompt only, not the batch
+                        return failed(prompt, generator_error(error), Usage(requests=1))
 
             return await asyncio.gather(*(one(p) for p in prompts))
 

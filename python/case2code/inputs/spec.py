@@ -98,6 +98,21 @@ class Proposal:
     failure: str | None = None  # the whole answer failed: http error, truncated, unparseable
 
 
+# A proposal's `failure` starts with this when the generator raised for its function.
+GENERATOR_ERROR = "generator_error"
+
+
+def generator_error(error: BaseException) -> str:
+    """The failure text of a proposal whose making raised `error`: the reason it is counted
+    under (`generator_error: UnicodeEncodeError`), then the message."""
+    return f"{GENERATOR_ERROR}: {type(error).__name__}: {error}"[:300]
+
+
+def error_reason(failure: str) -> str:
+    """`generator_error: UnicodeEncodeError: ...` -> `generator_error: UnicodeEncodeError`."""
+    return ":".join(failure.split(":")[:2])
+
+
 class InputGenerator(Protocol):
     """Writes candidate inputs; the sandbox decides which are valid."""
 
@@ -105,6 +120,8 @@ class InputGenerator(Protocol):
     model: str | None
 
     def propose(self, requests: Sequence[Request]) -> list[Proposal]:
-        """One proposal per request, in order. Must not raise for one bad function: a failed
-        request is a proposal with `failure` set."""
+        """One proposal per request, in order. Should not raise for one bad function: a failed
+        request is a proposal with `failure` set. (If it raises anyway, the inputs stage finds
+        the functions it raises for and counts them as `generator_error`; a `C2CError` is a
+        mistake in the run's settings and stops the run.)"""
         ...

@@ -8,6 +8,11 @@ Per block of functions, rounds alternate between writing candidates and running 
   needs seconds of compute makes a poor training case).
 Then up to `n_inputs` per function are kept: inputs that returned, distinct outputs first, plus
 a few that raise (the paper keeps exceptions as cases). Blocks are shards: a crashed run resumes.
+
+One function never stops the run: an exception while writing, mutating or keeping its inputs
+(a generator that raises for it, a prompt template, an odd constant) costs that function only.
+It is asked no more, and counted under a reason such as `generator_error: UnicodeEncodeError`
+in the report's `function_errors`. A `C2CError` (a mistake in the run's settings) still stops it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from case2code.errors import C2CError
 from case2code.inputs.literals import values
 from case2code.inputs.mutate import mutate
 from case2code.inputs.spec import (
+    GENERATOR_ERROR,
     Candidate,
     FunctionSpec,
     InputGenerator,
@@ -36,14 +42,18 @@ from case2code.inputs.spec import (
     Request,
     Tried,
     Usage,
+    error_reason,
+    generator_error,
 )
 from case2code.inputs.values import Sampler
 from case2code.sandbox import Limits, Sandbox
 from case2code.shards import ShardedOutput
 from case2code.tables import read_table, require_columns
+from case2code.validate import at_least, between
 
-# Validation runs many throwaway candidates: a tenth of the execute stage's budget each.
-VALIDATION_LIMITS = Limits(fuel_per_case=200_000_000, wall_ms_per_case=2_000)
+# Validation runs many throwaway candidates: a tenth of the execute stage's budget each. It only
+# asks whether a call returns; the execute stage checks outputs for stability.
+VALIDATION_LIMITS = Limits(fuel_per_case=200_000_000, wall_ms_per_case=2_000, check_stability=False)
 
 INPUT_SCHEMA: dict[str, pl.DataType] = {
     "function_id": pl.Utf8(),
@@ -72,6 +82,22 @@ class InputsConfig:
     limits: Limits = VALIDATION_LIMITS
     workers: int | None = None
 
+    def __post_init__(self) -> None:
+        at_least(1, n_inputs=self.n_inputs, rounds=self.rounds)
+        at_least(
+            0,
+            min_valid=self.min_valid,
+            reprompts=self.reprompts,
+            mutations_per_wanted=self.mutations_per_wanted,
+            workers=self.workers,
+        )
+        between(0.0, 1.0, error_share=self.error_share)
+        if self.min_valid > self.n_inputs:
+            raise C2CError(
+                f"min_valid = {self.min_valid} can never be reached: only n_inputs = "
+                f"{self.n_inputs} inputs are kept per function"
+            )
+
     def mutating(self, generator: InputGenerator) -> bool:
         return self.mutate if self.mutate is not None else generator.name == "builtin"
 
@@ -91,6 +117,8 @@ class Tally:
     origins: Counter[str] = field(default_factory=Counter)
     rejections: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
+    # Functions an exception cost, by reason (`generator_error: KeyError`, ...).
+    errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -102,7 +130,7 @@ class Tally:
     def from_json(cls, data: dict[str, Any]) -> Tally:
         tally = cls(**{k: v for k, v in data.items() if k != "usage"})
         tally.usage = Usage(**data.get("usage", {}))
-        for name in ("statuses", "origins", "rejections", "failures"):
+        for name in ("statuses", "origins", "rejections", "failures", "errors"):
             setattr(tally, name, Counter(data.get(name, {})))
         return tally
 
@@ -146,6 +174,7 @@ def generate_block(
     made: dict[str, dict[str, tuple[str, int]]] = {s.function_id: {} for s in specs}
     mutating = config.mutating(generator)
     is_model = generator.name != "builtin"
+    broken: set[str] = set()  # functions an exception cost: asked and mutated no more
     for round_ in range(config.rounds):
         wanted = {s.function_id: config.n_inputs - _ok_count(history[s.function_id]) for s in specs}
         pending = [s for s in specs if wanted[s.function_id] > 0]
@@ -155,21 +184,34 @@ def generate_block(
         asking = [
             s
             for s in pending
-            if not is_model
-            or round_ == 0
-            or (round_ <= config.reprompts and _ok_count(history[s.function_id]) < config.min_valid)
+            if s.function_id not in broken
+            and (
+                not is_model
+                or round_ == 0
+                or (
+                    round_ <= config.reprompts
+                    and _ok_count(history[s.function_id]) < config.min_valid
+                )
+            )
         ]
         requests = [
             Request(s, wanted[s.function_id], round_, tuple(history[s.function_id]), config.seed)
             for s in asking
         ]
-        for proposal in _propose(generator, requests):
+        for request, proposal in _propose(generator, requests):
             _record_proposal(proposal, tally)
-            batch[proposal.function_id] += proposal.candidates
+            if proposal.failure and proposal.failure.startswith(GENERATOR_ERROR):
+                broken.add(request.spec.function_id)
+            batch[request.spec.function_id] += proposal.candidates
         if mutating and round_ > 0:
             for spec in pending:
+                if spec.function_id in broken:
+                    continue
                 count = config.mutations_per_wanted * wanted[spec.function_id]
-                batch[spec.function_id] += _mutations(spec, history, config, round_, count)
+                try:
+                    batch[spec.function_id] += _mutations(spec, history, config, round_, count)
+                except Exception as error:  # one function's odd value must not stop the run
+                    _lose(spec, "mutation_error", error, broken, tally)
         _validate(pending, batch, history, made, round_, sandbox, tally)
         if is_model and not mutating and round_ >= config.reprompts:
             break
@@ -178,23 +220,49 @@ def generate_block(
     return frame, tally
 
 
-def _propose(generator: InputGenerator, requests: list[Request]) -> list[Proposal]:
+def _propose(generator: InputGenerator, requests: list[Request]) -> list[tuple[Request, Proposal]]:
+    """Each request with its proposal. When the generator raises for a batch, the batch is
+    halved until the requests it raises for are alone; each of those gets a failed proposal
+    (`generator_error: <exception type>`), so one function costs only itself."""
     if not requests:
         return []
-    proposals = generator.propose(requests)
+    try:
+        proposals = generator.propose(requests)
+    except C2CError:
+        raise
+    except Exception as error:
+        if len(requests) == 1:
+            return [
+                (
+                    requests[0],
+                    Proposal(requests[0].spec.function_id, failure=generator_error(error)),
+                )
+            ]
+        middle = len(requests) // 2
+        return _propose(generator, requests[:middle]) + _propose(generator, requests[middle:])
     if len(proposals) != len(requests):
         raise C2CError(
             f"generator {generator.name} returned {len(proposals)} proposals "
             f"for {len(requests)} requests"
         )
-    return proposals
+    return list(zip(requests, proposals, strict=True))
 
 
 def _record_proposal(proposal: Proposal, tally: Tally) -> None:
     tally.usage.add(proposal.usage)
     tally.rejections.update(_reason_kind(r) for r in proposal.rejected)
-    if proposal.failure:
+    if proposal.failure and proposal.failure.startswith(GENERATOR_ERROR):
+        tally.errors[error_reason(proposal.failure)] += 1
+    elif proposal.failure:
         tally.failures[proposal.failure.split(":")[0]] += 1
+
+
+def _lose(spec: FunctionSpec, what: str, error: Exception, broken: set[str], tally: Tally) -> None:
+    """Count an exception that costs `spec` its further inputs, under `what: <type>`."""
+    if isinstance(error, C2CError):
+        raise error
+    broken.add(spec.function_id)
+    tally.errors[f"{what}: {type(error).__name__}"] += 1
 
 
 def _reason_kind(reason: str) -> str:
@@ -246,6 +314,9 @@ def _validate(
         known = made[spec.function_id]
         fresh = []
         for candidate in batch[spec.function_id]:
+            if not _sendable(candidate.input):
+                tally.errors["input_error: UnicodeEncodeError"] += 1
+                continue
             if candidate.input not in known:
                 known[candidate.input] = (candidate.origin, round_)
                 fresh.append(candidate.input)
@@ -259,6 +330,15 @@ def _validate(
             tally.candidates += 1
             tally.statuses[case.status] += 1
             history[spec.function_id].append(Tried(text, case.status, case.error, case.value_repr))
+
+
+def _sendable(text: str) -> bool:
+    """Whether the text can go to the sandbox (as UTF-8: a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _ok_count(tried: Sequence[Tried]) -> int:
@@ -276,7 +356,11 @@ def _keep(
     rows: list[dict[str, Any]] = []
     max_errors = int(config.error_share * config.n_inputs)
     for spec in specs:
-        chosen = select(history[spec.function_id], config.n_inputs, max_errors)
+        try:
+            chosen = select(history[spec.function_id], config.n_inputs, max_errors)
+        except Exception as error:  # one function's odd value must not stop the run
+            _lose(spec, "selection_error", error, set(), tally)
+            continue
         ok = [t for t in chosen if t.status == "ok"]
         tally.kept += len(chosen)
         tally.kept_ok += len(ok)
@@ -433,6 +517,7 @@ def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:
         "failed_requests": tally.usage.failed_requests,
         "truncated_answers": tally.usage.truncated,
         "answer_failures": dict(tally.failures.most_common()),
+        "function_errors": dict(tally.errors.most_common()),
         "parse_rejections": dict(tally.rejections.most_common(10)),
         "seconds": tally.seconds,
         "inputs_per_s": tally.kept / seconds,

@@ -164,7 +164,8 @@ class Sampler:
     def bytes_(self) -> bytes:
         if self.constants.bytes_ and self.rng.random() < 0.4:
             return self.rng.choice(self.constants.bytes_)
-        return self.str_().encode()
+        # A harvested constant may hold a lone surrogate ('\udc00'), which strict UTF-8 refuses.
+        return self.str_().encode("utf-8", "surrogatepass")
 
     def size(self, least: int = 0) -> int:
         return self.rng.choice((least, least + 1, 2, 3, 3, 4, 5, 8))

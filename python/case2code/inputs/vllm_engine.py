@@ -44,7 +44,10 @@ class VLLMGenerator:
                     "the vllm generator needs vLLM: pip install 'case2code[vllm]' "
                     f"(on a machine with a GPU): {error}"
                 ) from None
-            self._llm = vllm.LLM(model=self.model, **self.engine_args)
+            try:
+                self._llm = vllm.LLM(model=self.model, **self.engine_args)
+            except Exception as error:  # no engine is a setting to fix, not a function's fault
+                raise C2CError(f"cannot start vLLM with model {self.model}: {error}") from None
         return self._llm
 
     def sampling_kwargs(self, prompt: Prompt) -> dict[str, Any]:

@@ -9,8 +9,19 @@
 #                                      {"op":"begin","case":i}  -> "" (host resets the budgets)
 #                                      {"op":"done","case":i,…} -> ""
 # A job is a run of `<length>:<text>` fields (lengths in characters): source, name, first case,
-# recursion limit, stdout cap, repr cap, then the inputs. It is decoded with str methods only,
-# which no guest code can patch (a patched `len` once broke a json-decoded job).
+# recursion limit, stdout cap, repr cap, perturb flag, then the inputs. It is decoded with str
+# methods only, which no guest code can patch (a patched `len` once broke a json-decoded job).
+#
+# Every case starts from the function's freshly defined state: the compiled source is executed
+# again in a new namespace before each call, so module globals, caches and mutable defaults
+# never carry one case's calls into the next.
+#
+# The perturbed pass (the host's stability check) changes what a model cannot see, so that a
+# result that depends on it changes too: `hash()` of str/bytes-bearing values is salted, the
+# address layout is shifted by ballast allocated before each case, and every set whose order
+# the hash seed decides (built by `set()`, a display, a comprehension, set algebra or a set
+# method) is rebuilt with another table size, which reorders it. The host also gives that pass
+# another date, clock and random bytes, and the cases in reverse order.
 
 
 def _c2c_driver():
@@ -27,11 +38,14 @@ def _c2c_driver():
     int_, float_, bool_, bytes_, complex_ = int, float, bool, bytes, complex
     list_, tuple_, dict_, set_, frozenset_ = list, tuple, dict, set, frozenset
     base_exception, memory_error = BaseException, MemoryError
-    type_error, name_error = TypeError, NameError
+    type_error, name_error, value_error = TypeError, NameError, ValueError
+    object_, none_type, bytearray_ = object, type(None), bytearray
+    real_hash, setattr_ = hash, setattr
     compile_, exec_, callable_, zip_, max_, range_ = compile, exec, callable, zip, max, range
     join = "".join
     ast_parse = ast.parse
     AST = ast
+    fix_locations, copy_location = ast.fix_missing_locations, ast.copy_location
     real_stdout, real_stderr = sys.stdout, sys.stderr
 
     # JSON string escaping with str.translate only: nothing a guest can patch.
@@ -217,6 +231,133 @@ def _c2c_driver():
             % (case, q(status), q(value_repr), q(value_json), q(error_type), q(error), q(stdout))
         )
 
+    # --- stability: what a model cannot infer -------------------------------------------------
+
+    def seed_free(value, depth=0):
+        """Whether hashing `value` involves no str/bytes hashing (so no hash seed) and no address."""
+        t = type_(value)
+        if t is int_ or t is float_ or t is bool_ or t is complex_ or t is none_type:
+            return True
+        if (t is tuple_ or t is frozenset_) and depth < 20:
+            for item in value:
+                if not seed_free(item, depth + 1):
+                    return False
+            return True
+        return False
+
+    def seeded(value, depth=0):
+        """Whether `hash(value)` hashes str or bytes, which the hash seed decides."""
+        t = type_(value)
+        if t is str_ or t is bytes_:
+            return True
+        if (t is tuple_ or t is frozenset_) and depth < 20:
+            for item in value:
+                if seeded(item, depth + 1):
+                    return True
+        return False
+
+    def salted_hash(value):
+        """`hash` under another seed for str/bytes-bearing values (perturbed pass only)."""
+        h = real_hash(value)
+        return real_hash((0x5EED, h)) if seeded(value) else h
+
+    def hash_ordered(value, budget):
+        """Whether a returned value shows a set whose order the hash seed decides; `budget` is
+        a one-item list counting the containers still to look into."""
+        t = type_(value)
+        if t is set_ or t is frozenset_:
+            if len_(value) > 1:
+                for item in value:
+                    if not seed_free(item):
+                        return True
+            return False
+        if t is list_ or t is tuple_:
+            items = value
+        elif t is dict_:
+            items = [*value.keys(), *value.values()]
+        else:
+            return False
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        for item in items:
+            if hash_ordered(item, budget):
+                return True
+        return False
+
+    sentinels = [object_() for _ in range_(512)]
+    discard = set_.discard
+
+    def inflate(value):
+        """The same set in a larger hash table, so that its iteration order changes if the hash
+        seed decides it; any other value unchanged. Tables grow on insertion and never shrink on
+        `discard` (`difference_update` would shrink them back)."""
+        if type_(value) is not set_ or len_(value) < 2:
+            return value
+        for item in value:
+            if not seed_free(item):
+                break
+        else:
+            return value
+        order = list_(value)
+        for n in (13, 29, 61, 125, 251, 509):
+            extra = sentinels[:n]
+            bigger = set_(extra)
+            bigger.update(value)
+            for sentinel in extra:
+                discard(bigger, sentinel)
+            for a, b in zip_(bigger, order):
+                if a is not b:
+                    return bigger
+        return bigger
+
+    INFLATE = "__c2c_inflate__"
+    set_methods = {"union", "intersection", "difference", "symmetric_difference", "copy"}
+    set_ops = (AST.BitOr, AST.BitAnd, AST.Sub, AST.BitXor)
+
+    class Inflater(AST.NodeTransformer):
+        def wrap(self, node):
+            name = AST.Name(id=INFLATE, ctx=AST.Load())
+            return copy_location(AST.Call(func=name, args=[node], keywords=[]), node)
+
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            f = node.func
+            if (isinstance_(f, AST.Name) and f.id == "set") or (
+                isinstance_(f, AST.Attribute) and f.attr in set_methods
+            ):
+                return self.wrap(node)
+            return node
+
+        def visit_Set(self, node):
+            self.generic_visit(node)
+            return self.wrap(node)
+
+        def visit_SetComp(self, node):
+            self.generic_visit(node)
+            return self.wrap(node)
+
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            return self.wrap(node) if isinstance_(node.op, set_ops) else node
+
+    def compile_function(source, perturb):
+        if not perturb:
+            return compile_(source, "<function>", "exec")
+        tree = fix_locations(Inflater().visit(ast_parse(source)))
+        return compile_(tree, "<function>", "exec")
+
+    def ballast():
+        """Objects of the common sizes, alive during a perturbed case, so that what the case
+        allocates lands at other addresses than in the first pass."""
+        return (
+            [object_() for _ in range_(37)],
+            [bytearray_(n) for n in (8, 24, 56, 120, 250, 1000, 5000)],
+            [[i] for i in range_(13)],
+            [{i: i} for i in range_(5)],
+            ["~" * n for n in range_(1, 40, 3)],
+        )
+
     def fields(text):
         out, at = [], 0
         while at < len_(text):
@@ -227,18 +368,23 @@ def _c2c_driver():
         return out
 
     def run_job(job):
-        source, name, first, recursion, stdout_cap, repr_cap, *inputs = fields(job)
+        source, name, first, recursion, stdout_cap, repr_cap, perturb, *inputs = fields(job)
         first, recursion = int_(first), int_(recursion)
-        stdout_cap, repr_cap = int_(stdout_cap), int_(repr_cap)
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        stdout_cap, repr_cap, perturb = int_(stdout_cap), int_(repr_cap), perturb == "1"
+
+        def fresh_namespace():
+            namespace = {"__name__": "__main__", "__builtins__": builtins}
+            if perturb:
+                namespace[INFLATE] = inflate
+            return namespace
+
         send('{"op":"begin","case":-1}')
-        define_error = None
+        define_error = code = None
         try:
             set_limit(recursion)
-            exec_(compile_(source, "<function>", "exec"), namespace)
-            function = namespace.get(name)
-            if not callable_(function):
-                raise name_error("the source does not define a callable " + repr_(name))
+            code = compile_function(source, perturb)
+            # Run once here so imports (which may be heavy) are paid under the definition budget.
+            exec_(code, fresh_namespace())
         except base_exception as e:
             define_error = e
         for case in range_(first, len_(inputs)):
@@ -246,6 +392,7 @@ def _c2c_driver():
             if define_error is not None:
                 report(case, "error", exc=define_error)
                 continue
+            held = ballast() if perturb else None
             try:
                 args, kwargs = parse_call(inputs[case])
             except base_exception as e:
@@ -256,12 +403,21 @@ def _c2c_driver():
             status, value, exc = "ok", None, None
             try:
                 set_limit(recursion)
+                if perturb:
+                    setattr_(builtins, "hash", salted_hash)
+                namespace = fresh_namespace()
+                exec_(code, namespace)
+                function = namespace.get(name)
+                if not callable_(function):
+                    raise name_error("the source does not define a callable " + repr_(name))
                 value = function(*args, **kwargs)
             except base_exception as e:
                 status, exc = "error", e
             finally:
                 set_limit(recursion)
+                setattr_(builtins, "hash", real_hash)
                 sys.stdout, sys.stderr = real_stdout, real_stderr
+            held = None
             if out.overflow:
                 report(case, "output_limit", stdout=out.text())
                 continue
@@ -276,10 +432,24 @@ def _c2c_driver():
                 if type_(value_repr) is not str_:
                     raise type_error("__repr__ returned non-string")
             except base_exception as e:
-                report(case, "error", exc=e, stdout=out.text())
+                if type_(e) is value_error and "integer string conversion" in describe(e):
+                    # An int past CPython's 4,300-digit str limit: too long to show anyway.
+                    report(case, "output_limit", error=describe(e), stdout=out.text())
+                else:
+                    # The call returned; only showing its value failed. Never the function's error.
+                    report(case, "repr_error", exc=e, stdout=out.text())
                 continue
             if len_(value_repr) > repr_cap:
                 report(case, "output_limit", value_repr=value_repr[:repr_cap], stdout=out.text())
+                continue
+            if hash_ordered(value, [1000]):
+                report(
+                    case,
+                    "unstable",
+                    value_repr,
+                    error="the value shows a set whose order comes from the hash seed",
+                    stdout=out.text(),
+                )
                 continue
             report(case, "ok", value_repr, to_json(value, 0), stdout=out.text())
 

@@ -36,9 +36,10 @@ pub struct Limits {
     /// Python recursion limit, set before every case.
     pub recursion_limit: u32,
     pub isolation: Isolation,
-    /// Run every function twice in separate instances and mark differing cases
-    /// `nondeterministic`.
-    pub check_determinism: bool,
+    /// Run every returning or raising case a second time in a perturbed world (another hash
+    /// salt, date and clock, random bytes, address layout and case order) and mark the cases
+    /// whose result changes `unstable`: their output is not something a model could infer.
+    pub check_stability: bool,
 }
 
 impl Default for Limits {
@@ -52,7 +53,7 @@ impl Default for Limits {
             repr_chars: 64 << 10,
             recursion_limit: 1000,
             isolation: Isolation::Function,
-            check_determinism: false,
+            check_stability: true,
         }
     }
 }

@@ -12,10 +12,13 @@ pub enum Status {
     Timeout,
     /// `MemoryError`, or the instance hit its memory cap.
     Memory,
-    /// Printed or returned more than the caps allow.
+    /// Printed or returned more than the caps allow (an int too long for `repr` included).
     OutputLimit,
-    /// Two runs in separate instances disagreed.
-    Nondeterministic,
+    /// The result changed when what a model cannot see changed (see `Limits::check_stability`),
+    /// or it shows a set whose order comes from the hash seed.
+    Unstable,
+    /// The call returned, but `repr()` of the value raised: the function did not.
+    ReprError,
     /// The input is not a literal call argument list.
     InvalidInput,
     /// The instance died another way (wasm trap, stack overflow, `os._exit`).
@@ -30,7 +33,8 @@ impl Status {
             Status::Timeout => "timeout",
             Status::Memory => "memory",
             Status::OutputLimit => "output_limit",
-            Status::Nondeterministic => "nondeterministic",
+            Status::Unstable => "unstable",
+            Status::ReprError => "repr_error",
             Status::InvalidInput => "invalid_input",
             Status::Crash => "crash",
         }

@@ -12,7 +12,7 @@ use super::door::{self, Guest, Session, Task};
 use super::engine::{self, TICK};
 use super::limits::{Isolation, Limits};
 use super::outcome::{CaseOutcome, Job, Status};
-use super::virtual_os::{self, guest_os};
+use super::virtual_os::{self, World, guest_os};
 
 /// The guest program every instance runs (see driver.py).
 pub const DRIVER: &str = include_str!("driver.py");
@@ -99,6 +99,7 @@ impl Runner {
                     Ok(virtual_os::poll_now(
                         data,
                         &guest.os.time,
+                        &guest.os.world,
                         subs as u32,
                         events as u32,
                         n as u32,
@@ -130,7 +131,13 @@ impl Runner {
             "import marshal, sys\n_ = sys.stdout.write(marshal.dumps(compile(bytes.fromhex('{hex}').decode(), '<c2c-driver>', 'exec')).hex())\n"
         );
         // Compiling takes ~80M instructions whatever the per-case budget is.
-        let (end, _, stdout) = self.run_instance(&code, VecDeque::new(), 16 << 20, 10_000_000_000);
+        let (end, _, stdout) = self.run_instance(
+            &code,
+            VecDeque::new(),
+            16 << 20,
+            10_000_000_000,
+            Pass::STANDARD,
+        );
         if let End::Stopped(outcome) = end {
             return Err(format!(
                 "compiling the sandbox driver: {}",
@@ -148,25 +155,38 @@ impl Runner {
         &self.limits
     }
 
-    /// Every case of every job, in order, under the configured isolation.
+    /// Every case of every job, in order, under the configured isolation; with
+    /// `check_stability`, cases whose result changes in a perturbed world become `unstable`.
     pub fn run(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
-        let first = self.run_once(jobs);
-        if !self.limits.check_determinism {
-            return first;
+        let mut results = self.run_once(jobs, Pass::STANDARD, self.limits.isolation);
+        if self.limits.check_stability {
+            self.check_stability(jobs, &mut results);
         }
-        let second = self.run_once(jobs);
-        first
-            .into_iter()
-            .zip(second)
-            .map(|(a, b)| a.into_iter().zip(b).map(|(x, y)| agree(x, y)).collect())
-            .collect()
+        results
     }
 
-    fn run_once(&self, jobs: &[Job]) -> Vec<Vec<CaseOutcome>> {
+    /// Runs every case that returned or raised again, perturbed and in reverse order, and
+    /// marks the ones whose result changed. The probe runs many functions per instance (cheap);
+    /// a function with a changed case is probed again alone in a fresh instance, so one
+    /// function that patches the shared interpreter cannot make another look unstable.
+    fn check_stability(&self, jobs: &[Job], results: &mut [Vec<CaseOutcome>]) {
+        let all: Vec<usize> = (0..jobs.len()).collect();
+        let probe = Probe::new(jobs, results, &all);
+        let second = self.run_once(&probe.jobs, Pass::PERTURBED, Isolation::Shared);
+        let suspects = probe.differing(results, &second);
+        if suspects.is_empty() {
+            return;
+        }
+        let recheck = Probe::new(jobs, results, &suspects);
+        let second = self.run_once(&recheck.jobs, Pass::PERTURBED, Isolation::Function);
+        recheck.mark_unstable(results, second);
+    }
+
+    fn run_once(&self, jobs: &[Job], pass: Pass, isolation: Isolation) -> Vec<Vec<CaseOutcome>> {
         let mut results: Vec<Vec<Option<CaseOutcome>>> =
             jobs.iter().map(|j| vec![None; j.inputs.len()]).collect();
         let whole = |job: usize| (job, 0, jobs[job].inputs.len());
-        let groups: Vec<Vec<(usize, usize, usize)>> = match self.limits.isolation {
+        let groups: Vec<Vec<(usize, usize, usize)>> = match isolation {
             Isolation::Function => (0..jobs.len()).map(|j| vec![whole(j)]).collect(),
             Isolation::Shared => vec![(0..jobs.len()).map(whole).collect()],
             Isolation::Case => (0..jobs.len())
@@ -174,7 +194,7 @@ impl Runner {
                 .collect(),
         };
         for group in groups {
-            self.run_group(jobs, group, &mut results);
+            self.run_group(jobs, group, pass, &mut results);
         }
         results
             .into_iter()
@@ -196,6 +216,7 @@ impl Runner {
         &self,
         jobs: &[Job],
         group: Vec<(usize, usize, usize)>,
+        pass: Pass,
         results: &mut [Vec<Option<CaseOutcome>>],
     ) {
         let mut pending: VecDeque<(usize, usize, usize)> = group
@@ -205,10 +226,15 @@ impl Runner {
         while !pending.is_empty() {
             let tasks = pending
                 .iter()
-                .map(|&(job, first, end)| self.task(jobs, job, first, end))
+                .map(|&(job, first, end)| self.task(jobs, job, first, end, pass))
                 .collect();
-            let (end, session, _) =
-                self.run_instance(LOAD_DRIVER, tasks, PIPE_BYTES, self.limits.fuel_per_case);
+            let (end, session, _) = self.run_instance(
+                LOAD_DRIVER,
+                tasks,
+                PIPE_BYTES,
+                self.limits.fuel_per_case,
+                pass,
+            );
             for (job, case, outcome) in session.outcomes {
                 results[job][case] = Some(outcome);
             }
@@ -245,7 +271,7 @@ impl Runner {
         }
     }
 
-    fn task(&self, jobs: &[Job], job: usize, first: usize, end: usize) -> Task {
+    fn task(&self, jobs: &[Job], job: usize, first: usize, end: usize, pass: Pass) -> Task {
         let j = &jobs[job];
         // The driver's job encoding (see driver.py): `<chars>:<text>` fields.
         let mut frame = String::new();
@@ -254,6 +280,7 @@ impl Runner {
             self.limits.recursion_limit as u64,
             self.limits.stdout_chars,
             self.limits.repr_chars,
+            pass.perturb as u64,
         ];
         let numbers: Vec<String> = numbers.iter().map(u64::to_string).collect();
         let fields = [j.source.as_str(), j.name.as_str()]
@@ -281,19 +308,24 @@ impl Runner {
         tasks: VecDeque<Task>,
         pipe_bytes: usize,
         fuel: u64,
+        pass: Pass,
     ) -> (End, Session, Vec<u8>) {
-        let ticks = self
+        let ticks = (self
             .limits
             .wall_ms_per_case
             .div_ceil(TICK.as_millis() as u64)
-            + 1;
+            + 1)
+            * pass.budget_scale;
         let session = Session::new(
             tasks,
             self.driver.clone(),
-            (self.limits.fuel_per_case, self.limits.fuel_per_definition),
+            (
+                self.limits.fuel_per_case.saturating_mul(pass.budget_scale),
+                self.limits.fuel_per_definition,
+            ),
             ticks,
         );
-        let os = match guest_os(&self.stdlib_dir, pipe_bytes) {
+        let os = match guest_os(&self.stdlib_dir, pipe_bytes, pass.world) {
             Ok(os) => os,
             Err(e) => {
                 return (
@@ -309,7 +341,12 @@ impl Runner {
         };
         let mut store = Store::new(self.pre.module().engine(), Guest { os, cap, session });
         store.limiter(|g| &mut g.cap);
-        let end = match self.drive(&mut store, code, fuel, ticks) {
+        let end = match self.drive(
+            &mut store,
+            code,
+            fuel.saturating_mul(pass.budget_scale),
+            ticks,
+        ) {
             Ok(0) => End::Finished,
             Ok(code) => {
                 let stderr =
@@ -381,22 +418,134 @@ fn classify(error: &wasmtime::Error, memory_hit: bool) -> CaseOutcome {
     }
 }
 
-/// Two runs of one case: the first, or `nondeterministic` when their results differ.
+/// How a pass runs its instances: the world they see, and whether the driver perturbs what a
+/// function's result must not depend on (hash salt, address layout, set table sizes).
+#[derive(Clone, Copy)]
+struct Pass {
+    world: World,
+    perturb: bool,
+    /// Multiplies the per-case instruction and wall-clock budgets: the perturbed driver wraps
+    /// set-producing expressions in a call, which costs time the first pass did not spend.
+    budget_scale: u64,
+}
+
+impl Pass {
+    const STANDARD: Pass = Pass {
+        world: World::STANDARD,
+        perturb: false,
+        budget_scale: 1,
+    };
+    const PERTURBED: Pass = Pass {
+        world: World::PERTURBED,
+        perturb: true,
+        budget_scale: 4,
+    };
+}
+
+/// Whether a probed case contradicts the first run. A probe stopped by a limit (or a dead
+/// instance) shows nothing about the value, so it does not count against the case.
+fn changed(first: &CaseOutcome, probed: &CaseOutcome) -> bool {
+    let inconclusive = matches!(
+        probed.status,
+        Status::Timeout | Status::Memory | Status::Crash
+    );
+    !inconclusive && !first.same_result(probed)
+}
+
+/// The stability probe of some jobs: each job's cases that returned or raised, in another
+/// order in which no case keeps its place, and where each came from.
+struct Probe {
+    jobs: Vec<Job>,
+    /// For each probe job: the original job and its cases, in the probe's order.
+    origin: Vec<(usize, Vec<usize>)>,
+}
+
+impl Probe {
+    fn new(jobs: &[Job], results: &[Vec<CaseOutcome>], which: &[usize]) -> Probe {
+        let mut probe = Probe {
+            jobs: Vec::new(),
+            origin: Vec::new(),
+        };
+        for &job in which {
+            let mut cases: Vec<usize> = (0..results[job].len())
+                .rev()
+                .filter(|&c| matches!(results[job][c].status, Status::Ok | Status::Error))
+                .collect();
+            // Reversed, every case has another predecessor; with an odd count the middle one
+            // would keep its place, so it trades places with its neighbour.
+            if cases.len() % 2 == 1 && cases.len() >= 3 {
+                let middle = cases.len() / 2;
+                cases.swap(middle, middle + 1);
+            }
+            if cases.is_empty() {
+                continue;
+            }
+            probe.jobs.push(Job {
+                source: jobs[job].source.clone(),
+                name: jobs[job].name.clone(),
+                inputs: cases.iter().map(|&c| jobs[job].inputs[c].clone()).collect(),
+            });
+            probe.origin.push((job, cases));
+        }
+        probe
+    }
+
+    /// The original jobs with at least one case whose probe result differs.
+    fn differing(&self, results: &[Vec<CaseOutcome>], second: &[Vec<CaseOutcome>]) -> Vec<usize> {
+        self.origin
+            .iter()
+            .zip(second)
+            .filter(|((job, cases), probed)| {
+                cases
+                    .iter()
+                    .zip(probed.iter())
+                    .any(|(&c, p)| changed(&results[*job][c], p))
+            })
+            .map(|((job, _), _)| *job)
+            .collect()
+    }
+
+    fn mark_unstable(&self, results: &mut [Vec<CaseOutcome>], second: Vec<Vec<CaseOutcome>>) {
+        for ((job, cases), probed) in self.origin.iter().zip(second) {
+            for (&c, p) in cases.iter().zip(probed) {
+                if changed(&results[*job][c], &p) {
+                    let first = std::mem::replace(
+                        &mut results[*job][c],
+                        CaseOutcome::stopped(Status::Crash, ""),
+                    );
+                    results[*job][c] = agree(first, p);
+                }
+            }
+        }
+    }
+}
+
+/// Two runs of one case: the first, or `unstable` when their results differ.
 fn agree(first: CaseOutcome, second: CaseOutcome) -> CaseOutcome {
     if first.same_result(&second) {
         return first;
     }
     let show = |o: &CaseOutcome| {
-        format!(
-            "{} {}",
-            o.status.as_str(),
-            o.value_repr.as_deref().or(o.error.as_deref()).unwrap_or("")
-        )
+        let text = o.value_repr.as_deref().or(o.error.as_deref()).unwrap_or("");
+        let clipped: String = text.chars().take(200).collect();
+        let more = if clipped.len() < text.len() {
+            "…"
+        } else {
+            ""
+        };
+        format!("{} {clipped}{more}", o.status.as_str())
     };
     let mut out = CaseOutcome::stopped(
-        Status::Nondeterministic,
-        format!("first run: {}; second run: {}", show(&first), show(&second)),
+        Status::Unstable,
+        format!(
+            "first run: {}; perturbed run: {}",
+            show(&first),
+            show(&second)
+        ),
     );
+    // The first run's value stays visible for inspection; the status keeps it out of samples.
+    out.value_repr = first.value_repr;
+    out.stdout = first.stdout;
     out.instructions = first.instructions;
     out.wall_us = first.wall_us;
     out
@@ -425,12 +574,12 @@ mod tests {
     }
 
     #[test]
-    fn runs_with_different_values_are_nondeterministic() {
+    fn runs_with_different_values_are_unstable() {
         let out = agree(ok("1", 5), ok("2", 5));
-        assert_eq!(out.status, Status::Nondeterministic);
+        assert_eq!(out.status, Status::Unstable);
         assert_eq!(
             out.error.as_deref(),
-            Some("first run: ok 1; second run: ok 2")
+            Some("first run: ok 1; perturbed run: ok 2")
         );
     }
 

@@ -12,8 +12,6 @@ use wasmtime_wasi::{Deterministic, FsPerms, HostMonotonicClock, HostWallClock, W
 
 /// Where the guest finds its standard library (it expects `python315.zip` in it).
 pub const STDLIB_GUEST_DIR: &str = "/usr/local/lib";
-/// 2024-01-01T00:00:00Z: what `time.time()` starts from.
-const WALL_CLOCK_START: Duration = Duration::from_secs(1_704_067_200);
 /// Each clock read advances virtual time by this much, so waiting-for-time loops end.
 const CLOCK_STEP_NS: u64 = 1_000;
 
@@ -39,42 +37,78 @@ impl VirtualTime {
     }
 }
 
-struct Monotonic(VirtualTime);
+/// Where the guest's clocks start and what its randomness draws from. Every instance of a run
+/// gets the same world, so a call gives the same result on every run and machine; the stability
+/// check runs cases again in [`World::PERTURBED`], which a function's result must not notice.
+#[derive(Clone, Copy, Debug)]
+pub struct World {
+    /// What `time.time()` starts from.
+    pub wall_start: Duration,
+    /// What `time.monotonic()` starts from, in nanoseconds.
+    pub monotonic_start: u64,
+    /// Bytes `os.urandom` and `random_get` cycle through.
+    pub random: [u8; 32],
+    pub random_seed: u128,
+}
+
+impl World {
+    /// 2024-01-01T00:00:00Z (a Monday), monotonic clock at 0, bytes = sha256("case2code").
+    pub const STANDARD: World = World {
+        wall_start: Duration::from_secs(1_704_067_200),
+        monotonic_start: 0,
+        random: [
+            0x3f, 0x4e, 0x7a, 0x91, 0x0c, 0x5d, 0xb2, 0x68, 0x1e, 0xa7, 0x93, 0x44, 0xd0, 0x2b,
+            0x8f, 0x15, 0x6c, 0xe1, 0x37, 0x09, 0xfa, 0x52, 0xbd, 0x80, 0x24, 0x7e, 0xc9, 0x13,
+            0x5a, 0xef, 0x66, 0xd8,
+        ],
+        random_seed: 0x6361_7365_3263_6f64,
+    };
+
+    /// 2031-07-19T13:37:11Z (a Saturday, another year, month, day and time of day), the
+    /// monotonic clock ~11.6 days in, other random bytes (sha256 of "perturbed").
+    pub const PERTURBED: World = World {
+        wall_start: Duration::from_secs(1_942_321_031),
+        monotonic_start: 1_000_003_000_000_000,
+        random: [
+            0x8d, 0x21, 0xc4, 0x5b, 0xe7, 0x03, 0x9a, 0x6f, 0x32, 0xd8, 0x14, 0xa9, 0x7c, 0x50,
+            0xfb, 0x2e, 0x61, 0x0d, 0xb6, 0x93, 0x48, 0xec, 0x27, 0x85, 0x1a, 0xc3, 0x5e, 0x79,
+            0xf0, 0x36, 0xab, 0x44,
+        ],
+        random_seed: 0x7065_7274_7572_6264,
+    };
+}
+
+struct Monotonic(VirtualTime, u64);
 
 impl HostMonotonicClock for Monotonic {
     fn resolution(&self) -> u64 {
         CLOCK_STEP_NS
     }
     fn now(&self) -> u64 {
-        self.0.tick()
+        self.1 + self.0.tick()
     }
 }
 
-struct Wall(VirtualTime);
+struct Wall(VirtualTime, Duration);
 
 impl HostWallClock for Wall {
     fn resolution(&self) -> Duration {
         Duration::from_nanos(CLOCK_STEP_NS)
     }
     fn now(&self) -> Duration {
-        WALL_CLOCK_START + Duration::from_nanos(self.0.tick())
+        self.1 + Duration::from_nanos(self.0.tick())
     }
 }
-
-/// Bytes `os.urandom` and `random_get` cycle through (sha256 of "case2code").
-const RANDOM_BYTES: [u8; 32] = [
-    0x3f, 0x4e, 0x7a, 0x91, 0x0c, 0x5d, 0xb2, 0x68, 0x1e, 0xa7, 0x93, 0x44, 0xd0, 0x2b, 0x8f, 0x15,
-    0x6c, 0xe1, 0x37, 0x09, 0xfa, 0x52, 0xbd, 0x80, 0x24, 0x7e, 0xc9, 0x13, 0x5a, 0xef, 0x66, 0xd8,
-];
 
 pub struct GuestOs {
     pub wasi: WasiP1Ctx,
     pub time: VirtualTime,
+    pub world: World,
     pub stdout: MemoryOutputPipe,
     pub stderr: MemoryOutputPipe,
 }
 
-pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize) -> wasmtime::Result<GuestOs> {
+pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize, world: World) -> wasmtime::Result<GuestOs> {
     let time = VirtualTime::default();
     let stdout = MemoryOutputPipe::new(pipe_bytes);
     let stderr = MemoryOutputPipe::new(pipe_bytes);
@@ -84,17 +118,18 @@ pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize) -> wasmtime::Result<GuestO
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .preopened_dir(stdlib_dir, STDLIB_GUEST_DIR, FsPerms::ReadOnly)?
-        .wall_clock(Wall(time.clone()))
-        .monotonic_clock(Monotonic(time.clone()))
-        .secure_random(Deterministic::new(RANDOM_BYTES.to_vec()))
-        .insecure_random(Deterministic::new(RANDOM_BYTES.to_vec()))
-        .insecure_random_seed(0x6361_7365_3263_6f64)
+        .wall_clock(Wall(time.clone(), world.wall_start))
+        .monotonic_clock(Monotonic(time.clone(), world.monotonic_start))
+        .secure_random(Deterministic::new(world.random.to_vec()))
+        .insecure_random(Deterministic::new(world.random.to_vec()))
+        .insecure_random_seed(world.random_seed)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
     Ok(GuestOs {
         wasi: builder.build_p1(),
         time,
+        world,
         stdout,
         stderr,
     })
@@ -107,6 +142,7 @@ pub fn guest_os(stdlib_dir: &Path, pipe_bytes: usize) -> wasmtime::Result<GuestO
 pub fn poll_now(
     memory: &mut [u8],
     time: &VirtualTime,
+    world: &World,
     subs: u32,
     events: u32,
     n: u32,
@@ -145,9 +181,9 @@ pub fn poll_now(
                 let realtime =
                     u32::from_le_bytes(memory[sub + 16..sub + 20].try_into().unwrap()) == 0;
                 let start = if realtime {
-                    WALL_CLOCK_START.as_nanos() as u64
+                    world.wall_start.as_nanos() as u64
                 } else {
-                    0
+                    world.monotonic_start
                 };
                 time.advance_to(timeout.saturating_sub(start));
             } else {
@@ -177,7 +213,10 @@ mod tests {
         memory[16..20].copy_from_slice(&1u32.to_le_bytes());
         memory[24..32].copy_from_slice(&1_000_000_000_000_000_000u64.to_le_bytes());
         let started = std::time::Instant::now();
-        assert_eq!(poll_now(&mut memory, &time, 0, 64, 1, 128), 0);
+        assert_eq!(
+            poll_now(&mut memory, &time, &World::STANDARD, 0, 64, 1, 128),
+            0
+        );
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(time.now(), 1_000_000_000_000_000_000);
         assert_eq!(u64::from_le_bytes(memory[64..72].try_into().unwrap()), 42);
@@ -188,15 +227,25 @@ mod tests {
     fn bad_pointers_are_refused() {
         let time = VirtualTime::default();
         let mut memory = vec![0u8; 64];
-        assert_eq!(poll_now(&mut memory, &time, 0, 48, 1, 0), 21);
-        assert_eq!(poll_now(&mut memory, &time, 0, 0, 0, 0), 28);
+        assert_eq!(
+            poll_now(&mut memory, &time, &World::STANDARD, 0, 48, 1, 0),
+            21
+        );
+        assert_eq!(
+            poll_now(&mut memory, &time, &World::STANDARD, 0, 0, 0, 0),
+            28
+        );
     }
 
     #[test]
     fn clocks_advance_deterministically() {
         let time = VirtualTime::default();
-        let (mono, wall) = (Monotonic(time.clone()), Wall(time.clone()));
+        let world = World::STANDARD;
+        let (mono, wall) = (
+            Monotonic(time.clone(), world.monotonic_start),
+            Wall(time.clone(), world.wall_start),
+        );
         assert_eq!(mono.now(), 1_000);
-        assert_eq!(wall.now(), WALL_CLOCK_START + Duration::from_nanos(2_000));
+        assert_eq!(wall.now(), world.wall_start + Duration::from_nanos(2_000));
     }
 }
