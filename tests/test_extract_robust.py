@@ -74,11 +74,11 @@ def test_caps_count_carried_constants_and_helpers_not_docstrings() -> None:
     assert reasons(loose) == {"uses_table": "literal_too_large"}
 
 
-@pytest.mark.parametrize("key", ["max_source_bytes", "max_literal_bytes", "max_file_bytes"])
-@pytest.mark.parametrize("value", [0, -1, 2.5])
-def test_byte_caps_must_be_positive_integers(key: str, value: object) -> None:
-    with pytest.raises(C2CError, match=f"{key} must be a positive integer"):
-        extract_source(GOOD, config=ExtractConfig(**{key: value}))
+@pytest.mark.parametrize("key", ["max_source_bytes", "max_literal_bytes"])
+@pytest.mark.parametrize("value", [0, -1])
+def test_byte_caps_must_be_positive(key: str, value: int) -> None:
+    with pytest.raises(C2CError, match=f"{key} = {value} is out of range: it must be at least 1"):
+        ExtractConfig(**{key: value})
 
 
 def test_caps_drop_almost_nothing_of_the_standard_library(stdlib_dir: Path) -> None:

@@ -101,7 +101,13 @@ class ExtractConfig:
         at_least(1, min_lines=self.min_lines)
         if self.max_lines < self.min_lines:
             raise C2CError(f"max_lines = {self.max_lines} is below min_lines = {self.min_lines}")
-        at_least(1, max_file_bytes=self.max_file_bytes, batch_bytes=self.batch_bytes)
+        at_least(
+            1,
+            max_file_bytes=self.max_file_bytes,
+            max_source_bytes=self.max_source_bytes,
+            max_literal_bytes=self.max_literal_bytes,
+            batch_bytes=self.batch_bytes,
+        )
         at_least(0, threads=self.threads)
         known_names("rules", self.rules, RULES, noun="rule")
 
@@ -111,12 +117,6 @@ class ExtractConfig:
                 f"line bounds must satisfy 1 <= min_lines <= max_lines, "
                 f"got {self.min_lines}..{self.max_lines}"
             )
-        for key in ("max_file_bytes", "max_source_bytes", "max_literal_bytes"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise C2CError(
-                    f"extraction config: {key} must be a positive integer, got {value!r}"
-                )
         try:
             return _core.Extractor(
                 rules={k: v for k, v in self.rules.items() if k != COMPILE_RULE},
