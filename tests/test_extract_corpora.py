@@ -151,7 +151,9 @@ def test_cli_writes_parquet_and_summary(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["missing_dir"], "missing_dir: no such file or directory"),
-        (["data.csv"], "not a directory, .py file, JSONL"),
+        (["missing.py"], "missing.py: no such file or directory"),
+        (["missing.parquet"], "missing.parquet: no such file or directory"),
+        (["data.csv"], "not a directory, Python (.py, .pyw, .ipynb), JSONL"),
         (["table.parquet"], "no column 'content'; columns are code"),
         (["--off", "sise", "."], "unknown rule"),
     ],

@@ -1,19 +1,22 @@
-"""Read a corpus as batches of sources: Python files, or rows of JSONL / Parquet.
+"""Read a corpus as batches of sources: Python files, or rows of JSONL / JSON / Parquet.
 
-Directories and `.py` files become batches of paths (Rust reads them); JSONL and
-Parquet files become batches of texts with their row numbers and origin columns
-(as in The Stack: path, repository, licence). Batches are bounded in bytes, so a
-corpus of any size streams through in bounded memory.
+Directories and Python files (`.py`, `.pyw`, `.ipynb` notebooks) become batches of paths
+(Rust reads them); JSONL, JSON arrays and Parquet files become batches of texts with their row
+numbers and origin columns (as in The Stack: path, repository, licence). Batches are bounded in
+bytes, so a corpus of any size streams through in bounded memory (a JSON array is read whole).
+A missing path is refused at once; a table that cannot be read is reported as one `Unreadable`
+and the others are still read.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -34,8 +37,19 @@ ORIGIN_COLUMNS = (
     "max_stars_count",
 )
 
+# Read as Python source; the same list as SOURCE_EXTENSIONS in rust/src/extract/driver.rs,
+# which walks directories. Notebooks (`.ipynb`) give their code cells.
+PYTHON_SUFFIXES = (".py", ".pyw", ".ipynb")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet",)
+
+# Jupyter's autosaved copies of notebooks: walking into them would read every notebook twice.
+NOTEBOOK_CHECKPOINTS = ".ipynb_checkpoints"
+
+# Skip reasons for a whole table: its bytes cannot be read as its format (I/O error, a
+# truncated Parquet file, a JSON file that does not parse), or it is not a table of source.
+UNREADABLE = "unreadable"
+BAD_TABLE = "bad_table"
 
 
 @dataclass
@@ -59,7 +73,7 @@ class RowBatch:
 
 @dataclass
 class Unreadable:
-    """A source that could not be read at all (counted, never fatal)."""
+    """A source (file, table or row) that could not be read at all (counted, never fatal)."""
 
     origin: str
     row: int | None
@@ -80,41 +94,56 @@ class Corpus:
     total_bytes: int
 
 
+def _require_exists(path: Path) -> None:
+    """A corpus path that is not there is a mistake in the command, refused before any work."""
+    try:
+        exists = path.exists()
+    except OSError as error:
+        raise C2CError(f"{path}: cannot be read ({error.strerror})") from None
+    if not exists:
+        raise C2CError(f"{path}: no such file or directory")
+
+
 def plan(inputs: Sequence[str | os.PathLike[str]], exclude_dirs: Sequence[str] = ()) -> Corpus:
     """Sort inputs into Python files (directories expanded, skipping directories named
-    in `exclude_dirs`) and table files."""
+    in `exclude_dirs` and notebook checkpoints) and table files; a path that does not exist
+    is refused."""
     py_roots: list[str] = []
     tables: list[Path] = []
     for raw in inputs:
         path = Path(raw)
+        _require_exists(path)
         name = path.name.lower()
-        if path.is_dir() or name.endswith(".py"):
+        if path.is_dir() or name.endswith(PYTHON_SUFFIXES):
             py_roots.append(str(path))
         elif name.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
-            if not path.is_file():
-                raise C2CError(f"{path}: no such file")
             tables.append(path)
-        elif not path.exists():
-            raise C2CError(f"{path}: no such file or directory")
         else:
             raise C2CError(
-                f"{path}: not a directory, .py file, JSONL ({', '.join(JSONL_SUFFIXES)}) "
-                f"or Parquet file"
+                f"{path}: not a directory, Python ({', '.join(PYTHON_SUFFIXES)}), "
+                f"JSONL ({', '.join(JSONL_SUFFIXES)}) or Parquet file"
             )
     files: list[tuple[str, int]] = []
     unreadable: list[Unreadable] = []
     if py_roots:
-        found, errors = _core.discover(py_roots, list(exclude_dirs))
+        found, errors = _core.discover(py_roots, [*exclude_dirs, NOTEBOOK_CHECKPOINTS])
         for found_path in found:
             try:
                 files.append((str(found_path), os.stat(found_path).st_size))
             except OSError as error:
-                unreadable.append(Unreadable(str(found_path), None, "unreadable", str(error)))
+                unreadable.append(Unreadable(str(found_path), None, UNREADABLE, str(error)))
         unreadable.extend(
-            Unreadable(str(path), None, "unreadable", reason) for path, reason in errors
+            Unreadable(str(path), None, UNREADABLE, reason) for path, reason in errors
         )
-    total = sum(size for _, size in files) + sum(t.stat().st_size for t in tables)
+    total = sum(size for _, size in files) + sum(_size_or_zero(t) for t in tables)
     return Corpus(files, tables, unreadable, total)
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reading it will fail too, and be counted then
 
 
 def file_batches(files: list[tuple[str, int]], batch_bytes: int) -> Iterator[FileBatch]:
@@ -130,85 +159,199 @@ def file_batches(files: list[tuple[str, int]], batch_bytes: int) -> Iterator[Fil
         yield FileBatch(batch, size)
 
 
+# One record of a JSON corpus file: (row, bytes it took, the parsed value or why it did not parse).
+JsonRecord = tuple[int, int, Any]
+
+
+class _BadJson:
+    """A row that did not parse (kept apart from records, which may be any JSON value)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+def _jsonl_records(handle: BinaryIO) -> Iterator[JsonRecord]:
+    """One JSON value per line; blank lines are skipped."""
+    for row, line in enumerate(handle):
+        if not line.strip():
+            yield row, len(line), None
+            continue
+        try:
+            yield row, len(line), json.loads(line)
+        except ValueError as error:
+            yield row, len(line), _BadJson(f"invalid JSON: {error}")
+
+
+def _json_array_records(handle: BinaryIO, file_size: int) -> Iterator[JsonRecord]:
+    """A JSON array of records, read whole (the standard library has no streaming parser)."""
+    records = json.load(handle)
+    share = file_size // max(1, len(records))
+    for row, record in enumerate(records):
+        yield row, share, record
+
+
+def _starts_with_array(handle: BinaryIO) -> bool:
+    """Whether the file's first non-blank byte opens a JSON array; the handle is rewound."""
+    head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    handle.seek(0)
+    return head.startswith(b"[")
+
+
 def jsonl_batches(
     path: Path, text_column: str, batch_bytes: int
 ) -> Iterator[RowBatch | Unreadable]:
-    """Rows of a JSONL file; a bad line is reported with its row number and skipped."""
+    """Rows of a JSONL file, or of a JSON array of records (a `.json` whose first byte is
+    `[`); a bad row is reported with its number and skipped, a file that cannot be read or
+    parsed is reported whole. Rows read before a read error are kept."""
     origin = str(path)
+    try:
+        with path.open("rb") as handle:
+            if path.name.lower().endswith(".json") and _starts_with_array(handle):
+                try:
+                    records = _json_array_records(handle, path.stat().st_size)
+                    first = next(records, None)
+                except ValueError as error:
+                    yield Unreadable(origin, None, UNREADABLE, f"invalid JSON: {error}")
+                    return
+                if first is None:
+                    return
+                records = itertools.chain([first], records)
+            else:
+                records = _jsonl_records(handle)
+            yield from _record_batches(records, origin, text_column, batch_bytes)
+    except OSError as error:
+        yield Unreadable(origin, None, UNREADABLE, f"cannot read: {error}")
+
+
+def _record_batches(
+    records: Iterator[JsonRecord], origin: str, text_column: str, batch_bytes: int
+) -> Iterator[RowBatch | Unreadable]:
     batch = RowBatch(origin, [], [])
-    with path.open("rb") as handle:
-        for row, line in enumerate(handle):
-            batch.bytes += len(line)
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                yield Unreadable(origin, row, "bad_row", f"invalid JSON: {error}")
-                continue
-            if not isinstance(record, dict):
-                yield Unreadable(origin, row, "bad_row", "a JSON line is not an object")
-                continue
-            text = record.get(text_column)
-            if not isinstance(text, str):
-                yield Unreadable(origin, row, "bad_row", f"no string column {text_column!r}")
-                continue
-            batch.rows.append(row)
-            batch.texts.append(text)
-            for column in ORIGIN_COLUMNS:
-                if column in record:
-                    batch.extra.setdefault(column, [None] * (len(batch.rows) - 1))
-            for column, values in batch.extra.items():
-                values.append(record.get(column))
-            if batch.bytes >= batch_bytes:
-                yield batch
-                batch = RowBatch(origin, [], [])
+    for row, size, record in records:
+        batch.bytes += size
+        if record is None:
+            continue
+        if isinstance(record, _BadJson):
+            yield Unreadable(origin, row, "bad_row", record.detail)
+            continue
+        if not isinstance(record, dict):
+            yield Unreadable(origin, row, "bad_row", "a record is not a JSON object")
+            continue
+        text = record.get(text_column)
+        if not isinstance(text, str):
+            yield Unreadable(origin, row, "bad_row", f"no string column {text_column!r}")
+            continue
+        batch.rows.append(row)
+        batch.texts.append(text)
+        for column in ORIGIN_COLUMNS:
+            if column in record:
+                batch.extra.setdefault(column, [None] * (len(batch.rows) - 1))
+        for column, values in batch.extra.items():
+            values.append(record.get(column))
+        if batch.bytes >= batch_bytes:
+            yield batch
+            batch = RowBatch(origin, [], [])
     if batch.rows or batch.bytes:
         yield batch
+
+
+def _parquet_schema(path: Path) -> pl.Schema | str:
+    """A Parquet file's schema, or why it cannot be read."""
+    try:
+        return pl.read_parquet_schema(path)
+    except Exception as error:  # polars raises several types for a corrupt file
+        return f"not a readable Parquet file ({error})"
+
+
+def _text_column_problem(path: Path, schema: pl.Schema, text_column: str) -> str | None:
+    if text_column not in schema:
+        return (
+            f"{path}: no column {text_column!r}; columns are {', '.join(schema)} "
+            f"(choose one with --text-column)"
+        )
+    if schema[text_column] not in (pl.String, pl.Binary):
+        return f"{path}: column {text_column!r} is {schema[text_column]}, not text"
+    return None
 
 
 def parquet_batches(
     path: Path, text_column: str, batch_bytes: int
 ) -> Iterator[RowBatch | Unreadable]:
-    """Rows of a Parquet file, streamed in chunks; null texts are reported and skipped."""
+    """Rows of a Parquet file, streamed in chunks; null texts are reported and skipped. A file
+    that cannot be read, or whose text column is missing or not text, is reported whole; a
+    read error part way keeps the rows read before it."""
     origin = str(path)
-    try:
-        schema = pl.read_parquet_schema(path)
-    except Exception as error:  # polars raises several types for a corrupt file
-        raise C2CError(f"{path}: not a readable Parquet file ({error})") from error
-    if text_column not in schema:
-        raise C2CError(
-            f"{path}: no column {text_column!r}; columns are {', '.join(schema)} "
-            f"(choose one with --text-column)"
-        )
-    if schema[text_column] not in (pl.String, pl.Binary):
-        raise C2CError(f"{path}: column {text_column!r} is {schema[text_column]}, not text")
+    schema = _parquet_schema(path)
+    if isinstance(schema, str):
+        yield Unreadable(origin, None, UNREADABLE, schema)
+        return
+    problem = _text_column_problem(path, schema, text_column)
+    if problem is not None:
+        yield Unreadable(origin, None, BAD_TABLE, problem)
+        return
     extras = [c for c in ORIGIN_COLUMNS if c in schema and c != text_column]
-    file_size = path.stat().st_size
-    n_rows = pl.scan_parquet(path).select(pl.len()).collect().item() or 1
-    frame = pl.scan_parquet(path).select([text_column, *extras]).with_row_index("__row")
-    # Rows per chunk: aim at `batch_bytes` of text, from the file's average row size.
-    chunk_rows = max(64, int(batch_bytes / max(1, file_size / n_rows)))
-    for chunk in frame.collect_batches(chunk_size=chunk_rows):
-        texts = chunk.get_column(text_column)
-        if texts.dtype == pl.Binary:
-            texts = texts.cast(pl.String, strict=False)
-        rows = chunk.get_column("__row").to_list()
-        batch = RowBatch(origin, [], [], {c: [] for c in extras})
-        batch.bytes = int(file_size * len(rows) / n_rows)
-        extra_values = {c: chunk.get_column(c).to_list() for c in extras}
-        for index, (row, text) in enumerate(zip(rows, texts.to_list(), strict=True)):
-            if text is None:
-                yield Unreadable(origin, row, "bad_row", f"{text_column!r} is null or not UTF-8")
-                continue
-            batch.rows.append(row)
-            batch.texts.append(text)
-            for column in extras:
-                batch.extra[column].append(extra_values[column][index])
-        yield batch
+    try:
+        file_size = path.stat().st_size
+        n_rows = pl.scan_parquet(path).select(pl.len()).collect().item() or 1
+        frame = pl.scan_parquet(path).select([text_column, *extras]).with_row_index("__row")
+        # Rows per chunk: aim at `batch_bytes` of text, from the file's average row size.
+        chunk_rows = max(64, int(batch_bytes / max(1, file_size / n_rows)))
+        chunks = iter(frame.collect_batches(chunk_size=chunk_rows))
+    except Exception as error:  # polars: ComputeError, OSError, ...
+        yield Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")
+        return
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except Exception as error:
+            yield Unreadable(origin, None, UNREADABLE, f"read failed part way: {error}")
+            return
+        yield from _chunk_batch(chunk, origin, text_column, extras, file_size / n_rows)
+
+
+def _chunk_batch(
+    chunk: pl.DataFrame, origin: str, text_column: str, extras: list[str], row_bytes: float
+) -> Iterator[RowBatch | Unreadable]:
+    """One chunk of Parquet rows as a batch; rows with a null (or non-UTF-8) text are reported."""
+    texts = chunk.get_column(text_column)
+    if texts.dtype == pl.Binary:
+        texts = texts.cast(pl.String, strict=False)
+    rows = chunk.get_column("__row").to_list()
+    batch = RowBatch(origin, [], [], {c: [] for c in extras})
+    batch.bytes = int(row_bytes * len(rows))
+    extra_values = {c: chunk.get_column(c).to_list() for c in extras}
+    for index, (row, text) in enumerate(zip(rows, texts.to_list(), strict=True)):
+        if text is None:
+            yield Unreadable(origin, row, "bad_row", f"{text_column!r} is null or not UTF-8")
+            continue
+        batch.rows.append(row)
+        batch.texts.append(text)
+        for column in extras:
+            batch.extra[column].append(extra_values[column][index])
+    yield batch
+
+
+def require_text_column(tables: Sequence[Path], text_column: str) -> None:
+    """A text column that no readable Parquet table of the corpus has is a mistake in the
+    settings (`--text-column`), refused before any work; one table without it is skipped."""
+    first_missing = None
+    for table in tables:
+        if not table.name.lower().endswith(PARQUET_SUFFIXES):
+            continue
+        schema = _parquet_schema(table)
+        if isinstance(schema, str):
+            continue
+        if text_column in schema:
+            return
+        first_missing = first_missing or _text_column_problem(table, schema, text_column)
+    if first_missing is not None:
+        raise C2CError(first_missing)
 
 
 def batches(corpus: Corpus, text_column: str, batch_bytes: int) -> Iterator[Batch]:
+    require_text_column(corpus.tables, text_column)
     yield from corpus.unreadable
     yield from file_batches(corpus.files, batch_bytes)
     for table in corpus.tables:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import sysconfig
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +29,9 @@ from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
 from case2code.validate import at_least, known_names
 
-RULES: tuple[str, ...] = tuple(_core.rule_names())
+# The last rule is checked here, not in Rust: CPython's own compiler (docs/extraction-rules.md).
+COMPILE_RULE = "compiles"
+RULES: tuple[str, ...] = (*_core.rule_names(), COMPILE_RULE)
 
 PARAM_TYPE = pl.Struct(
     {"name": pl.String, "kind": pl.String, "annotation": pl.String, "default": pl.String}
@@ -77,13 +81,16 @@ class ExtractConfig:
 
     `rules` switches rules off by name (see `RULES`); `lists` replaces any of the name
     lists (`stdlib_modules`, `builtins`, `denied_builtins`, `denied_modules`,
-    `denied_attributes`, `allowed_decorators`).
+    `denied_attributes`, `allowed_decorators`). The byte caps bound what one function puts
+    into a sample: its standalone source, and its longest literal (docstrings not counted).
     """
 
     rules: Mapping[str, bool] = field(default_factory=dict)
     min_lines: int = 3
     max_lines: int = 200
     max_file_bytes: int = 32 << 20
+    max_source_bytes: int = 20_000
+    max_literal_bytes: int = 1_000
     lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
     text_column: str = "content"
     exclude_dirs: tuple[str, ...] = ()
@@ -94,7 +101,13 @@ class ExtractConfig:
         at_least(1, min_lines=self.min_lines)
         if self.max_lines < self.min_lines:
             raise C2CError(f"max_lines = {self.max_lines} is below min_lines = {self.min_lines}")
-        at_least(1, max_file_bytes=self.max_file_bytes, batch_bytes=self.batch_bytes)
+        at_least(
+            1,
+            max_file_bytes=self.max_file_bytes,
+            max_source_bytes=self.max_source_bytes,
+            max_literal_bytes=self.max_literal_bytes,
+            batch_bytes=self.batch_bytes,
+        )
         at_least(0, threads=self.threads)
         known_names("rules", self.rules, RULES, noun="rule")
 
@@ -106,14 +119,20 @@ class ExtractConfig:
             )
         try:
             return _core.Extractor(
-                rules=dict(self.rules),
+                rules={k: v for k, v in self.rules.items() if k != COMPILE_RULE},
                 min_lines=self.min_lines,
                 max_lines=self.max_lines,
                 max_file_bytes=self.max_file_bytes,
+                max_source_bytes=self.max_source_bytes,
+                max_literal_bytes=self.max_literal_bytes,
                 lists={k: list(v) for k, v in self.lists.items()},
             )
         except ValueError as error:
             raise C2CError(f"extraction config: {error}") from error
+
+    @property
+    def check_compile(self) -> bool:
+        return bool(self.rules.get(COMPILE_RULE, True))
 
 
 @dataclass(frozen=True)
@@ -201,10 +220,34 @@ class ExtractResult:
             yield ExtractedFunction(**row)
 
 
+# Named in compile errors: syntax newer than the host's CPython is rejected too.
+HOST_PYTHON = f"host Python {sys.version_info.major}.{sys.version_info.minor}"
+
+
+def compile_error(source: str, origin: str) -> str | None:
+    """Why the host's CPython compiler rejects `source`, or None. It is compiled, never run.
+    Call it with warnings silenced (`compile_errors`): invalid escapes only warn."""
+    try:
+        compile(source, origin, "exec", dont_inherit=True)
+    except SyntaxError as error:  # TabError and IndentationError too
+        where = f" (line {error.lineno} of the standalone source)" if error.lineno else ""
+        return f"{type(error).__name__}: {error.msg}{where}; {HOST_PYTHON}"
+    except (ValueError, RecursionError, MemoryError, OverflowError) as error:
+        return f"{type(error).__name__}: {error}; {HOST_PYTHON}"
+    return None
+
+
+def compile_errors(sources: Sequence[str], origins: Sequence[str]) -> list[str | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [compile_error(s, o) for s, o in zip(sources, origins, strict=True)]
+
+
 class _Collector:
     """Turns the Rust core's column batches into frames and counts."""
 
-    def __init__(self) -> None:
+    def __init__(self, check_compile: bool = True) -> None:
+        self.check_compile = check_compile
         self.functions: list[pl.DataFrame] = []
         self.rejected: list[pl.DataFrame] = []
         self.skipped: list[dict[str, Any]] = []
@@ -257,6 +300,8 @@ class _Collector:
                 pl.Series(f"origin_{name}", [values[i] for i in index], strict=False)
                 for name, values in extra.items()
             )
+        if self.check_compile:
+            frame = self._drop_uncompilable(frame)
         self.functions.append(frame)
         self.summary.kept += frame.height
 
@@ -266,6 +311,24 @@ class _Collector:
         rejections["origin_row"] = [rows[i] for i in index]
         self.summary.rejected.update(rejections["reason"])
         self.rejected.append(pl.DataFrame(rejections, schema=REJECTION_SCHEMA))
+
+    def _drop_uncompilable(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Move the functions CPython's compiler rejects to the rejections."""
+        errors = compile_errors(frame["source"].to_list(), frame["origin"].to_list())
+        if not any(errors):
+            return frame
+        failed = pl.Series([error is not None for error in errors])
+        rejected = frame.filter(failed).select(
+            "name",
+            "origin",
+            "origin_row",
+            "line",
+            pl.lit("compile_error").alias("reason"),
+            pl.Series("detail", [error for error in errors if error is not None]),
+        )
+        self.summary.rejected["compile_error"] += rejected.height
+        self.rejected.append(rejected.cast(REJECTION_SCHEMA))
+        return frame.filter(~failed)
 
     def result(self, seconds: float) -> ExtractResult:
         self.summary.seconds = seconds
@@ -314,7 +377,8 @@ def extract(
     *,
     progress: ProgressCallback | None = None,
 ) -> ExtractResult:
-    """Extract self-contained functions from directories, `.py` files, JSONL and Parquet.
+    """Extract self-contained functions from directories, Python files (`.py`, `.pyw`,
+    `.ipynb` notebooks), JSONL, JSON arrays and Parquet; a missing path is refused.
 
     With no inputs, the running interpreter's standard library (without the third-party
     packages installed inside it) is the corpus.
@@ -325,7 +389,7 @@ def extract(
     extractor = config.extractor()
     started = time.perf_counter()
     corpus = plan(inputs, exclude_dirs)
-    collector = _Collector()
+    collector = _Collector(config.check_compile)
     done = 0
     for batch in batches(corpus, config.text_column, config.batch_bytes):
         _feed(extractor, batch, collector, config.threads)
@@ -395,7 +459,7 @@ def extract_to_parquet(
     corpus = plan(inputs, exclude_dirs)
     sharded = ShardedOutput(output, _shards_fingerprint(corpus, config, shard_bytes), 0, 1)
     index, in_shard, shard_size, done = 0, 0, 0, 0
-    collector = _Collector()
+    collector = _Collector(config.check_compile)
 
     def publish() -> None:
         if not sharded.done(index):
@@ -410,7 +474,8 @@ def extract_to_parquet(
         done += _size(batch)
         if shard_size >= shard_bytes:
             publish()
-            index, in_shard, shard_size, collector = index + 1, 0, 0, _Collector()
+            index, in_shard, shard_size = index + 1, 0, 0
+            collector = _Collector(config.check_compile)
         if progress is not None:
             progress(min(done, corpus.total_bytes), corpus.total_bytes)
     if in_shard or index == 0:
@@ -443,7 +508,7 @@ def extract_texts(
         raise C2CError(f"{len(texts)} texts but {len(origins)} origins")
     extractor = config.extractor()
     started = time.perf_counter()
-    collector = _Collector()
+    collector = _Collector(config.check_compile)
     columns = extractor.extract_texts(list(texts), config.threads)
     collector.add(columns, list(origins), [None] * len(texts), {})
     return collector.result(time.perf_counter() - started)

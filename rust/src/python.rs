@@ -47,19 +47,24 @@ const LIST_KEYS: [&str; 6] = [
 #[pymethods]
 impl Extractor {
     #[new]
-    #[pyo3(signature = (rules=None, min_lines=3, max_lines=200, max_file_bytes=32 << 20, lists=None))]
+    #[pyo3(signature = (rules=None, min_lines=3, max_lines=200, max_file_bytes=32 << 20, lists=None, max_source_bytes=None, max_literal_bytes=None))]
     fn new(
         rules: Option<Bound<'_, PyDict>>,
         min_lines: usize,
         max_lines: usize,
         max_file_bytes: usize,
         lists: Option<Bound<'_, PyDict>>,
+        max_source_bytes: Option<usize>,
+        max_literal_bytes: Option<usize>,
     ) -> PyResult<Self> {
+        let defaults = ExtractConfig::default();
         let mut config = ExtractConfig {
             min_lines,
             max_lines,
             max_file_bytes,
-            ..ExtractConfig::default()
+            max_source_bytes: max_source_bytes.unwrap_or(defaults.max_source_bytes),
+            max_literal_bytes: max_literal_bytes.unwrap_or(defaults.max_literal_bytes),
+            ..defaults
         };
         if let Some(rules) = rules {
             for (name, on) in rules.iter() {

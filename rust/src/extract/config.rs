@@ -41,6 +41,8 @@ pub struct Rules {
     pub stdlib_imports_only: bool,
     pub no_denied_modules: bool,
     pub resolvable_names: bool,
+    pub source_bytes: bool,
+    pub literal_bytes: bool,
 }
 
 impl Default for Rules {
@@ -57,12 +59,14 @@ impl Default for Rules {
             stdlib_imports_only: true,
             no_denied_modules: true,
             resolvable_names: true,
+            source_bytes: true,
+            literal_bytes: true,
         }
     }
 }
 
 impl Rules {
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 13] = [
         "not_async",
         "allowed_decorators",
         "has_params",
@@ -74,6 +78,8 @@ impl Rules {
         "stdlib_imports_only",
         "no_denied_modules",
         "resolvable_names",
+        "source_bytes",
+        "literal_bytes",
     ];
 
     /// Switch a rule by its config name; `Err` names an unknown rule.
@@ -90,6 +96,8 @@ impl Rules {
             "stdlib_imports_only" => &mut self.stdlib_imports_only,
             "no_denied_modules" => &mut self.no_denied_modules,
             "resolvable_names" => &mut self.resolvable_names,
+            "source_bytes" => &mut self.source_bytes,
+            "literal_bytes" => &mut self.literal_bytes,
             _ => {
                 return Err(format!(
                     "unknown rule {name:?}; rules are: {}",
@@ -155,12 +163,20 @@ impl NameLists {
     }
 }
 
+/// Defaults of the byte caps; `docs/extraction-rules.md` §4 says how they were chosen.
+pub const DEFAULT_MAX_SOURCE_BYTES: usize = 20_000;
+pub const DEFAULT_MAX_LITERAL_BYTES: usize = 1_000;
+
 #[derive(Clone, Debug)]
 pub struct ExtractConfig {
     pub rules: Rules,
     pub min_lines: usize,
     pub max_lines: usize,
     pub max_file_bytes: usize,
+    /// Longest standalone source kept, in bytes (imports, constants and helpers included).
+    pub max_source_bytes: usize,
+    /// Longest single literal kept, in bytes of its source text (docstrings not counted).
+    pub max_literal_bytes: usize,
     pub lists: NameLists,
 }
 
@@ -171,6 +187,8 @@ impl Default for ExtractConfig {
             min_lines: 3,
             max_lines: 200,
             max_file_bytes: 32 << 20,
+            max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
+            max_literal_bytes: DEFAULT_MAX_LITERAL_BYTES,
             lists: NameLists::default(),
         }
     }

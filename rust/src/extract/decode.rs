@@ -31,6 +31,24 @@ pub fn decode_source(raw: &[u8]) -> Result<Cow<'_, str>, SkipReason> {
     }
 }
 
+/// `\r\n` and lone `\r` become `\n`, as CPython's tokenizer reads them; text without `\r`
+/// is borrowed as it is.
+pub fn normalise_newlines(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'\r', text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..at]);
+        out.push('\n');
+        rest = &rest[at + 1..];
+        rest = rest.strip_prefix('\n').unwrap_or(rest);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// The codec named by a PEP 263 cookie (`^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)`) in the
 /// first two lines; the second line counts only if the first is blank or a comment.
 fn coding_cookie(raw: &[u8]) -> Option<&str> {
@@ -113,6 +131,13 @@ mod tests {
     fn cookie_on_second_line_after_code_is_ignored() {
         let raw = b"x = 1\n# coding: latin-1\ns = '\xe9'\n";
         assert_eq!(decode_source(raw), Err(SkipReason::Undecodable));
+    }
+
+    #[test]
+    fn crlf_and_lone_cr_become_lf() {
+        assert!(matches!(normalise_newlines("a\nb\n"), Cow::Borrowed(_)));
+        assert_eq!(normalise_newlines("a\r\nb\rc\r\r\nd\r"), "a\nb\nc\n\nd\n");
+        assert_eq!(normalise_newlines("\r\n\u{e9}\r"), "\n\u{e9}\n");
     }
 
     #[test]

@@ -8,9 +8,18 @@ use rustc_hash::FxHashMap;
 
 use super::config::ExtractConfig;
 use super::report::{SkipReason, SourceReport};
-use super::{extract_bytes, extract_str, parse};
+use super::{extract_bytes, extract_notebook, extract_str, parse};
 
-/// Python files under `roots`: directories recursively (`*.py`, sorted, following
+/// File extensions read as Python when directories are walked: `.ipynb` notebooks give
+/// their code cells (`corpus.py` has the same list for files named on their own).
+pub const SOURCE_EXTENSIONS: [&str; 3] = ["py", "pyw", "ipynb"];
+
+fn is_source(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|ext| e == *ext))
+}
+
+/// Python files under `roots`: directories recursively (`SOURCE_EXTENSIONS`, sorted, following
 /// symlinks but never around a loop, skipping directories named in `exclude_dirs`),
 /// files as given. Entries that cannot be read come back as `(path, error)` so they
 /// are counted, not fatal.
@@ -44,7 +53,7 @@ pub fn discover(
             match entry {
                 Ok(entry) => {
                     let path = entry.path();
-                    if entry.file_type().is_file() && path.extension().is_some_and(|e| e == "py") {
+                    if entry.file_type().is_file() && is_source(path) {
                         files.push(entry.into_path());
                     }
                 }
@@ -94,6 +103,7 @@ pub fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
 
 fn read_and_extract(path: &Path, config: &ExtractConfig) -> SourceReport {
     match std::fs::read(path) {
+        Ok(raw) if path.extension().is_some_and(|e| e == "ipynb") => extract_notebook(&raw, config),
         Ok(raw) => extract_bytes(&raw, config),
         Err(_) => SourceReport::skipped(0, SkipReason::Unreadable),
     }

@@ -10,6 +10,7 @@ pub mod driver;
 mod kinds;
 mod module_scope;
 mod names;
+mod notebook;
 pub mod report;
 mod rules;
 mod signature;
@@ -22,7 +23,7 @@ use std::collections::VecDeque;
 use tree_sitter::{Parser, Tree};
 
 pub use config::{ExtractConfig, NameLists, Rules};
-pub use decode::decode_source;
+pub use decode::{decode_source, normalise_newlines};
 pub use report::{
     ExtractedFunction, Param, ParamKind, RejectReason, Rejection, SkipReason, SourceReport,
 };
@@ -70,6 +71,20 @@ pub fn extract_bytes(raw: &[u8], config: &ExtractConfig) -> SourceReport {
     }
 }
 
+/// Extract from the raw bytes of a Jupyter notebook: its code cells as one source.
+pub fn extract_notebook(raw: &[u8], config: &ExtractConfig) -> SourceReport {
+    if raw.len() > config.max_file_bytes {
+        return SourceReport::skipped(raw.len(), SkipReason::TooLarge);
+    }
+    match notebook::notebook_source(raw) {
+        Ok(text) => SourceReport {
+            bytes: raw.len(),
+            ..extract_str(&text, config)
+        },
+        Err(reason) => SourceReport::skipped(raw.len(), reason),
+    }
+}
+
 /// Extract from text that is already decoded (a corpus row, a string from Python):
 /// size and NUL checks apply, coding cookies do not.
 pub fn extract_str(text: &str, config: &ExtractConfig) -> SourceReport {
@@ -83,7 +98,13 @@ pub fn extract_str(text: &str, config: &ExtractConfig) -> SourceReport {
 }
 
 /// Extract from decoded source text; `bytes` is what the caller counts as its size.
+/// Line endings are normalised to `\n` first, as CPython reads source, so everything
+/// derived from the text (standalone sources, ids, docstrings, line numbers) has one kind.
 pub fn extract_text(text: &str, bytes: usize, config: &ExtractConfig) -> SourceReport {
+    extract_normalised(&normalise_newlines(text), bytes, config)
+}
+
+fn extract_normalised(text: &str, bytes: usize, config: &ExtractConfig) -> SourceReport {
     if !may_have_top_level_def(text.as_bytes()) {
         // Nothing to extract, so nothing to parse (a third of a typical corpus).
         return SourceReport {
@@ -164,7 +185,13 @@ pub fn extract_text(text: &str, bytes: usize, config: &ExtractConfig) -> SourceR
             .chain(helpers.iter().copied())
             .map(|i| &assessments[i].needs)
             .collect();
-        let source = standalone::standalone_source(text, &scope, fact.outer, &helpers, &needs);
+        let carried = standalone::Carried::new(&scope, fact.outer, &helpers, &needs);
+        let source = standalone::standalone_source(text, &scope, &carried, &needs);
+        let longest_literal = || standalone::longest_literal(carried.nodes());
+        if let Some(verdict) = rules::bytes_verdict(&source, longest_literal, config) {
+            report.rejections.push(reject(verdict));
+            continue;
+        }
         let (params, returns) = signature::signature(text, fact.def);
         let mut helper_names: Vec<(usize, String)> = helpers
             .iter()

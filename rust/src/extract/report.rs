@@ -9,6 +9,8 @@ pub enum SkipReason {
     Undecodable,
     SyntaxError,
     Unreadable,
+    BadNotebook,
+    NotPython,
 }
 
 impl SkipReason {
@@ -19,6 +21,8 @@ impl SkipReason {
             SkipReason::Undecodable => "undecodable",
             SkipReason::SyntaxError => "syntax_error",
             SkipReason::Unreadable => "unreadable",
+            SkipReason::BadNotebook => "bad_notebook",
+            SkipReason::NotPython => "not_python",
         }
     }
 }
@@ -37,6 +41,8 @@ pub enum RejectReason {
     NonStdlibImport,
     DeniedModule,
     UnresolvedName,
+    SourceTooLarge,
+    LiteralTooLarge,
 }
 
 impl RejectReason {
@@ -53,6 +59,8 @@ impl RejectReason {
             RejectReason::NonStdlibImport => "non_stdlib_import",
             RejectReason::DeniedModule => "denied_module",
             RejectReason::UnresolvedName => "unresolved_name",
+            RejectReason::SourceTooLarge => "source_too_large",
+            RejectReason::LiteralTooLarge => "literal_too_large",
         }
     }
 }

@@ -9,7 +9,7 @@ use super::module_scope::{ModuleName, ModuleScope};
 use super::names::{FunctionFacts, Region, dotted, text};
 use super::report::{RejectReason, Verdict};
 
-const N_REASONS: usize = 11;
+const N_REASONS: usize = 13;
 
 /// The first explanation found for each failed rule, indexed by `RejectReason as usize`.
 #[derive(Default)]
@@ -47,6 +47,8 @@ const ALL_REASONS: [RejectReason; N_REASONS] = [
     RejectReason::NonStdlibImport,
     RejectReason::DeniedModule,
     RejectReason::UnresolvedName,
+    RejectReason::SourceTooLarge,
+    RejectReason::LiteralTooLarge,
 ];
 
 fn rule_enabled(config: &ExtractConfig, reason: RejectReason) -> bool {
@@ -63,6 +65,8 @@ fn rule_enabled(config: &ExtractConfig, reason: RejectReason) -> bool {
         RejectReason::NonStdlibImport => rules.stdlib_imports_only,
         RejectReason::DeniedModule => rules.no_denied_modules,
         RejectReason::UnresolvedName => rules.resolvable_names,
+        RejectReason::SourceTooLarge => rules.source_bytes,
+        RejectReason::LiteralTooLarge => rules.literal_bytes,
     }
 }
 
@@ -254,6 +258,38 @@ pub fn candidate_verdict(
         });
     }
     failures.first(config)
+}
+
+/// Rules 12–13, on the candidate's standalone source: its size in bytes, then its longest
+/// literal. `longest_literal` is only called when the source could hold one over the cap.
+pub fn bytes_verdict(
+    source: &str,
+    longest_literal: impl FnOnce() -> usize,
+    config: &ExtractConfig,
+) -> Option<Verdict> {
+    if config.rules.source_bytes && source.len() > config.max_source_bytes {
+        return Some(Verdict {
+            reason: RejectReason::SourceTooLarge,
+            detail: format!(
+                "standalone source of {} bytes, over {}",
+                source.len(),
+                config.max_source_bytes
+            ),
+        });
+    }
+    if config.rules.literal_bytes && source.len() > config.max_literal_bytes {
+        let longest = longest_literal();
+        if longest > config.max_literal_bytes {
+            return Some(Verdict {
+                reason: RejectReason::LiteralTooLarge,
+                detail: format!(
+                    "a literal of {longest} bytes, over {}",
+                    config.max_literal_bytes
+                ),
+            });
+        }
+    }
+    None
 }
 
 /// `@functools.lru_cache(...)` and friends: a dotted name, its head a module import,

@@ -36,12 +36,51 @@ pub fn definition_text<'t>(source: &'t str, outer: Node<'_>) -> &'t str {
     &source[start..end]
 }
 
-/// Everything one candidate carries: its helpers (file order) and their needs.
+/// The module-level statements a candidate's standalone source is made of after its
+/// imports, each list in file order.
+pub struct Carried<'t> {
+    pub constants: Vec<Node<'t>>,
+    /// Helpers, then the candidate.
+    pub definitions: Vec<Node<'t>>,
+}
+
+impl<'t> Carried<'t> {
+    pub fn new(
+        scope: &ModuleScope<'t>,
+        candidate: Node<'t>,
+        helpers: &[usize],
+        needs: &[&Needs<'_>],
+    ) -> Self {
+        let mut constants: Vec<Node<'t>> = needs
+            .iter()
+            .flat_map(|need| need.constants.iter())
+            .filter_map(|name| match scope.names.get(name) {
+                Some(ModuleName::Constant(node)) => Some(*node),
+                _ => None,
+            })
+            .collect();
+        constants.sort_by_key(|node| node.start_byte());
+        constants.dedup_by_key(|node| node.start_byte());
+        let mut definitions: Vec<Node<'t>> =
+            helpers.iter().map(|&i| scope.functions[i].0).collect();
+        definitions.sort_by_key(|node| node.start_byte());
+        definitions.push(candidate);
+        Carried {
+            constants,
+            definitions,
+        }
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &Node<'t>> {
+        self.constants.iter().chain(&self.definitions)
+    }
+}
+
+/// Everything one candidate carries: its imports, then what `Carried` lists.
 pub fn standalone_source(
     source: &str,
     scope: &ModuleScope<'_>,
-    candidate: Node<'_>,
-    helpers: &[usize],
+    carried: &Carried<'_>,
     needs: &[&Needs<'_>],
 ) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -49,16 +88,10 @@ pub fn standalone_source(
         parts.push("from __future__ import annotations".to_owned());
     }
     let mut import_lines: Vec<(usize, &str)> = Vec::new();
-    let mut constants: Vec<Node<'_>> = Vec::new();
     for need in needs {
         for name in &need.imports {
             if let Some(ModuleName::Import { lines, .. }) = scope.names.get(name) {
                 import_lines.extend(lines.iter().map(|(at, line)| (*at, line.as_str())));
-            }
-        }
-        for name in &need.constants {
-            if let Some(ModuleName::Constant(node)) = scope.names.get(name) {
-                constants.push(*node);
             }
         }
     }
@@ -70,18 +103,53 @@ pub fn standalone_source(
             parts.push(line.to_owned());
         }
     }
-    constants.sort_by_key(|node| node.start_byte());
-    constants.dedup_by_key(|node| node.start_byte());
-    for node in constants {
+    for node in &carried.constants {
         parts.push(source[node.byte_range()].to_owned());
     }
-    let mut helper_nodes: Vec<Node<'_>> = helpers.iter().map(|&i| scope.functions[i].0).collect();
-    helper_nodes.sort_by_key(|node| node.start_byte());
-    for node in helper_nodes {
-        parts.push(definition_text(source, node).to_owned());
+    for node in &carried.definitions {
+        parts.push(definition_text(source, *node).to_owned());
     }
-    parts.push(definition_text(source, candidate).to_owned());
     parts.join("\n")
+}
+
+/// The longest string, bytes or number literal under `nodes`, in bytes of source text (an
+/// implicitly concatenated string counts as one). A statement that is only a string (a
+/// docstring) does not count: it is prose, and the source cap bounds it.
+pub fn longest_literal<'a, 't: 'a>(nodes: impl IntoIterator<Item = &'a Node<'t>>) -> usize {
+    let k = &grammar().kinds;
+    let is_literal = |kind: u16| {
+        kind == k.string || kind == k.concatenated_string || kind == k.integer || kind == k.float
+    };
+    let mut longest = 0;
+    for node in nodes {
+        // Iterative walk: deeply nested expressions must not overflow the stack.
+        let mut cursor = node.walk();
+        'walk: loop {
+            let current = cursor.node();
+            if is_literal(current.kind_id()) {
+                if !is_docstring(current) {
+                    longest = longest.max(current.byte_range().len());
+                }
+            } else if cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+    }
+    longest
+}
+
+fn is_docstring(literal: Node<'_>) -> bool {
+    literal.parent().is_some_and(|parent| {
+        parent.kind_id() == grammar().kinds.expression_statement && parent.named_child_count() == 1
+    })
 }
 
 /// First 16 hex digits of SHA-256 over the normalised source: line endings unified,

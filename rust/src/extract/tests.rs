@@ -266,9 +266,19 @@ fn deep_expressions_do_not_overflow_the_stack() {
         "def f(a):\n    b = a\n    return {}\n",
         "a + ".repeat(200_000) + "1"
     );
-    let report = run(&deep);
+    // Caps that let it through the source cap and walk it for literals.
+    let config = ExtractConfig {
+        max_source_bytes: usize::MAX,
+        max_literal_bytes: 10,
+        ..ExtractConfig::default()
+    };
+    let report = extract_text(&deep, deep.len(), &config);
     assert_eq!(report.skipped, None);
     assert_eq!(report.functions.len(), 1);
+    assert_eq!(
+        run(&deep).rejections[0].reason,
+        RejectReason::SourceTooLarge
+    );
 }
 
 #[test]
@@ -397,4 +407,67 @@ def area(r):
         found[0].source,
         "import math\ndef area(r):\n    a = math.pi * r * r\n    return a"
     );
+}
+
+#[test]
+fn crlf_and_lone_cr_sources_give_the_lf_standalone_source() {
+    let lf = "import math\nK = 2\n\ndef f(a):\n    \"\"\"Doc.\n\n    More.\"\"\"\n    b = math.sqrt(a)\n    return b * K\n";
+    let crlf = lf.replace('\n', "\r\n");
+    let cr = lf.replace('\n', "\r");
+    let expected = kept(lf);
+    assert_eq!(expected.len(), 1);
+    assert!(!expected[0].source.contains('\r'));
+    for variant in [crlf, cr] {
+        let found = kept(&variant);
+        assert_eq!(found, expected, "{variant:?}");
+    }
+}
+
+#[test]
+fn byte_caps_reject_huge_sources_and_literals() {
+    let config = ExtractConfig {
+        max_source_bytes: 400,
+        max_literal_bytes: 50,
+        ..ExtractConfig::default()
+    };
+    let check = |source: &str| {
+        let report = extract_text(source, source.len(), &config);
+        report
+            .rejections
+            .first()
+            .map(|r| (r.reason, r.detail.clone()))
+    };
+    let long_literal = format!(
+        "def f(a):\n    b = a\n    return b + '{}'\n",
+        "x".repeat(60)
+    );
+    let (reason, detail) = check(&long_literal).expect("rejected");
+    assert_eq!(reason, RejectReason::LiteralTooLarge);
+    assert!(
+        detail.contains("a literal of 62 bytes, over 50"),
+        "{detail}"
+    );
+    // A carried constant counts, and so does a long number; a docstring does not.
+    let constant = format!(
+        "T = '{}'\ndef f(a):\n    b = a\n    return b + T\n",
+        "y".repeat(60)
+    );
+    assert_eq!(check(&constant).unwrap().0, RejectReason::LiteralTooLarge);
+    let number = format!("def f(a):\n    b = a\n    return b + {}\n", "7".repeat(60));
+    assert_eq!(check(&number).unwrap().0, RejectReason::LiteralTooLarge);
+    let docstring = format!(
+        "def f(a):\n    '''{}'''\n    b = a\n    return b\n",
+        "z".repeat(60)
+    );
+    assert_eq!(check(&docstring), None);
+    let big = format!("def f(a):\n{}    return a\n", "    a += 1\n".repeat(40));
+    let (reason, detail) = check(&big).expect("rejected");
+    assert_eq!(reason, RejectReason::SourceTooLarge);
+    assert!(detail.contains("over 400"), "{detail}");
+    // Each cap has its rule switch.
+    let mut off = config.clone();
+    off.rules.set("literal_bytes", false).unwrap();
+    off.rules.set("source_bytes", false).unwrap();
+    assert!(extract_text(&long_literal, 0, &off).rejections.is_empty());
+    assert!(extract_text(&big, 0, &off).rejections.is_empty());
 }
