@@ -373,6 +373,17 @@ mod tests {
         assert_eq!(cases, vec![(7, 0, 60), (7, 1, 60)]);
     }
 
+    /// The job, its define step and its `cases` cases, each reported.
+    fn run_every_case(s: &mut Session, cases: i64) {
+        send(s, r#"{"op":"next"}"#).unwrap();
+        for case in -1..cases {
+            send(s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
+            if case >= 0 {
+                send(s, &done(case)).unwrap();
+            }
+        }
+    }
+
     fn probing_session(cases: usize) -> Session {
         let mut s = session(cases);
         s.tasks[0].probe = true;
@@ -382,25 +393,13 @@ mod tests {
     #[test]
     fn a_probing_driver_reruns_its_returning_cases_in_a_new_order() {
         let mut s = probing_session(3);
-        send(&mut s, r#"{"op":"next"}"#).unwrap();
-        for case in [-1, 0, 1, 2] {
-            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
-            if case >= 0 {
-                send(&mut s, &done(case)).unwrap();
-            }
-        }
+        run_every_case(&mut s, 3);
         assert!(
             send(&mut s, r#"{"op":"next"}"#).is_err(),
             "the job is not finished before its probe"
         );
         let mut s = probing_session(3);
-        send(&mut s, r#"{"op":"next"}"#).unwrap();
-        for case in [-1, 0, 1, 2] {
-            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
-            if case >= 0 {
-                send(&mut s, &done(case)).unwrap();
-            }
-        }
+        run_every_case(&mut s, 3);
         assert_eq!(send(&mut s, r#"{"op":"probe"}"#).unwrap(), b"2,0,1");
         assert!(s.position.as_ref().unwrap().probing());
         assert!(
@@ -408,13 +407,7 @@ mod tests {
             "probed out of order"
         );
         let mut s = probing_session(3);
-        send(&mut s, r#"{"op":"next"}"#).unwrap();
-        for case in [-1, 0, 1, 2] {
-            send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
-            if case >= 0 {
-                send(&mut s, &done(case)).unwrap();
-            }
-        }
+        run_every_case(&mut s, 3);
         send(&mut s, r#"{"op":"probe"}"#).unwrap();
         for case in [2, 0, 1] {
             send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();

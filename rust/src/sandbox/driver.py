@@ -241,18 +241,23 @@ def _c2c_driver():
 
     # --- fresh state per case ----------------------------------------------------------------
 
-    def immutable(value, depth=0):
+    seed_free_types = (int_, float_, bool_, complex_, none_type)
+    immutable_types = (*seed_free_types, str_, bytes_)
+
+    def made_of(value, leaf_types, depth=0):
+        """Whether `value` is of one of `leaf_types`, or a tuple or frozenset of such values."""
         t = type_(value)
-        if t is int_ or t is float_ or t is bool_ or t is complex_ or t is none_type:
-            return True
-        if t is str_ or t is bytes_:
+        if t in leaf_types:
             return True
         if (t is tuple_ or t is frozenset_) and depth < 20:
             for item in value:
-                if not immutable(item, depth + 1):
+                if not made_of(item, leaf_types, depth + 1):
                     return False
             return True
         return False
+
+    def immutable(value):
+        return made_of(value, immutable_types)
 
     def snapshot(namespace):
         """The identities a call could change without mutating anything, or None when the
@@ -301,17 +306,9 @@ def _c2c_driver():
 
     # --- stability: what a model cannot infer -------------------------------------------------
 
-    def seed_free(value, depth=0):
+    def seed_free(value):
         """Whether hashing `value` involves no str/bytes hashing (so no hash seed) and no address."""
-        t = type_(value)
-        if t is int_ or t is float_ or t is bool_ or t is complex_ or t is none_type:
-            return True
-        if (t is tuple_ or t is frozenset_) and depth < 20:
-            for item in value:
-                if not seed_free(item, depth + 1):
-                    return False
-            return True
-        return False
+        return made_of(value, seed_free_types)
 
     def seeded(value, depth=0):
         """Whether `hash(value)` hashes str or bytes, which the hash seed decides."""
