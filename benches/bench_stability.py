@@ -136,6 +136,7 @@ def timings(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
         "median_cpu_seconds": median_cpu,
         "ratio": median["on"] / median["off"],
         "cpu_ratio": median_cpu["on"] / median_cpu["off"],
+        "fastest_ratio": min(seconds["on"]) / min(seconds["off"]),
         "pair_ratios": [on / off for on, off in zip(seconds["on"], seconds["off"], strict=True)],
         "outputs": outputs,
     }
@@ -258,9 +259,10 @@ def sample_figures(off: pl.DataFrame, on: pl.DataFrame, results_on: pl.DataFrame
     without it show or hold out: each passed the address rule (`" at 0x"`), or it would not be
     in a sample."""
     unstable = {
-        (row["function_id"], row["input"])
+        (row["function_id"], row["input"]): cause(row["error"])
         for row in results_on.filter(pl.col("status") == UNSTABLE).iter_rows(named=True)
     }
+    causes: Counter[str] = Counter()
     kept = set(on["sample_id"])
     removed = off.filter(~pl.col("sample_id").is_in(sorted(kept)))
     with_unstable_output = 0
@@ -268,12 +270,13 @@ def sample_figures(off: pl.DataFrame, on: pl.DataFrame, results_on: pl.DataFrame
     unstable_outputs = 0
     for row in off.iter_rows(named=True):
         cases = [*row["shown"], *row["held_out"]]
-        bad = sum((row["function_id"], case["input"]) in unstable for case in cases)
-        unstable_outputs += bad
-        with_unstable_output += bad > 0
-        removed_with_unstable_output += bad > 0 and row["sample_id"] not in kept
+        found = [c for case in cases if (c := unstable.get((row["function_id"], case["input"])))]
+        causes.update(found)
+        unstable_outputs += len(found)
+        with_unstable_output += bool(found)
+        removed_with_unstable_output += bool(found) and row["sample_id"] not in kept
     same_ids = off.filter(pl.col("sample_id").is_in(sorted(kept))).select("sample_id")
-    columns = ["sample_id", "shown", "held_out", "completion"]
+    columns = ["sample_id", "shown", "held_out"]
     changed = (
         same_ids.join(off.select(columns), on="sample_id")
         .join(on.select(columns), on="sample_id", suffix="_on")
@@ -290,6 +293,7 @@ def sample_figures(off: pl.DataFrame, on: pl.DataFrame, results_on: pl.DataFrame
         "changed_cases": changed,
         "off_samples_with_unstable_output": with_unstable_output,
         "unstable_outputs_in_off_samples": unstable_outputs,
+        "their_causes": dict(causes.most_common()),
         "removed_with_unstable_output": removed_with_unstable_output,
     }
 
@@ -348,7 +352,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Cost: **{t['ratio']:.2f}{TIMES}** the execute stage's wall time with the check "
         f"(target ≤ {TARGET}{TIMES}: {verdict}); run by run "
         + ", ".join(f"{x:.2f}" for x in t["pair_ratios"])
-        + f"; CPU time (this process and the sandbox workers) {t['cpu_ratio']:.2f}{TIMES}. "
+        + f"; fastest run ÷ fastest run {t['fastest_ratio']:.2f}{TIMES}; CPU time (this process "
+        f"and the sandbox workers, insensitive to the other load) {t['cpu_ratio']:.2f}{TIMES}. "
         "Repeated runs of a mode gave the same result for every case: "
         + ("yes" if report["repeatable"] else "**NO**")
         + "; cases left stable whose first run differs from the run without the check: "
@@ -379,7 +384,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"({s['removed']:,} removed, {s['added']:,} added, {s['changed_cases']:,} kept with "
         "other cases). Samples made without the check that show or hold out an unstable "
         f"output the address rule let through: {s['off_samples_with_unstable_output']:,} "
-        f"({_plural(s['unstable_outputs_in_off_samples'], 'output')}); "
+        f"({_plural(s['unstable_outputs_in_off_samples'], 'output')}"
+        + "".join(f"; {k}: {n:,}" for k, n in s["their_causes"].items())
+        + "); "
         f"**{s['removed_with_unstable_output']:,} of the {s['removed']:,} removed samples** "
         "had such an output.",
         "",
