@@ -638,30 +638,48 @@ def test_every_sampled_case_is_stable_under_other_seeds_dates_and_order(
     assert checked == len(expected) > 100
 
 
-# ---------------------------------------------------------------- known gaps of the probe
+# ------------------------------------------------- outputs that could match the probe by chance
 
-PARITY = "def parity(key):\n    h = hash(key)\n    return h % 2\n"
+PARITY = "def parity(key, n):\n    h = hash(key)\n    return h % n\n"
 FIRST_OF_SET = "def pair_order(text):\n    words = set(text.split())\n    return list(words)\n"
-WORDS = ("'value'", "'data foo'", "'alpha'", "'beta'", "'x1 key'", "'CamelCase'", "'abc'", "'q'")
-PAIRS = ("'aaa bbb aaa'", "'aaa bbb'", "'x y'", "'data foo'", "'red blue'", "'up down'")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="one perturbed rerun with one fixed salt and a few set table sizes: hash(s) % n "
-    "matches by chance 1 time in n, and some 2-element sets of strings keep their order in "
-    "every table size tried (e.g. {'aaa', 'bbb'}), so such cases pass as ok and can reach samples",
+WORDS = (
+    "value",
+    "data",
+    "alpha",
+    "beta",
+    "key",
+    "CamelCase",
+    "abc",
+    "q",
+    "aaa",
+    "bbb",
+    "red",
+    "blue",
+    "up",
+    "down",
+    "left",
+    "right",
+    "x1",
+    "foo",
+    "bar",
+    "baz",
 )
-def test_hash_dependent_outputs_that_match_by_chance_are_unstable(sandbox: Sandbox) -> None:
-    """Every one of these outputs depends on the hash seed (CPython with PYTHONHASHSEED=0..7
-    gives both parities of hash('value') and both orders of {'aaa', 'bbb'}), so every case must
-    be unstable; the stability probe lets some through as ok."""
-    parity, pairs = sandbox.run(
+
+
+def test_hash_dependent_outputs_that_could_match_by_chance_are_unstable(sandbox: Sandbox) -> None:
+    """Each of these outputs depends on the hash seed (CPython with PYTHONHASHSEED=0..7 gives
+    both parities of hash('value') and both orders of {'aaa', 'bbb'}). A salted hash that moved
+    by a random amount would keep `h % n` one time in n, and a two-element set keeps its order
+    in every table size when the bits that decide it agree, so the probe moves hashes by a prime
+    and, failing every table size, pushes an element out of its slot."""
+    moduli = (2, 3, 10)
+    pairs = [f"('{a} {b}',)" for i, a in enumerate(WORDS) for b in WORDS[i + 1 :]]
+    parity, ordered = sandbox.run(
         [
-            (PARITY, "parity", [f"({word})" for word in WORDS]),
-            (FIRST_OF_SET, "pair_order", [f"({text})" for text in PAIRS]),
+            (PARITY, "parity", [f"('{word}', {n})" for word in WORDS for n in moduli]),
+            (FIRST_OF_SET, "pair_order", pairs),
         ]
     )
-    passed = [r.value_repr for r in (*parity, *pairs) if r.status != "unstable"]
+    assert len(parity) == 60 and len(ordered) == 190
+    passed = [r.value_repr for r in (*parity, *ordered) if r.status != "unstable"]
     assert not passed, passed

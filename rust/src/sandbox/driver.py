@@ -321,10 +321,16 @@ def _c2c_driver():
                     return True
         return False
 
+    # 2**61 - 1 is prime, so moving a hash by it changes `h % n` for every n below it, the
+    # low bits (`h & mask`), `h // k` and the digits: no use of the value matches by chance.
+    hash_shift = (1 << 61) - 1
+
     def salted_hash(value):
-        """`hash` under another seed for str/bytes-bearing values (perturbed pass only)."""
+        """`hash` as another seed would give it for str/bytes-bearing values (probe only)."""
         h = real_hash(value)
-        return real_hash((0x5EED, h)) if seeded(value) else h
+        if not seeded(value):
+            return h
+        return h - hash_shift if h > 0 else h + hash_shift
 
     def hash_ordered(value, budget):
         """Whether a returned value shows a set whose order the hash seed decides; `budget` is
@@ -350,13 +356,45 @@ def _c2c_driver():
                 return True
         return False
 
-    sentinels = [object_() for _ in range_(512)]
+    # Placeholders that grow a set's hash table; made on first use (most instances never probe).
+    sentinels = []
     discard = set_.discard
+    # Placeholders per attempt: tables of 16, 32, ... 16,384 slots (CPython grows a set's table
+    # to four times its size, so these counts were measured, one per power of two).
+    table_fills = (3, 5, 17, 19, 75, 77, 305, 312, 1227, 1229, 4913)
+
+    class Slot:
+        """A placeholder with a chosen hash: it takes a chosen slot of a set's table."""
+
+        __slots__ = ("h",)
+
+        def __init__(self, h):
+            self.h = h
+
+        def __hash__(self):
+            return self.h
+
+    def rebuilt(value, fill, blocked=()):
+        """`value` in a table grown by `fill` placeholders, with `blocked` hashes' slots taken
+        while its elements go in; every placeholder removed again (a table never shrinks)."""
+        while len_(sentinels) < fill:
+            sentinels.append(object_())
+        extra = [*sentinels[:fill], *[Slot(h) for h in blocked]]
+        bigger = set_(extra)
+        bigger.update(value)
+        for placeholder in extra:
+            discard(bigger, placeholder)
+        return bigger
+
+    def reordered(bigger, order):
+        for a, b in zip_(bigger, order):
+            if a is not b:
+                return True
+        return False
 
     def inflate(value):
-        """The same set in a larger hash table, so that its iteration order changes if the hash
-        seed decides it; any other value unchanged. Tables grow on insertion and never shrink on
-        `discard` (`difference_update` would shrink them back)."""
+        """The same set in another hash table, so that its iteration order changes if the hash
+        seed decides it; any other value unchanged."""
         if type_(value) is not set_ or len_(value) < 2:
             return value
         for item in value:
@@ -365,14 +403,19 @@ def _c2c_driver():
         else:
             return value
         order = list_(value)
-        for n in (13, 29, 61, 125, 251, 509):
-            extra = sentinels[:n]
-            bigger = set_(extra)
-            bigger.update(value)
-            for sentinel in extra:
-                discard(bigger, sentinel)
-            for a, b in zip_(bigger, order):
-                if a is not b:
+        for fill in table_fills:
+            bigger = rebuilt(value, fill)
+            if reordered(bigger, order):
+                return bigger
+        # Every table size kept the order: the hashes agree in each bit that decides it. Then
+        # an element is pushed out of its slot: its home slot and the next ones it would probe
+        # are taken, so it lands where the table's probe sequence jumps.
+        for fill, mask in ((19, 127), (77, 511), (312, 2047), (1229, 8191)):
+            for item in order[:4]:
+                home = real_hash(item)
+                blocked = [(home & ~mask) | ((home + i) & mask) for i in range_(10)]
+                bigger = rebuilt(value, fill, blocked)
+                if reordered(bigger, order):
                     return bigger
         return bigger
 
