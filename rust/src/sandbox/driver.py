@@ -33,6 +33,7 @@ def _c2c_driver():
     import ast
     import builtins
     import sys
+    import warnings
 
     import _host
 
@@ -53,6 +54,9 @@ def _c2c_driver():
     AST = ast
     fix_locations, copy_location = ast.fix_missing_locations, ast.copy_location
     real_stdout, real_stderr = sys.stdout, sys.stderr
+    # Warnings print once per place per interpreter: forgetting which were shown before each
+    # case makes a case print the same whatever ran before it.
+    forget_warnings = getattr(warnings, "_filters_mutated", None) or (lambda: None)
 
     # JSON string escaping with str.translate only: nothing a guest can patch.
     escapes = {i: "\\u%04x" % i for i in range(32)}
@@ -506,6 +510,7 @@ def _c2c_driver():
                 fresh = fresh or (snap is not None and unchanged(current, snap))
             except base_exception:
                 fresh = False
+            forget_warnings()
             out = CappedStdout(stdout_cap)
             sys.stdout = sys.stderr = out
             status, value, exc = "ok", None, None
