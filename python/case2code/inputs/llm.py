@@ -49,6 +49,28 @@ class Prompt:
     n: int
 
 
+@dataclass(frozen=True)
+class Chat:
+    """A plain chat request (no schema, no input prompt): model answers for `c2c eval`."""
+
+    messages: list[Message]
+    temperature: float
+    max_tokens: int
+    seed: int  # per sample, so sampled answers to one prompt differ and rerun the same
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """The model's answer to one `Chat`, or why none came (`failure`)."""
+
+    text: str = ""
+    truncated: bool = False  # finish_reason == "length"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    failure: str | None = None
+    status: int | None = None  # the last HTTP status (None: no response, or not HTTP)
+
+
 def build_prompts(
     requests: Sequence[Request], settings: LLMSettings, templates: Sequence[Template]
 ) -> list[Prompt]:

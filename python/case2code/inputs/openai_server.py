@@ -1,5 +1,6 @@
 """Input generation through any OpenAI-compatible chat server: `vllm serve`, llama.cpp's server,
 hosted APIs. Async, with bounded concurrency, retries with backoff, timeouts and token counts.
+The same client sends plain chats (`chat`), the model answers `c2c eval` grades.
 
 Structured output is sent the OpenAI way (`response_format: json_schema`); servers that only know
 `{"type": "json_object", "schema": ...}` are detected by an error naming the format (a 422, or
@@ -11,17 +12,49 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
 from case2code.errors import C2CError
-from case2code.inputs.llm import LLMSettings, Prompt, build_prompts, failed, read_answer
+from case2code.inputs.llm import (
+    Chat,
+    ChatReply,
+    LLMSettings,
+    Prompt,
+    build_prompts,
+    failed,
+    read_answer,
+)
 from case2code.inputs.spec import Proposal, Request, Usage, generator_error
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 SCHEMA_STYLES = ("json_schema", "json_object")
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Posted:
+    """How a request ended: the final response (None when every attempt failed, `error` says
+    why) and how many attempts it took."""
+
+    response: httpx.Response | None
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The fields of a chat-completions answer the drivers read."""
+
+    text: str
+    truncated: bool
+    prompt_tokens: int
+    completion_tokens: int
 
 
 class OpenAIGenerator:
@@ -55,24 +88,54 @@ class OpenAIGenerator:
 
     def propose(self, requests: Sequence[Request]) -> list[Proposal]:
         prompts = build_prompts(requests, self.settings, self.templates)
-        return asyncio.run(self._all(prompts))
+        return asyncio.run(
+            self._gather(
+                prompts,
+                self._ask,
+                lambda prompt, error: failed(prompt, generator_error(error), Usage(requests=1)),
+            )
+        )
 
-    async def _all(self, prompts: list[Prompt]) -> list[Proposal]:
+    def chat(
+        self, chats: Sequence[Chat], on_reply: Callable[[], None] | None = None
+    ) -> list[ChatReply]:
+        """One plain chat request per chat, in order; `on_reply` is called as each ends. A
+        request that fails after the retries is a reply with `failure` set."""
+        return asyncio.run(
+            self._gather(
+                chats,
+                self._ask_chat,
+                lambda _, error: ChatReply(failure=generator_error(error)),
+                on_reply,
+            )
+        )
+
+    async def _gather(
+        self,
+        items: Sequence[Item],
+        ask: Callable[[httpx.AsyncClient, Item], Awaitable[Result]],
+        on_error: Callable[[Item, Exception], Result],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Result]:
+        """`ask` for every item, at most `concurrency` at a time, results in order."""
         limit = asyncio.Semaphore(self.concurrency)
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
         async with httpx.AsyncClient(headers=headers, timeout=timeout) as client:
 
-            async def one(prompt: Prompt) -> Proposal:
+            async def one(item: Item) -> Result:
                 async with limit:
                     try:
-                        return await self._ask(client, prompt)
+                        result = await ask(client, item)
                     except C2CError:
                         raise
-                    except Exception as error:  # costs this prompt only, not the batch
-                        return failed(prompt, generator_error(error), Usage(requests=1))
+                    except Exception as error:  # costs this item only, not the batch
+                        result = on_error(item, error)
+                if on_done is not None:
+                    on_done()
+                return result
 
-            return await asyncio.gather(*(one(p) for p in prompts))
+            return await asyncio.gather(*(one(item) for item in items))
 
     def body(self, prompt: Prompt) -> dict[str, Any]:
         """The chat-completions request for one prompt."""
@@ -94,31 +157,81 @@ class OpenAIGenerator:
                 body["response_format"] = {"type": "json_object", "schema": prompt.schema}
         return {**body, **self.extra_body}
 
-    async def _ask(self, client: httpx.AsyncClient, prompt: Prompt) -> Proposal:
-        usage = Usage()
+    def chat_body(self, chat: Chat) -> dict[str, Any]:
+        """The chat-completions request for one plain chat."""
+        body = {
+            "model": self.model,
+            "messages": chat.messages,
+            "temperature": chat.temperature,
+            "max_tokens": chat.max_tokens,
+            "seed": chat.seed,
+        }
+        return {**body, **self.extra_body}
+
+    async def _post(
+        self,
+        client: httpx.AsyncClient,
+        make_body: Callable[[], dict[str, Any]],
+        rng: random.Random,
+        resend: Callable[[httpx.Response], bool] = lambda response: False,
+    ) -> Posted:
+        """POST to chat/completions until an answer that is not retried comes: transport errors
+        and RETRY_STATUSES back off and retry, and so does any response `resend` accepts (after
+        it changed what `make_body` builds)."""
         last_error = "no attempt"
-        rng = random.Random(prompt.request.spec.function_id)
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + rng.random()))
             try:
-                usage.requests += 1
-                response = await client.post(
-                    f"{self.base_url}/chat/completions", json=self.body(prompt)
-                )
+                response = await client.post(f"{self.base_url}/chat/completions", json=make_body())
             except httpx.HTTPError as error:  # timeouts, refused connections, resets
                 last_error = f"{type(error).__name__}: {error}"
                 continue
-            if self._refused_schema_style(response) and self._downgrade_schema(prompt):
+            if resend(response):
                 continue
             if response.status_code in RETRY_STATUSES:
                 last_error = f"HTTP {response.status_code}: {response.text[:200]}"
                 continue
-            if response.status_code != 200:
-                return failed(prompt, f"http: {response.status_code} {response.text[:200]}", usage)
-            return self._read(prompt, response, usage)
-        return failed(
-            prompt, f"http: gave up after {self.retries + 1} attempts: {last_error}", usage
+            return Posted(response, attempt + 1, "")
+        return Posted(None, self.retries + 1, last_error)
+
+    def _gave_up(self, posted: Posted) -> str:
+        return f"http: gave up after {posted.attempts} attempts: {posted.error}"
+
+    async def _ask(self, client: httpx.AsyncClient, prompt: Prompt) -> Proposal:
+        posted = await self._post(
+            client,
+            lambda: self.body(prompt),
+            random.Random(prompt.request.spec.function_id),
+            lambda r: self._refused_schema_style(r) and self._downgrade_schema(prompt),
+        )
+        usage = Usage(requests=posted.attempts)
+        response = posted.response
+        if response is None:
+            return failed(prompt, self._gave_up(posted), usage)
+        if response.status_code != 200:
+            return failed(prompt, f"http: {response.status_code} {response.text[:200]}", usage)
+        return self._read(prompt, response, usage)
+
+    async def _ask_chat(self, client: httpx.AsyncClient, chat: Chat) -> ChatReply:
+        # Jitter seeded by the chat, so retries of concurrent requests spread out.
+        rng = random.Random(f"{chat.seed}:{chat.messages[-1]['content']}")
+        posted = await self._post(client, lambda: self.chat_body(chat), rng)
+        response = posted.response
+        if response is None:
+            return ChatReply(failure=self._gave_up(posted))
+        status = response.status_code
+        if status != 200:
+            return ChatReply(failure=f"http: {status} {response.text[:200]}", status=status)
+        answer = read_completion(response)
+        if answer is None:
+            return ChatReply(failure=malformed(response), status=status)
+        return ChatReply(
+            answer.text,
+            answer.truncated,
+            answer.prompt_tokens,
+            answer.completion_tokens,
+            status=status,
         )
 
     @staticmethod
@@ -135,14 +248,31 @@ class OpenAIGenerator:
         return True
 
     def _read(self, prompt: Prompt, response: httpx.Response, usage: Usage) -> Proposal:
-        try:
-            data = response.json()
-            choice = data["choices"][0]
-            text = choice["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError):
-            return failed(prompt, f"http: malformed answer {response.text[:200]}", usage)
+        answer = read_completion(response)
+        if answer is None:
+            return failed(prompt, malformed(response), usage)
+        usage.prompt_tokens += answer.prompt_tokens
+        usage.completion_tokens += answer.completion_tokens
+        return read_answer(prompt, answer.text, self.name, usage, answer.truncated)
+
+
+def read_completion(response: httpx.Response) -> Completion | None:
+    """The first choice's text, whether it was cut at max_tokens, and the token counts; None
+    when the body is not a chat completion."""
+    try:
+        data = response.json()
+        choice = data["choices"][0]
+        text = choice["message"]["content"] or ""
         counts = data.get("usage") or {}
-        usage.prompt_tokens += int(counts.get("prompt_tokens") or 0)
-        usage.completion_tokens += int(counts.get("completion_tokens") or 0)
-        truncated = choice.get("finish_reason") == "length"
-        return read_answer(prompt, text, self.name, usage, truncated)
+        prompt_tokens = int(counts.get("prompt_tokens") or 0)
+        completion_tokens = int(counts.get("completion_tokens") or 0)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    if not isinstance(text, str):
+        return None
+    truncated = choice.get("finish_reason") == "length"
+    return Completion(text, truncated, prompt_tokens, completion_tokens)
+
+
+def malformed(response: httpx.Response) -> str:
+    return f"http: malformed answer {response.text[:200]}"

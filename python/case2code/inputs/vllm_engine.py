@@ -1,6 +1,6 @@
 """Input generation with vLLM's offline engine: one batched `generate` call over many functions
 (`pip install case2code[vllm]`, a GPU machine). Structured output uses vLLM's guided decoding
-with the inputs schema.
+with the inputs schema. `chat` runs plain chats (no schema), the model answers `c2c eval` grades.
 
 vLLM is imported only when the engine starts, so everything up to the call (chat prompts,
 sampling settings) and after it (answer parsing) is plain Python that runs and is tested
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from case2code.errors import C2CError
-from case2code.inputs.llm import LLMSettings, Prompt, build_prompts, read_answer
+from case2code.inputs.llm import Chat, ChatReply, LLMSettings, Prompt, build_prompts, read_answer
 from case2code.inputs.spec import Proposal, Request, Usage
 
 
@@ -79,6 +79,24 @@ class VLLMGenerator:
         )
         return [self.read(prompt, output) for prompt, output in zip(prompts, outputs, strict=True)]
 
+    def chat(self, chats: Sequence[Chat]) -> list[ChatReply]:
+        """One batched `LLM.chat` over all chats, replies in order. vLLM fails a batch as a
+        whole (a prompt longer than the model's context, say): that is a C2CError."""
+        if not chats:
+            return []
+        llm = self.engine()  # first: it says how to install vLLM when it is missing
+        import vllm
+
+        try:
+            outputs = llm.chat(
+                [chat.messages for chat in chats],
+                sampling_params=[vllm.SamplingParams(**chat_sampling(chat)) for chat in chats],
+                use_tqdm=False,
+            )
+        except Exception as error:
+            raise C2CError(f"vLLM ({self.model}) failed on the batch: {error}") from None
+        return [chat_reply(output) for output in outputs]
+
     def read(self, prompt: Prompt, output: Any) -> Proposal:
         """A proposal from one `vllm.RequestOutput`."""
         completion = output.outputs[0]
@@ -89,6 +107,22 @@ class VLLMGenerator:
         )
         truncated = completion.finish_reason == "length"
         return read_answer(prompt, completion.text, self.name, usage, truncated)
+
+
+def chat_sampling(chat: Chat) -> dict[str, Any]:
+    """Keyword arguments of `vllm.SamplingParams` for one plain chat."""
+    return {"temperature": chat.temperature, "max_tokens": chat.max_tokens, "seed": chat.seed}
+
+
+def chat_reply(output: Any) -> ChatReply:
+    """A reply from one `vllm.RequestOutput`."""
+    completion = output.outputs[0]
+    return ChatReply(
+        text=completion.text,
+        truncated=completion.finish_reason == "length",
+        prompt_tokens=len(output.prompt_token_ids or ()),
+        completion_tokens=len(completion.token_ids or ()),
+    )
 
 
 def _guided_json(vllm: Any, schema: dict[str, Any]) -> dict[str, Any]:
