@@ -26,6 +26,7 @@ from rich.table import Table
 from case2code.atomic import write_parquet, write_text
 from case2code.errors import C2CError
 from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract, stdlib_path
+from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
 from case2code.sandbox import Limits
 
@@ -497,6 +498,64 @@ def assemble_command(
             table.add_row(key.replace("_", " "), f"{value:,}")
     console.print(table)
     console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
+
+
+@app.command("mix")
+@reports_errors(RESTARTS)
+def mix_command(
+    dataset: Annotated[
+        Path, typer.Argument(help="Case2Code dataset folder (c2c assemble -o, or c2c run folder).")
+    ],
+    others: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Your chat data: JSONL or Parquet files, or folders of them, with `messages` "
+            "or `prompt`/`completion`."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Mixture folder (data/ shards + README.md).")
+    ] = Path("mixture"),
+    ratio: Annotated[
+        float | None,
+        typer.Option(help="Share of case2code rows in the mixture, in (0, 1); all your rows kept."),
+    ] = None,
+    tokens: Annotated[
+        int | None,
+        typer.Option(help="Budget of estimated tokens (characters / 4) for the case2code part."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same rows and order.")] = MixConfig.seed,
+    repeat: Annotated[
+        bool,
+        typer.Option(
+            help="Repeat case2code rows when too few, instead of sampling other rows down "
+            "(--ratio) or leaving the budget unmet (--tokens)."
+        ),
+    ] = MixConfig.repeat,
+    formats: Annotated[
+        str, typer.Option(help="Comma-separated: parquet, jsonl.")
+    ] = "parquet,jsonl",
+) -> None:
+    """Mix the dataset with your own SFT data at a ratio or token budget, seeded and shuffled."""
+    config = MixConfig(ratio=ratio, tokens=tokens, seed=seed, repeat=repeat)
+    with console.status("mixing"):
+        summary = mix(
+            dataset,
+            others,
+            output,
+            config,
+            formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+        )
+    table = two_column_table("mixture")
+    for part in summary.parts:
+        table.add_row(
+            part.name, f"{part.used:,} of {part.available:,} rows, ~{part.tokens:,} tokens"
+        )
+    table.add_row("case2code share of rows", f"{summary.ratio:.4f}")
+    console.print(table)
+    for note in summary.notes:
+        say("note", note)
+    console.print(f"wrote {summary.rows:,} rows in {summary.shards} shard(s) to {output}")
 
 
 @contextmanager

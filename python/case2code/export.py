@@ -48,6 +48,7 @@ LEADING_COLUMNS = (
     "held_out",
 )
 SPLIT = "train"
+SHARD_ROWS = 50_000  # rows per shard file
 DIGEST_CHARS = 16
 # Ours, digest or not (exports before the digest had none): a re-export removes stale ones.
 SHARD_NAME = re.compile(
@@ -78,7 +79,7 @@ class ExportSummary:
     card: Path
 
 
-def _check(samples: pl.DataFrame, formats: Sequence[str], shard_rows: int) -> None:
+def check_export(samples: pl.DataFrame, formats: Sequence[str], shard_rows: int) -> None:
     require_columns(samples, LEADING_COLUMNS, "samples")
     if samples.is_empty():
         raise C2CError("samples: no rows to export (did every function get dropped?)")
@@ -126,26 +127,35 @@ def _remove_stale(data_dir: Path, keep: Iterable[Path]) -> None:
             path.unlink()
 
 
-def export(
-    samples: pl.DataFrame,
-    out_dir: str | Path,
-    formats: Sequence[str] = FORMATS,
-    shard_rows: int = 50_000,
-    report: Mapping[str, Any] | None = None,
-) -> ExportSummary:
-    """Write `samples` as sharded training files plus a dataset card under `out_dir`."""
-    formats = tuple(dict.fromkeys(formats))
-    _check(samples, formats, shard_rows)
-    out = Path(out_dir)
-    table = training_layout(samples)
+def write_shards(
+    table: pl.DataFrame, out_dir: Path, formats: Sequence[str], shard_rows: int
+) -> tuple[str, int, list[Path]]:
+    """Write `table`, in its order, as this export's shards under `out_dir`/data and remove
+    other exports' shards; returns (digest, shard count, files)."""
     count = -(-table.height // shard_rows)
     digest = content_digest(table, shard_rows)
     files = []
     for index in range(count):
         shard = table.slice(index * shard_rows, shard_rows)
         for fmt in formats:
-            files.append(_write_shard(shard, shard_path(out, index, count, digest, fmt), fmt))
-    _remove_stale(out / "data", files)
+            files.append(_write_shard(shard, shard_path(out_dir, index, count, digest, fmt), fmt))
+    _remove_stale(out_dir / "data", files)
+    return digest, count, files
+
+
+def export(
+    samples: pl.DataFrame,
+    out_dir: str | Path,
+    formats: Sequence[str] = FORMATS,
+    shard_rows: int = SHARD_ROWS,
+    report: Mapping[str, Any] | None = None,
+) -> ExportSummary:
+    """Write `samples` as sharded training files plus a dataset card under `out_dir`."""
+    formats = tuple(dict.fromkeys(formats))
+    check_export(samples, formats, shard_rows)
+    out = Path(out_dir)
+    table = training_layout(samples)
+    digest, count, files = write_shards(table, out, formats, shard_rows)
     card = write_text(dataset_card(table, formats, report, digest), out / "README.md")
     return ExportSummary(out, table.height, count, tuple(files), card)
 
@@ -159,13 +169,15 @@ def _size_category(rows: int) -> str:
     return next((label for bound, label in bounds if rows < bound), "n>10M")
 
 
-def _front_matter(rows: int, formats: Sequence[str], digest: str) -> str:
+def front_matter(
+    rows: int, formats: Sequence[str], digest: str, pretty_name: str = "Case2Code"
+) -> str:
     # Parquet when written: typed columns load faster and keep the struct types exactly.
     fmt = "parquet" if "parquet" in formats else "jsonl"
     return "\n".join(
         [
             "---",
-            "pretty_name: Case2Code",
+            f"pretty_name: {pretty_name}",
             "task_categories:",
             "- text-generation",
             "language:",
@@ -191,7 +203,8 @@ def _stats_row(label: str, values: pl.Series) -> str:
     return f"| {label} | {mean:.1f} | {low} | {high} |"
 
 
-def _stats_table(table: pl.DataFrame) -> list[str]:
+def stats_table(table: pl.DataFrame) -> list[str]:
+    """Cases per sample and lengths of answers and outputs: mean, min, max."""
     outputs = pl.concat([table["shown"].explode(), table["held_out"].explode()]).drop_nulls()
     return [
         "| | mean | min | max |",
@@ -259,7 +272,7 @@ def dataset_card(
     digest = digest or content_digest(table, max(table.height, 1))
     files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
     body = [
-        _front_matter(table.height, formats, digest),
+        front_matter(table.height, formats, digest),
         "",
         "# Case2Code",
         "",
@@ -278,7 +291,7 @@ def dataset_card(
         f"- Samples: {table.height}",
         f"- Functions: {functions}",
         "",
-        *_stats_table(table),
+        *stats_table(table),
         "",
         "## Template mix",
         "",
