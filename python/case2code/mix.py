@@ -3,10 +3,10 @@
 The other data are JSONL or Parquet files (or folders of them) whose rows have `messages` (a list
 of {role, content}, the assistant's answer last) or `prompt` and `completion` strings. Each row
 is normalised to the export's columns: the chat form and the plain form (from `messages`, the
-plain prompt is the text before the answer, one message per paragraph; from prompt/completion,
-the chat is one user and one assistant turn), a `sample_id` naming its file and row, our
-structured fields left null, and `mix_source` naming the source (`case2code` for ours; the export
-already has a `source` column: the function's code).
+plain prompt is the text before the answer, one message per paragraph, unless the row has its
+own; from prompt/completion, the chat is one user and one assistant turn), a `sample_id` naming
+its file and row, our structured fields left null, and `mix_source` naming the source
+(`case2code` for ours; the export already has a `source` column: the function's code).
 
 How much of our data goes in is set by a ratio (the share of case2code rows in the result; every
 other row is kept) or a token budget for the case2code part. Tokens are estimated without a
@@ -224,7 +224,8 @@ def _jsonl_records(file: Path) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
 
 
 def chat_row(record: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """A record's `messages`, `prompt` and `completion`, checked; `where` names it in errors."""
+    """A record's `messages`, `prompt` and `completion`, checked; `where` names it in errors.
+    With `messages`, a row's own prompt and completion texts are kept when it has both."""
     if record.get("messages") is not None:
         messages = _checked_messages(record["messages"], where)
         prompt, completion = record.get("prompt"), record.get("completion")
