@@ -1,0 +1,209 @@
+"""Grading: every answer runs on all cases of its task in the sandbox, outputs compared as text.
+
+An answer's code is what case2code.evaluate.sanitize finds in it. The sandbox calls a job's
+function on literal argument lists only, while a task's cases are expressions (the paper's
+file has calls such as `ET.Element('a')`), so the job's source is the answer's code, then the
+task's setup statements, then a wrapper that evaluates case `i` as a call of `func_name` in the
+namespace of the answer's code (names its imports bring in resolve, as in the paper's grader):
+
+    __c2c_cases__ = ('(**dict(num=123))', ...)
+    def __c2c_case__(i):
+        return eval('func_name' + __c2c_cases__[i])
+
+and the job's inputs are `(0,)`, `(1,)`, ... An exception the function raises leaves the
+wrapper unchanged, so its `<class 'X'>: msg` text is the function's own. Each answer gets a
+fresh interpreter (isolation "function"), each case the answer's freshly defined state, under
+the execute stage's limits; nothing of an answer runs on the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+from case2code.evaluate.sanitize import NO_CODE, extract_code
+from case2code.sandbox import Limits, Sandbox
+
+# The execute stage's limits; the stability check is for making data, not for grading.
+GRADING_LIMITS = Limits(check_stability=False)
+
+CORRECT = "correct"
+WRONG_OUTPUT = "wrong_output"
+EXCEPTION = "exception"
+SYNTAX_ERROR = "syntax_error"
+TRUNCATED = "truncated"
+NO_ANSWER = "no_answer"
+# A sample's status: correct, or why not (the first failing case's reason for those that ran).
+SAMPLE_STATUSES = (
+    CORRECT,
+    WRONG_OUTPUT,
+    EXCEPTION,
+    "timeout",
+    "memory",
+    "output_limit",
+    "crash",
+    SYNTAX_ERROR,
+    NO_CODE,
+    TRUNCATED,
+    NO_ANSWER,
+)
+# Sandbox case statuses that leave no output to compare; each is the sample's status as is.
+NO_OUTPUT = {"timeout": "timeout", "memory": "memory", "output_limit": "output_limit"}
+
+CASE_FUNCTION = "__c2c_case__"
+WRAPPER = """
+
+__c2c_cases__ = ({cases})
+
+
+def __c2c_case__(i):
+    return eval({func_name!r} + __c2c_cases__[i])
+"""
+
+# One row per graded sample.
+VERDICT_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "sample": pl.Int64(),
+    "completion": pl.String(),
+    "code": pl.String(),  # what ran (empty when nothing did)
+    "status": pl.String(),  # one of SAMPLE_STATUSES
+    "cases_passed": pl.Int64(),
+    "cases_total": pl.Int64(),
+    "first_failure": pl.Int64(),  # the first failing case's index; null when correct
+    "got": pl.String(),  # that case's output text (null when it gave none)
+    "truncated": pl.Boolean(),
+    "failed": pl.String(),
+    "prompt_tokens": pl.Int64(),
+    "completion_tokens": pl.Int64(),
+}
+
+
+def grading_source(code: str, func_name: str, cases: Iterable[str], setup: str = "") -> str:
+    """The job's source: the answer's code, the task's setup, the case wrapper."""
+    texts = "".join(f"{case!r}, " for case in cases)
+    parts = [code.rstrip("\n")]
+    if setup:
+        parts.append(setup.rstrip("\n"))
+    return "\n\n".join(parts) + WRAPPER.format(cases=texts, func_name=func_name)
+
+
+def case_inputs(n: int) -> list[str]:
+    return [f"({i},)" for i in range(n)]
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseOutcome:
+    """What a case gave: its output text (None when it gave none) and whether it raised."""
+
+    text: str | None
+    raised: bool
+    status: str  # the sandbox's case status
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> CaseOutcome:
+        status = row["status"]
+        if status in ("ok", "unstable"):  # unstable: a set of strings, in this seed's order
+            return cls(row["value_repr"], False, status)
+        if status in ("error", "repr_error"):  # the paper's grader printed a failing repr so
+            return cls(row["error"], True, status)
+        return cls(None, False, status)
+
+
+def case_failure(outcome: CaseOutcome, expected: str, raises: bool) -> str | None:
+    """None when the case matches; else the reason, one of SAMPLE_STATUSES."""
+    if outcome.text is None:
+        return NO_OUTPUT.get(outcome.status, "crash")
+    if outcome.text == expected and outcome.raised == raises:
+        return None
+    if outcome.raised and "(<function>, line " in outcome.text and _is_syntax(outcome.text):
+        return SYNTAX_ERROR  # the source did not compile in the sandbox
+    return EXCEPTION if outcome.raised else WRONG_OUTPUT
+
+
+def _is_syntax(error: str) -> bool:
+    return error.startswith(
+        ("<class 'SyntaxError'>", "<class 'IndentationError'>", "<class 'TabError'>")
+    )
+
+
+def grade_answers(sandbox: Sandbox, tasks: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
+    """A verdict per answer (VERDICT_SCHEMA), in the answers' order. `answers` has the
+    columns of case2code.evaluate.answers.ANSWER_SCHEMA and names only known tasks."""
+    by_id = {row["id"]: row for row in tasks.iter_rows(named=True)}
+    verdicts: list[dict[str, Any]] = []
+    to_run: list[tuple[int, dict[str, Any]]] = []
+    for answer in answers.iter_rows(named=True):
+        task = by_id[answer["id"]]
+        verdict = _verdict(answer, task)
+        if verdict["status"] is None:
+            to_run.append((len(verdicts), task))
+        verdicts.append(verdict)
+    if to_run:
+        calls = [
+            (
+                grading_source(verdicts[i]["code"], t["func_name"], t["cases"], t["setup"]),
+                CASE_FUNCTION,
+                case_inputs(len(t["cases"])),
+            )
+            for i, t in to_run
+        ]
+        table = sandbox.run_table(calls)
+        for (index, task), rows in zip(to_run, _rows_per_job(table, len(calls)), strict=True):
+            _score(verdicts[index], task, rows)
+    return pl.DataFrame(verdicts, schema=VERDICT_SCHEMA)
+
+
+def _verdict(answer: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+    """A verdict row; its status is None when the answer has code to run."""
+    completion = answer["completion"] or ""
+    extracted = extract_code(completion, task["func_name"])
+    status = None
+    if answer.get("failed"):
+        status = NO_ANSWER
+    elif answer.get("truncated"):
+        status = TRUNCATED  # cut at max_tokens: a failure, as the paper scores it
+    elif extracted.status == NO_CODE:
+        status = NO_CODE
+    return {
+        "id": answer["id"],
+        "sample": answer["sample"],
+        "completion": completion,
+        "code": extracted.code if status is None else "",
+        "status": status,
+        "cases_passed": 0,
+        "cases_total": len(task["cases"]),
+        "first_failure": None if status is None else 0,
+        "got": None,
+        "truncated": bool(answer.get("truncated")),
+        "failed": answer.get("failed"),
+        "prompt_tokens": answer.get("prompt_tokens"),
+        "completion_tokens": answer.get("completion_tokens"),
+    }
+
+
+def _rows_per_job(table: pl.DataFrame, jobs: int) -> list[list[dict[str, Any]]]:
+    out: list[list[dict[str, Any]]] = [[] for _ in range(jobs)]
+    for row in table.iter_rows(named=True):
+        out[row["job"]].append(row)
+    return out
+
+
+def _score(verdict: dict[str, Any], task: Mapping[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Fill a verdict from its job's case rows (in case order)."""
+    passed, first, first_reason, got = 0, None, None, None
+    for row, expected, raises in zip(rows, task["expected"], task["raises"], strict=True):
+        outcome = CaseOutcome.from_row(row)
+        reason = case_failure(outcome, expected, raises)
+        if reason is None:
+            passed += 1
+        elif first is None:
+            first, first_reason, got = row["case"], reason, outcome.text
+    verdict.update(
+        status=CORRECT if first is None else first_reason,
+        cases_passed=passed,
+        first_failure=first,
+        got=got,
+    )
