@@ -28,7 +28,7 @@ from case2code.assemble import MIN_SHOWN, AssembleConfig
 from case2code.benchmarks import NAMED as NAMED_BENCHMARKS
 from case2code.dedup import DedupConfig
 from case2code.errors import C2CError
-from case2code.export import FORMATS
+from case2code.export import FORMATS, SHARD_ROWS
 from case2code.extract import ExtractConfig
 from case2code.inputs.drivers import GENERATORS
 from case2code.inputs.llm import LLMSettings
@@ -74,7 +74,7 @@ class RunConfig:
     eval_share: float = 0.02  # functions held out for the evaluation split
     eval_max: int = 500
     formats: tuple[str, ...] = ("parquet", "jsonl")
-    shard_rows: int = 50_000
+    shard_rows: int = SHARD_ROWS
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
