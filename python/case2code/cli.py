@@ -656,3 +656,104 @@ def run_command(
         f"eval split: {summary['eval_split']['functions']:,} functions in "
         f"{summary['eval_split']['path']}; report: {config.out / 'report.html'}"
     )
+
+
+@app.command("eval")
+@reports_errors(RESUMES)
+def eval_command(
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Tasks: c2c run's eval/case2code-eval.jsonl or the paper's benchmark file."
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Folder: results.json, tasks.jsonl, samples.jsonl, report.md."
+        ),
+    ] = Path("c2c-eval"),
+    predictions: Annotated[
+        Path | None,
+        typer.Option(help='Answers made elsewhere: JSONL of {"id", "completion", "sample"?}.'),
+    ] = None,
+    generator: Annotated[
+        str | None,
+        typer.Option(help="Ask a model instead: openai (any compatible server) or vllm."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name (vllm; openai asks the server).")
+    ] = None,
+    base_url: Annotated[
+        str, typer.Option(help="OpenAI-compatible server (openai generator).")
+    ] = "http://127.0.0.1:8000/v1",
+    n: Annotated[int, typer.Option(help="Answers per task (pass@k for k <= n).")] = 1,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 = greedy.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer; a longer one fails.")] = 2048,
+    concurrency: Annotated[int, typer.Option(help="Parallel requests (openai).")] = 8,
+    workers: Annotated[
+        int | None, typer.Option(help="Sandbox worker processes; default one per core.")
+    ] = None,
+    self_check: Annotated[
+        bool, typer.Option(help="Also grade the reference code and a constant baseline.")
+    ] = True,
+) -> None:
+    """Grade a model's answers to Case2Code tasks in the sandbox: pass@k, statuses, report."""
+    from case2code.evaluate import evaluate
+    from case2code.evaluate.results import RESULT_FILES
+
+    if (predictions is None) == (generator is None):
+        raise fail("give --predictions FILE or --generator openai|vllm")
+    check_outputs(files=[output / name for name in RESULT_FILES], inputs=[data, predictions])
+    with Progress(
+        "[progress.description]{task.description:<10}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        stages: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in stages:
+                stages[stage] = bar.add_task(stage, total=total)
+            bar.update(stages[stage], completed=done, total=total)
+
+        result = evaluate(
+            data,
+            predictions,
+            generator,
+            output=output,
+            model=model,
+            base_url=base_url,
+            n=n,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            workers=workers,
+            self_check=self_check,
+            progress=advance,
+        )
+    console.print(eval_summary_table(result.summary))
+    console.print(f"wrote {', '.join(str(p) for p in result.files.values())}")
+
+
+def eval_summary_table(summary: dict[str, Any]) -> Table:
+    table = two_column_table(f"c2c eval: {Path(summary['data']).name}")
+    for k, value in summary["pass@k"].items():
+        table.add_row(f"pass@{k}", f"{value:.1%}")
+    table.add_row("mean share of cases passed", f"{summary['mean_case_share']:.1%}")
+    table.add_row("tasks / samples", f"{summary['tasks']:,} / {summary['samples']:,}")
+    for status, count in summary["statuses"].items():
+        if count and status != "correct":
+            table.add_row(f"  {status}", f"{count:,}")
+    if summary["tasks_without_answers"]:
+        table.add_row("tasks without an answer (failed)", f"{summary['tasks_without_answers']:,}")
+    check = summary.get("self_check")
+    if check:
+        table.add_row("self-check: reference code", f"{check['reference']['pass@1']:.1%}")
+        for cause, ids in check["reference"]["not_reproduced"].items():
+            table.add_row(f"  not reproduced: {cause}", f"{len(ids):,}")
+        table.add_row("self-check: constant baseline", f"{check['baseline']['pass@1']:.1%}")
+    return table
