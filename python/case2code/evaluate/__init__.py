@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,5 +250,16 @@ def _generated(
         write_text(stamp.hexdigest() + "\n", saved_stamp)
     return answers
 
+
+class _CallablePackage(types.ModuleType):
+    """`case2code.evaluate(...)` calls `evaluate` while `case2code.evaluate` stays this package,
+    so `import case2code.evaluate.grade` and friends keep working (a function of the same name
+    exported from case2code would hide the package)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> EvalResult:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = ["EvalResult", "evaluate"]
