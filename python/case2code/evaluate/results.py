@@ -117,7 +117,7 @@ def write_results(
             if row["first_failure"] is None
             else expected[row["id"]][row["first_failure"]],
         }
-        for row in verdicts.sort("id", "sample").iter_rows(named=True)
+        for row in in_task_order(tasks, verdicts).iter_rows(named=True)
     ]
     tasks_rows = task_table.select(
         "id", "n", "correct", "cases_passed", "cases_total", "status"
@@ -129,6 +129,12 @@ def write_results(
         "report.md": write_text(render_report(summary, task_table), folder / "report.md"),
     }
     return paths
+
+
+def in_task_order(tasks: pl.DataFrame, verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Verdicts ordered as the tasks are in the data file, then by sample."""
+    order = tasks.select("id", pl.int_range(pl.len()).alias("_task"))
+    return verdicts.join(order, on="id").sort("_task", "sample").drop("_task")
 
 
 def _jsonl(rows: Sequence[Mapping[str, Any]]) -> str:
