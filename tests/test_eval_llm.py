@@ -19,7 +19,10 @@ from typing import Any
 import polars as pl
 import pytest
 from case2code.errors import C2CError
+from case2code.evaluate import evaluate
 from case2code.evaluate.answers import ANSWER_SCHEMA, AnswerSettings, generate_answers
+from case2code.evaluate.grade import SAMPLE_STATUSES
+from case2code.evaluate.tasks import load_tasks
 from case2code.inputs import openai_server
 
 OFFICIAL_SAMPLE = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"
@@ -337,14 +340,13 @@ def test_vllm_mistakes_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------ the real small model
 
 
-def official_tasks(count: int) -> pl.DataFrame:
-    """The first `count` records of the paper's published benchmark sample, as tasks."""
-    records = pl.read_ndjson(OFFICIAL_SAMPLE).head(count)
-    return records.select("id", "prompt")
+# Three short tasks of the paper's published benchmark sample (short prompts, short answers).
+REAL_TASKS = ("isYearLeap", "makeOdd", "halving_sum")
 
 
 def test_real_llm_answers_official_tasks(llm_server) -> None:
-    tasks = official_tasks(3)
+    tasks = load_tasks(OFFICIAL_SAMPLE).filter(pl.col("func_name").is_in(REAL_TASKS))
+    assert tasks.height == 3
     calls: list[tuple[int, int]] = []
     answers = generate_answers(
         tasks,
@@ -362,3 +364,46 @@ def test_real_llm_answers_official_tasks(llm_server) -> None:
     assert answers["prompt_tokens"].min() > 20  # the whole prompt was read
     assert answers["completion_tokens"].min() > 0 and answers["completion_tokens"].max() <= 256
     assert calls[-1] == (3, 3)
+
+
+def test_real_llm_evaluated_end_to_end(llm_server, tmp_path: Path) -> None:
+    """SmolLM2 answers three official tasks through `c2c eval`'s API, graded in the sandbox:
+    the files are written and every answer has a known status (its score may well be 0)."""
+    records = [
+        line
+        for line in OFFICIAL_SAMPLE.read_text().splitlines()
+        if json.loads(line)["func_name"] in REAL_TASKS
+    ]
+    data = tmp_path / "three.jsonl"
+    data.write_text("\n".join(records) + "\n")
+    out = tmp_path / "out"
+    stages: set[str] = set()
+    result = evaluate(
+        data,
+        generator="openai",
+        model=llm_server.model,
+        base_url=llm_server.base_url,
+        max_tokens=256,
+        concurrency=1,
+        workers=1,
+        output=out,
+        progress=lambda stage, done, total: stages.add(stage),
+    )
+    samples = result.samples
+    assert samples.height == 3 and samples["failed"].null_count() == 3
+    assert set(samples["status"]) <= set(SAMPLE_STATUSES)
+    assert samples["completion_tokens"].min() > 0 and samples["prompt_tokens"].min() > 20
+    assert all(text.strip() for text in samples["completion"])
+    assert {"answers", "grading"} <= stages
+    summary = json.loads((out / "results.json").read_text())
+    assert 0.0 <= summary["pass@1"] <= 1.0
+    assert summary["settings"]["generator"] == "openai"
+    assert summary["settings"]["max_tokens"] == 256
+    task_rows = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert sorted(row["id"] for row in task_rows) == sorted(samples["id"])
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 3
+    assert (out / "report.md").read_text().strip()
+    kept = pl.read_parquet(out / "answers.parquet")  # a rerun grades these, not asks again
+    assert kept.select("id", "completion").sort("id").rows() == (
+        samples.select("id", "completion").sort("id").rows()
+    )

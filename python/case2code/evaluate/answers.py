@@ -1,9 +1,10 @@
 """Model answers for `c2c eval`: each task's prompt sent as is, as the paper does, through the
 input-generation drivers (an OpenAI-compatible server, or vLLM's offline engine).
 
-One chat request per (task, sample): llama.cpp's server ignores `n`, and one request per sample
-keeps retries, failures and token counts per answer. A request that fails after the driver's
-retries costs its sample only (`failed` says why); a server that answers nothing is a C2CError.
+One chat request per (task, sample): not every OpenAI-compatible server honours `n`, and one
+request per sample keeps retries, failures and token counts per answer. A request that fails
+after the driver's retries costs its sample only (`failed` says why); a server that answers
+nothing is a C2CError.
 """
 
 from __future__ import annotations
