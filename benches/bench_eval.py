@@ -277,8 +277,8 @@ def paper_figures(verdicts: Sequence[paper_grader.Verdict]) -> dict[str, Any]:
             got, want = next((o, g) for o, g in zip(v.outputs, v.gold, strict=True) if o != g)
             label = output_cause(_paper_text(want), _paper_text(got))
             examples.setdefault(label, f"{_paper_text(want)!r} vs {_paper_text(got)!r}")
-        else:
-            label = f"{v.status.removeprefix('Error: ')} (the script failed as a whole)"
+        else:  # the script as a whole failed: its error without the message's details
+            label = f"{v.status.removeprefix('Error: ')}: {_error_kind(v.failure)}"
         causes[label] += 1
     return {
         "correct": sum(v.correct for v in verdicts),
@@ -286,6 +286,16 @@ def paper_figures(verdicts: Sequence[paper_grader.Verdict]) -> dict[str, Any]:
         "causes": dict(causes.most_common()),
         "examples": examples,
     }
+
+
+def _error_kind(failure: str) -> str:
+    """A syntax error whole (its message names the cause; the line number dropped), any other
+    error by its type."""
+    if not failure:
+        return "no error shown"
+    if failure.startswith("SyntaxError"):
+        return re.sub(r" \(detected at line \d+\)", "", failure)
+    return failure.split(":", 1)[0]
 
 
 def _paper_text(encoded: str) -> str:
@@ -422,8 +432,9 @@ def markdown(report: dict[str, Any]) -> str:
         + "; ".join(f"{label} {count}" for label, count in base["causes"].items())
         + f". It runs the code natively on the host's CPython {report['python']}, while the "
         f"split's outputs come from the sandbox's {GUEST_PYTHON}: exception messages "
-        "changed between the two, `hash()` is 32-bit in the sandbox, and a reference that "
-        "starts with `from __future__` is no longer at the top of the paper's script.",
+        "changed between the two and `hash()` is 32-bit in the sandbox; a reference that "
+        "starts with `from __future__` is no longer at the top of the paper's script, and one "
+        "whose docstring holds a ``` fence is cut there by the paper's code extraction.",
         f"- The 20 official records (`shared/case2code-official-sample.jsonl`, "
         f"{off['tasks']} tasks), reference answers graded in the sandbox: **{off['correct']} of "
         f"{off['tasks']}** reproduce every expected output"

@@ -150,6 +150,7 @@ class Verdict:
     status: str
     outputs: tuple[str, ...] = ()  # what the script printed per example
     gold: tuple[str, ...] = ()
+    failure: str = ""  # why the script gave no output: its last stderr line, or the timeout
 
     @property
     def correct(self) -> bool:
@@ -200,9 +201,10 @@ def parse_outputs(stdout: str) -> tuple[str, ...] | str:
     return tuple(outputs)
 
 
-def run_script(path: Path, text: str) -> str:
-    """`execute_code_wrapped`: write the file, run it, stdout when it exits 0; '' otherwise
-    (the paper keeps stderr then, which holds no output block)."""
+def run_script(path: Path, text: str) -> tuple[str, str]:
+    """`execute_code_wrapped`: write the file, run it; (stdout, '') when it exits 0, else
+    ('', why: the last line of stderr, or the timeout). The paper keeps stderr then, which
+    holds no output block."""
     path.write_text(text)
     try:
         done = subprocess.run(
@@ -214,8 +216,11 @@ def run_script(path: Path, text: str) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+        return "", f"timeout ({TASK_SECONDS} s)"
+    if done.returncode == 0:
+        return done.stdout.strip(), ""
+    lines = done.stderr.strip().splitlines()
+    return "", lines[-1] if lines else f"exit status {done.returncode}"
 
 
 def grade_one(task: Mapping[str, Any], completion: str, workdir: Path) -> Verdict:
@@ -226,9 +231,10 @@ def grade_one(task: Mapping[str, Any], completion: str, workdir: Path) -> Verdic
         return Verdict(task["id"], "Error: nonstop", gold=gold)
     # One file per worker, as the paper's exec_<pid>.py: here one per thread.
     path = workdir / f"exec_{threading.get_ident()}.py"
-    outputs = parse_outputs(run_script(path, script(task, code)))
+    stdout, failure = run_script(path, script(task, code))
+    outputs = parse_outputs(stdout)
     if isinstance(outputs, str):
-        return Verdict(task["id"], outputs, gold=gold)
+        return Verdict(task["id"], outputs, gold=gold, failure=failure)
     if len(outputs) != len(gold):
         status = "Error: output length mismatch"
     elif outputs != gold:
