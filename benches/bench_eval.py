@@ -11,7 +11,9 @@ In one run:
   scratch: the paper's grader (`benches/paper_grader.py`: one `python3` subprocess per task
   running all of its cases under HumanEval's `reliability_guard`, 10 s per task, 4 workers);
   `python -m case2code eval SPLIT --predictions refs.jsonl -o DIR`, a fresh process as users run
-  it (start-up and imports counted); and `case2code.evaluate()` in this process. Wall seconds
+  it (start-up and imports counted), with its self-checks (the default: the reference code and
+  a constant baseline graded too) and with `--no-self-check`; and the grading alone,
+  `case2code.evaluate(..., self_check=False)` in this process. Wall seconds
   (median), answers graded per second, CPU seconds of this process and its reaped children,
   and our throughput over the paper grader's (target: >= 5x);
 - the scores: the reference answers must score 100% with our grader on our split; the paper
