@@ -55,8 +55,8 @@ from typing import Any
 
 import paper_grader
 import polars as pl
-from case2code.evaluate import EvalResult, evaluate
-from case2code.evaluate.tasks import load_tasks
+from case2code.evaluation import EvalResult, evaluate
+from case2code.evaluation.tasks import load_tasks
 from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
 from case2code.sandbox import GUEST_PYTHON

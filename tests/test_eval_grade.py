@@ -1,4 +1,4 @@
-"""Grading in the real sandbox (case2code.evaluate.grade): the reference code passes every case of
+"""Grading in the real sandbox (case2code.evaluation.grade): the reference code passes every case of
 the 20 official records and of a split made by a real `c2c run`; wrong, broken, prose-wrapped,
 truncated and hostile answers each get their status; case inputs are evaluated only in the
 sandbox; the self-checks and a killed-and-resumed evaluation."""
@@ -11,10 +11,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from case2code.evaluate import evaluate
-from case2code.evaluate.checks import answers_of, self_check
-from case2code.evaluate.grade import grade_answers
-from case2code.evaluate.tasks import load_tasks
+from case2code.evaluation import evaluate
+from case2code.evaluation.checks import answers_of, self_check
+from case2code.evaluation.grade import grade_answers
+from case2code.evaluation.tasks import load_tasks
 from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
 from case2code.sandbox import Limits, Sandbox
@@ -264,7 +264,7 @@ def test_case_inputs_are_evaluated_in_the_sandbox_only(grader: Sandbox, tmp_path
 def test_killed_evaluation_resumes_to_the_same_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import case2code.evaluate as package
+    import case2code.evaluation as package
 
     tasks = load_tasks(OFFICIAL)
     predictions = tmp_path / "preds.jsonl"

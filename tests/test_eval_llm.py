@@ -1,4 +1,4 @@
-"""Model answers for `c2c eval` (case2code.evaluate.answers): the OpenAI-compatible driver
+"""Model answers for `c2c eval` (case2code.evaluation.answers): the OpenAI-compatible driver
 against a scripted loopback server (prompts, samples, settings, truncation, failures, a dead or
 babbling server), vLLM's path with a stand-in `vllm` module (no GPU here), and the real SmolLM2
 server answering tasks of the paper's published benchmark."""
@@ -19,10 +19,10 @@ from typing import Any
 import polars as pl
 import pytest
 from case2code.errors import C2CError
-from case2code.evaluate import evaluate
-from case2code.evaluate.answers import ANSWER_SCHEMA, AnswerSettings, generate_answers
-from case2code.evaluate.grade import SAMPLE_STATUSES
-from case2code.evaluate.tasks import load_tasks
+from case2code.evaluation import evaluate
+from case2code.evaluation.answers import ANSWER_SCHEMA, AnswerSettings, generate_answers
+from case2code.evaluation.grade import SAMPLE_STATUSES
+from case2code.evaluation.tasks import load_tasks
 from case2code.inputs import openai_server
 
 OFFICIAL_SAMPLE = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from case2code.errors import C2CError
-from case2code.evaluate.passk import pass_at_k, reported_ks
-from case2code.evaluate.predictions import read_predictions
-from case2code.evaluate.sanitize import FOUND, NO_CODE, UNPARSED, extract_code, unwrap_code
-from case2code.evaluate.tasks import load_tasks, paper_cases
+from case2code.evaluation.passk import pass_at_k, reported_ks
+from case2code.evaluation.predictions import read_predictions
+from case2code.evaluation.sanitize import FOUND, NO_CODE, UNPARSED, extract_code, unwrap_code
+from case2code.evaluation.tasks import load_tasks, paper_cases
 from faults import c2c, error_line
 
 OFFICIAL = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"

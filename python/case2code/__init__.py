@@ -8,7 +8,7 @@ from case2code._core import __version__
 from case2code.assemble import AssembleConfig, AssembleResult, assemble
 from case2code.dedup import DedupConfig, DedupReport, DedupResult, dedup
 from case2code.errors import C2CError
-from case2code.evaluate import EvalResult  # the package is callable: case2code.evaluate(...)
+from case2code.evaluation import EvalResult, evaluate
 from case2code.execute import execute
 from case2code.export import ExportSummary, export
 from case2code.extract import (

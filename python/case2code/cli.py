@@ -699,8 +699,8 @@ def eval_command(
     ] = True,
 ) -> None:
     """Grade a model's answers to Case2Code tasks in the sandbox: pass@k, statuses, report."""
-    from case2code.evaluate import evaluate
-    from case2code.evaluate.results import RESULT_FILES
+    from case2code.evaluation import evaluate
+    from case2code.evaluation.results import RESULT_FILES
 
     if (predictions is None) == (generator is None):
         raise fail("give --predictions FILE or --generator openai|vllm")

@@ -1,6 +1,6 @@
 """Grading: every answer runs on all cases of its task in the sandbox, outputs compared as text.
 
-An answer's code is what case2code.evaluate.sanitize finds in it. The sandbox calls a job's
+An answer's code is what case2code.evaluation.sanitize finds in it. The sandbox calls a job's
 function on literal argument lists only, while a task's cases are expressions (the paper's
 file has calls such as `ET.Element('a')`), so the job's source is the answer's code, then the
 task's setup statements, then a wrapper that evaluates case `i` as a call of `func_name` in the
@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from case2code.evaluate.sanitize import NO_CODE, extract_code
+from case2code.evaluation.sanitize import NO_CODE, extract_code
 from case2code.sandbox import Limits, Sandbox
 
 # The execute stage's limits; the stability check is for making data, not for grading.
@@ -131,7 +131,7 @@ def _is_syntax(error: str) -> bool:
 
 def grade_answers(sandbox: Sandbox, tasks: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
     """A verdict per answer (VERDICT_SCHEMA), in the answers' order. `answers` has the
-    columns of case2code.evaluate.answers.ANSWER_SCHEMA and names only known tasks."""
+    columns of case2code.evaluation.answers.ANSWER_SCHEMA and names only known tasks."""
     by_id = {row["id"]: row for row in tasks.iter_rows(named=True)}
     verdicts: list[dict[str, Any]] = []
     to_run: list[tuple[int, dict[str, Any]]] = []

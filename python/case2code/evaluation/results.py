@@ -12,8 +12,8 @@ from typing import Any
 import polars as pl
 
 from case2code.atomic import write_text
-from case2code.evaluate.grade import CORRECT, SAMPLE_STATUSES
-from case2code.evaluate.passk import mean_pass_at_k, reported_ks
+from case2code.evaluation.grade import CORRECT, SAMPLE_STATUSES
+from case2code.evaluation.passk import mean_pass_at_k, reported_ks
 
 RESULT_FILES = ("results.json", "tasks.jsonl", "samples.jsonl", "report.md")
 # Function size buckets, by lines of the task's code: (label, smallest, largest).

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from case2code.errors import C2CError
-from case2code.evaluate.answers import ANSWER_SCHEMA
+from case2code.evaluation.answers import ANSWER_SCHEMA
 
 
 def read_predictions(path: str | Path, task_ids: Collection[str]) -> pl.DataFrame:

@@ -15,9 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from case2code.evaluate.answers import ANSWER_SCHEMA
-from case2code.evaluate.grade import CORRECT, grade_answers
-from case2code.evaluate.passk import mean_pass_at_k
+from case2code.evaluation.answers import ANSWER_SCHEMA
+from case2code.evaluation.grade import CORRECT, grade_answers
+from case2code.evaluation.passk import mean_pass_at_k
 from case2code.sandbox import Sandbox
 
 # Why the reference code's output can differ from the paper's recorded one.

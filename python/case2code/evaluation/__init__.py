@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +26,9 @@ import polars as pl
 
 from case2code.atomic import write_parquet, write_text
 from case2code.errors import C2CError
-from case2code.evaluate.grade import GRADING_LIMITS, VERDICT_SCHEMA, grade_answers
-from case2code.evaluate.results import figures, task_results, write_results
-from case2code.evaluate.tasks import load_tasks
+from case2code.evaluation.grade import GRADING_LIMITS, VERDICT_SCHEMA, grade_answers
+from case2code.evaluation.results import figures, task_results, write_results
+from case2code.evaluation.tasks import load_tasks
 from case2code.sandbox import Limits, Sandbox
 from case2code.shards import ShardedOutput
 
@@ -85,7 +83,7 @@ def evaluate(
     folder = Path(output) if output is not None else None
     settings: dict[str, Any] = {"limits": json.loads(limits.to_json())}
     if predictions is not None:
-        from case2code.evaluate.predictions import read_predictions
+        from case2code.evaluation.predictions import read_predictions
 
         answers = read_predictions(predictions, tasks["id"].to_list())
         settings["predictions"] = str(predictions)
@@ -108,7 +106,7 @@ def evaluate(
         verdicts = _graded(tasks, answers, limits, folder, grade, progress)
         check = None
         if self_check:
-            from case2code.evaluate.checks import self_check as run_self_check
+            from case2code.evaluation.checks import self_check as run_self_check
 
             if progress:
                 progress("self-check", 0, tasks.height)
@@ -210,7 +208,7 @@ def _generated(
 ) -> pl.DataFrame:
     """A model's answers; with a folder they are kept there, and reused by a rerun that asks
     the same model the same questions with the same settings."""
-    from case2code.evaluate.answers import AnswerSettings, generate_answers
+    from case2code.evaluation.answers import AnswerSettings, generate_answers
 
     settings = AnswerSettings(**answer_settings)
     stamp = hashlib.sha256(
@@ -250,16 +248,5 @@ def _generated(
         write_text(stamp.hexdigest() + "\n", saved_stamp)
     return answers
 
-
-class _CallablePackage(types.ModuleType):
-    """`case2code.evaluate(...)` calls `evaluate` while `case2code.evaluate` stays this package,
-    so `import case2code.evaluate.grade` and friends keep working (a function of the same name
-    exported from case2code would hide the package)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> EvalResult:
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = ["EvalResult", "evaluate"]
