@@ -29,6 +29,7 @@ from case2code.inputs import (
     generate_inputs,
     generate_inputs_to_parquet,
 )
+from case2code.mix import MixConfig, MixSummary, mix
 from case2code.sandbox import Call, CaseResult, Limits, Sandbox
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "InputsConfig",
     "InputsResult",
     "Limits",
+    "MixConfig",
+    "MixSummary",
     "Param",
     "Sandbox",
     "__version__",
@@ -64,4 +67,5 @@ __all__ = [
     "extract_texts",
     "generate_inputs",
     "generate_inputs_to_parquet",
+    "mix",
 ]
