@@ -15,6 +15,7 @@ from case2code.evaluation import evaluate
 from case2code.evaluation.checks import answers_of, self_check
 from case2code.evaluation.grade import grade_answers
 from case2code.evaluation.tasks import load_tasks
+from case2code.execute import run_jobs
 from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
 from case2code.sandbox import Limits, Sandbox
@@ -298,3 +299,107 @@ def test_killed_evaluation_resumes_to_the_same_files(
     assert not parts.exists()
     summary = json.loads((tmp_path / "whole" / "results.json").read_text())
     assert summary["pass@1"] == pytest.approx(whole.figures["pass@1"]) == pytest.approx(13 / 20)
+
+
+def test_our_set_inputs_are_built_as_the_execute_stage_built_them(grader: Sandbox, tmp_path: Path):
+    """A set display built element by element (the sandbox's driver, as the execute stage ran
+    it) and one compiled from a frozenset constant (evaluating the text) can differ in order:
+    our split's cases are graded the first way, so the reference reproduces its outputs."""
+    code = "def members(s):\n    return s\n"
+    text = "({1, 198, 10, 42, 91, 158, 255},)"
+    jobs = pl.DataFrame(
+        {"function_id": ["m"], "source": [code], "name": ["members"], "inputs": [[text]]}
+    )
+    executed = run_jobs(grader, jobs)["value_repr"][0]  # the execute stage's own output
+    record = _paper_record(
+        {
+            "id": "sets",
+            "func_name": "members",
+            "code": code,
+            "prompt": "Function: members",
+            "choosed_example_idx": [0],
+            "function_id": "m",
+            "cases": [{"input": text, "output": executed, "is_error": False}],
+        }
+    )
+    ours = tmp_path / "ours.jsonl"
+    ours.write_text(json.dumps(record) + "\n")
+    verdict = graded(grader, load_tasks(ours), {"sets": code})["sets"]
+    assert verdict["status"] == "correct", verdict
+    # The same case as an expression (the paper's format) is evaluated, and shows the set in
+    # the other order: the reason our inputs are not evaluated as text.
+    paper = tmp_path / "paper.jsonl"
+    record.pop("cases")
+    record["example_str"] = "examples = [dict(s={1, 198, 10, 42, 91, 158, 255})]"
+    record["example_outputs"] = [{"return": json.dumps(executed)}]
+    paper.write_text(json.dumps(record) + "\n")
+    evaluated = graded(grader, load_tasks(paper), {"sets": code})["sets"]
+    assert evaluated["status"] == "wrong_output"
+    assert sorted(evaluated["got"]) == sorted(executed) and evaluated["got"] != executed
+
+
+def test_expression_cases_run_at_call_time_in_the_answers_namespace(
+    grader: Sandbox, tmp_path: Path
+):
+    """The paper's cases, compiled once with the answer, are evaluated per case: a name the
+    answer defines resolves, an exception in a case's own arguments is that case's output, and
+    the function's exception text is its own."""
+    reference = (
+        "SCALE = 3\n\ndef scaled(x):\n    if x == 0:\n        raise ValueError('x is zero')\n"
+        "    return x * SCALE\n"
+    )
+    record = _paper_record(
+        {
+            "id": "scaled",
+            "func_name": "scaled",
+            "code": reference,
+            "prompt": "Function: scaled",
+            "choosed_example_idx": [0],
+            "example_str": "examples = [dict(x=SCALE), dict(x=0), dict(x=UNDEFINED)]",
+            "example_outputs": [
+                {"return": '"9"'},
+                {"error": "<|EXCEPTION|> " + json.dumps("<class 'ValueError'>: x is zero")},
+                {
+                    "error": "<|EXCEPTION|> "
+                    + json.dumps("<class 'NameError'>: name 'UNDEFINED' is not defined")
+                },
+            ],
+        }
+    )
+    data = tmp_path / "tasks.jsonl"
+    data.write_text(json.dumps(record) + "\n")
+    verdict = graded(grader, load_tasks(data), {"scaled": reference})["scaled"]
+    assert verdict["status"] == "correct" and verdict["cases_passed"] == 3, verdict
+    wrong = reference.replace("'x is zero'", "'zero'")
+    verdict = graded(grader, load_tasks(data), {"scaled": wrong})["scaled"]
+    assert verdict["first_failure"] == 1 and verdict["cases_passed"] == 2
+    assert verdict["status"] == "exception" and verdict["got"] == "<class 'ValueError'>: zero"
+
+
+def test_self_checks_are_computed_once_per_data_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import case2code.evaluation.checks as checks
+
+    monkeypatch.setattr(checks, "self_check_cache_dir", lambda: tmp_path / "cache")
+    computed: list[int] = []
+    original = checks.self_check
+    monkeypatch.setattr(
+        checks, "self_check", lambda sandbox, t: computed.append(1) or original(sandbox, t)
+    )
+    predictions = tmp_path / "preds.jsonl"
+    tasks = load_tasks(OFFICIAL)
+    with predictions.open("w") as out:
+        for task in tasks.iter_rows(named=True):
+            out.write(json.dumps({"id": task["id"], "completion": task["reference"]}) + "\n")
+    common = dict(predictions=predictions, limits=LIMITS, workers=2)
+    first = evaluate(OFFICIAL, output=tmp_path / "first", **common)
+    second = evaluate(OFFICIAL, output=tmp_path / "second", **common)
+    assert computed == [1]
+    assert first.self_check == second.self_check
+    assert first.self_check["reference"]["pass@1"] == 1.0
+    for result in (first, second):
+        summary = json.loads((result.files["results.json"]).read_text())
+        assert summary["self_check"] == first.self_check
+    assert evaluate(OFFICIAL, self_check=False, **common).self_check is None
+    assert computed == [1]

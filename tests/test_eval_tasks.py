@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pytest
 from case2code.errors import C2CError
+from case2code.evaluation import checks
 from case2code.evaluation.passk import pass_at_k, reported_ks
 from case2code.evaluation.predictions import read_predictions
-from case2code.evaluation.sanitize import FOUND, NO_CODE, UNPARSED, extract_code, unwrap_code
+from case2code.evaluation.sanitize import (
+    FOUND,
+    NO_CODE,
+    UNPARSED,
+    Extracted,
+    extract_code,
+    unwrap_code,
+)
 from case2code.evaluation.tasks import load_tasks, paper_cases
+from case2code.sandbox import Limits
 from faults import c2c, error_line
 
 OFFICIAL = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"
@@ -136,6 +145,36 @@ def test_prose_around_code_falls_back_to_the_longest_parsing_run() -> None:
     assert extract_code(completion, "f").code == "def f(x):\n    return x + 1\n"
 
 
+# Reference code whose docstring holds a ``` fence (as pydantic_core's `tuple_schema` does).
+FENCED_DOCSTRING = (
+    'def f(x):\n    """Twice x.\n\n    ```python\n    f(2)  # 4\n    ```\n    """\n'
+    "    return 2 * x\n"
+)
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        f"The function is:\n\n```python\n{FENCED_DOCSTRING}\n```",  # the record's `output`
+        FENCED_DOCSTRING,  # the reference code as is (the self-check's answer)
+        f"Here:\n```\n{FENCED_DOCSTRING}```\nDone.",
+    ],
+)
+def test_a_fence_inside_a_docstring_does_not_cut_the_code(completion: str) -> None:
+    # The paper's rule takes the text up to the docstring's fence, which does not parse.
+    assert "return 2 * x" not in unwrap_code(completion)
+    assert extract_code(completion, "f") == Extracted(FOUND, FENCED_DOCSTRING)
+
+
+def test_the_papers_block_is_kept_when_it_defines_the_function() -> None:
+    first = "def f(x):\n    return 1\n"
+    completion = f"```python\n{first}```\nOr:\n```python\ndef f(x):\n    return 2\n```"
+    assert extract_code(completion, "f").code == first
+    # A first block without the definition: a later one that has it is taken.
+    usage = "```python\nprint(f(3))\n```\n"
+    assert extract_code(usage + f"```python\n{first}```", "f").code == first
+
+
 @pytest.mark.parametrize(
     ("completion", "status"),
     [
@@ -149,6 +188,62 @@ def test_prose_around_code_falls_back_to_the_longest_parsing_run() -> None:
 )
 def test_extraction_statuses(completion: str, status: str) -> None:
     assert extract_code(completion, "f").status == status
+
+
+def test_our_inputs_must_be_literal_argument_lists(tmp_path: Path) -> None:
+    """Our split's inputs are graded as the execute stage ran them, which takes literals only."""
+    record = _official(1)[0] | {
+        "function_id": "abc",
+        "cases": [{"input": "(open('x'),)", "output": "1", "is_error": False}],
+    }
+    with pytest.raises(C2CError, match=r"cases\[0\]: input \"\(open\('x'\),\)\" is not made of"):
+        load_tasks(_write(tmp_path, [record]))
+    record["cases"][0]["input"] = "({3, 1}, [2], k={'a': -1})"
+    tasks = load_tasks(_write(tmp_path, [record]))
+    assert tasks["literal_cases"].to_list() == [True]
+    assert load_tasks(OFFICIAL)["literal_cases"].unique().to_list() == [False]
+
+
+@pytest.mark.parametrize(
+    ("status", "got", "cause"),
+    [
+        ("no_code", None, checks.UNEXTRACTED),
+        ("syntax_error", "<class 'SyntaxError'>: bad (<function>, line 3)", checks.SYNTAX),
+        ("timeout", None, checks.LIMIT),
+        ("crash", None, checks.EXITS),
+        ("wrong_output", "{2, 1}", checks.ORDER),
+    ],
+)
+def test_a_reference_failure_is_named_by_its_cause(status: str, got: str | None, cause: str):
+    verdict = {"status": status, "got": got}
+    assert checks.mismatch_cause(verdict, "{1, 2}", raises=False) == cause
+
+
+def test_self_check_figures_are_cached_per_data_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "self_check_cache_dir", lambda: tmp_path / "cache")
+    data = _write(tmp_path, _official(2))
+    figures = {"reference": {"pass@1": 1.0, "not_reproduced": {"b": ["x"], "a": ["y"]}}}
+    computed: list[int] = []
+
+    def compute() -> dict:
+        computed.append(1)
+        return figures
+
+    limits = Limits(check_stability=False)
+    assert checks.cached_self_check(data, limits, compute) == figures
+    assert checks.cached_self_check(data, limits, compute) == figures
+    assert len(computed) == 1
+    (cached,) = (tmp_path / "cache").iterdir()
+    assert list(json.loads(cached.read_text())["reference"]["not_reproduced"]) == ["b", "a"]
+    # Other limits or other data: computed again; a damaged entry too.
+    checks.cached_self_check(data, Limits(check_stability=False, wall_ms_per_case=1), compute)
+    data.write_text(data.read_text() + "\n")
+    checks.cached_self_check(data, limits, compute)
+    checks.self_check_cache_path(data, limits).write_text("{not json")
+    assert checks.cached_self_check(data, limits, compute) == figures
+    assert len(computed) == 4
 
 
 # ---------------------------------------------------------------- pass@k and predictions

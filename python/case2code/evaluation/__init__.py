@@ -8,7 +8,8 @@
 Tasks come from our split or the paper's file (tasks.py); answers from a predictions file
 (predictions.py) or a model (answers.py: an OpenAI-compatible server or vLLM); the code in each
 answer (sanitize.py) runs on all cases of its task in the sandbox (grade.py); pass@k (passk.py)
-and the files (results.py) follow, with the self-checks (checks.py). With `output`, grading
+and the files (results.py) follow, with the self-checks (checks.py; computed once per data
+file and cached). With `output`, grading
 writes shards to `<output>/samples.parquet.parts/` as it goes and a rerun resumes there;
 generated answers are kept in `<output>/answers.parquet` so a rerun does not ask again.
 """
@@ -106,12 +107,17 @@ def evaluate(
         verdicts = _graded(tasks, answers, limits, folder, grade, progress)
         check = None
         if self_check:
+            from case2code.evaluation.checks import cached_self_check
             from case2code.evaluation.checks import self_check as run_self_check
+
+            def compute_check() -> dict[str, Any]:
+                nonlocal sandbox
+                sandbox = sandbox or Sandbox(limits, workers)
+                return run_self_check(sandbox, tasks)
 
             if progress:
                 progress("self-check", 0, tasks.height)
-            sandbox = sandbox or Sandbox(limits, workers)
-            check = run_self_check(sandbox, tasks)
+            check = cached_self_check(data, limits, compute_check)
             if progress:
                 progress("self-check", tasks.height, tasks.height)
     finally:
@@ -188,7 +194,7 @@ def _fingerprint(tasks: pl.DataFrame, answers: pl.DataFrame, limits: Limits) -> 
     digest = hashlib.sha256(limits.to_json().encode())
     digest.update(str(SHARD_ANSWERS).encode())
     for frame, columns in (
-        (tasks, ["id", "func_name", "cases", "expected", "raises", "setup"]),
+        (tasks, ["id", "func_name", "cases", "literal_cases", "expected", "raises", "setup"]),
         (answers, ["id", "sample", "completion", "truncated", "failed"]),
     ):
         for row in frame.select(columns).iter_rows():

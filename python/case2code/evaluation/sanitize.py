@@ -1,11 +1,15 @@
 """The code in a model's answer, found by parsing only: nothing here runs it.
 
 First the paper's `unwrap_code`: the first ```python fence, else the first ``` fence, else the
-whole text. Then, going beyond the paper as EvalPlus's sanitizer does: when that text does not
-parse, the longest run of lines that parses and defines `func_name`; and in every case only the
-imports and the top-level definitions and assignments that the definition of `func_name`
-reaches are kept, so a stray example call, a `print` or an `if __name__ == "__main__":` block
-never runs in the grader.
+whole text. When that text parses and defines `func_name` it is the code, so scores stay
+comparable with the paper's. Otherwise, going beyond the paper: the other candidates in order
+(the text from each fence line to every later fence line or the end, then the whole answer),
+the first that parses and defines `func_name` -- a ``` fence inside a docstring cuts the paper's
+block short, and reference code given without a fence starts with no fence at all; then, as
+EvalPlus's sanitizer does, the longest run of lines of the paper's block that parses and defines
+`func_name`. In every case only the imports and the top-level definitions and assignments that
+the definition of `func_name` reaches are kept, so a stray example call, a `print` or an
+`if __name__ == "__main__":` block never runs in the grader.
 
 The host's `ast` is older than the sandbox's CPython 3.15, so an answer the host cannot parse
 but which names `func_name` is sent as it is, marked `UNPARSED`: the sandbox's own compiler
@@ -24,6 +28,10 @@ NO_CODE = "no_code"
 UNPARSED = "unparsed"
 
 FENCE = "```"
+# A line that opens or closes a fence (possibly indented, as in a docstring).
+FENCE_LINE = re.compile(r"^[ \t]*```", re.MULTILINE)
+# Fence lines considered for the other candidates (their pairs grow quadratically).
+MAX_FENCES = 24
 # The line runs tried when the text does not parse (quadratic in the lines that start one),
 # among its first MAX_RUN_LINES lines.
 MAX_RUN_ATTEMPTS = 1_000
@@ -52,21 +60,41 @@ def unwrap_code(text: str) -> str:
     return text[body_start + 1 : end if end >= 0 else len(text)].strip()
 
 
+def code_candidates(completion: str) -> list[str]:
+    """The texts tried as the answer's code, in order, without repeats: the paper's choice,
+    the text from each fence line to every later fence line (longest last) or to the end,
+    then the whole answer."""
+    candidates = [unwrap_code(completion)]
+    fences = [m.start() for m in FENCE_LINE.finditer(completion)][:MAX_FENCES]
+    for i, start in enumerate(fences):
+        body_start = completion.find("\n", start)
+        if body_start < 0:
+            continue
+        for end in [*fences[i + 1 :], len(completion)]:
+            candidates.append(completion[body_start + 1 : end].strip())
+    candidates.append(completion.strip())
+    return [c for c in dict.fromkeys(candidates) if c]
+
+
 def extract_code(completion: str, func_name: str) -> Extracted:
     """The code of `completion` that defines `func_name`, reduced to what that needs."""
+    for text in code_candidates(completion):
+        tree = _parse(text)
+        if tree is not None and _defines(tree, func_name):
+            return Extracted(FOUND, _needed_code(text, tree, func_name))
     text = unwrap_code(completion)
     if not text:
         return Extracted(NO_CODE, "")
-    tree = _parse(text)
-    if tree is None:
-        text, tree = _longest_parsing_run(text, func_name)
-        if tree is None:
-            if _mentions_definition(text, func_name):
-                return Extracted(UNPARSED, text)
-            return Extracted(NO_CODE, "")
-    if not any(func_name in _bound_names(s) for s in tree.body):
-        return Extracted(NO_CODE, "")
-    return Extracted(FOUND, _needed_code(text, tree, func_name))
+    text, tree = _longest_parsing_run(text, func_name)
+    if tree is not None:
+        return Extracted(FOUND, _needed_code(text, tree, func_name))
+    if _parse(text) is None and _mentions_definition(text, func_name):
+        return Extracted(UNPARSED, text)
+    return Extracted(NO_CODE, "")
+
+
+def _defines(tree: ast.Module, func_name: str) -> bool:
+    return any(func_name in _bound_names(s) for s in tree.body)
 
 
 def _parse(text: str) -> ast.Module | None:
@@ -93,7 +121,7 @@ def _longest_parsing_run(text: str, func_name: str) -> tuple[str, ast.Module | N
         if func_name not in candidate:
             continue
         tree = _parse(candidate)
-        if tree is not None and any(func_name in _bound_names(s) for s in tree.body):
+        if tree is not None and _defines(tree, func_name):
             return candidate, tree
     return text, None
 

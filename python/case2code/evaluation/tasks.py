@@ -3,7 +3,11 @@
 Both files have the paper's fields (see case2code.evalsplit). They differ in where the cases are:
 
 - ours (`c2c run`'s `eval/case2code-eval.jsonl`): `cases`, one per case, each with our
-  argument-list `input` (`(1, [2], key='x')`), its `output` text and `is_error`.
+  argument-list `input` (`(1, [2], key='x')`), its `output` text and `is_error`. The inputs
+  are the very texts the execute stage ran, literals only, so they are graded as it ran them:
+  the sandbox's driver builds the arguments from the text (a set display is built element by
+  element, in the order written; compiling it instead would build it from a frozenset
+  constant, whose order can differ, and the output shows that order).
 - the paper's (`dataset/test.jsonl` of choosewhatulike/case2code): `example_str`, Python source
   that builds `examples`, the keyword dicts of every case (often three lists: one assignment
   and two `+=`), and `example_outputs`, one per case of that whole list. The paper's grader runs
@@ -14,7 +18,8 @@ Both files have the paper's fields (see case2code.evalsplit). They differ in whe
 Nothing here runs any of it: `example_str` is parsed with `ast` only. Each case becomes an
 argument-list text (`(**dict(num=123))` for the paper's, our `input` as is), evaluated only
 inside the sandbox, and the statements of `example_str` that build no case become the task's
-`setup`, run in the sandbox before the cases.
+`setup`, run in the sandbox before the cases. `literal_cases` tells the grader which kind a
+task has.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import polars as pl
 
 from case2code.errors import C2CError
 from case2code.evalsplit import EXCEPTION_MARK, Layout, read_eval_split
+from case2code.inputs.literals import is_literal
 
 # The family of every task of the paper's file: its prompts have one layout family.
 PAPER_FAMILY = "paper"
@@ -42,6 +48,9 @@ TASK_SCHEMA: dict[str, pl.DataType] = {
     "reference": pl.String(),  # the task's code
     "prompt": pl.String(),  # the prompt text as in the file
     "cases": pl.List(pl.String()),  # argument-list text per case, evaluated in the sandbox
+    # True: literal argument lists the sandbox's driver parses itself, as the execute stage ran
+    # them (ours); False: expressions the grading wrapper evaluates (the paper's).
+    "literal_cases": pl.Boolean(),
     "expected": pl.List(pl.String()),  # a repr, or `<class 'X'>: msg`
     "raises": pl.List(pl.Boolean()),  # whether each expected output is an exception
     "setup": pl.String(),  # statements run before the cases (the paper's file only)
@@ -99,7 +108,7 @@ def task_row(record: Mapping[str, Any]) -> dict[str, Any]:
         raise BadTask("field choosed_example_idx must be a list of case indices")
     if isinstance(record.get("cases"), list):
         cases, expected, raises = _our_cases(record["cases"])
-        setup, family = "", _layout_family(record)
+        setup, family, literal = "", _layout_family(record), True
     elif "example_str" in record:
         cases, setup = paper_cases(_text_field(record, "example_str"))
         expected, raises = _paper_outputs(record.get("example_outputs"))
@@ -107,7 +116,7 @@ def task_row(record: Mapping[str, Any]) -> dict[str, Any]:
             raise BadTask(
                 f"example_str builds {len(cases)} cases but example_outputs has {len(expected)}"
             )
-        family = PAPER_FAMILY
+        family, literal = PAPER_FAMILY, False
     else:
         raise BadTask("neither our `cases` field nor the paper's `example_str`")
     if not cases:
@@ -118,6 +127,7 @@ def task_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "reference": code,
         "prompt": prompt,
         "cases": cases,
+        "literal_cases": literal,
         "expected": expected,
         "raises": raises,
         "setup": setup,
@@ -145,27 +155,32 @@ def _our_cases(cases: list[Any]) -> tuple[list[str], list[str], list[bool]]:
             and isinstance(case.get("is_error"), bool)
         ):
             raise BadTask(f"cases[{i}] must have input (str), output (str) and is_error (bool)")
-        if not _is_argument_list(case["input"]):
-            raise BadTask(f"cases[{i}]: input {case['input'][:60]!r} is not a call argument list")
+        if reason := _not_literal_arguments(case["input"]):
+            raise BadTask(f"cases[{i}]: input {case['input'][:60]!r} {reason}")
         inputs.append(case["input"])
         outputs.append(case["output"])
         raises.append(case["is_error"])
     return inputs, outputs, raises
 
 
-def _is_argument_list(text: str) -> bool:
-    """Whether `f` + text parses as one call of `f` (parsed, never run)."""
+def _not_literal_arguments(text: str) -> str | None:
+    """Why `f` + text is not one call of `f` on literals the sandbox's driver accepts, or None
+    (parsed, never run)."""
     try:
-        tree = ast.parse("f" + text, mode="eval")
-    except SyntaxError:
-        return False
-    call = tree.body
-    return (
+        call = ast.parse("f" + text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return "is not a call argument list"
+    if not (
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Name)
         and call.func.id == "f"
         and call.func.end_col_offset == 1
-    )
+    ):
+        return "is not a call argument list"
+    arguments = [a.value if isinstance(a, ast.Starred) else a for a in call.args]
+    if not all(is_literal(node) for node in [*arguments, *(k.value for k in call.keywords)]):
+        return "is not made of literals (the execute stage runs literal inputs only)"
+    return None
 
 
 def _layout_family(record: Mapping[str, Any]) -> str:
