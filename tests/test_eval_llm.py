@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,11 @@ from case2code.evaluation.answers import ANSWER_SCHEMA, AnswerSettings, generate
 from case2code.evaluation.grade import SAMPLE_STATUSES
 from case2code.evaluation.tasks import load_tasks
 from case2code.inputs import openai_server
+from loopback_chat import Reply, loopback_chat_server
 
 OFFICIAL_SAMPLE = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"
 
 # ------------------------------------------------------------------ a scripted loopback server
-
-Reply = tuple[int, Any]  # HTTP status, JSON body (or raw text)
 
 
 def completion(text: str, finish: str = "stop", prompt_tokens: int = 11) -> Reply:
@@ -60,31 +57,14 @@ class Server:
 @pytest.fixture
 def server() -> Iterator[Server]:
     state = Server()
-    lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with lock:
-                state.seen.append(body)
-                status, answer = state.answer(body)
-            data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(body: dict) -> Reply:
+        state.seen.append(body)
+        return state.answer(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{http.server_address[1]}/v1"
-    yield state
-    http.shutdown()
-    http.server_close()
+    with loopback_chat_server(answer) as base_url:
+        state.base_url = base_url
+        yield state
 
 
 class FastRetries(openai_server.OpenAIGenerator):

@@ -4,11 +4,8 @@ request building and answer reading (vLLM itself cannot run here: no GPU)."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 import polars as pl
@@ -27,6 +24,7 @@ from case2code.inputs.prompts import (
 )
 from case2code.inputs.schema import inputs_schema
 from case2code.inputs.vllm_engine import VLLMGenerator
+from loopback_chat import loopback_chat_server
 
 SOURCE = (
     "def clamp(value: int, low=0, high=10):\n"
@@ -127,28 +125,15 @@ def completion(text: str, finish: str = "stop") -> dict:
 def scripted() -> Iterator[tuple[str, Script]]:
     script = Script([])
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            script.seen.append(body)
-            status, answer = script.answers.pop(0) if script.answers else (500, {})
-            if status >= 400 and body.get("response_format", {}).get("type") == "json_object":
-                status, answer = script.answers.pop(0)  # only json_schema is refused
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(body: dict) -> tuple[int, dict]:
+        script.seen.append(body)
+        status, reply = script.answers.pop(0) if script.answers else (500, {})
+        if status >= 400 and body.get("response_format", {}).get("type") == "json_object":
+            status, reply = script.answers.pop(0)  # only json_schema is refused
+        return status, reply
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
-    server.shutdown()
+    with loopback_chat_server(answer) as base_url:
+        yield base_url, script
 
 
 def test_openai_driver_retries_then_reads_tokens(scripted, clamp: FunctionSpec) -> None:
