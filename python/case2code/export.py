@@ -70,6 +70,11 @@ CITATION = """@inproceedings{shao2025case2code,
 }"""
 
 
+def citation_section() -> list[str]:
+    """The card's closing section: how to cite the paper."""
+    return ["## Citation", "", "```bibtex", CITATION, "```", ""]
+
+
 @dataclass(frozen=True)
 class ExportSummary:
     out_dir: Path
@@ -298,11 +303,6 @@ def dataset_card(
         *_template_mix(table),
         "",
         *_drop_reasons(report),
-        "## Citation",
-        "",
-        "```bibtex",
-        CITATION,
-        "```",
-        "",
+        *citation_section(),
     ]
     return "\n".join(body)

@@ -35,12 +35,12 @@ from case2code.assemble import MESSAGE_TYPE
 from case2code.atomic import write_text
 from case2code.errors import C2CError
 from case2code.export import (
-    CITATION,
     FORMATS,
     LEADING_COLUMNS,
     SHARD_NAME,
     SHARD_ROWS,
     check_export,
+    citation_section,
     front_matter,
     shard_pattern,
     stats_table,
@@ -550,11 +550,6 @@ def mixture_card(
         "",
         *stats_table(ours),
         "",
-        "## Citation",
-        "",
-        "```bibtex",
-        CITATION,
-        "```",
-        "",
+        *citation_section(),
     ]
     return "\n".join(body)
