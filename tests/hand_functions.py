@@ -9,6 +9,26 @@ import polars as pl
 from case2code import ExtractConfig, extract_source
 from case2code.execute import execute
 
+# Three ordinary functions, with inputs that return and one that raises: the base the tests of
+# the stages after execute add their own functions to.
+SOURCE = """
+def clamp(x, low, high):
+    if low > high:
+        raise ValueError("low > high")
+    return max(low, min(x, high))
+
+def initials(name):
+    return "".join(part[0].upper() for part in name.split())
+
+def digit_sum(n):
+    return sum(int(d) for d in str(abs(n)))
+"""
+INPUTS = {
+    "clamp": ["(5, 0, 10)", "(-2, 0, 3)", "(12, 1, 4)", "(1, 5, 2)", "(7, 7, 7)", "(0.5, 0, 1)"],
+    "initials": ["('ada lovelace')", "('alan')", "('grace b hopper')", "('x y')", "('')", "(3)"],
+    "digit_sum": ["(123)", "(-45)", "(0)", "(9999)", "(10)", "(7)"],
+}
+
 
 def run_hand_functions(
     source: str, inputs: Mapping[str, Sequence[str]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import datasets
+import hand_functions
 import polars as pl
 import pytest
 from case2code import C2CError
@@ -14,27 +15,14 @@ from case2code.assemble import AssembleConfig, AssembleResult, assemble
 from case2code.export import SHARD_NAME, content_digest, export, template_tokens, training_layout
 from hand_functions import run_hand_functions
 
-SOURCE = """
-def clamp(x, low, high):
-    if low > high:
-        raise ValueError("low > high")
-    return max(low, min(x, high))
-
-def initials(name):
-    return "".join(part[0].upper() for part in name.split())
-
-def digit_sum(n):
-    return sum(int(d) for d in str(abs(n)))
-
+SOURCE = (
+    hand_functions.SOURCE
+    + """
 def always_one(x):
     return 1
 """
-INPUTS = {
-    "clamp": ["(5, 0, 10)", "(-2, 0, 3)", "(12, 1, 4)", "(1, 5, 2)", "(7, 7, 7)", "(0.5, 0, 1)"],
-    "initials": ["('ada lovelace')", "('alan')", "('grace b hopper')", "('x y')", "('')", "(3)"],
-    "digit_sum": ["(123)", "(-45)", "(0)", "(9999)", "(10)", "(7)"],
-    "always_one": ["(1)", "(2)", "('a')", "([])", "(None)", "(3.5)"],
-}
+)
+INPUTS = {**hand_functions.INPUTS, "always_one": ["(1)", "(2)", "('a')", "([])", "(None)", "(3.5)"]}
 KEPT = {"clamp", "initials", "digit_sum"}
 PER_FUNCTION = 3
 

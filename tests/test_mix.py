@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import datasets
+import hand_functions
 import polars as pl
 import pytest
 from case2code import C2CError
@@ -21,23 +22,7 @@ from case2code.mix import MixConfig, allocate, mix
 from hand_functions import run_hand_functions
 from typer.testing import CliRunner
 
-SOURCE = """
-def clamp(x, low, high):
-    if low > high:
-        raise ValueError("low > high")
-    return max(low, min(x, high))
-
-def initials(name):
-    return "".join(part[0].upper() for part in name.split())
-
-def digit_sum(n):
-    return sum(int(d) for d in str(abs(n)))
-"""
-INPUTS = {
-    "clamp": ["(5, 0, 10)", "(-2, 0, 3)", "(12, 1, 4)", "(1, 5, 2)", "(7, 7, 7)", "(0.5, 0, 1)"],
-    "initials": ["('ada lovelace')", "('alan')", "('grace b hopper')", "('x y')", "('')", "(3)"],
-    "digit_sum": ["(123)", "(-45)", "(0)", "(9999)", "(10)", "(7)"],
-}
+SOURCE, INPUTS = hand_functions.SOURCE, hand_functions.INPUTS
 PER_FUNCTION = 8
 OURS = 3 * PER_FUNCTION  # rows in our dataset
 CHAT_ROWS = 30  # chat.jsonl: `messages`

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import hand_functions
 import polars as pl
 import pytest
 from case2code.assemble import SAMPLE_SCHEMA, AssembleConfig, assemble
@@ -19,25 +20,16 @@ from case2code.export import REVEAL_TOKENS, TURN_TOKENS
 from case2code.report import plots, render_html, render_markdown, write_run_report
 from hand_functions import run_hand_functions
 
-SOURCE = """
-def clamp(x, low, high):
-    if low > high:
-        raise ValueError("low > high")
-    return max(low, min(x, high))
-
-def initials(name):
-    return "".join(part[0].upper() for part in name.split())
-
-def digit_sum(n):
-    return sum(int(d) for d in str(abs(n)))
-
+SOURCE = (
+    hand_functions.SOURCE
+    + """
 def repeat_word(word, n):
     return " ".join([word] * n)
 """
+)
 INPUTS = {
-    "clamp": ["(5, 0, 10)", "(-2, 0, 3)", "(12, 1, 4)", "(1, 5, 2)", "(7, 7, 7)", "(0.5, 0, 1)"],
-    "initials": ["('ada lovelace')", "('alan')", "('grace b hopper')", "('x y')", "('')", "(3)"],
-    "digit_sum": ["(123)", "(-45)", "(0)", "(9999)", "(10)", "(7)", "(10**30)"],
+    **hand_functions.INPUTS,
+    "digit_sum": [*hand_functions.INPUTS["digit_sum"], "(10**30)"],
     "repeat_word": ["('ab', 3)", "('hello', 20)", "('x', 0)", "('yo', 1)", "('q', 70)"],
 }
 EVIL = "<script>alert('x')</script>"
