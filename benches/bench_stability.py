@@ -44,7 +44,7 @@ from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
 from case2code.sandbox import GUEST_PYTHON, Limits
 from case2code.tables import read_table
-from readme_block import README, publish, wrap
+from readme_block import add_block, publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benches" / "results" / "stability.json"
@@ -412,15 +412,6 @@ def _plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def add_readme_markers() -> None:
-    """The first time, an empty block (and its command line) right after the sandbox's."""
-    content = README.read_text()
-    if README_BEGIN in content or AFTER_BLOCK not in content:
-        return
-    block = f"\n\n```bash\n{COMMAND}\n```\n\n{README_BEGIN}\n{README_END}"
-    README.write_text(content.replace(AFTER_BLOCK, AFTER_BLOCK + block, 1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-readme", action="store_true")
@@ -456,7 +447,7 @@ def main() -> None:
     report["load"]["end"] = load()
     report["seconds"] = time.perf_counter() - started
     if args.write_readme:
-        add_readme_markers()
+        add_block(AFTER_BLOCK, COMMAND, README_BEGIN, README_END)
     publish(report, RESULTS, markdown(report), args.write_readme, README_BEGIN, README_END)
 
 

@@ -28,6 +28,16 @@ def write_readme(text: str, begin: str, end: str) -> None:
     print(f"updated {README}")
 
 
+def add_block(after: str, command: str, begin: str, end: str) -> None:
+    """The first time a bench writes the README: its command line and empty markers, placed
+    right after the `after` marker (another bench's block end)."""
+    content = README.read_text()
+    if begin in content or after not in content:
+        return
+    block = f"\n\n```bash\n{command}\n```\n\n{begin}\n{end}"
+    README.write_text(content.replace(after, after + block, 1))
+
+
 def publish(report: dict, results: Path, text: str, readme: bool, begin: str, end: str) -> None:
     """Keep a bench's figures as JSON, print its Markdown block, and put it in the README
     when asked."""
