@@ -292,7 +292,8 @@ def parquet_batches(
     extras = [c for c in ORIGIN_COLUMNS if c in schema and c != text_column]
     try:
         file_size = path.stat().st_size
-        n_rows = pl.scan_parquet(path).select(pl.len()).collect().item() or 1
+        declared = pl.scan_parquet(path).select(pl.len()).collect().item()
+        n_rows = declared or 1
         frame = pl.scan_parquet(path).select([text_column, *extras]).with_row_index("__row")
         # Rows per chunk: aim at `batch_bytes` of text, from the file's average row size.
         chunk_rows = max(64, int(batch_bytes / max(1, file_size / n_rows)))
@@ -300,14 +301,21 @@ def parquet_batches(
     except Exception as error:  # polars: ComputeError, OSError, ...
         yield Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")
         return
+    read = 0
     while True:
         try:
             chunk = next(chunks)
         except StopIteration:
+            # Some polars versions end the batches early on a damaged row group instead of
+            # raising: the rows the footer declares tell.
+            if read < declared:
+                reason = f"read failed part way: {read:,} of {declared:,} rows read"
+                yield Unreadable(origin, None, UNREADABLE, reason)
             return
         except Exception as error:
             yield Unreadable(origin, None, UNREADABLE, f"read failed part way: {error}")
             return
+        read += chunk.height
         yield from _chunk_batch(chunk, origin, text_column, extras, file_size / n_rows)
 
 
