@@ -13,10 +13,19 @@ python3 -m pytest -q tests
 floor() {
     python3 scripts/dependency_floor.py "$1"
 }
-restore_newest() {
-    python3 -m pip install --quiet --upgrade --upgrade-strategy eager polars datasets
+# What the floors' install changes (it downgrades their dependencies too) is put back afterwards,
+# exactly: the versions installed before it, this package aside.
+before="$(mktemp)"
+python3 -m pip freeze --exclude-editable | grep -v -i '^case2code' | sort > "$before"
+restore() {
+    local changed
+    changed="$(comm -23 "$before" <(python3 -m pip freeze --exclude-editable | sort))"
+    if [ -n "$changed" ]; then
+        python3 -m pip install --quiet --no-deps $changed
+    fi
+    rm -f "$before"
 }
 echo "== Python tests on the dependency floors: polars $(floor polars), datasets $(floor datasets)"
-trap restore_newest EXIT  # pass or fail, leave this machine on the newest versions again
+trap restore EXIT  # pass or fail, leave this machine as it was
 python3 -m pip install --quiet "polars==$(floor polars)" "datasets==$(floor datasets)"
 C2C_SKIP_LLM_TESTS=1 python3 -m pytest -q tests
