@@ -53,7 +53,7 @@ import polars as pl
 from case2code.atomic import write_text
 from case2code.errors import C2CError
 from case2code.inputs.literals import render_value, values
-from case2code.tables import require_columns
+from case2code.tables import json_object, require_columns
 
 INSTRUCTION = "Write a function that generates the output from the input."
 NAME_HEADER = "Function: {name}"
@@ -292,12 +292,7 @@ def read_eval_split(path: str | Path) -> list[dict[str, Any]]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise C2CError(f"{path}:{number}: not JSON ({e})") from None
-        if not isinstance(record, dict):
-            raise C2CError(f"{path}:{number}: not a JSON object")
+        record = json_object(line, f"{path}:{number}")
         if missing := [f for f in PAPER_FIELDS if f not in record]:
             raise C2CError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
         records.append(record)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from case2code.errors import C2CError
+
+
+def json_object(line: str, where: str) -> dict[str, Any]:
+    """One JSONL line that must hold a JSON object; C2CError names `where` (file:line)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise C2CError(f"{where}: not JSON ({e})") from None
+    if not isinstance(record, dict):
+        raise C2CError(f"{where}: not a JSON object")
+    return record
 
 
 def require_columns(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import polars as pl
 
 from case2code.errors import C2CError
 from case2code.evaluation.answers import ANSWER_SCHEMA
+from case2code.tables import json_object
 
 
 def read_predictions(path: str | Path, task_ids: Collection[str]) -> pl.DataFrame:
@@ -46,12 +46,7 @@ def read_predictions(path: str | Path, task_ids: Collection[str]) -> pl.DataFram
 
 
 def _answer(line: str, where: str) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise C2CError(f"{where}: not JSON ({e})") from None
-    if not isinstance(record, dict):
-        raise C2CError(f"{where}: not a JSON object")
+    record = json_object(line, where)
     task_id, completion, sample = (
         record.get("id"),
         record.get("completion"),
