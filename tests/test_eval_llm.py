@@ -23,6 +23,7 @@ from case2code.evaluation.grade import SAMPLE_STATUSES
 from case2code.evaluation.tasks import load_tasks
 from case2code.inputs import openai_server
 from loopback_chat import Reply, loopback_chat_server
+from vllm_outputs import Completion, RequestOutput
 
 OFFICIAL_SAMPLE = Path(__file__).parent / "data" / "case2code-official-sample.jsonl"
 
@@ -236,19 +237,6 @@ def test_wrong_settings_and_tasks_are_errors() -> None:
 # ------------------------------------------------------------------ vLLM, with a stand-in module
 
 
-@dataclass
-class _Completion:  # the fields of vllm.CompletionOutput the driver reads
-    text: str
-    token_ids: list[int]
-    finish_reason: str
-
-
-@dataclass
-class _RequestOutput:  # the fields of vllm.RequestOutput the driver reads
-    prompt_token_ids: list[int]
-    outputs: list[_Completion]
-
-
 def stand_in_vllm(fail: str | None = None) -> types.ModuleType:
     """A `vllm` module with the two names the driver uses; LLM.chat answers each prompt with
     its sampling settings and records its calls."""
@@ -268,9 +256,9 @@ def stand_in_vllm(fail: str | None = None) -> types.ModuleType:
             if fail:
                 raise ValueError(fail)
             return [
-                _RequestOutput(
+                RequestOutput(
                     [0] * len(chat[-1]["content"]),
-                    [_Completion(f"seed {p.kwargs['seed']}", [1, 2], "length" if i else "stop")],
+                    [Completion(f"seed {p.kwargs['seed']}", [1, 2], "length" if i else "stop")],
                 )
                 for i, (chat, p) in enumerate(zip(messages, sampling_params, strict=True))
             ]

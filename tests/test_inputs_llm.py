@@ -25,6 +25,7 @@ from case2code.inputs.prompts import (
 from case2code.inputs.schema import inputs_schema
 from case2code.inputs.vllm_engine import VLLMGenerator
 from loopback_chat import loopback_chat_server
+from vllm_outputs import Completion, RequestOutput
 
 SOURCE = (
     "def clamp(value: int, low=0, high=10):\n"
@@ -248,19 +249,6 @@ def test_free_text_mode_parses_the_papers_form(scripted, clamp) -> None:
 # ------------------------------------------------------------------ vLLM, without vLLM
 
 
-@dataclass
-class _Completion:  # the fields of vllm.CompletionOutput the driver reads
-    text: str
-    token_ids: list[int]
-    finish_reason: str
-
-
-@dataclass
-class _RequestOutput:  # the fields of vllm.RequestOutput the driver reads
-    prompt_token_ids: list[int]
-    outputs: list[_Completion]
-
-
 def test_vllm_driver_builds_requests_and_reads_outputs(clamp: FunctionSpec) -> None:
     generator = VLLMGenerator("some/model", settings=LLMSettings(max_tokens=300))
     [prompt] = build_prompts([Request(clamp, 4, seed=9)], generator.settings, generator.templates)
@@ -271,11 +259,11 @@ def test_vllm_driver_builds_requests_and_reads_outputs(clamp: FunctionSpec) -> N
         "seed": 9,
     }
     assert prompt.schema == inputs_schema(clamp, 4)
-    output = _RequestOutput([1] * 40, [_Completion('{"inputs": [{"value": 8}]}', [2] * 9, "stop")])
+    output = RequestOutput([1] * 40, [Completion('{"inputs": [{"value": 8}]}', [2] * 9, "stop")])
     proposal = generator.read(prompt, output)
     assert [c.input for c in proposal.candidates] == ["(8)"]
     assert (proposal.usage.prompt_tokens, proposal.usage.completion_tokens) == (40, 9)
-    cut = generator.read(prompt, _RequestOutput([1], [_Completion("[", [2], "length")]))
+    cut = generator.read(prompt, RequestOutput([1], [Completion("[", [2], "length")]))
     assert cut.failure is not None and cut.failure.startswith("truncated")
 
 
