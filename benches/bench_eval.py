@@ -65,7 +65,7 @@ from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
 from case2code.sandbox import GUEST_PYTHON
 from case2code.tables import read_table
-from readme_block import add_block, publish, wrap
+from readme_block import add_block, load, publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benches" / "results" / "eval.json"
@@ -84,10 +84,6 @@ EVAL_SHARE = 0.9  # of the functions with samples, held out as eval tasks
 REPETITIONS = 3  # of each contender, alternating
 PYTHON = [sys.executable, "-m", "case2code"]
 EXCEPTION_TEXT = re.compile(r"^<class '([\w.]+)'>: ")
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def env() -> dict[str, str]:

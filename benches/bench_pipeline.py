@@ -42,7 +42,7 @@ from typing import Any
 import polars as pl
 from case2code.pipeline import MARKER, STAGES, Pipeline
 from case2code.run_config import RunConfig
-from readme_block import publish, wrap
+from readme_block import load, publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benches" / "results" / "pipeline.json"
@@ -57,10 +57,6 @@ def env() -> dict[str, str]:
     """The subprocesses import this checkout's package."""
     paths = [str(ROOT / "python"), *filter(None, os.environ.get("PYTHONPATH", "").split(":"))]
     return {**os.environ, "PYTHONPATH": ":".join(paths)}
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def rss_mb(who: int) -> float:

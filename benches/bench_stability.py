@@ -44,7 +44,7 @@ from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
 from case2code.sandbox import GUEST_PYTHON, Limits
 from case2code.tables import read_table
-from readme_block import add_block, publish, wrap
+from readme_block import add_block, load, publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benches" / "results" / "stability.json"
@@ -67,10 +67,6 @@ FIRST_RUN, PERTURBED_RUN = "first run: ", "; perturbed run"
 LIMITS = ("timeout", "memory", "output_limit")  # statuses of a case stopped by a limit
 # Columns that say what a case gave (not how long it took).
 OUTCOME = ["function_id", "case", "status", "value_repr", "error_type", "error", "stdout"]
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # ------------------------------------------------------------------ the tables

@@ -1,12 +1,19 @@
-"""The README's measured blocks: prose wrapped like the rest, written between a bench's markers."""
+"""What the benches share: the machine's load as they measure it, and the README's measured
+blocks (prose wrapped like the rest, written between a bench's markers)."""
 
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def load() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, for the machine line of a bench's block."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def wrap(line: str, width: int = 96) -> str:
