@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,24 +63,30 @@ def _errno_of(error: BaseException) -> int | None:
 
 
 def _publish(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
-    """Run `write` on a temporary file beside `path`, then rename it into place."""
+    """Run `write` on a temporary file beside `path`, then rename it into place. The temporary
+    file's name is chosen before it exists and removed in `finally`, so a Ctrl-C arriving at any
+    point (even between its creation and the first write) leaves nothing behind."""
     target = Path(path)
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    published = False
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as error:
-        raise C2CError(f"cannot write {target}: {error.strerror or error}") from None
-    os.close(fd)
-    try:
-        write(tmp)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as error:
+            raise C2CError(f"cannot write {target}: {error.strerror or error}") from None
+        write(str(tmp))
         os.chmod(tmp, file_mode())
         os.replace(tmp, target)
+        published = True
     except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
         failure = write_failure(target, error)
         if failure is not None:
             raise failure from None
         raise
+    finally:
+        if not published:
+            tmp.unlink(missing_ok=True)
     return target
 
 
