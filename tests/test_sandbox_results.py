@@ -94,6 +94,29 @@ def test_stdout_is_captured_per_case(sandbox):
     assert [r.stdout for r in results] == ["got 1\n", "got 2\n"]
 
 
+# A warning whose "already shown" registry outlives the case (it lives on a module the instance
+# keeps, as a stdlib module's own registry does), and one the compiler raises from C.
+WARNS = (
+    "def f(x):\n"
+    "    import warnings\n"
+    "    registry = vars(warnings).setdefault('registry_of_a_kept_module', {})\n"
+    "    warnings.warn_explicit('careful', UserWarning, 'kept.py', 7, registry=registry)\n"
+    "    compile('x is 1', '<s>', 'eval')\n"
+    "    return x\n"
+)
+
+
+def test_every_case_shows_the_warnings_it_raises(sandbox):
+    """Warnings print once per place per interpreter; each case starts with none shown, so a
+    case prints the same whichever cases ran before it."""
+    results = sandbox.run([(WARNS, "f", ["(1,)", "(2,)", "(3,)"])])[0]
+    assert [r.status for r in results] == ["ok"] * 3
+    for result in results:
+        assert "kept.py:7: UserWarning: careful" in result.stdout
+        assert "SyntaxWarning" in result.stdout
+    assert len({r.stdout for r in results}) == 1
+
+
 ENTROPY = (
     "import random, os, time, uuid\n"
     "def f(x):\n"

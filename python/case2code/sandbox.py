@@ -179,7 +179,9 @@ def prepare() -> tuple[Path, Path]:
 
 
 def _worker_command() -> list[str]:
-    return [sys.executable, "-m", "case2code._sandbox_worker"]
+    # Isolated and without site: the worker needs nothing but the extension module.
+    worker = Path(__file__).resolve().parent / "_sandbox_worker.py"
+    return [sys.executable, "-I", "-S", str(worker)]
 
 
 class Sandbox:

@@ -96,8 +96,19 @@ pub struct Prepared {
 /// The guest looks for its stdlib zip under this name (CPython 3.15).
 pub const STDLIB_ZIP_NAME: &str = "python315.zip";
 
-fn checked_digest(path: &Path, expected_sha256: &str) -> Result<String, String> {
-    let digest = sha256_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn checked_digest(path: &Path, expected_sha256: &str, cache_dir: &Path) -> Result<String, String> {
+    let stamp = verified_stamp(path, cache_dir);
+    let digest = match stamp.as_ref().and_then(|(file, key)| read_stamp(file, key)) {
+        Some(digest) => digest,
+        None => {
+            let digest =
+                sha256_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if let Some((file, key)) = &stamp {
+                write_stamp(file, key, &digest);
+            }
+            digest
+        }
+    };
     if !expected_sha256.is_empty() && digest != expected_sha256 {
         return Err(format!(
             "{} has sha256 {digest}, expected {expected_sha256}: refusing to use it",
@@ -105,6 +116,50 @@ fn checked_digest(path: &Path, expected_sha256: &str) -> Result<String, String> 
         ));
     }
     Ok(digest)
+}
+
+/// Hashing the 150 MB of interpreter files costs ~130 ms at every process start, so a file's
+/// digest is remembered with its identity: size, inode and both modification times (ctime
+/// cannot be set back by any tool, so an edited file never matches an old stamp).
+fn verified_stamp(path: &Path, cache_dir: &Path) -> Option<(PathBuf, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let path = fs::canonicalize(path).ok()?;
+    let meta = fs::metadata(&path).ok()?;
+    let key = format!(
+        "{} {} {} {}.{} {}.{}",
+        path.display(),
+        meta.len(),
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
+    let mut hasher = Sha256::new();
+    hasher.update(path.to_string_lossy().as_bytes());
+    let name: String = hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some((cache_dir.join("verified").join(name), key))
+}
+
+fn read_stamp(file: &Path, key: &str) -> Option<String> {
+    let text = fs::read_to_string(file).ok()?;
+    let (stamped_key, digest) = text.trim_end().rsplit_once('\n')?;
+    (stamped_key == key && digest.len() == 64).then(|| digest.to_string())
+}
+
+/// Best effort: without a stamp the next process hashes the file again.
+fn write_stamp(file: &Path, key: &str, digest: &str) {
+    let Some(dir) = file.parent() else { return };
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    let written = fs::create_dir_all(dir)
+        .and_then(|_| fs::write(&tmp, format!("{key}\n{digest}\n")))
+        .and_then(|_| fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
 }
 
 /// Checks both files against their pinned digests, compiles the wasm unless a compiled copy is
@@ -118,7 +173,7 @@ pub fn prepare(
 ) -> Result<Prepared, String> {
     fs::create_dir_all(cache_dir)
         .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
-    let zip_digest = checked_digest(stdlib_zip, stdlib_sha256)?;
+    let zip_digest = checked_digest(stdlib_zip, stdlib_sha256, cache_dir)?;
     let stdlib_dir = cache_dir.join(format!("stdlib-{}", &zip_digest[..16]));
     let zip_target = stdlib_dir.join(STDLIB_ZIP_NAME);
     if !zip_target.is_file() {
@@ -142,7 +197,7 @@ pub fn prepare(
 
 fn compile_cached(wasm: &Path, expected_sha256: &str, cache_dir: &Path) -> Result<PathBuf, String> {
     let engine = engine().map_err(|e| format!("wasmtime engine: {e}"))?;
-    let digest = checked_digest(wasm, expected_sha256)?;
+    let digest = checked_digest(wasm, expected_sha256, cache_dir)?;
     let target = compiled_path(&engine, &digest, cache_dir);
     if target.is_file() {
         return Ok(target);
