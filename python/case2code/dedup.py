@@ -11,8 +11,10 @@ kept for its cluster), a `dedup_reason` (`kept`, `exact`, `near`, `contaminated`
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,7 +22,7 @@ from typing import Literal
 import polars as pl
 
 from case2code import _core
-from case2code.atomic import sink_parquet, write_text
+from case2code.atomic import sink_parquet, write_parquet, write_text
 from case2code.benchmarks import BenchmarkTask, load_benchmarks
 from case2code.errors import C2CError
 from case2code.validate import at_least, between, one_of
@@ -162,13 +164,18 @@ def assign(
     for start, block in sources:
         if "source" not in block.columns:
             raise C2CError(f"dedup: the functions table has no source column ({block.columns})")
-        deduper.add(
-            block["source"].cast(pl.Utf8).fill_null("").to_list(), _ranks(block, start, config)
+        _add(
+            deduper,
+            block["source"].cast(pl.Utf8).fill_null("").to_list(),
+            _ranks(block, start, config),
         )
         count += block.height
     if reference:
-        deduper.add(list(reference), [0.0] * len(reference), reference=True)
-    columns = deduper.finish()
+        _add(deduper, list(reference), [0.0] * len(reference), reference=True)
+    try:
+        columns = deduper.finish()
+    except OSError as e:
+        raise C2CError(f"dedup: {e}") from None
     table = pl.DataFrame(columns).with_row_index("row").head(count)
     table = table.with_columns(
         # A reference hit points at reference k as -(k + 1).
@@ -290,6 +297,209 @@ def dedup(
     return DedupResult(out, _report(out, per_function, tasks, hits))
 
 
+def _table_columns(source: Path, needed: Sequence[str]) -> list[str]:
+    """The functions table's column names; a missing file or column is a C2CError."""
+    if not source.is_file():
+        raise C2CError(f"dedup: {source} does not exist")
+    try:
+        names = pl.scan_parquet(source).collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise C2CError(f"dedup: cannot read {source}: {e}") from None
+    missing = [c for c in [*needed, "function_id"] if c not in names]
+    if missing:
+        raise C2CError(f"dedup: {source} has no column(s) {', '.join(missing)}")
+    return names
+
+
+def _table_batches(
+    source: Path, columns: Sequence[str] | None, rows: int
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """`columns` (None: all) of the table in batches of about `rows`, with their first row."""
+    frame = pl.scan_parquet(source)
+    if columns is not None:
+        frame = frame.select(columns)
+    start = 0
+    try:
+        for batch in frame.collect_batches(chunk_size=rows):
+            yield start, batch
+            start += batch.height
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise C2CError(f"dedup: cannot read {source} (row {start:,} on): {e}") from None
+
+
+def _add(deduper: _core.Deduper, sources: list[str], ranks: list[float], **kw: bool) -> None:
+    try:
+        deduper.add(sources, ranks, **kw)
+    except OSError as e:  # its records go to the temporary directory
+        raise C2CError(f"dedup: {e}") from None
+
+
+_EMPTY_OUTCOME = pl.DataFrame(
+    schema={
+        "row": pl.Int64,
+        "cluster_row": pl.Int64,
+        "dedup_reason": pl.Utf8,
+        "exact_hash": pl.Utf8,
+    }
+)
+
+
+@dataclass
+class _Outcome:
+    """What clustering found, summarised without a row per function: the reason counts, the
+    number of duplicates of each representative that has some, and the benchmark hits."""
+
+    count: int
+    reasons: Counter[str]
+    duplicates: pl.DataFrame  # cluster_row, duplicates
+    hits: pl.DataFrame  # row, cluster_row (-(k + 1) for task k)
+
+
+def _outcome_slice(deduper: _core.Deduper, count: int, start: int, stop: int) -> pl.DataFrame:
+    """Rows `start..stop` of the outcome `Deduper.cluster` kept: row, cluster_row (the kept
+    row, or -(k + 1) for reference k, as `assign` gives), dedup_reason, exact_hash."""
+    columns = deduper.outcome(start, stop)
+    cluster = pl.Series(columns["cluster"], dtype=pl.Int64)
+    return pl.DataFrame(
+        {
+            "row": pl.int_range(start, start + len(cluster), eager=True, dtype=pl.Int64),
+            # A reference hit points at reference k as -(k + 1).
+            "cluster_row": pl.select(
+                pl.when(cluster >= count).then(count - 1 - cluster).otherwise(cluster)
+            ).to_series(),
+            "dedup_reason": pl.Series(columns["reason"], dtype=pl.Utf8),
+            "exact_hash": pl.Series(columns["exact_hash"], dtype=pl.Utf8),
+        },
+        schema=_EMPTY_OUTCOME.schema,
+    )
+
+
+def _outcome_slices(deduper: _core.Deduper, count: int, rows: int) -> Iterator[pl.DataFrame]:
+    for start in range(0, count, rows):
+        yield _outcome_slice(deduper, count, start, min(count, start + rows))
+
+
+def _summarise(deduper: _core.Deduper, count: int, rows: int) -> _Outcome:
+    reasons: Counter[str] = Counter()
+    duplicates = [pl.DataFrame(schema={"cluster_row": pl.Int64, "duplicates": pl.UInt32})]
+    hits = [pl.DataFrame(schema={"row": pl.Int64, "cluster_row": pl.Int64})]
+    for frame in _outcome_slices(deduper, count, rows):
+        reasons.update(frame["dedup_reason"].to_list())
+        duplicates.append(
+            frame.filter(pl.col("dedup_reason").is_in(["exact", "near"]))
+            .group_by("cluster_row")
+            .agg(pl.len().alias("duplicates"))
+        )
+        hits.append(
+            frame.filter(pl.col("dedup_reason") == "contaminated").select("row", "cluster_row")
+        )
+    per_rep = pl.concat(duplicates).group_by("cluster_row").agg(pl.col("duplicates").sum())
+    return _Outcome(count, reasons, per_rep, pl.concat(hits))
+
+
+def _rows_of(source: Path, rows: pl.Series, columns: Sequence[str], block: int) -> pl.DataFrame:
+    """`row` and `columns` of the given rows, read by streaming the table once."""
+    picked = [pl.DataFrame(schema={"row": pl.Int64, **{c: pl.Utf8 for c in columns}})]
+    for start, batch in _table_batches(source, columns, block):
+        numbered = batch.select(
+            pl.int_range(start, start + batch.height, dtype=pl.Int64).alias("row"),
+            *(pl.col(c).cast(pl.Utf8) for c in columns),
+        )
+        picked.append(numbered.filter(pl.col("row").is_in(rows.implode())))
+    return pl.concat(picked)
+
+
+def _largest(
+    outcome: _Outcome,
+    rep_ids: pl.DataFrame,
+    deduper: _core.Deduper,
+    names: Callable[[pl.Series], dict[int, str | None]],
+    block: int,
+    examples: int = 10,
+) -> tuple[int, list[dict[str, object]]]:
+    """How many clusters have duplicates, and the biggest (by size, then id) with their first
+    five members' names."""
+    sizes = (
+        outcome.duplicates.join(rep_ids, left_on="cluster_row", right_on="row")
+        .group_by("cluster_id")
+        .agg(pl.col("cluster_row"), (pl.col("duplicates").sum() + pl.len()).alias("size"))
+        .sort(["size", "cluster_id"], descending=[True, False])
+    )
+    top = sizes.head(examples)
+    if top.height == 0:
+        return sizes.height, []
+    reps = top["cluster_row"].explode()
+    members = pl.concat(
+        frame.filter(pl.col("cluster_row").is_in(reps.implode())).select("row", "cluster_row")
+        for frame in _outcome_slices(deduper, outcome.count, block)
+    )
+    named = names(members["row"])
+    largest = []
+    for cluster_id, cluster_rows, size in top.select("cluster_id", "cluster_row", "size").rows():
+        rows = members.filter(pl.col("cluster_row").is_in(cluster_rows))["row"].sort().head(5)
+        largest.append(
+            {"cluster_id": cluster_id, "size": size, "names": [named.get(r) for r in rows]}
+        )
+    return sizes.height, largest
+
+
+def _labelled(
+    batch: pl.DataFrame, outcome: pl.DataFrame, rep_ids: pl.DataFrame, labels: pl.Series
+) -> pl.DataFrame:
+    """A batch of the table with its `cluster_id` (its own id when kept, its representative's,
+    or `<benchmark>:<task_id>`), `dedup_reason` and `exact_hash`."""
+    reps = outcome.join(
+        rep_ids, left_on="cluster_row", right_on="row", how="left", maintain_order="left"
+    )
+    leaked = labels.gather((-outcome["cluster_row"] - 1).clip(lower_bound=0))
+    cluster_id = pl.select(
+        pl.when(outcome["dedup_reason"] == "kept")
+        .then(batch["function_id"].cast(pl.Utf8))
+        .when(outcome["cluster_row"] < 0)
+        .then(leaked)
+        .otherwise(reps["cluster_id"])
+        .alias("cluster_id")
+    ).to_series()
+    return batch.with_columns(cluster_id, outcome["dedup_reason"], outcome["exact_hash"])
+
+
+# Rows per batch when the table is streamed again to write the output: all its columns are
+# read, so batches are kept smaller than the source-only batches of the first pass.
+OUTPUT_BATCH_ROWS = 10_000
+
+
+def _write_labelled(
+    source: Path,
+    deduper: _core.Deduper,
+    count: int,
+    rep_ids: pl.DataFrame,
+    labels: pl.Series,
+    outputs: Sequence[tuple[Path, bool]],
+) -> None:
+    """Stream the table again, label each batch and publish each output (path, kept rows
+    only?) atomically, from per-batch parts in a folder beside it that is then removed."""
+    parts = [path.with_name(f".{path.name}.parts-{secrets.token_hex(4)}") for path, _ in outputs]
+    try:
+        for part in parts:
+            part.mkdir(parents=True)
+        index = 0
+        for start, batch in _table_batches(source, None, OUTPUT_BATCH_ROWS):
+            outcome = _outcome_slice(deduper, count, start, start + batch.height)
+            labelled = _labelled(batch, outcome, rep_ids, labels)
+            for part, (_, kept_only) in zip(parts, outputs, strict=True):
+                rows = labelled.filter(pl.col("dedup_reason") == "kept") if kept_only else labelled
+                write_parquet(rows, part / f"{index:06d}.parquet")
+            index += 1
+        for part, (path, _) in zip(parts, outputs, strict=True):
+            if index == 0:  # an empty table: its schema, with the three new columns
+                empty = pl.scan_parquet(source).head(0).collect()
+                write_parquet(_labelled(empty, _EMPTY_OUTCOME, rep_ids, labels), part / "0.parquet")
+            sink_parquet(pl.scan_parquet(sorted(part.glob("*.parquet"))), path)
+    finally:
+        for part in parts:
+            shutil.rmtree(part, ignore_errors=True)
+
+
 def dedup_parquet(
     source: str | Path,
     output: str | Path,
@@ -298,56 +508,70 @@ def dedup_parquet(
     all_rows: str | Path | None = None,
 ) -> DedupReport:
     """Stream a functions Parquet file through dedup; write the kept rows (and, if asked, all
-    rows with their reasons) atomically."""
+    rows with their reasons) atomically.
+
+    Memory does not grow with the table's sources: the first pass reads the sources in blocks
+    into the `Deduper`'s fixed-size records, clustering runs over those, and the outputs are
+    written by streaming the table again, batch by batch, beside the outcome kept in Rust. Only
+    the representatives that have duplicates are named (their `function_id`) in memory."""
     config = config or DedupConfig()
     source = Path(source)
-    if not source.is_file():
-        raise C2CError(f"dedup: {source} does not exist")
-    columns = ["source"] + (
-        [config.score_column] if config.keep == "score" and config.score_column else []
-    )
-    try:
-        names = pl.scan_parquet(source).collect_schema().names()
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise C2CError(f"dedup: cannot read {source}: {e}") from None
-    missing = [c for c in [*columns, "function_id"] if c not in names]
-    if missing:
-        raise C2CError(f"dedup: {source} has no column(s) {', '.join(missing)}")
-
-    def batches() -> Iterator[tuple[int, pl.DataFrame]]:
-        start = 0
-        for batch in (
-            pl.scan_parquet(source).select(columns).collect_batches(chunk_size=config.block_size)
-        ):
-            yield start, batch
-            start += batch.height
-
+    scored = [config.score_column] if config.keep == "score" and config.score_column else []
+    names = _table_columns(source, ["source", *scored])
     # Benchmarks load first, so a bad one fails before the long pass over the functions.
     tasks = reference_tasks(against)
-    table, per_function = assign(batches(), config, [t.source for t in tasks])
-    ids = pl.scan_parquet(source).select("function_id").collect()["function_id"]
-    table = table.with_columns(_cluster_ids(ids, table["cluster_row"], tasks))
-    rows = (
-        pl.scan_parquet(source)
-        .with_row_index("row")
-        .join(
-            table.lazy().select("row", "cluster_id", "dedup_reason", "exact_hash"),
-            on="row",
-            maintain_order="left",
-        )
-        .drop("row")
+    deduper = config.deduper()
+    count = 0
+    for start, block in _table_batches(source, ["source", *scored], config.block_size):
+        sources = block["source"].cast(pl.Utf8).fill_null("").to_list()
+        _add(deduper, sources, _ranks(block, start, config))
+        count += block.height
+    if tasks:
+        _add(deduper, [t.source for t in tasks], [0.0] * len(tasks), reference=True)
+    try:
+        deduper.cluster()
+    except OSError as e:
+        raise C2CError(f"dedup: {e}") from None
+    outcome = _summarise(deduper, count, config.block_size)
+
+    def read(rows: pl.Series, column: str) -> dict[int, str | None]:
+        """`column` of a few rows (the benchmark hits, the largest clusters' members)."""
+        if column not in names or rows.is_empty():
+            return {}
+        found = _rows_of(source, rows, [column], config.block_size)
+        return dict(zip(found["row"].to_list(), found[column].to_list(), strict=True))
+
+    # The representatives that have duplicates are the only rows named in memory.
+    rep_ids = _rows_of(
+        source, outcome.duplicates["cluster_row"], ["function_id"], config.block_size
+    ).rename({"function_id": "cluster_id"})
+    ids = read(outcome.hits["row"], "function_id")
+    labels = pl.Series([f"{t.benchmark}:{t.task_id}" for t in tasks] or [""], dtype=pl.Utf8)
+    outputs = [(Path(all_rows), False)] if all_rows is not None else []
+    _write_labelled(source, deduper, count, rep_ids, labels, [*outputs, (Path(output), True)])
+    clusters, largest = _largest(
+        outcome, rep_ids, deduper, lambda r: read(r, "name"), OUTPUT_BATCH_ROWS
     )
-    if all_rows is not None:
-        sink_parquet(rows, all_rows)
-    sink_parquet(rows.filter(pl.col("dedup_reason") == "kept"), output)
-    summary = rows.select(
-        "cluster_id", "dedup_reason", "name" if "name" in names else pl.lit(None).alias("name")
-    ).collect()
-    # Names are read only when there are hits to name.
-    leaked = "name" in names and (table["dedup_reason"] == "contaminated").any()
-    function_names = pl.scan_parquet(source).select("name").collect()["name"] if leaked else None
-    hits = _contaminated(table, ids, function_names, tasks)
-    return _report(summary, per_function, tasks, hits)
+    hit_names = read(outcome.hits["row"], "name")
+    contaminated = [
+        {
+            "function_id": ids.get(row),
+            "name": hit_names.get(row),
+            "benchmark": tasks[-cluster_row - 1].benchmark,
+            "task_id": tasks[-cluster_row - 1].task_id,
+        }
+        for row, cluster_row in outcome.hits.iter_rows()
+    ]
+    return DedupReport(
+        functions=count,
+        kept=outcome.reasons.get("kept", 0),
+        removed={k: v for k, v in sorted(outcome.reasons.items()) if k != "kept"},
+        clusters=clusters,
+        largest=largest,
+        bytes_per_function=deduper.bytes_per_function(),
+        benchmarks=dict(sorted(Counter(t.benchmark for t in tasks).items())),
+        contaminated=contaminated,
+    )
 
 
 def write_report(report: DedupReport, path: str | Path) -> None:

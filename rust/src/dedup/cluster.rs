@@ -7,6 +7,7 @@ use std::hash::Hasher;
 use super::DedupConfig;
 use super::lexer;
 use super::minhash::{self, Permutations};
+use super::spill::Records;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -43,14 +44,15 @@ pub struct Outcome {
     pub exact_hash: Vec<u128>,
 }
 
+/// Functions are known by their position in the order they were added (the row of the table
+/// they come from): function ids are no key, exact copies share one.
 pub struct Deduper {
     config: DedupConfig,
     perms: Permutations,
     exact: Vec<u128>,
-    /// The LSH keys, one column per band: finish reads one band at a time.
-    bands: Vec<Vec<u64>>,
-    /// The low byte of every MinHash value: enough to estimate Jaccard (b-bit MinHash).
-    sketches: Vec<u8>,
+    /// The LSH keys (finish reads one band at a time) and the low byte of every MinHash value
+    /// (enough to estimate Jaccard: b-bit MinHash), on disk.
+    records: Records,
     /// Lower ranks win a cluster; ties go to the earlier function.
     rank: Vec<f64>,
     reference: Vec<bool>,
@@ -90,19 +92,21 @@ struct Slots<'s> {
 }
 
 impl Deduper {
-    /// Bytes held per function with the default configuration (42 bands, 256 permutations):
-    /// 16 (exact hash) + 42 × 8 (band keys) + 256 (sketch) + 8 (rank) + 1 (reference flag).
+    /// Bytes of one function's record with the default configuration (42 bands, 256
+    /// permutations): 16 (exact hash) + 42 × 8 (band keys) + 256 (sketch) + 8 (rank) + 1
+    /// (reference flag); the band keys and the sketch are on disk ([`Records`]).
     pub const BYTES_PER_FUNCTION: usize = 16 + 42 * 8 + 256 + 8 + 1;
+    /// Of those, the bytes held in RAM per function: exact hash, rank, reference flag.
+    pub const RAM_BYTES_PER_FUNCTION: usize = 16 + 8 + 1;
 
     pub fn new(config: DedupConfig) -> Result<Self, String> {
         config.validate()?;
         let perms = Permutations::new(config.permutations, config.seed);
         Ok(Deduper {
-            bands: vec![Vec::new(); config.bands],
+            records: Records::new(config.bands, config.permutations)?,
             config,
             perms,
             exact: Vec::new(),
-            sketches: Vec::new(),
             rank: Vec::new(),
             reference: Vec::new(),
         })
@@ -182,23 +186,23 @@ impl Deduper {
     }
 
     /// Hashes a block of sources (in parallel) and appends them. `ranks` orders candidates for
-    /// keeping (e.g. length for "shortest"); reference functions are never kept.
-    pub fn add(&mut self, sources: &[&str], ranks: &[f64], reference: bool) {
+    /// keeping (e.g. length for "shortest"); reference functions are never kept. Fails only
+    /// when the records cannot be written to the temporary directory.
+    pub fn add(&mut self, sources: &[&str], ranks: &[f64], reference: bool) -> Result<(), String> {
         assert_eq!(sources.len(), ranks.len());
         let (start, end) = (self.len(), self.len() + sources.len());
         let (b, k) = (self.config.bands, self.config.permutations);
         // Records are written in place, each function's into its own slots; band keys by
-        // function first, then into their columns.
+        // function first, then band-major for the file.
         let mut exact = std::mem::take(&mut self.exact);
-        let mut sketches = std::mem::take(&mut self.sketches);
         exact.resize(end, 0);
-        sketches.resize(end * k, 0);
+        let mut sketches = vec![0u8; sources.len() * k];
         let mut bands = vec![0u64; sources.len() * b];
         sources
             .par_iter()
             .zip(exact[start..].par_iter_mut())
             .zip(bands.par_chunks_mut(b))
-            .zip(sketches[start * k..].par_chunks_mut(k))
+            .zip(sketches.par_chunks_mut(k))
             .for_each_init(
                 || Scratch::new(k),
                 |scratch, (((source, exact), bands), sketch)| {
@@ -210,30 +214,40 @@ impl Deduper {
                     self.record(source, scratch, slots);
                 },
             );
-        (self.exact, self.sketches) = (exact, sketches);
-        for function in bands.chunks_exact(b) {
-            for (column, &key) in self.bands.iter_mut().zip(function) {
-                column.push(key);
+        self.exact = exact;
+        let n = sources.len();
+        let mut band_major = vec![0u64; n * b];
+        for (i, function) in bands.chunks_exact(b).enumerate() {
+            for (band, &key) in function.iter().enumerate() {
+                band_major[band * n + i] = key;
             }
+        }
+        if let Err(error) = self.records.append(&band_major, &sketches) {
+            self.exact.truncate(start);
+            return Err(error);
         }
         self.rank.extend_from_slice(ranks);
         self.reference.resize(end, reference);
+        Ok(())
     }
 
     /// Estimated Jaccard of two functions from their b-bit sketches.
-    pub fn similarity(&self, i: usize, j: usize) -> f64 {
+    pub fn similarity(&self, i: usize, j: usize) -> Result<f64, String> {
         let k = self.config.permutations;
-        let (a, b) = (
-            &self.sketches[i * k..(i + 1) * k],
-            &self.sketches[j * k..(j + 1) * k],
-        );
-        let same = equal_bytes(a, b) as f64 / k as f64;
+        self.similarity_into(i, j, &mut SketchPair::new(k))
+    }
+
+    /// `similarity`, reading the sketches into reused buffers.
+    fn similarity_into(&self, i: usize, j: usize, pair: &mut SketchPair) -> Result<f64, String> {
+        self.records.sketch(i, &mut pair.a)?;
+        self.records.sketch(j, &mut pair.b)?;
+        let same = equal_bytes(&pair.a, &pair.b) as f64 / pair.a.len() as f64;
         // Unrelated values agree on their low byte 1 time in 256.
-        ((same - 1.0 / 256.0) / (1.0 - 1.0 / 256.0)).max(0.0)
+        Ok(((same - 1.0 / 256.0) / (1.0 - 1.0 / 256.0)).max(0.0))
     }
 
     /// Clusters everything added so far.
-    pub fn finish(&self) -> Outcome {
+    pub fn finish(&self) -> Result<Outcome, String> {
         let n = self.len();
         let mut sets = UnionFind::new(n);
         // Exact duplicates.
@@ -244,10 +258,15 @@ impl Deduper {
                 sets.union(pair[0] as usize, pair[1] as usize);
             }
         }
-        // Near duplicates, one band at a time so only one band's keys are sorted at once.
+        drop(order);
+        // Near duplicates, one band at a time so only one band's keys are in memory at once.
         let mut band = SortedBand::default();
-        for column in &self.bands {
-            let keys = band.sort(column);
+        let mut column = Vec::new();
+        let mut pair = SketchPair::new(self.config.permutations);
+        let threshold = self.config.threshold;
+        for b in 0..self.config.bands {
+            self.records.band(b, &mut column)?;
+            let keys = band.sort(&column);
             let mut start = 0;
             while start < n {
                 let mut end = start + 1;
@@ -263,79 +282,93 @@ impl Deduper {
                     if sets.find(prev) == sets.find(this) {
                         continue;
                     }
-                    if !self.config.verify || self.similarity(prev, this) >= self.config.threshold {
+                    if !self.config.verify
+                        || self.similarity_into(prev, this, &mut pair)? >= threshold
+                    {
                         sets.union(prev, this);
-                    } else if head != prev && self.similarity(head, this) >= self.config.threshold {
+                    } else if head != prev
+                        && self.similarity_into(head, this, &mut pair)? >= threshold
+                    {
                         sets.union(head, this);
                     }
                 }
                 start = end;
             }
         }
-        self.assign(&mut sets)
+        drop((column, band));
+        Ok(self.assign(&mut sets))
     }
 
     /// Every pair sharing an LSH bucket (and, with `verify`, an estimated Jaccard at the
     /// threshold), smaller index first, sorted: for measuring recall and precision.
-    pub fn candidate_pairs(&self, verify: bool) -> Vec<(u32, u32)> {
-        let mut pairs: Vec<(u32, u32)> = self
-            .bands
-            .par_iter()
-            .map_init(SortedBand::default, |band, column| {
-                self.bucket_pairs(band.sort(column), verify)
+    pub fn candidate_pairs(&self, verify: bool) -> Result<Vec<(u32, u32)>, String> {
+        let per_band: Result<Vec<Vec<(u32, u32)>>, String> = (0..self.config.bands)
+            .into_par_iter()
+            .map_init(SortedBand::default, |band, b| {
+                let mut column = Vec::new();
+                self.records.band(b, &mut column)?;
+                self.bucket_pairs(band.sort(&column), verify)
             })
-            .flatten()
             .collect();
+        let mut pairs: Vec<(u32, u32)> = per_band?.into_iter().flatten().collect();
         pairs.par_sort_unstable();
         pairs.dedup();
-        pairs
+        Ok(pairs)
     }
 
     /// The pairs sharing a bucket of one band's sorted keys, smaller index first.
-    fn bucket_pairs(&self, keys: &[(u64, u32)], verify: bool) -> Vec<(u32, u32)> {
+    fn bucket_pairs(&self, keys: &[(u64, u32)], verify: bool) -> Result<Vec<(u32, u32)>, String> {
         let mut pairs = Vec::new();
+        let mut sketches = SketchPair::new(self.config.permutations);
         for bucket in keys.chunk_by(|x, y| x.0 == y.0).filter(|c| c.len() > 1) {
             for (k, &(_, i)) in bucket.iter().enumerate() {
                 for &(_, j) in &bucket[k + 1..] {
-                    if !verify || self.similarity(i as usize, j as usize) >= self.config.threshold {
+                    if !verify
+                        || self.similarity_into(i as usize, j as usize, &mut sketches)?
+                            >= self.config.threshold
+                    {
                         pairs.push((i, j));
                     }
                 }
             }
         }
-        pairs
+        Ok(pairs)
     }
 
     fn assign(&self, sets: &mut UnionFind) -> Outcome {
         let n = self.len();
-        let roots: Vec<usize> = (0..n).map(|i| sets.find(i)).collect();
+        // u32 indices with NONE for "no member" (not Option<usize>): 4 bytes per function each.
+        const NONE: u32 = u32::MAX;
+        let roots: Vec<u32> = (0..n).map(|i| sets.find(i) as u32).collect();
         // Per root: the best non-reference member, and any reference member.
-        let mut best: Vec<Option<usize>> = vec![None; n];
-        let mut reference: Vec<Option<usize>> = vec![None; n];
+        let mut best: Vec<u32> = vec![NONE; n];
+        let mut reference: Vec<u32> = vec![NONE; n];
         for (i, &root) in roots.iter().enumerate() {
+            let root = root as usize;
             if self.reference[i] {
-                reference[root].get_or_insert(i);
+                if reference[root] == NONE {
+                    reference[root] = i as u32;
+                }
                 continue;
             }
-            let better = match best[root] {
-                None => true,
-                Some(j) => self.rank[i] < self.rank[j],
-            };
-            if better {
-                best[root] = Some(i);
+            let j = best[root];
+            if j == NONE || self.rank[i] < self.rank[j as usize] {
+                best[root] = i as u32;
             }
         }
         let mut cluster = Vec::with_capacity(n);
         let mut reason = Vec::with_capacity(n);
         for (i, &root) in roots.iter().enumerate() {
+            let root = root as usize;
             if self.reference[i] {
                 cluster.push(i as u32);
                 reason.push(Reason::Reference);
-            } else if let Some(r) = reference[root] {
-                cluster.push(r as u32);
+            } else if reference[root] != NONE {
+                cluster.push(reference[root]);
                 reason.push(Reason::Contaminated);
             } else {
-                let keep = best[root].expect("every cluster has a member");
+                assert_ne!(best[root], NONE, "every cluster has a member");
+                let keep = best[root] as usize;
                 cluster.push(keep as u32);
                 reason.push(if keep == i {
                     Reason::Kept
@@ -350,6 +383,21 @@ impl Deduper {
             cluster,
             reason,
             exact_hash: self.exact.clone(),
+        }
+    }
+}
+
+/// Two sketches read back from the records, in reused buffers.
+struct SketchPair {
+    a: Vec<u8>,
+    b: Vec<u8>,
+}
+
+impl SketchPair {
+    fn new(width: usize) -> Self {
+        SketchPair {
+            a: vec![0; width],
+            b: vec![0; width],
         }
     }
 }
@@ -443,9 +491,9 @@ mod tests {
     fn run(sources: &[&str], reference: &[&str]) -> Outcome {
         let mut d = Deduper::new(DedupConfig::default()).unwrap();
         let ranks: Vec<f64> = (0..sources.len()).map(|i| i as f64).collect();
-        d.add(sources, &ranks, false);
-        d.add(reference, &vec![0.0; reference.len()], true);
-        d.finish()
+        d.add(sources, &ranks, false).unwrap();
+        d.add(reference, &vec![0.0; reference.len()], true).unwrap();
+        d.finish().unwrap()
     }
 
     #[test]
@@ -468,9 +516,9 @@ mod tests {
     #[test]
     fn estimated_similarity_of_a_function_with_itself_is_one() {
         let mut d = Deduper::new(DedupConfig::default()).unwrap();
-        d.add(&[A, A, B], &[0.0, 1.0, 2.0], false);
-        assert!((d.similarity(0, 1) - 1.0).abs() < 1e-9);
-        assert!(d.similarity(0, 2) < 0.2);
+        d.add(&[A, A, B], &[0.0, 1.0, 2.0], false).unwrap();
+        assert!((d.similarity(0, 1).unwrap() - 1.0).abs() < 1e-9);
+        assert!(d.similarity(0, 2).unwrap() < 0.2);
         assert_eq!(d.bytes_per_function(), Deduper::BYTES_PER_FUNCTION);
     }
 

@@ -2,12 +2,14 @@
 //! verification of candidate pairs, union-find clusters, one representative per cluster.
 //!
 //! Memory is bounded by a compact per-function record ([`Deduper::BYTES_PER_FUNCTION`] bytes
-//! with the default 25 bands and 256 permutations): sources are hashed as they stream in and
-//! never kept.
+//! with the default 42 bands and 256 permutations): sources are hashed as they stream in and
+//! never kept, and the record's band keys and sketch go to a temporary file ([`spill`]), so
+//! only [`Deduper::RAM_BYTES_PER_FUNCTION`] bytes per function stay in RAM.
 
 pub mod cluster;
 pub mod lexer;
 pub mod minhash;
+pub mod spill;
 pub mod tokens;
 
 pub use cluster::{Deduper, Outcome, Reason};

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
@@ -15,6 +15,8 @@ use crate::extract::driver;
 struct Deduper {
     inner: Mutex<dedup::Deduper>,
     threads: usize,
+    /// What `cluster` found, read back in slices by `outcome`.
+    outcome: Mutex<Option<dedup::Outcome>>,
 }
 
 #[pymethods]
@@ -47,6 +49,7 @@ impl Deduper {
         Ok(Deduper {
             inner: Mutex::new(inner),
             threads,
+            outcome: Mutex::new(None),
         })
     }
 
@@ -67,9 +70,9 @@ impl Deduper {
             let refs: Vec<&str> = sources.iter().map(|s| &**s).collect();
             let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &mut dedup::Deduper = &mut guard;
-            driver::pool(self.threads).install(|| inner.add(&refs, &ranks, reference));
-        });
-        Ok(())
+            driver::pool(self.threads).install(|| inner.add(&refs, &ranks, reference))
+        })
+        .map_err(PyOSError::new_err)
     }
 
     fn __len__(&self) -> usize {
@@ -89,44 +92,81 @@ impl Deduper {
         if i >= inner.len() || j >= inner.len() {
             return Err(PyValueError::new_err("no such function"));
         }
-        Ok(inner.similarity(i, j))
+        inner.similarity(i, j).map_err(PyOSError::new_err)
     }
 
     /// All pairs that share an LSH bucket (verified by estimated Jaccard when `verify`).
     #[pyo3(signature = (verify=true))]
-    fn candidate_pairs(&self, py: Python<'_>, verify: bool) -> Vec<(u32, u32)> {
+    fn candidate_pairs(&self, py: Python<'_>, verify: bool) -> PyResult<Vec<(u32, u32)>> {
         py.detach(|| {
             let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &dedup::Deduper = &guard;
             driver::pool(self.threads).install(|| inner.candidate_pairs(verify))
         })
+        .map_err(PyOSError::new_err)
     }
 
     /// Cluster everything added: columns cluster, reason, exact_hash (one row per function).
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let outcome = py.detach(|| {
+        let outcome = self.clustered(py)?;
+        outcome_columns(py, &outcome, 0, outcome.cluster.len())
+    }
+
+    /// Cluster everything added and keep the outcome here, to be read in slices by `outcome`
+    /// (a big table's outcome never becomes one Python list per column).
+    fn cluster(&self, py: Python<'_>) -> PyResult<()> {
+        let outcome = self.clustered(py)?;
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        Ok(())
+    }
+
+    /// Rows `start..stop` of the outcome `cluster` kept, as `finish`'s columns.
+    fn outcome<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let guard = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = guard
+            .as_ref()
+            .ok_or_else(|| PyValueError::new_err("outcome() before cluster()"))?;
+        let stop = stop.min(outcome.cluster.len());
+        outcome_columns(py, outcome, start.min(stop), stop)
+    }
+}
+
+impl Deduper {
+    fn clustered(&self, py: Python<'_>) -> PyResult<dedup::Outcome> {
+        py.detach(|| {
             let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &dedup::Deduper = &guard;
             driver::pool(self.threads).install(|| inner.finish())
-        });
-        let out = PyDict::new(py);
-        out.set_item("cluster", outcome.cluster)?;
-        out.set_item(
-            "reason",
-            outcome
-                .reason
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>(),
-        )?;
-        let hashes: Vec<String> = outcome
-            .exact_hash
-            .iter()
-            .map(|h| format!("{h:032x}"))
-            .collect();
-        out.set_item("exact_hash", hashes)?;
-        Ok(out)
+        })
+        .map_err(PyOSError::new_err)
     }
+}
+
+/// Rows `start..stop` of an outcome: cluster, reason, exact_hash (32 hex digits).
+fn outcome_columns<'py>(
+    py: Python<'py>,
+    outcome: &dedup::Outcome,
+    start: usize,
+    stop: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("cluster", &outcome.cluster[start..stop])?;
+    let reasons: Vec<&str> = outcome.reason[start..stop]
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    out.set_item("reason", reasons)?;
+    let hashes: Vec<String> = outcome.exact_hash[start..stop]
+        .iter()
+        .map(|h| format!("{h:032x}"))
+        .collect();
+    out.set_item("exact_hash", hashes)?;
+    Ok(out)
 }
 
 /// Token texts of each source: from the dedup lexer, or from tree-sitter (its oracle).

@@ -1,0 +1,160 @@
+//! The bulky part of every function's dedup record, its LSH band keys and its MinHash sketch
+//! (592 of its 617 bytes with the defaults), kept in two unnamed temporary files instead of
+//! RAM, so the Deduper's memory stays a few dozen bytes per function at any corpus size.
+//!
+//! Band keys are written block by block, each block band-major, so `finish` reads one band's
+//! column at a time; sketches are fixed-size slots read back one pair at a time to verify a
+//! candidate pair. The files are removed as soon as they are created: nothing is left behind,
+//! even by a killed process, and the page cache serves the reads.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A file in `dir` that no other process can open: created, then unlinked at once.
+fn unnamed_file(dir: &Path, tag: &str) -> io::Result<File> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(".case2code-dedup-{}-{n}-{tag}", std::process::id()));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Band keys and sketches of every function added, on disk.
+pub struct Records {
+    bands: File,
+    /// Per block added: where its band-major keys start in `bands`, and its function count.
+    blocks: Vec<(u64, usize)>,
+    band_count: usize,
+    sketches: File,
+    sketch_width: usize,
+    len: usize,
+}
+
+impl Records {
+    /// Empty records in the temporary directory (`TMPDIR`, else /tmp).
+    pub fn new(band_count: usize, sketch_width: usize) -> Result<Self, String> {
+        let dir = std::env::temp_dir();
+        let open = |tag| {
+            unnamed_file(&dir, tag).map_err(|e| {
+                format!(
+                    "cannot create dedup's record files in {} ({e}); set TMPDIR to a writable folder",
+                    dir.display()
+                )
+            })
+        };
+        Ok(Records {
+            bands: open("bands")?,
+            blocks: Vec::new(),
+            band_count,
+            sketches: open("sketches")?,
+            sketch_width,
+            len: 0,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a block: `band_major[b * n + i]` is band `b`'s key of the block's function `i`,
+    /// `sketches` the block's sketches one after another.
+    pub fn append(&mut self, band_major: &[u64], sketches: &[u8]) -> Result<(), String> {
+        let n = sketches.len() / self.sketch_width;
+        debug_assert_eq!(band_major.len(), n * self.band_count);
+        let offset = self.blocks.last().map_or(0, |&(start, len)| {
+            start + (len * self.band_count * 8) as u64
+        });
+        let bytes: Vec<u8> = band_major
+            .iter()
+            .flat_map(|key| key.to_le_bytes())
+            .collect();
+        let written = self.bands.write_all_at(&bytes, offset).and_then(|()| {
+            self.sketches
+                .write_all_at(sketches, (self.len * self.sketch_width) as u64)
+        });
+        written.map_err(|e| {
+            format!(
+                "cannot write dedup's records to {} ({e})",
+                std::env::temp_dir().display()
+            )
+        })?;
+        self.blocks.push((offset, n));
+        self.len += n;
+        Ok(())
+    }
+
+    /// Band `band`'s key of every function, in order, into `out`.
+    pub fn band(&self, band: usize, out: &mut Vec<u64>) -> Result<(), String> {
+        out.clear();
+        out.reserve(self.len);
+        let mut bytes = Vec::new();
+        for &(start, n) in &self.blocks {
+            bytes.resize(n * 8, 0);
+            let at = start + (band * n * 8) as u64;
+            self.bands
+                .read_exact_at(&mut bytes, at)
+                .map_err(read_error)?;
+            out.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            );
+        }
+        Ok(())
+    }
+
+    /// Function `i`'s sketch into `out` (`sketch_width` bytes).
+    pub fn sketch(&self, i: usize, out: &mut [u8]) -> Result<(), String> {
+        self.sketches
+            .read_exact_at(out, (i * self.sketch_width) as u64)
+            .map_err(read_error)
+    }
+}
+
+fn read_error(error: io::Error) -> String {
+    format!("cannot read dedup's records back from their temporary file ({error})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_read_back_as_columns_and_slots() {
+        let mut records = Records::new(2, 3).unwrap();
+        // Block of two functions: band 0 keys 1, 2; band 1 keys 10, 20.
+        records
+            .append(&[1, 2, 10, 20], &[1, 1, 1, 2, 2, 2])
+            .unwrap();
+        records.append(&[3, 30], &[3, 3, 3]).unwrap();
+        let mut column = Vec::new();
+        records.band(1, &mut column).unwrap();
+        assert_eq!(column, vec![10, 20, 30]);
+        records.band(0, &mut column).unwrap();
+        assert_eq!(column, vec![1, 2, 3]);
+        let mut sketch = [0u8; 3];
+        records.sketch(2, &mut sketch).unwrap();
+        assert_eq!(sketch, [3, 3, 3]);
+        assert_eq!(records.len(), 3);
+    }
+}
