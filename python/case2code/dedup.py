@@ -88,7 +88,7 @@ class DedupConfig:
                 self.seed,
                 self.threads,
             )
-        except ValueError as e:
+        except (ValueError, OSError) as e:  # refused settings; its temporary record files
             raise C2CError(f"dedup: {e}") from None
 
 

@@ -76,6 +76,7 @@ class Limits:
     A case whose result changes is `unstable`: no model could infer its output from the code.
     """
 
+    # The same defaults as Rust's `Limits::default()` (tests/test_defaults.py holds them equal).
     fuel_per_case: int = 2_000_000_000
     fuel_per_definition: int = 50_000_000_000
     wall_ms_per_case: int = 10_000
@@ -100,6 +101,7 @@ class Limits:
         one_of("isolation", self.isolation, ("function", "case", "shared"))
 
     def to_json(self) -> str:
+        """The limits as JSON text, for fingerprints (Rust reads the fields themselves)."""
         return json.dumps(dataclasses.asdict(self))
 
 
@@ -172,7 +174,7 @@ def prepare() -> tuple[Path, Path]:
             compiled, stdlib_dir = _core.sandbox_prepare(
                 snapshot, SNAPSHOT_SHA256, stdlib, STDLIB_ZIP_SHA256, cache_dir()
             )
-        except RuntimeError as e:
+        except _core.SandboxError as e:
             raise C2CError(f"sandbox: {e}") from None
         _prepared = (Path(compiled), Path(stdlib_dir))
     return _prepared
@@ -196,9 +198,9 @@ class Sandbox:
         compiled, stdlib_dir = prepare()
         try:
             self._executor = _core.Executor(
-                compiled, stdlib_dir, self.limits.to_json(), self.workers, _worker_command()
+                compiled, stdlib_dir, self.limits, self.workers, _worker_command()
             )
-        except (ValueError, RuntimeError) as e:
+        except (_core.ConfigError, _core.SandboxError) as e:
             raise C2CError(f"sandbox: {e}") from None
 
     def close(self) -> None:

@@ -4,10 +4,10 @@ use rayon::prelude::*;
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
 
-use super::DedupConfig;
 use super::lexer;
 use super::minhash::{self, Permutations};
 use super::spill::Records;
+use super::{DedupConfig, DedupError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
@@ -99,7 +99,7 @@ impl Deduper {
     /// Of those, the bytes held in RAM per function: exact hash, rank, reference flag.
     pub const RAM_BYTES_PER_FUNCTION: usize = 16 + 8 + 1;
 
-    pub fn new(config: DedupConfig) -> Result<Self, String> {
+    pub fn new(config: DedupConfig) -> Result<Self, DedupError> {
         config.validate()?;
         let perms = Permutations::new(config.permutations, config.seed);
         Ok(Deduper {
@@ -186,10 +186,21 @@ impl Deduper {
     }
 
     /// Hashes a block of sources (in parallel) and appends them. `ranks` orders candidates for
-    /// keeping (e.g. length for "shortest"); reference functions are never kept. Fails only
-    /// when the records cannot be written to the temporary directory.
-    pub fn add(&mut self, sources: &[&str], ranks: &[f64], reference: bool) -> Result<(), String> {
-        assert_eq!(sources.len(), ranks.len());
+    /// keeping (e.g. length for "shortest"); reference functions are never kept. Fails when
+    /// `ranks` is not one per source, or the records cannot be written to the temporary
+    /// directory.
+    pub fn add(
+        &mut self,
+        sources: &[&str],
+        ranks: &[f64],
+        reference: bool,
+    ) -> Result<(), DedupError> {
+        if sources.len() != ranks.len() {
+            return Err(DedupError::LengthMismatch {
+                sources: sources.len(),
+                ranks: ranks.len(),
+            });
+        }
         let (start, end) = (self.len(), self.len() + sources.len());
         let (b, k) = (self.config.bands, self.config.permutations);
         // Records are written in place, each function's into its own slots; band keys by
@@ -232,13 +243,22 @@ impl Deduper {
     }
 
     /// Estimated Jaccard of two functions from their b-bit sketches.
-    pub fn similarity(&self, i: usize, j: usize) -> Result<f64, String> {
+    pub fn similarity(&self, i: usize, j: usize) -> Result<f64, DedupError> {
+        let len = self.len();
+        if let Some(index) = [i, j].into_iter().find(|&index| index >= len) {
+            return Err(DedupError::NoSuchFunction { index, len });
+        }
         let k = self.config.permutations;
         self.similarity_into(i, j, &mut SketchPair::new(k))
     }
 
     /// `similarity`, reading the sketches into reused buffers.
-    fn similarity_into(&self, i: usize, j: usize, pair: &mut SketchPair) -> Result<f64, String> {
+    fn similarity_into(
+        &self,
+        i: usize,
+        j: usize,
+        pair: &mut SketchPair,
+    ) -> Result<f64, DedupError> {
         self.records.sketch(i, &mut pair.a)?;
         self.records.sketch(j, &mut pair.b)?;
         let same = equal_bytes(&pair.a, &pair.b) as f64 / pair.a.len() as f64;
@@ -247,7 +267,7 @@ impl Deduper {
     }
 
     /// Clusters everything added so far.
-    pub fn finish(&self) -> Result<Outcome, String> {
+    pub fn finish(&self) -> Result<Outcome, DedupError> {
         let n = self.len();
         let mut sets = UnionFind::new(n);
         // Exact duplicates.
@@ -301,8 +321,8 @@ impl Deduper {
 
     /// Every pair sharing an LSH bucket (and, with `verify`, an estimated Jaccard at the
     /// threshold), smaller index first, sorted: for measuring recall and precision.
-    pub fn candidate_pairs(&self, verify: bool) -> Result<Vec<(u32, u32)>, String> {
-        let per_band: Result<Vec<Vec<(u32, u32)>>, String> = (0..self.config.bands)
+    pub fn candidate_pairs(&self, verify: bool) -> Result<Vec<(u32, u32)>, DedupError> {
+        let per_band: Result<Vec<Vec<(u32, u32)>>, DedupError> = (0..self.config.bands)
             .into_par_iter()
             .map_init(SortedBand::default, |band, b| {
                 let mut column = Vec::new();
@@ -317,7 +337,11 @@ impl Deduper {
     }
 
     /// The pairs sharing a bucket of one band's sorted keys, smaller index first.
-    fn bucket_pairs(&self, keys: &[(u64, u32)], verify: bool) -> Result<Vec<(u32, u32)>, String> {
+    fn bucket_pairs(
+        &self,
+        keys: &[(u64, u32)],
+        verify: bool,
+    ) -> Result<Vec<(u32, u32)>, DedupError> {
         let mut pairs = Vec::new();
         let mut sketches = SketchPair::new(self.config.permutations);
         for bucket in keys.chunk_by(|x, y| x.0 == y.0).filter(|c| c.len() > 1) {

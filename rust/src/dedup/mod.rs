@@ -7,12 +7,14 @@
 //! only [`Deduper::RAM_BYTES_PER_FUNCTION`] bytes per function stay in RAM.
 
 pub mod cluster;
+mod error;
 pub mod lexer;
 pub mod minhash;
 pub mod spill;
 pub mod tokens;
 
 pub use cluster::{Deduper, Outcome, Reason};
+pub use error::DedupError;
 
 /// Bands x rows: 42 x 6, not the 25 x 10 that minimises false positives plus negatives for
 /// Jaccard 0.7 with no verification. Verification removes false positives, so the optimum
@@ -51,18 +53,19 @@ impl Default for DedupConfig {
 }
 
 impl DedupConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DedupError> {
         if self.ngram == 0 || self.permutations == 0 || self.bands == 0 || self.rows == 0 {
-            return Err("ngram, permutations, bands and rows must be positive".into());
+            return Err(DedupError::NotPositive);
         }
         if self.bands * self.rows > self.permutations {
-            return Err(format!(
-                "bands x rows ({} x {}) exceeds the {} permutations",
-                self.bands, self.rows, self.permutations
-            ));
+            return Err(DedupError::BandsExceedPermutations {
+                bands: self.bands,
+                rows: self.rows,
+                permutations: self.permutations,
+            });
         }
         if !(0.0..=1.0).contains(&self.threshold) {
-            return Err("threshold must be between 0 and 1".into());
+            return Err(DedupError::Threshold(self.threshold));
         }
         Ok(())
     }

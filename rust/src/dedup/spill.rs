@@ -13,6 +13,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::DedupError;
+
 /// A file in `dir` that no other process can open: created, then unlinked at once.
 fn unnamed_file(dir: &Path, tag: &str) -> io::Result<File> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -48,14 +50,12 @@ pub struct Records {
 
 impl Records {
     /// Empty records in the temporary directory (`TMPDIR`, else /tmp).
-    pub fn new(band_count: usize, sketch_width: usize) -> Result<Self, String> {
+    pub fn new(band_count: usize, sketch_width: usize) -> Result<Self, DedupError> {
         let dir = std::env::temp_dir();
         let open = |tag| {
-            unnamed_file(&dir, tag).map_err(|e| {
-                format!(
-                    "cannot create dedup's record files in {} ({e}); set TMPDIR to a writable folder",
-                    dir.display()
-                )
+            unnamed_file(&dir, tag).map_err(|error| DedupError::RecordsCreate {
+                dir: dir.clone(),
+                error,
             })
         };
         Ok(Records {
@@ -78,7 +78,7 @@ impl Records {
 
     /// Appends a block: `band_major[b * n + i]` is band `b`'s key of the block's function `i`,
     /// `sketches` the block's sketches one after another.
-    pub fn append(&mut self, band_major: &[u64], sketches: &[u8]) -> Result<(), String> {
+    pub fn append(&mut self, band_major: &[u64], sketches: &[u8]) -> Result<(), DedupError> {
         let n = sketches.len() / self.sketch_width;
         debug_assert_eq!(band_major.len(), n * self.band_count);
         let offset = self.blocks.last().map_or(0, |&(start, len)| {
@@ -92,11 +92,9 @@ impl Records {
             self.sketches
                 .write_all_at(sketches, (self.len * self.sketch_width) as u64)
         });
-        written.map_err(|e| {
-            format!(
-                "cannot write dedup's records to {} ({e})",
-                std::env::temp_dir().display()
-            )
+        written.map_err(|error| DedupError::RecordsWrite {
+            dir: std::env::temp_dir(),
+            error,
         })?;
         self.blocks.push((offset, n));
         self.len += n;
@@ -104,7 +102,7 @@ impl Records {
     }
 
     /// Band `band`'s key of every function, in order, into `out`.
-    pub fn band(&self, band: usize, out: &mut Vec<u64>) -> Result<(), String> {
+    pub fn band(&self, band: usize, out: &mut Vec<u64>) -> Result<(), DedupError> {
         out.clear();
         out.reserve(self.len);
         let mut bytes = Vec::new();
@@ -113,7 +111,7 @@ impl Records {
             let at = start + (band * n * 8) as u64;
             self.bands
                 .read_exact_at(&mut bytes, at)
-                .map_err(read_error)?;
+                .map_err(DedupError::RecordsRead)?;
             out.extend(
                 bytes
                     .chunks_exact(8)
@@ -124,15 +122,11 @@ impl Records {
     }
 
     /// Function `i`'s sketch into `out` (`sketch_width` bytes).
-    pub fn sketch(&self, i: usize, out: &mut [u8]) -> Result<(), String> {
+    pub fn sketch(&self, i: usize, out: &mut [u8]) -> Result<(), DedupError> {
         self.sketches
             .read_exact_at(out, (i * self.sketch_width) as u64)
-            .map_err(read_error)
+            .map_err(DedupError::RecordsRead)
     }
-}
-
-fn read_error(error: io::Error) -> String {
-    format!("cannot read dedup's records back from their temporary file ({error})")
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! The lists are data files (`data/*.txt`, one name per line, `#` comments) so the
 //! Python reference implementation in `benches/` reads exactly the same ones.
 
+use std::fmt;
+
 use rustc_hash::FxHashSet;
 
 pub const STDLIB_MODULES: &str = include_str!("data/stdlib_modules.txt");
@@ -11,6 +13,41 @@ pub const DENIED_BUILTINS: &str = include_str!("data/denied_builtins.txt");
 pub const DENIED_MODULES: &str = include_str!("data/denied_modules.txt");
 pub const DENIED_ATTRIBUTES: &str = include_str!("data/denied_attributes.txt");
 pub const ALLOWED_DECORATORS: &str = include_str!("data/allowed_decorators.txt");
+
+/// The lists users can replace, by name, each with its data file.
+pub const LISTS: [(&str, &str); 6] = [
+    ("stdlib_modules", STDLIB_MODULES),
+    ("builtins", BUILTINS),
+    ("denied_builtins", DENIED_BUILTINS),
+    ("denied_modules", DENIED_MODULES),
+    ("denied_attributes", DENIED_ATTRIBUTES),
+    ("allowed_decorators", ALLOWED_DECORATORS),
+];
+
+/// Extraction settings refused: a rule or list name that does not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExtractError {
+    UnknownRule(String),
+    UnknownList(String),
+}
+
+impl fmt::Display for ExtractError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExtractError::UnknownRule(name) => write!(
+                f,
+                "unknown rule {name:?}; rules are: {}",
+                Rules::NAMES.join(", ")
+            ),
+            ExtractError::UnknownList(name) => {
+                let names: Vec<&str> = LISTS.iter().map(|(name, _)| *name).collect();
+                write!(f, "unknown list {name:?}; lists are: {}", names.join(", "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExtractError {}
 
 /// Names of a list file's entries: one per line, blank lines and `#` comments skipped.
 pub fn list_entries(text: &str) -> impl Iterator<Item = &str> {
@@ -83,7 +120,7 @@ impl Rules {
     ];
 
     /// Switch a rule by its config name; `Err` names an unknown rule.
-    pub fn set(&mut self, name: &str, on: bool) -> Result<(), String> {
+    pub fn set(&mut self, name: &str, on: bool) -> Result<(), ExtractError> {
         let slot = match name {
             "not_async" => &mut self.not_async,
             "allowed_decorators" => &mut self.allowed_decorators,
@@ -98,12 +135,7 @@ impl Rules {
             "resolvable_names" => &mut self.resolvable_names,
             "source_bytes" => &mut self.source_bytes,
             "literal_bytes" => &mut self.literal_bytes,
-            _ => {
-                return Err(format!(
-                    "unknown rule {name:?}; rules are: {}",
-                    Self::NAMES.join(", ")
-                ));
-            }
+            _ => return Err(ExtractError::UnknownRule(name.to_string())),
         };
         *slot = on;
         Ok(())
@@ -151,6 +183,38 @@ impl NameLists {
             denied_attributes: denied_attributes.to_vec(),
             allowed_decorators: to_set(allowed_decorators),
         }
+    }
+
+    /// The default lists with some replaced, by name (see [`LISTS`]); `Err` names an unknown
+    /// list.
+    pub fn with_replaced(replaced: &[(String, Vec<String>)]) -> Result<Self, ExtractError> {
+        if let Some((name, _)) = replaced
+            .iter()
+            .find(|(name, _)| !LISTS.iter().any(|(known, _)| known == name))
+        {
+            return Err(ExtractError::UnknownList(name.clone()));
+        }
+        let [
+            stdlib_modules,
+            builtins,
+            denied_builtins,
+            denied_modules,
+            denied_attributes,
+            allowed,
+        ] = LISTS.map(|(name, text)| {
+            replaced
+                .iter()
+                .find(|(given, _)| given == name)
+                .map_or_else(|| default_list(text), |(_, entries)| entries.clone())
+        });
+        Ok(NameLists::new(
+            &stdlib_modules,
+            &builtins,
+            &denied_builtins,
+            &denied_modules,
+            &denied_attributes,
+            &allowed,
+        ))
     }
 
     /// Whether `qualified` is a denied attribute or lies below one (`a.b` denies `a.b.c`).
@@ -223,6 +287,21 @@ mod tests {
         assert!(rules.set("size", false).is_ok());
         assert!(!rules.size);
         let err = rules.set("sise", false).unwrap_err();
-        assert!(err.contains("unknown rule \"sise\""));
+        assert!(err.to_string().contains("unknown rule \"sise\""));
+    }
+
+    #[test]
+    fn lists_are_replaced_by_name() {
+        let lists =
+            NameLists::with_replaced(&[("stdlib_modules".into(), vec!["numpy".into()])]).unwrap();
+        assert!(lists.stdlib_modules.contains("numpy"));
+        assert!(!lists.stdlib_modules.contains("math"));
+        assert!(lists.builtins.contains("len"));
+        let err = NameLists::with_replaced(&[("deny".into(), vec![])]).unwrap_err();
+        assert_eq!(err, ExtractError::UnknownList("deny".into()));
+        assert!(
+            err.to_string()
+                .starts_with("unknown list \"deny\"; lists are: stdlib_modules")
+        );
     }
 }

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 
 use tree_sitter::{Parser, Tree};
 
-pub use config::{ExtractConfig, NameLists, Rules};
+pub use config::{ExtractConfig, ExtractError, NameLists, Rules};
 pub use decode::{decode_source, normalise_newlines};
 pub use report::{
     ExtractedFunction, Param, ParamKind, RejectReason, Rejection, SkipReason, SourceReport,

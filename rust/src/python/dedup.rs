@@ -3,13 +3,14 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
 
-use crate::dedup::{self, DedupConfig};
+use crate::dedup::{self, DedupError};
 use crate::extract::driver;
+
+use super::conversion;
 
 #[pyclass(module = "case2code._core")]
 struct Deduper {
@@ -21,21 +22,22 @@ struct Deduper {
 
 #[pymethods]
 impl Deduper {
+    /// Settings left out keep the Rust defaults (`_core.defaults()["dedup"]`).
     #[new]
-    #[pyo3(signature = (ngram=5, permutations=256, bands=42, rows=6, threshold=0.7, verify=true, structural=false, seed=1, threads=0))]
+    #[pyo3(signature = (ngram=None, permutations=None, bands=None, rows=None, threshold=None, verify=None, structural=None, seed=None, threads=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        ngram: usize,
-        permutations: usize,
-        bands: usize,
-        rows: usize,
-        threshold: f64,
-        verify: bool,
-        structural: bool,
-        seed: u64,
+        ngram: Option<usize>,
+        permutations: Option<usize>,
+        bands: Option<usize>,
+        rows: Option<usize>,
+        threshold: Option<f64>,
+        verify: Option<bool>,
+        structural: Option<bool>,
+        seed: Option<u64>,
         threads: usize,
     ) -> PyResult<Self> {
-        let config = DedupConfig {
+        let config = conversion::dedup_config(
             ngram,
             permutations,
             bands,
@@ -44,10 +46,9 @@ impl Deduper {
             verify,
             structural,
             seed,
-        };
-        let inner = dedup::Deduper::new(config).map_err(PyValueError::new_err)?;
+        );
         Ok(Deduper {
-            inner: Mutex::new(inner),
+            inner: Mutex::new(dedup::Deduper::new(config)?),
             threads,
             outcome: Mutex::new(None),
         })
@@ -63,16 +64,13 @@ impl Deduper {
         ranks: Vec<f64>,
         reference: bool,
     ) -> PyResult<()> {
-        if sources.len() != ranks.len() {
-            return Err(PyValueError::new_err("sources and ranks differ in length"));
-        }
         py.detach(|| {
             let refs: Vec<&str> = sources.iter().map(|s| &**s).collect();
             let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &mut dedup::Deduper = &mut guard;
             driver::pool(self.threads).install(|| inner.add(&refs, &ranks, reference))
-        })
-        .map_err(PyOSError::new_err)
+        })?;
+        Ok(())
     }
 
     fn __len__(&self) -> usize {
@@ -89,27 +87,23 @@ impl Deduper {
     /// Estimated Jaccard of two added functions.
     fn similarity(&self, i: usize, j: usize) -> PyResult<f64> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if i >= inner.len() || j >= inner.len() {
-            return Err(PyValueError::new_err("no such function"));
-        }
-        inner.similarity(i, j).map_err(PyOSError::new_err)
+        Ok(inner.similarity(i, j)?)
     }
 
     /// All pairs that share an LSH bucket (verified by estimated Jaccard when `verify`).
     #[pyo3(signature = (verify=true))]
     fn candidate_pairs(&self, py: Python<'_>, verify: bool) -> PyResult<Vec<(u32, u32)>> {
-        py.detach(|| {
+        Ok(py.detach(|| {
             let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &dedup::Deduper = &guard;
             driver::pool(self.threads).install(|| inner.candidate_pairs(verify))
-        })
-        .map_err(PyOSError::new_err)
+        })?)
     }
 
     /// Cluster everything added: columns cluster, reason, exact_hash (one row per function).
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let outcome = self.clustered(py)?;
-        outcome_columns(py, &outcome, 0, outcome.cluster.len())
+        conversion::outcome_columns(py, &outcome, 0..outcome.cluster.len())
     }
 
     /// Cluster everything added and keep the outcome here, to be read in slices by `outcome`
@@ -128,45 +122,20 @@ impl Deduper {
         stop: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
         let guard = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = guard
-            .as_ref()
-            .ok_or_else(|| PyValueError::new_err("outcome() before cluster()"))?;
+        let outcome = guard.as_ref().ok_or(DedupError::NotClustered)?;
         let stop = stop.min(outcome.cluster.len());
-        outcome_columns(py, outcome, start.min(stop), stop)
+        conversion::outcome_columns(py, outcome, start.min(stop)..stop)
     }
 }
 
 impl Deduper {
-    fn clustered(&self, py: Python<'_>) -> PyResult<dedup::Outcome> {
+    fn clustered(&self, py: Python<'_>) -> Result<dedup::Outcome, DedupError> {
         py.detach(|| {
             let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &dedup::Deduper = &guard;
             driver::pool(self.threads).install(|| inner.finish())
         })
-        .map_err(PyOSError::new_err)
     }
-}
-
-/// Rows `start..stop` of an outcome: cluster, reason, exact_hash (32 hex digits).
-fn outcome_columns<'py>(
-    py: Python<'py>,
-    outcome: &dedup::Outcome,
-    start: usize,
-    stop: usize,
-) -> PyResult<Bound<'py, PyDict>> {
-    let out = PyDict::new(py);
-    out.set_item("cluster", &outcome.cluster[start..stop])?;
-    let reasons: Vec<&str> = outcome.reason[start..stop]
-        .iter()
-        .map(|r| r.as_str())
-        .collect();
-    out.set_item("reason", reasons)?;
-    let hashes: Vec<String> = outcome.exact_hash[start..stop]
-        .iter()
-        .map(|h| format!("{h:032x}"))
-        .collect();
-    out.set_item("exact_hash", hashes)?;
-    Ok(out)
 }
 
 /// Token texts of each source: from the dedup lexer, or from tree-sitter (its oracle).

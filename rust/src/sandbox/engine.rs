@@ -11,6 +11,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Module, PoolingAllocationConfig};
 
+use super::error::SandboxError;
+
 /// One epoch tick; wall-clock deadlines are counted in ticks.
 pub const TICK: Duration = Duration::from_millis(10);
 
@@ -96,13 +98,19 @@ pub struct Prepared {
 /// The guest looks for its stdlib zip under this name (CPython 3.15).
 pub const STDLIB_ZIP_NAME: &str = "python315.zip";
 
-fn checked_digest(path: &Path, expected_sha256: &str, cache_dir: &Path) -> Result<String, String> {
+fn checked_digest(
+    path: &Path,
+    expected_sha256: &str,
+    cache_dir: &Path,
+) -> Result<String, SandboxError> {
     let stamp = verified_stamp(path, cache_dir);
     let digest = match stamp.as_ref().and_then(|(file, key)| read_stamp(file, key)) {
         Some(digest) => digest,
         None => {
-            let digest =
-                sha256_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let digest = sha256_file(path).map_err(|error| SandboxError::Read {
+                path: path.to_path_buf(),
+                error,
+            })?;
             if let Some((file, key)) = &stamp {
                 write_stamp(file, key, &digest);
             }
@@ -110,10 +118,11 @@ fn checked_digest(path: &Path, expected_sha256: &str, cache_dir: &Path) -> Resul
         }
     };
     if !expected_sha256.is_empty() && digest != expected_sha256 {
-        return Err(format!(
-            "{} has sha256 {digest}, expected {expected_sha256}: refusing to use it",
-            path.display()
-        ));
+        return Err(SandboxError::Digest {
+            path: path.to_path_buf(),
+            found: digest,
+            expected: expected_sha256.to_string(),
+        });
     }
     Ok(digest)
 }
@@ -170,23 +179,29 @@ pub fn prepare(
     stdlib_zip: &Path,
     stdlib_sha256: &str,
     cache_dir: &Path,
-) -> Result<Prepared, String> {
-    fs::create_dir_all(cache_dir)
-        .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
+) -> Result<Prepared, SandboxError> {
+    fs::create_dir_all(cache_dir).map_err(|error| SandboxError::Create {
+        path: cache_dir.to_path_buf(),
+        error,
+    })?;
     let zip_digest = checked_digest(stdlib_zip, stdlib_sha256, cache_dir)?;
     let stdlib_dir = cache_dir.join(format!("stdlib-{}", &zip_digest[..16]));
     let zip_target = stdlib_dir.join(STDLIB_ZIP_NAME);
     if !zip_target.is_file() {
-        fs::create_dir_all(&stdlib_dir)
-            .map_err(|e| format!("cannot create {}: {e}", stdlib_dir.display()))?;
+        fs::create_dir_all(&stdlib_dir).map_err(|error| SandboxError::Create {
+            path: stdlib_dir.clone(),
+            error,
+        })?;
         let tmp = stdlib_dir.join(format!(".tmp{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
         // A copy, not a symlink: the guest's directory handle does not follow links out of it.
         if fs::hard_link(stdlib_zip, &tmp).is_err() {
-            fs::copy(stdlib_zip, &tmp).map_err(|e| format!("cannot copy the stdlib zip: {e}"))?;
+            fs::copy(stdlib_zip, &tmp).map_err(SandboxError::CopyStdlib)?;
         }
-        fs::rename(&tmp, &zip_target)
-            .map_err(|e| format!("cannot write {}: {e}", zip_target.display()))?;
+        fs::rename(&tmp, &zip_target).map_err(|error| SandboxError::Write {
+            path: zip_target.clone(),
+            error,
+        })?;
     }
     let compiled = compile_cached(wasm, wasm_sha256, cache_dir)?;
     Ok(Prepared {
@@ -195,29 +210,47 @@ pub fn prepare(
     })
 }
 
-fn compile_cached(wasm: &Path, expected_sha256: &str, cache_dir: &Path) -> Result<PathBuf, String> {
-    let engine = engine().map_err(|e| format!("wasmtime engine: {e}"))?;
+fn compile_cached(
+    wasm: &Path,
+    expected_sha256: &str,
+    cache_dir: &Path,
+) -> Result<PathBuf, SandboxError> {
+    let engine = engine().map_err(|e| SandboxError::Engine(e.to_string()))?;
     let digest = checked_digest(wasm, expected_sha256, cache_dir)?;
     let target = compiled_path(&engine, &digest, cache_dir);
     if target.is_file() {
         return Ok(target);
     }
-    let bytes = fs::read(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    let bytes = fs::read(wasm).map_err(|error| SandboxError::Read {
+        path: wasm.to_path_buf(),
+        error,
+    })?;
     let compiled = engine
         .precompile_module(&bytes)
-        .map_err(|e| format!("compiling {}: {e}", wasm.display()))?;
+        .map_err(|e| SandboxError::Compile {
+            path: wasm.to_path_buf(),
+            error: e.to_string(),
+        })?;
     // Atomic publish: a reader sees the whole file or none (it is mmap'ed and trusted).
     let tmp = target.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, compiled).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, &target).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    fs::write(&tmp, compiled).map_err(|error| SandboxError::Write {
+        path: tmp.clone(),
+        error,
+    })?;
+    fs::rename(&tmp, &target).map_err(|error| SandboxError::Write {
+        path: target.clone(),
+        error,
+    })?;
     Ok(target)
 }
 
 /// Loads a compiled interpreter written by [`prepare`].
-pub fn load(compiled: &Path) -> Result<Module, String> {
-    let engine = engine().map_err(|e| format!("wasmtime engine: {e}"))?;
+pub fn load(compiled: &Path) -> Result<Module, SandboxError> {
+    let engine = engine().map_err(|e| SandboxError::Engine(e.to_string()))?;
     // SAFETY: the file is one `prepare` wrote from a digest-checked wasm, in a private cache
     // directory; wasmtime also checks its header against this engine's configuration.
-    unsafe { Module::deserialize_file(&engine, compiled) }
-        .map_err(|e| format!("loading {}: {e}", compiled.display()))
+    unsafe { Module::deserialize_file(&engine, compiled) }.map_err(|e| SandboxError::Load {
+        path: compiled.to_path_buf(),
+        error: e.to_string(),
+    })
 }

@@ -1,5 +1,7 @@
 //! What one case may use, with safe defaults. Every limit is per case, reset at each case.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// How much state is shared between executions.
@@ -15,6 +17,28 @@ pub enum Isolation {
     /// Many functions per instance. NOT isolated: one function can patch what the next sees.
     /// For trusted code and for measuring the cost of isolation.
     Shared,
+}
+
+impl Isolation {
+    pub const NAMES: [&'static str; 3] = ["case", "function", "shared"];
+
+    /// The settings' name of this isolation (as serde and the Python `Limits` spell it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Case => "case",
+            Isolation::Function => "function",
+            Isolation::Shared => "shared",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Isolation, LimitsError> {
+        match name {
+            "case" => Ok(Isolation::Case),
+            "function" => Ok(Isolation::Function),
+            "shared" => Ok(Isolation::Shared),
+            _ => Err(LimitsError::UnknownIsolation(name.to_string())),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,22 +82,72 @@ impl Default for Limits {
     }
 }
 
+/// Limits that cannot run, each saying which setting and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitsError {
+    NotPositive,
+    MemoryTooSmall,
+    MemoryTooLarge,
+    RecursionLimit,
+    UnknownIsolation(String),
+}
+
+impl fmt::Display for LimitsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitsError::NotPositive => write!(f, "fuel and wall-clock limits must be positive"),
+            LimitsError::MemoryTooSmall => write!(
+                f,
+                "memory_bytes must be at least 64 MiB (the interpreter needs ~40 MiB)"
+            ),
+            LimitsError::MemoryTooLarge => {
+                write!(f, "memory_bytes must be at most 4 GiB (32-bit wasm)")
+            }
+            LimitsError::RecursionLimit => {
+                write!(f, "recursion_limit must be between 50 and 1,000,000")
+            }
+            LimitsError::UnknownIsolation(name) => write!(
+                f,
+                "unknown isolation {name:?}; isolations are: {}",
+                Isolation::NAMES.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LimitsError {}
+
 impl Limits {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LimitsError> {
         if self.fuel_per_case == 0 || self.fuel_per_definition == 0 || self.wall_ms_per_case == 0 {
-            return Err("fuel and wall-clock limits must be positive".into());
+            return Err(LimitsError::NotPositive);
         }
         if self.memory_bytes < (64 << 20) {
-            return Err(
-                "memory_bytes must be at least 64 MiB (the interpreter needs ~40 MiB)".into(),
-            );
+            return Err(LimitsError::MemoryTooSmall);
         }
         if self.memory_bytes > (4 << 30) {
-            return Err("memory_bytes must be at most 4 GiB (32-bit wasm)".into());
+            return Err(LimitsError::MemoryTooLarge);
         }
         if !(50..=1_000_000).contains(&self.recursion_limit) {
-            return Err("recursion_limit must be between 50 and 1,000,000".into());
+            return Err(LimitsError::RecursionLimit);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isolation_names_round_trip() {
+        for name in Isolation::NAMES {
+            assert_eq!(Isolation::from_name(name).unwrap().as_str(), name);
+        }
+        let unknown = Isolation::from_name("thread").unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown isolation \"thread\"; isolations are: case, function, shared"
+        );
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod door;
 pub mod engine;
+pub mod error;
 pub mod limits;
 pub mod outcome;
 pub mod pool;
@@ -17,6 +18,7 @@ pub mod runner;
 pub mod virtual_os;
 
 pub use engine::{Prepared, prepare};
-pub use limits::{Isolation, Limits};
+pub use error::SandboxError;
+pub use limits::{Isolation, Limits, LimitsError};
 pub use outcome::{CaseOutcome, Job, Status};
 pub use runner::Runner;

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::engine::Prepared;
+use super::error::SandboxError;
 use super::limits::{Isolation, Limits};
 use super::outcome::{CaseOutcome, Job, Status};
 use super::runner::Runner;
@@ -60,20 +61,25 @@ pub fn read_frame<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> io::Re
 }
 
 /// The worker's side: serve job lists from stdin until it closes.
-pub fn serve_stdio() -> Result<(), String> {
+pub fn serve_stdio() -> Result<(), SandboxError> {
     let mut input = BufReader::new(io::stdin().lock());
     let mut output = BufWriter::new(io::stdout().lock());
     let config: WorkerConfig = read_frame(&mut input)
-        .map_err(|e| format!("reading the worker config: {e}"))?
-        .ok_or("no worker config")?;
+        .map_err(|error| worker_io("reading the worker config", error))?
+        .ok_or(SandboxError::NoWorkerConfig)?;
     let runner = Runner::new(&config.compiled, &config.stdlib_dir, config.limits)?;
     while let Some(jobs) =
-        read_frame::<Vec<Job>>(&mut input).map_err(|e| format!("reading jobs: {e}"))?
+        read_frame::<Vec<Job>>(&mut input).map_err(|error| worker_io("reading jobs", error))?
     {
         let outcomes = runner.run(&jobs);
-        write_frame(&mut output, &outcomes).map_err(|e| format!("writing outcomes: {e}"))?;
+        write_frame(&mut output, &outcomes)
+            .map_err(|error| worker_io("writing outcomes", error))?;
     }
     Ok(())
+}
+
+fn worker_io(step: &'static str, error: io::Error) -> SandboxError {
+    SandboxError::WorkerIo { step, error }
 }
 
 struct Worker {
@@ -83,15 +89,20 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(command: &[String], config: &WorkerConfig) -> Result<Worker, String> {
-        let (program, args) = command.split_first().ok_or("empty worker command")?;
+    fn spawn(command: &[String], config: &WorkerConfig) -> Result<Worker, SandboxError> {
+        let (program, args) = command
+            .split_first()
+            .ok_or(SandboxError::EmptyWorkerCommand)?;
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("starting a sandbox worker ({program}): {e}"))?;
+            .map_err(|error| SandboxError::WorkerStart {
+                program: program.clone(),
+                error,
+            })?;
         let stdin = BufWriter::new(child.stdin.take().expect("piped stdin"));
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut worker = Worker {
@@ -100,7 +111,7 @@ impl Worker {
             stdout,
         };
         write_frame(&mut worker.stdin, config)
-            .map_err(|e| format!("configuring a sandbox worker: {e}"))?;
+            .map_err(|error| worker_io("configuring a sandbox worker", error))?;
         Ok(worker)
     }
 
@@ -140,7 +151,7 @@ impl Pool {
         workers: usize,
         prepared: &Prepared,
         limits: Limits,
-    ) -> Result<Pool, String> {
+    ) -> Result<Pool, SandboxError> {
         limits.validate()?;
         let config = WorkerConfig {
             compiled: prepared.compiled.clone(),
@@ -199,7 +210,7 @@ impl Pool {
                 match Worker::spawn(&self.command, &self.config) {
                     Ok(w) => *worker = Some(w),
                     Err(e) => {
-                        last_error = e;
+                        last_error = e.to_string();
                         continue;
                     }
                 }

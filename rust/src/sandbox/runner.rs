@@ -10,6 +10,7 @@ use wasmtime::{InstancePre, Linker, ResourceLimiter, Store, Trap};
 
 use super::door::{self, Guest, Session, Task};
 use super::engine::{self, TICK};
+use super::error::SandboxError;
 use super::limits::{Isolation, Limits};
 use super::outcome::{CaseOutcome, Job, Status};
 use super::virtual_os::{self, guest_os};
@@ -72,15 +73,22 @@ enum End {
     Stopped(CaseOutcome),
 }
 
+fn instantiate(step: &'static str, error: wasmtime::Error) -> SandboxError {
+    SandboxError::Instantiate {
+        step,
+        error: error.to_string(),
+    }
+}
+
 impl Runner {
     /// `compiled` is what [`engine::prepare`] returned; `stdlib_dir` holds `python315.zip`.
-    pub fn new(compiled: &Path, stdlib_dir: &Path, limits: Limits) -> Result<Runner, String> {
+    pub fn new(compiled: &Path, stdlib_dir: &Path, limits: Limits) -> Result<Runner, SandboxError> {
         limits.validate()?;
-        let engine = engine::engine().map_err(|e| format!("wasmtime engine: {e}"))?;
+        let engine = engine::engine().map_err(|e| SandboxError::Engine(e.to_string()))?;
         let module = engine::load(compiled)?;
         let mut linker: Linker<Guest> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |g: &mut Guest| &mut g.os.wasi)
-            .map_err(|e| format!("linking WASI: {e}"))?;
+            .map_err(|e| instantiate("linking WASI", e))?;
         linker.allow_shadowing(true);
         linker
             .func_wrap(
@@ -107,20 +115,20 @@ impl Runner {
                     ))
                 },
             )
-            .map_err(|e| format!("linking poll_oneoff: {e}"))?;
+            .map_err(|e| instantiate("linking poll_oneoff", e))?;
         linker
             .func_wrap("host", "call", door::call)
-            .map_err(|e| format!("linking the door: {e}"))?;
+            .map_err(|e| instantiate("linking the door", e))?;
         let pre = linker
             .instantiate_pre(&module)
-            .map_err(|e| format!("preparing instances: {e}"))?;
+            .map_err(|e| instantiate("preparing instances", e))?;
         let mut runner = Runner {
             pre,
             driver: Arc::from(Vec::new()),
             stdlib_dir: stdlib_dir.to_path_buf(),
             limits,
         };
-        runner.driver = Arc::from(runner.compile_driver()?);
+        runner.driver = Arc::from(runner.compile_driver().map_err(SandboxError::Driver)?);
         Ok(runner)
     }
 
@@ -531,6 +539,6 @@ mod tests {
             memory_bytes: 1 << 20,
             ..Limits::default()
         };
-        assert!(tiny.validate().unwrap_err().contains("64 MiB"));
+        assert!(tiny.validate().unwrap_err().to_string().contains("64 MiB"));
     }
 }
