@@ -8,6 +8,7 @@
 
 pub mod cluster;
 mod error;
+pub mod inspect;
 pub mod lexer;
 pub mod minhash;
 pub mod spill;

@@ -14,7 +14,7 @@ use crate::dedup::{self, DedupConfig};
 use crate::extract::{
     ExtractConfig, ExtractError, ExtractedFunction, NameLists, Rejection, SourceReport,
 };
-use crate::sandbox::{CaseOutcome, Isolation, Limits};
+use crate::sandbox::{CaseOutcome, Isolation, Job, Limits};
 
 use super::error::ConfigError;
 
@@ -104,6 +104,20 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Wrap<Limits> {
             recursion_limit: setting(limits, "limits", "recursion_limit")?,
             isolation: Isolation::from_name(&isolation)?,
             check_stability: setting(limits, "limits", "check_stability")?,
+        }))
+    }
+}
+
+/// A sandbox job from its Python tuple: (standalone source, function name, [inputs]).
+impl<'a, 'py> FromPyObject<'a, 'py> for Wrap<Job> {
+    type Error = PyErr;
+
+    fn extract(job: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let (source, name, inputs) = job.extract()?;
+        Ok(Wrap(Job {
+            source,
+            name,
+            inputs,
         }))
     }
 }

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::PyDict;
 
-use crate::dedup::{self, DedupError};
+use crate::dedup::{self, DedupConfig, DedupError, inspect};
 use crate::extract::driver;
 
 use super::conversion;
@@ -150,45 +150,26 @@ fn dedup_tokens(
     py.detach(|| {
         sources
             .iter()
-            .map(|source| {
-                if tree_sitter {
-                    dedup::tokens::token_texts(source, structural)
-                } else {
-                    Some(
-                        dedup::lexer::normalized(source, structural)
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect(),
-                    )
-                }
-            })
+            .map(|source| inspect::token_texts(source, structural, tree_sitter))
             .collect()
     })
 }
 
-/// The shingles of each source as text (tokens joined by spaces), as dedup sees them.
+/// The shingles of each source as text (tokens joined by spaces), as dedup sees them;
+/// `ngram` left out is the dedup default.
 #[pyfunction]
-#[pyo3(signature = (sources, ngram=5, structural=false))]
+#[pyo3(signature = (sources, ngram=None, structural=false))]
 fn dedup_shingles(
     py: Python<'_>,
     sources: Vec<String>,
-    ngram: usize,
+    ngram: Option<usize>,
     structural: bool,
 ) -> Vec<Vec<String>> {
+    let ngram = ngram.unwrap_or(DedupConfig::default().ngram);
     py.detach(|| {
         sources
             .iter()
-            .map(|source| {
-                // The Deduper's own tokens (its lexer), as its shingles see them.
-                let normalized = dedup::lexer::normalized(source, structural);
-                let tokens: Vec<&str> = normalized.iter().map(dedup::lexer::shingle_text).collect();
-                let width = ngram.min(tokens.len()).max(1);
-                let mut shingles: Vec<String> =
-                    tokens.windows(width).map(|w| w.join(" ")).collect();
-                shingles.sort_unstable();
-                shingles.dedup();
-                shingles
-            })
+            .map(|source| inspect::shingle_texts(source, ngram, structural))
             .collect()
     })
 }

@@ -66,8 +66,8 @@ impl Executor {
         workers: usize,
         command: Vec<String>,
     ) -> PyResult<Self> {
+        // Both backends validate the limits before starting anything.
         let Wrap(limits) = limits;
-        limits.validate()?;
         let backend = if workers == 0 {
             Backend::Local(py.detach(|| Runner::new(&compiled, &stdlib_dir, limits))?)
         } else {
@@ -81,19 +81,8 @@ impl Executor {
     }
 
     /// `jobs`: (standalone source, function name, [call argument lists]).
-    fn run(
-        &self,
-        py: Python<'_>,
-        jobs: Vec<(String, String, Vec<String>)>,
-    ) -> Wrap<Vec<Vec<CaseOutcome>>> {
-        let jobs: Vec<Job> = jobs
-            .into_iter()
-            .map(|(source, name, inputs)| Job {
-                source,
-                name,
-                inputs,
-            })
-            .collect();
+    fn run(&self, py: Python<'_>, jobs: Vec<Wrap<Job>>) -> Wrap<Vec<Vec<CaseOutcome>>> {
+        let jobs: Vec<Job> = jobs.into_iter().map(|Wrap(job)| job).collect();
         Wrap(py.detach(|| match &self.backend {
             Backend::Local(runner) => on_guest_stack(|| runner.run(&jobs)),
             Backend::Processes(pool) => pool.run(&jobs),

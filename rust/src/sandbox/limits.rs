@@ -142,7 +142,13 @@ mod tests {
     #[test]
     fn isolation_names_round_trip() {
         for name in Isolation::NAMES {
-            assert_eq!(Isolation::from_name(name).unwrap().as_str(), name);
+            let isolation = Isolation::from_name(name).unwrap();
+            assert_eq!(isolation.as_str(), name);
+            // The worker's wire format spells it the same way.
+            assert_eq!(
+                serde_json::to_string(&isolation).unwrap(),
+                format!("{name:?}")
+            );
         }
         let unknown = Isolation::from_name("thread").unwrap_err();
         assert_eq!(

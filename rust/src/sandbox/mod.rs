@@ -7,6 +7,8 @@
 //! - [`door`]: the host end of the job/result channel;
 //! - `driver.py`: the guest program that defines and calls the functions;
 //! - [`runner`]: fresh instances on one thread; [`pool`]: worker processes over all cores.
+//! - [`limits`]: what one case may use; [`error`]: what stops the sandbox from starting or
+//!   serving (a failing case is an outcome, not an error).
 
 pub mod door;
 pub mod engine;

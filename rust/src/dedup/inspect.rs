@@ -1,0 +1,52 @@
+//! What dedup sees of a source, as text: for tests, and for comparing with other MinHash
+//! implementations (benches/bench_dedup.py).
+
+use super::{lexer, tokens};
+
+/// The token texts of `source`: from the dedup lexer, or (`tree_sitter`) from its tree-sitter
+/// oracle, which gives None when the source does not parse.
+pub fn token_texts(source: &str, structural: bool, tree_sitter: bool) -> Option<Vec<String>> {
+    if tree_sitter {
+        return tokens::token_texts(source, structural);
+    }
+    Some(
+        lexer::normalized(source, structural)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    )
+}
+
+/// The distinct shingles of `source` (its lexer tokens, `ngram` at a time, joined by spaces),
+/// sorted: what the Deduper's MinHash hashes.
+pub fn shingle_texts(source: &str, ngram: usize, structural: bool) -> Vec<String> {
+    let normalized = lexer::normalized(source, structural);
+    let tokens: Vec<&str> = normalized.iter().map(lexer::shingle_text).collect();
+    let width = ngram.min(tokens.len()).max(1);
+    let mut shingles: Vec<String> = tokens.windows(width).map(|w| w.join(" ")).collect();
+    shingles.sort_unstable();
+    shingles.dedup();
+    shingles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shingles_are_distinct_token_windows() {
+        let shingles = shingle_texts("x = x = x", 2, false);
+        assert_eq!(shingles, ["= x", "x ="]);
+        // Shorter than one shingle: the whole source is one.
+        assert_eq!(shingle_texts("x = 1", 5, false), ["x = 1"]);
+    }
+
+    #[test]
+    fn the_lexer_and_its_oracle_agree_on_plain_code() {
+        let source = "def f(a):\n    return a + 1\n";
+        assert_eq!(
+            token_texts(source, true, false),
+            token_texts(source, true, true)
+        );
+    }
+}
