@@ -105,6 +105,15 @@ def test_dedup_settings_refused_by_rust_are_config_errors() -> None:
         deduper.similarity(0, 3)
 
 
+def test_dedup_record_files_that_cannot_be_made_are_os_errors(tmp_path, monkeypatch) -> None:
+    missing = tmp_path / "missing"
+    monkeypatch.setenv("TMPDIR", str(missing))
+    with pytest.raises(OSError, match=f"cannot create dedup's record files in {missing}"):
+        _core.Deduper()
+    with pytest.raises(C2CError, match=r"^dedup: cannot create dedup's record files .* TMPDIR"):
+        DedupConfig().deduper()
+
+
 def test_extraction_settings_refused_by_rust_are_config_errors() -> None:
     with pytest.raises(_core.ConfigError, match='unknown rule "sise"; rules are: not_async'):
         _core.Extractor(rules={"sise": False})
