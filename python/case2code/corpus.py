@@ -42,6 +42,8 @@ ORIGIN_COLUMNS = (
 PYTHON_SUFFIXES = (".py", ".pyw", ".ipynb")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet",)
+# Source code compresses about this much in Parquet: the guess that sizes a read chunk.
+PARQUET_COMPRESSION = 4
 
 # Jupyter's autosaved copies of notebooks: walking into them would read every notebook twice.
 NOTEBOOK_CHECKPOINTS = ".ipynb_checkpoints"
@@ -62,13 +64,18 @@ class FileBatch:
 
 @dataclass
 class RowBatch:
-    """Source texts taken from rows of one corpus file."""
+    """Source texts taken from rows of one corpus file. `bytes` is its share of the file's
+    size (progress is shown against file sizes), `text_bytes` the size of its texts."""
 
     origin: str
     rows: list[int]
     texts: list[str]
     extra: dict[str, list[Any]] = field(default_factory=dict)
     bytes: int = 0
+
+    @property
+    def text_bytes(self) -> int:
+        return sum(len(text) for text in self.texts)
 
 
 @dataclass
@@ -295,8 +302,9 @@ def parquet_batches(
         declared = pl.scan_parquet(path).select(pl.len()).collect().item()
         n_rows = declared or 1
         frame = pl.scan_parquet(path).select([text_column, *extras]).with_row_index("__row")
-        # Rows per chunk: aim at `batch_bytes` of text, from the file's average row size.
-        chunk_rows = max(64, int(batch_bytes / max(1, file_size / n_rows)))
+        # Rows per chunk: aim at `batch_bytes` of text from the file's average (compressed)
+        # row size; chunks are split further by their texts' size (`_chunk_batches`).
+        chunk_rows = max(64, int(batch_bytes / max(1, PARQUET_COMPRESSION * file_size / n_rows)))
         chunks = iter(frame.collect_batches(chunk_size=chunk_rows))
     except Exception as error:  # polars: ComputeError, OSError, ...
         yield Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")
@@ -316,13 +324,26 @@ def parquet_batches(
             yield Unreadable(origin, None, UNREADABLE, f"read failed part way: {error}")
             return
         read += chunk.height
-        yield from _chunk_batch(chunk, origin, text_column, extras, file_size / n_rows)
+        for piece in _pieces(chunk, text_column, batch_bytes):
+            yield from _chunk_batch(piece, origin, text_column, extras, file_size / n_rows)
+
+
+def _pieces(chunk: pl.DataFrame, text_column: str, batch_bytes: int) -> Iterator[pl.DataFrame]:
+    """A chunk cut into runs of rows holding about `batch_bytes` of text each (a compressed
+    Parquet file says little of its texts' size, so chunks can be far bigger than a batch)."""
+    sizes = chunk.get_column(text_column).cast(pl.String, strict=False).str.len_bytes()
+    ends = (sizes.fill_null(0).cum_sum() // batch_bytes).to_list()
+    start = 0
+    for end in range(1, chunk.height + 1):
+        if end == chunk.height or ends[end] != ends[start]:
+            yield chunk.slice(start, end - start)
+            start = end
 
 
 def _chunk_batch(
     chunk: pl.DataFrame, origin: str, text_column: str, extras: list[str], row_bytes: float
 ) -> Iterator[RowBatch | Unreadable]:
-    """One chunk of Parquet rows as a batch; rows with a null (or non-UTF-8) text are reported."""
+    """Parquet rows as a batch; rows with a null (or non-UTF-8) text are reported."""
     texts = chunk.get_column(text_column)
     if texts.dtype == pl.Binary:
         texts = texts.cast(pl.String, strict=False)

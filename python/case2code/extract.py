@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from case2code import _core
-from case2code.atomic import sink_parquet
+from case2code.atomic import sink_parquet, write_parquet
 from case2code.corpus import Batch, Corpus, FileBatch, Unreadable, batches, plan
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
@@ -243,6 +243,24 @@ def compile_errors(sources: Sequence[str], origins: Sequence[str]) -> list[str |
         return [compile_error(s, o) for s, o in zip(sources, origins, strict=True)]
 
 
+def _params_column(params: list[list[tuple[str, str, str | None, str | None]]]) -> pl.Series:
+    """Each function's parameters as a list of structs, built from flat columns: built from
+    Python dicts, polars' List(Struct) kept ~6 KB per function (65 MB a batch) however few
+    parameters it holds."""
+    fields = list(PARAM_TYPE.to_schema())
+    flat = [param for row in params for param in row]
+    values = zip(*flat, strict=True) if flat else ([] for _ in fields)
+    columns = {field: list(column) for field, column in zip(fields, values, strict=True)}
+    flat_frame = pl.DataFrame(
+        {"row": [row for row, own in enumerate(params) for _ in own], **columns},
+        schema={"row": pl.Int64, **PARAM_TYPE.to_schema()},
+    )
+    grouped = flat_frame.group_by("row", maintain_order=True).agg(pl.struct(fields).alias("params"))
+    every_row = pl.DataFrame({"row": pl.int_range(0, len(params), eager=True, dtype=pl.Int64)})
+    joined = every_row.join(grouped, on="row", how="left", maintain_order="left")["params"]
+    return joined.fill_null(pl.lit([], dtype=pl.List(PARAM_TYPE)))
+
+
 class _Collector:
     """Turns the Rust core's column batches into frames and counts."""
 
@@ -290,10 +308,7 @@ class _Collector:
         index = functions.pop("source_index")
         functions["origin"] = [origins[i] for i in index]
         functions["origin_row"] = [rows[i] for i in index]
-        functions["params"] = [
-            [{"name": n, "kind": k, "annotation": a, "default": d} for n, k, a, d in params]
-            for params in functions["params"]
-        ]
+        functions["params"] = _params_column(functions["params"])
         frame = pl.DataFrame(functions, schema=FUNCTION_SCHEMA)
         if extra:
             frame = frame.with_columns(
@@ -400,7 +415,16 @@ def extract(
 
 
 def _size(batch: Batch) -> int:
+    """The batch's share of the corpus's size on disk, for progress."""
     return 0 if isinstance(batch, Unreadable) else batch.bytes
+
+
+def _source_bytes(batch: Batch) -> int:
+    """The source the batch holds, for sizing shards: its files' sizes, or its texts' (a
+    row's share of a compressed table's size would make shards several times too big)."""
+    if isinstance(batch, Unreadable):
+        return 0
+    return batch.bytes if isinstance(batch, FileBatch) else batch.text_bytes
 
 
 def _corpus_digest(corpus: Corpus) -> str:
@@ -424,11 +448,39 @@ def corpus_fingerprint(
     return _corpus_digest(plan(inputs, exclude_dirs))
 
 
-def _shards_fingerprint(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> str:
-    """What the shards depend on: the corpus and every setting but the thread count."""
+def _shards_fingerprint(
+    corpus: Corpus, config: ExtractConfig, shard_bytes: int, rejected: bool
+) -> str:
+    """What the shards depend on: the corpus, every setting but the thread count, and whether
+    rejections are kept too."""
     settings = {k: v for k, v in asdict(config).items() if k != "threads"}
     text = json.dumps([settings, shard_bytes, _corpus_digest(corpus)], default=str)
+    if rejected:
+        text += "\0rejected"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rejected_shard(sharded: ShardedOutput, index: int) -> Path:
+    return sharded.parts / f"rejected-{index:05d}.parquet"
+
+
+def _merge(parts: Sequence[Path], output: str | os.PathLike[str], empty: pl.DataFrame) -> None:
+    """Stream the shards into `output` (polars' streaming engine: a shard at a time). Shards
+    of tables with other origin columns are given each other's, as nulls, in one order."""
+    schemas = [pl.read_parquet_schema(part) for part in parts]
+    # The columns and types a diagonal, relaxed concatenation gives, from empty frames.
+    columns = pl.concat(
+        [pl.LazyFrame(schema=schema) for schema in [empty.schema, *schemas]],
+        how="diagonal_relaxed",
+    ).collect_schema()
+    frames = [
+        pl.scan_parquet(part).select(
+            pl.col(name).cast(dtype) if name in schema else pl.lit(None, dtype).alias(name)
+            for name, dtype in columns.items()
+        )
+        for part, schema in zip(parts, schemas, strict=True)
+    ]
+    sink_parquet(pl.concat(frames) if frames else empty.lazy(), output)
 
 
 def _shard_stats(summary: ExtractSummary) -> dict[str, Any]:
@@ -446,31 +498,37 @@ def extract_to_parquet(
     output: str | os.PathLike[str],
     config: ExtractConfig | None = None,
     *,
+    rejected: str | os.PathLike[str] | None = None,
     shard_bytes: int = 64 << 20,
     progress: ProgressCallback | None = None,
 ) -> ExtractSummary:
-    """Extract into `output`, resumably. The corpus's batches are grouped into shards of about
-    `shard_bytes` of source, each written to `<output>.parts/` when done; a rerun after a crash
-    reads past the finished shards' batches without parsing them."""
+    """Extract into `output` (and the rejected functions, with reasons, into `rejected`),
+    resumably and in bounded memory. The corpus's batches are grouped into shards of about
+    `shard_bytes` of source, each written to `<output>.parts/` when done and dropped from
+    memory; a rerun after a crash reads past the finished shards' batches without parsing
+    them. The shards are streamed into the outputs at the end."""
     config = config or ExtractConfig()
     inputs, exclude_dirs = _resolve(inputs, config)
     extractor = config.extractor()
     started = time.perf_counter()
     corpus = plan(inputs, exclude_dirs)
-    sharded = ShardedOutput(output, _shards_fingerprint(corpus, config, shard_bytes), 0, 1)
+    fingerprint = _shards_fingerprint(corpus, config, shard_bytes, rejected is not None)
+    sharded = ShardedOutput(output, fingerprint, 0, 1)
     index, in_shard, shard_size, done = 0, 0, 0, 0
     collector = _Collector(config.check_compile)
 
     def publish() -> None:
         if not sharded.done(index):
             result = collector.result(0.0)
+            if rejected is not None:  # before the shard: a shard never exists without it
+                write_parquet(result.rejected, _rejected_shard(sharded, index))
             sharded.write(index, result.functions, _shard_stats(result.summary))
 
     for batch in batches(corpus, config.text_column, config.batch_bytes):
         if not sharded.done(index):
             _feed(extractor, batch, collector, config.threads)
         in_shard += 1
-        shard_size += _size(batch)
+        shard_size += _source_bytes(batch)
         done += _size(batch)
         if shard_size >= shard_bytes:
             publish()
@@ -481,9 +539,10 @@ def extract_to_parquet(
     if in_shard or index == 0:
         publish()
         index += 1
-    parts = [sharded.shard(i) for i in range(index)]
-    frames = [pl.scan_parquet(p) for p in parts]
-    sink_parquet(pl.concat(frames, how="diagonal_relaxed"), output)
+    _merge([sharded.shard(i) for i in range(index)], output, pl.DataFrame(schema=FUNCTION_SCHEMA))
+    if rejected is not None:
+        parts = [_rejected_shard(sharded, i) for i in range(index)]
+        _merge(parts, rejected, pl.DataFrame(schema=REJECTION_SCHEMA))
     summary = ExtractSummary(seconds=time.perf_counter() - started)
     for stats in (sharded.stats(i) for i in range(index)):
         summary.sources += stats["sources"]
