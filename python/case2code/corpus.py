@@ -22,6 +22,7 @@ import polars as pl
 
 from case2code import _core
 from case2code.errors import C2CError
+from case2code.tables import parquet_slices
 
 # Columns carried from corpus rows into `origin_<name>` when present (The Stack and kin).
 ORIGIN_COLUMNS = (
@@ -300,22 +301,21 @@ def parquet_batches(
     try:
         file_size = path.stat().st_size
         declared = pl.scan_parquet(path).select(pl.len()).collect().item()
-        n_rows = declared or 1
-        frame = pl.scan_parquet(path).select([text_column, *extras]).with_row_index("__row")
-        # Rows per chunk: aim at `batch_bytes` of text from the file's average (compressed)
-        # row size; chunks are split further by their texts' size (`_chunk_batches`).
-        chunk_rows = max(64, int(batch_bytes / max(1, PARQUET_COMPRESSION * file_size / n_rows)))
-        chunks = iter(frame.collect_batches(chunk_size=chunk_rows))
     except Exception as error:  # polars: ComputeError, OSError, ...
         yield Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")
         return
+    row_bytes = file_size / (declared or 1)
+    # Rows per chunk: aim at `batch_bytes` of text from the file's average (compressed) row
+    # size; chunks are cut further by their texts' size (`_pieces`).
+    chunk_rows = max(64, int(batch_bytes / max(1, PARQUET_COMPRESSION * row_bytes)))
+    chunks = parquet_slices(path, [text_column, *extras], chunk_rows, declared)
     read = 0
     while True:
         try:
-            chunk = next(chunks)
+            start, chunk = next(chunks)
         except StopIteration:
-            # Some polars versions end the batches early on a damaged row group instead of
-            # raising: the rows the footer declares tell.
+            # A damaged row group can end the rows early instead of raising (polars 1.34):
+            # the rows the footer declares tell.
             if read < declared:
                 reason = f"read failed part way: {read:,} of {declared:,} rows read"
                 yield Unreadable(origin, None, UNREADABLE, reason)
@@ -324,8 +324,9 @@ def parquet_batches(
             yield Unreadable(origin, None, UNREADABLE, f"read failed part way: {error}")
             return
         read += chunk.height
+        chunk = chunk.with_columns(pl.int_range(start, start + chunk.height).alias("__row"))
         for piece in _pieces(chunk, text_column, batch_bytes):
-            yield from _chunk_batch(piece, origin, text_column, extras, file_size / n_rows)
+            yield from _chunk_batch(piece, origin, text_column, extras, row_bytes)
 
 
 def _pieces(chunk: pl.DataFrame, text_column: str, batch_bytes: int) -> Iterator[pl.DataFrame]:
