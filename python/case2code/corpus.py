@@ -94,12 +94,30 @@ Batch = FileBatch | RowBatch | Unreadable
 
 @dataclass
 class Corpus:
-    """What `plan` found: the total size to show progress against, and the inputs."""
+    """What `plan` found: the total size to show progress against, and the inputs. `roots`
+    are the directories and Python files given, as `files` spell their paths."""
 
     files: list[tuple[str, int]]
     tables: list[Path]
     unreadable: list[Unreadable]
     total_bytes: int
+    roots: list[str] = field(default_factory=list)
+
+    def provenance(self, path: str) -> tuple[str, str]:
+        """(corpus, origin) of a file read from the corpus: the name of the root it was found
+        under (a directory's or a file's own name) and its path inside that root, so that a
+        dataset names no folder of the machine that built it."""
+        for root in sorted(self.roots, key=len, reverse=True):
+            if path == root:
+                return _name(root), _name(root)
+            if path.startswith(root.rstrip(os.sep) + os.sep):
+                return _name(root), Path(path).relative_to(root).as_posix()
+        return _name(path), _name(path)
+
+
+def _name(path: str | Path) -> str:
+    """A path's last component (`.` and friends resolved first)."""
+    return Path(path).resolve().name or str(path)
 
 
 def _require_exists(path: Path) -> None:
@@ -144,7 +162,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], exclude_dirs: Sequence[str] =
             Unreadable(str(path), None, UNREADABLE, reason) for path, reason in errors
         )
     total = sum(size for _, size in files) + sum(_size_or_zero(t) for t in tables)
-    return Corpus(files, tables, unreadable, total)
+    return Corpus(files, tables, unreadable, total, py_roots)
 
 
 def _size_or_zero(path: Path) -> int:

@@ -49,6 +49,7 @@ FUNCTION_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.Int64(),
     "n_lines": pl.Int64(),
     "helpers": pl.List(pl.String),
+    "origin_corpus": pl.String(),
 }
 REJECTION_SCHEMA: dict[str, pl.DataType] = {
     "name": pl.String(),
@@ -168,6 +169,7 @@ class ExtractedFunction:
     line: int
     n_lines: int
     helpers: tuple[str, ...]
+    origin_corpus: str | None = None
 
 
 @dataclass
@@ -289,7 +291,10 @@ class _Collector:
         origins: list[str],
         rows: list[int | None],
         extra: Mapping[str, list[Any]],
+        provenance: list[tuple[str | None, str]] | None = None,
     ) -> None:
+        """One batch's columns; `origins` name its sources in skips, `provenance` gives each
+        source's (corpus, origin) for its functions (default: no corpus, `origins`)."""
         sources = columns["sources"]
         self.summary.sources += len(origins)
         self.summary.bytes += sum(sources["bytes"])
@@ -306,7 +311,9 @@ class _Collector:
                 )
         functions = columns["functions"]
         index = functions.pop("source_index")
-        functions["origin"] = [origins[i] for i in index]
+        named = provenance or [(None, origin) for origin in origins]
+        functions["origin"] = [named[i][1] for i in index]
+        functions["origin_corpus"] = [named[i][0] for i in index]
         functions["origin_row"] = [rows[i] for i in index]
         functions["params"] = _params_column(functions["params"])
         frame = pl.DataFrame(functions, schema=FUNCTION_SCHEMA)
@@ -322,7 +329,7 @@ class _Collector:
 
         rejections = columns["rejections"]
         index = rejections.pop("source_index")
-        rejections["origin"] = [origins[i] for i in index]
+        rejections["origin"] = [named[i][1] for i in index]
         rejections["origin_row"] = [rows[i] for i in index]
         self.summary.rejected.update(rejections["reason"])
         self.rejected.append(pl.DataFrame(rejections, schema=REJECTION_SCHEMA))
@@ -378,16 +385,23 @@ def _resolve(
     return list(inputs), config.exclude_dirs
 
 
-def _feed(extractor: Any, batch: Batch, collector: _Collector, threads: int) -> None:
-    """Extract one batch of the corpus into `collector`."""
+def _feed(
+    extractor: Any, batch: Batch, collector: _Collector, threads: int, corpus: Corpus
+) -> None:
+    """Extract one batch of `corpus` into `collector`."""
     if isinstance(batch, Unreadable):
         collector.add_unreadable(batch)
     elif isinstance(batch, FileBatch):
         columns = extractor.extract_files(batch.paths, threads)
-        collector.add(columns, batch.paths, [None] * len(batch.paths), {})
+        named = [corpus.provenance(path) for path in batch.paths]
+        collector.add(columns, batch.paths, [None] * len(batch.paths), {}, named)
     else:
         columns = extractor.extract_texts(batch.texts, threads)
-        collector.add(columns, [batch.origin] * len(batch.rows), list(batch.rows), batch.extra)
+        # A table is its own corpus; its rows' own origin columns (The Stack's) are kept.
+        table = Path(batch.origin).name
+        named = [(table, table)] * len(batch.rows)
+        origins = [batch.origin] * len(batch.rows)
+        collector.add(columns, origins, list(batch.rows), batch.extra, named)
 
 
 def extract(
@@ -411,7 +425,7 @@ def extract(
     collector = _Collector(config.check_compile)
     done = 0
     for batch in batches(corpus, config.text_column, config.batch_bytes):
-        _feed(extractor, batch, collector, config.threads)
+        _feed(extractor, batch, collector, config.threads, corpus)
         done += _size(batch)
         if progress is not None:
             progress(min(done, corpus.total_bytes), corpus.total_bytes)
@@ -531,7 +545,7 @@ def extract_to_parquet(
 
     for batch in batches(corpus, config.text_column, config.batch_bytes):
         if not sharded.done(index):
-            _feed(extractor, batch, collector, config.threads)
+            _feed(extractor, batch, collector, config.threads, corpus)
         in_shard += 1
         shard_size += _source_bytes(batch)
         done += _size(batch)
