@@ -445,14 +445,24 @@ def _source_bytes(batch: Batch) -> int:
     return batch.bytes if isinstance(batch, FileBatch) else batch.text_bytes
 
 
+def _identity(path: str | Path) -> str:
+    """What a stat tells of a file's bytes: size, inode and both modification times. Any
+    write changes the ctime, which no one can set back (utime sets the mtime only), so an
+    edit that keeps the size and restores the mtime still shows; nothing is read."""
+    try:
+        stat = os.stat(path)
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
+
+
 def _corpus_digest(corpus: Corpus) -> str:
-    """What a stat tells of the corpus: its files (path and size) and tables (and mtime)."""
+    """The corpus's files and tables, each with its identity (`_identity`)."""
     digest = hashlib.sha256()
-    for path, size in corpus.files:
-        digest.update(f"{path}\0{size}\0".encode())
+    for path, _ in corpus.files:
+        digest.update(f"{path}\0{_identity(path)}\0".encode())
     for table in corpus.tables:
-        stat = table.stat()
-        digest.update(f"{table}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        digest.update(f"{table}\0{_identity(table)}\0".encode())
     return digest.hexdigest()
 
 
@@ -461,7 +471,8 @@ def corpus_fingerprint(
     config: ExtractConfig | None = None,
 ) -> str:
     """A digest of the corpus `extract` would read (None: the standard library), so that a
-    cached extraction is redone when files come, go or change size."""
+    cached extraction is redone when files come, go or change (even in place, to the same
+    size)."""
     inputs, exclude_dirs = _resolve(inputs, config or ExtractConfig())
     return _corpus_digest(plan(inputs, exclude_dirs))
 
