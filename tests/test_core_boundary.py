@@ -19,8 +19,9 @@ SOURCE = (
 def test_extraction_tables_have_the_python_schemas_columns() -> None:
     columns = _core.Extractor(min_lines=1).extract_texts([SOURCE, "x = 1\n"])
     assert set(columns) == {"functions", "rejections", "sources"}
-    # Python adds where each row came from (origin, origin_row) from the source index.
-    added = {"origin", "origin_row"}
+    # Python adds where each row came from (origin_corpus, origin, origin_row) from the
+    # source index.
+    added = {"origin_corpus", "origin", "origin_row"}
     assert list(columns["functions"]) == [
         "source_index",
         *(c for c in FUNCTION_SCHEMA if c not in added),

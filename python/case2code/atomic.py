@@ -90,14 +90,23 @@ def _publish(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path
     return target
 
 
-def write_parquet(frame: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write `frame` atomically."""
-    return _publish(path, frame.write_parquet)
+# Rows per row group of the big stage tables (functions, unique functions) that later stages
+# read in batches: a reader decompresses a whole row group at once.
+TABLE_ROW_GROUP_ROWS = 10_000
 
 
-def sink_parquet(frame: pl.LazyFrame, path: str | os.PathLike[str]) -> Path:
+def write_parquet(
+    frame: pl.DataFrame, path: str | os.PathLike[str], *, row_group_size: int | None = None
+) -> Path:
+    """Write `frame` atomically; `row_group_size` rows per row group (None: polars' default)."""
+    return _publish(path, lambda tmp: frame.write_parquet(tmp, row_group_size=row_group_size))
+
+
+def sink_parquet(
+    frame: pl.LazyFrame, path: str | os.PathLike[str], *, row_group_size: int | None = None
+) -> Path:
     """Stream `frame` to `path` atomically (polars' streaming engine, bounded memory)."""
-    return _publish(path, frame.sink_parquet)
+    return _publish(path, lambda tmp: frame.sink_parquet(tmp, row_group_size=row_group_size))
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> Path:

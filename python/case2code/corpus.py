@@ -22,6 +22,7 @@ import polars as pl
 
 from case2code import _core
 from case2code.errors import C2CError
+from case2code.tables import parquet_slices
 
 # Columns carried from corpus rows into `origin_<name>` when present (The Stack and kin).
 ORIGIN_COLUMNS = (
@@ -42,6 +43,8 @@ ORIGIN_COLUMNS = (
 PYTHON_SUFFIXES = (".py", ".pyw", ".ipynb")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet",)
+# Source code compresses about this much in Parquet: the guess that sizes a read chunk.
+PARQUET_COMPRESSION = 4
 
 # Jupyter's autosaved copies of notebooks: walking into them would read every notebook twice.
 NOTEBOOK_CHECKPOINTS = ".ipynb_checkpoints"
@@ -62,13 +65,18 @@ class FileBatch:
 
 @dataclass
 class RowBatch:
-    """Source texts taken from rows of one corpus file."""
+    """Source texts taken from rows of one corpus file. `bytes` is its share of the file's
+    size (progress is shown against file sizes), `text_bytes` the size of its texts."""
 
     origin: str
     rows: list[int]
     texts: list[str]
     extra: dict[str, list[Any]] = field(default_factory=dict)
     bytes: int = 0
+
+    @property
+    def text_bytes(self) -> int:
+        return sum(len(text) for text in self.texts)
 
 
 @dataclass
@@ -86,12 +94,30 @@ Batch = FileBatch | RowBatch | Unreadable
 
 @dataclass
 class Corpus:
-    """What `plan` found: the total size to show progress against, and the inputs."""
+    """What `plan` found: the total size to show progress against, and the inputs. `roots`
+    are the directories and Python files given, as `files` spell their paths."""
 
     files: list[tuple[str, int]]
     tables: list[Path]
     unreadable: list[Unreadable]
     total_bytes: int
+    roots: list[str] = field(default_factory=list)
+
+    def provenance(self, path: str) -> tuple[str, str]:
+        """(corpus, origin) of a file read from the corpus: the name of the root it was found
+        under (a directory's or a file's own name) and its path inside that root, so that a
+        dataset names no folder of the machine that built it."""
+        for root in sorted(self.roots, key=len, reverse=True):
+            if path == root:
+                return _name(root), _name(root)
+            if path.startswith(root.rstrip(os.sep) + os.sep):
+                return _name(root), Path(path).relative_to(root).as_posix()
+        return _name(path), _name(path)
+
+
+def _name(path: str | Path) -> str:
+    """A path's last component (`.` and friends resolved first)."""
+    return Path(path).resolve().name or str(path)
 
 
 def _require_exists(path: Path) -> None:
@@ -136,7 +162,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], exclude_dirs: Sequence[str] =
             Unreadable(str(path), None, UNREADABLE, reason) for path, reason in errors
         )
     total = sum(size for _, size in files) + sum(_size_or_zero(t) for t in tables)
-    return Corpus(files, tables, unreadable, total)
+    return Corpus(files, tables, unreadable, total, py_roots)
 
 
 def _size_or_zero(path: Path) -> int:
@@ -293,21 +319,21 @@ def parquet_batches(
     try:
         file_size = path.stat().st_size
         declared = pl.scan_parquet(path).select(pl.len()).collect().item()
-        n_rows = declared or 1
-        frame = pl.scan_parquet(path).select([text_column, *extras]).with_row_index("__row")
-        # Rows per chunk: aim at `batch_bytes` of text, from the file's average row size.
-        chunk_rows = max(64, int(batch_bytes / max(1, file_size / n_rows)))
-        chunks = iter(frame.collect_batches(chunk_size=chunk_rows))
     except Exception as error:  # polars: ComputeError, OSError, ...
         yield Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")
         return
+    row_bytes = file_size / (declared or 1)
+    # Rows per chunk: aim at `batch_bytes` of text from the file's average (compressed) row
+    # size; chunks are cut further by their texts' size (`_pieces`).
+    chunk_rows = max(64, int(batch_bytes / max(1, PARQUET_COMPRESSION * row_bytes)))
+    chunks = parquet_slices(path, [text_column, *extras], chunk_rows, declared)
     read = 0
     while True:
         try:
-            chunk = next(chunks)
+            start, chunk = next(chunks)
         except StopIteration:
-            # Some polars versions end the batches early on a damaged row group instead of
-            # raising: the rows the footer declares tell.
+            # A damaged row group can end the rows early instead of raising (polars 1.34):
+            # the rows the footer declares tell.
             if read < declared:
                 reason = f"read failed part way: {read:,} of {declared:,} rows read"
                 yield Unreadable(origin, None, UNREADABLE, reason)
@@ -316,13 +342,27 @@ def parquet_batches(
             yield Unreadable(origin, None, UNREADABLE, f"read failed part way: {error}")
             return
         read += chunk.height
-        yield from _chunk_batch(chunk, origin, text_column, extras, file_size / n_rows)
+        chunk = chunk.with_columns(pl.int_range(start, start + chunk.height).alias("__row"))
+        for piece in _pieces(chunk, text_column, batch_bytes):
+            yield from _chunk_batch(piece, origin, text_column, extras, row_bytes)
+
+
+def _pieces(chunk: pl.DataFrame, text_column: str, batch_bytes: int) -> Iterator[pl.DataFrame]:
+    """A chunk cut into runs of rows holding about `batch_bytes` of text each (a compressed
+    Parquet file says little of its texts' size, so chunks can be far bigger than a batch)."""
+    sizes = chunk.get_column(text_column).cast(pl.String, strict=False).str.len_bytes()
+    ends = (sizes.fill_null(0).cum_sum() // batch_bytes).to_list()
+    start = 0
+    for end in range(1, chunk.height + 1):
+        if end == chunk.height or ends[end] != ends[start]:
+            yield chunk.slice(start, end - start)
+            start = end
 
 
 def _chunk_batch(
     chunk: pl.DataFrame, origin: str, text_column: str, extras: list[str], row_bytes: float
 ) -> Iterator[RowBatch | Unreadable]:
-    """One chunk of Parquet rows as a batch; rows with a null (or non-UTF-8) text are reported."""
+    """Parquet rows as a batch; rows with a null (or non-UTF-8) text are reported."""
     texts = chunk.get_column(text_column)
     if texts.dtype == pl.Binary:
         texts = texts.cast(pl.String, strict=False)

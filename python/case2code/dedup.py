@@ -22,9 +22,10 @@ from typing import Literal
 import polars as pl
 
 from case2code import _core
-from case2code.atomic import sink_parquet, write_parquet, write_text
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet, write_text
 from case2code.benchmarks import BenchmarkTask, load_benchmarks
 from case2code.errors import C2CError
+from case2code.tables import parquet_slices
 from case2code.validate import at_least, between, one_of
 
 KeepRule = Literal["shortest", "first", "score"]
@@ -314,15 +315,11 @@ def _table_columns(source: Path, needed: Sequence[str]) -> list[str]:
 def _table_batches(
     source: Path, columns: Sequence[str] | None, rows: int
 ) -> Iterator[tuple[int, pl.DataFrame]]:
-    """`columns` (None: all) of the table in batches of about `rows`, with their first row."""
-    frame = pl.scan_parquet(source)
-    if columns is not None:
-        frame = frame.select(columns)
+    """`columns` (None: all) of the table in batches of `rows`, with their first row."""
     start = 0
     try:
-        for batch in frame.collect_batches(chunk_size=rows):
+        for start, batch in parquet_slices(source, columns, rows):
             yield start, batch
-            start += batch.height
     except (pl.exceptions.PolarsError, OSError) as e:
         raise C2CError(f"dedup: cannot read {source} (row {start:,} on): {e}") from None
 
@@ -494,7 +491,8 @@ def _write_labelled(
             if index == 0:  # an empty table: its schema, with the three new columns
                 empty = pl.scan_parquet(source).head(0).collect()
                 write_parquet(_labelled(empty, _EMPTY_OUTCOME, rep_ids, labels), part / "0.parquet")
-            sink_parquet(pl.scan_parquet(sorted(part.glob("*.parquet"))), path)
+            batches = pl.scan_parquet(sorted(part.glob("*.parquet")))
+            sink_parquet(batches, path, row_group_size=TABLE_ROW_GROUP_ROWS)
     finally:
         for part in parts:
             shutil.rmtree(part, ignore_errors=True)

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from case2code import _core
-from case2code.atomic import sink_parquet
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet
 from case2code.corpus import Batch, Corpus, FileBatch, Unreadable, batches, plan
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
@@ -49,6 +49,7 @@ FUNCTION_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.Int64(),
     "n_lines": pl.Int64(),
     "helpers": pl.List(pl.String),
+    "origin_corpus": pl.String(),
 }
 REJECTION_SCHEMA: dict[str, pl.DataType] = {
     "name": pl.String(),
@@ -168,6 +169,7 @@ class ExtractedFunction:
     line: int
     n_lines: int
     helpers: tuple[str, ...]
+    origin_corpus: str | None = None
 
 
 @dataclass
@@ -243,6 +245,24 @@ def compile_errors(sources: Sequence[str], origins: Sequence[str]) -> list[str |
         return [compile_error(s, o) for s, o in zip(sources, origins, strict=True)]
 
 
+def _params_column(params: list[list[tuple[str, str, str | None, str | None]]]) -> pl.Series:
+    """Each function's parameters as a list of structs, built from flat columns: built from
+    Python dicts, polars' List(Struct) kept ~6 KB per function (65 MB a batch) however few
+    parameters it holds."""
+    fields = list(PARAM_TYPE.to_schema())
+    flat = [param for row in params for param in row]
+    values = zip(*flat, strict=True) if flat else ([] for _ in fields)
+    columns = {field: list(column) for field, column in zip(fields, values, strict=True)}
+    flat_frame = pl.DataFrame(
+        {"row": [row for row, own in enumerate(params) for _ in own], **columns},
+        schema={"row": pl.Int64, **PARAM_TYPE.to_schema()},
+    )
+    grouped = flat_frame.group_by("row", maintain_order=True).agg(pl.struct(fields).alias("params"))
+    every_row = pl.DataFrame({"row": pl.int_range(0, len(params), eager=True, dtype=pl.Int64)})
+    joined = every_row.join(grouped, on="row", how="left", maintain_order="left")["params"]
+    return joined.fill_null(pl.lit([], dtype=pl.List(PARAM_TYPE)))
+
+
 class _Collector:
     """Turns the Rust core's column batches into frames and counts."""
 
@@ -271,7 +291,10 @@ class _Collector:
         origins: list[str],
         rows: list[int | None],
         extra: Mapping[str, list[Any]],
+        provenance: list[tuple[str | None, str]] | None = None,
     ) -> None:
+        """One batch's columns; `origins` name its sources in skips, `provenance` gives each
+        source's (corpus, origin) for its functions (default: no corpus, `origins`)."""
         sources = columns["sources"]
         self.summary.sources += len(origins)
         self.summary.bytes += sum(sources["bytes"])
@@ -288,12 +311,11 @@ class _Collector:
                 )
         functions = columns["functions"]
         index = functions.pop("source_index")
-        functions["origin"] = [origins[i] for i in index]
+        named = provenance or [(None, origin) for origin in origins]
+        functions["origin"] = [named[i][1] for i in index]
+        functions["origin_corpus"] = [named[i][0] for i in index]
         functions["origin_row"] = [rows[i] for i in index]
-        functions["params"] = [
-            [{"name": n, "kind": k, "annotation": a, "default": d} for n, k, a, d in params]
-            for params in functions["params"]
-        ]
+        functions["params"] = _params_column(functions["params"])
         frame = pl.DataFrame(functions, schema=FUNCTION_SCHEMA)
         if extra:
             frame = frame.with_columns(
@@ -307,7 +329,7 @@ class _Collector:
 
         rejections = columns["rejections"]
         index = rejections.pop("source_index")
-        rejections["origin"] = [origins[i] for i in index]
+        rejections["origin"] = [named[i][1] for i in index]
         rejections["origin_row"] = [rows[i] for i in index]
         self.summary.rejected.update(rejections["reason"])
         self.rejected.append(pl.DataFrame(rejections, schema=REJECTION_SCHEMA))
@@ -346,6 +368,10 @@ class _Collector:
 
 ProgressCallback = Callable[[int, int], None]
 
+# Source per shard of `extract_to_parquet`: what a crash can lose, and what is held in memory
+# (about 25,000 functions, 40 MB as frames).
+SHARD_BYTES = 16 << 20
+
 
 def _resolve(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
@@ -359,16 +385,23 @@ def _resolve(
     return list(inputs), config.exclude_dirs
 
 
-def _feed(extractor: Any, batch: Batch, collector: _Collector, threads: int) -> None:
-    """Extract one batch of the corpus into `collector`."""
+def _feed(
+    extractor: Any, batch: Batch, collector: _Collector, threads: int, corpus: Corpus
+) -> None:
+    """Extract one batch of `corpus` into `collector`."""
     if isinstance(batch, Unreadable):
         collector.add_unreadable(batch)
     elif isinstance(batch, FileBatch):
         columns = extractor.extract_files(batch.paths, threads)
-        collector.add(columns, batch.paths, [None] * len(batch.paths), {})
+        named = [corpus.provenance(path) for path in batch.paths]
+        collector.add(columns, batch.paths, [None] * len(batch.paths), {}, named)
     else:
         columns = extractor.extract_texts(batch.texts, threads)
-        collector.add(columns, [batch.origin] * len(batch.rows), list(batch.rows), batch.extra)
+        # A table is its own corpus; its rows' own origin columns (The Stack's) are kept.
+        table = Path(batch.origin).name
+        named = [(table, table)] * len(batch.rows)
+        origins = [batch.origin] * len(batch.rows)
+        collector.add(columns, origins, list(batch.rows), batch.extra, named)
 
 
 def extract(
@@ -392,7 +425,7 @@ def extract(
     collector = _Collector(config.check_compile)
     done = 0
     for batch in batches(corpus, config.text_column, config.batch_bytes):
-        _feed(extractor, batch, collector, config.threads)
+        _feed(extractor, batch, collector, config.threads, corpus)
         done += _size(batch)
         if progress is not None:
             progress(min(done, corpus.total_bytes), corpus.total_bytes)
@@ -400,17 +433,36 @@ def extract(
 
 
 def _size(batch: Batch) -> int:
+    """The batch's share of the corpus's size on disk, for progress."""
     return 0 if isinstance(batch, Unreadable) else batch.bytes
 
 
+def _source_bytes(batch: Batch) -> int:
+    """The source the batch holds, for sizing shards: its files' sizes, or its texts' (a
+    row's share of a compressed table's size would make shards several times too big)."""
+    if isinstance(batch, Unreadable):
+        return 0
+    return batch.bytes if isinstance(batch, FileBatch) else batch.text_bytes
+
+
+def _identity(path: str | Path) -> str:
+    """What a stat tells of a file's bytes: size, inode and both modification times. Any
+    write changes the ctime, which no one can set back (utime sets the mtime only), so an
+    edit that keeps the size and restores the mtime still shows; nothing is read."""
+    try:
+        stat = os.stat(path)
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
+
+
 def _corpus_digest(corpus: Corpus) -> str:
-    """What a stat tells of the corpus: its files (path and size) and tables (and mtime)."""
+    """The corpus's files and tables, each with its identity (`_identity`)."""
     digest = hashlib.sha256()
-    for path, size in corpus.files:
-        digest.update(f"{path}\0{size}\0".encode())
+    for path, _ in corpus.files:
+        digest.update(f"{path}\0{_identity(path)}\0".encode())
     for table in corpus.tables:
-        stat = table.stat()
-        digest.update(f"{table}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        digest.update(f"{table}\0{_identity(table)}\0".encode())
     return digest.hexdigest()
 
 
@@ -419,16 +471,46 @@ def corpus_fingerprint(
     config: ExtractConfig | None = None,
 ) -> str:
     """A digest of the corpus `extract` would read (None: the standard library), so that a
-    cached extraction is redone when files come, go or change size."""
+    cached extraction is redone when files come, go or change (even in place, to the same
+    size)."""
     inputs, exclude_dirs = _resolve(inputs, config or ExtractConfig())
     return _corpus_digest(plan(inputs, exclude_dirs))
 
 
-def _shards_fingerprint(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> str:
-    """What the shards depend on: the corpus and every setting but the thread count."""
+def _shards_fingerprint(
+    corpus: Corpus, config: ExtractConfig, shard_bytes: int, rejected: bool
+) -> str:
+    """What the shards depend on: the corpus, every setting but the thread count, and whether
+    rejections are kept too."""
     settings = {k: v for k, v in asdict(config).items() if k != "threads"}
     text = json.dumps([settings, shard_bytes, _corpus_digest(corpus)], default=str)
+    if rejected:
+        text += "\0rejected"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rejected_shard(sharded: ShardedOutput, index: int) -> Path:
+    return sharded.parts / f"rejected-{index:05d}.parquet"
+
+
+def _merge(parts: Sequence[Path], output: str | os.PathLike[str], empty: pl.DataFrame) -> None:
+    """Stream the shards into `output` (polars' streaming engine: a shard at a time). Shards
+    of tables with other origin columns are given each other's, as nulls, in one order."""
+    schemas = [pl.read_parquet_schema(part) for part in parts]
+    # The columns and types a diagonal, relaxed concatenation gives, from empty frames.
+    columns = pl.concat(
+        [pl.LazyFrame(schema=schema) for schema in [empty.schema, *schemas]],
+        how="diagonal_relaxed",
+    ).collect_schema()
+    frames = [
+        pl.scan_parquet(part).select(
+            pl.col(name).cast(dtype) if name in schema else pl.lit(None, dtype).alias(name)
+            for name, dtype in columns.items()
+        )
+        for part, schema in zip(parts, schemas, strict=True)
+    ]
+    table = pl.concat(frames) if frames else empty.lazy()
+    sink_parquet(table, output, row_group_size=TABLE_ROW_GROUP_ROWS)
 
 
 def _shard_stats(summary: ExtractSummary) -> dict[str, Any]:
@@ -446,31 +528,37 @@ def extract_to_parquet(
     output: str | os.PathLike[str],
     config: ExtractConfig | None = None,
     *,
-    shard_bytes: int = 64 << 20,
+    rejected: str | os.PathLike[str] | None = None,
+    shard_bytes: int = SHARD_BYTES,
     progress: ProgressCallback | None = None,
 ) -> ExtractSummary:
-    """Extract into `output`, resumably. The corpus's batches are grouped into shards of about
-    `shard_bytes` of source, each written to `<output>.parts/` when done; a rerun after a crash
-    reads past the finished shards' batches without parsing them."""
+    """Extract into `output` (and the rejected functions, with reasons, into `rejected`),
+    resumably and in bounded memory. The corpus's batches are grouped into shards of about
+    `shard_bytes` of source, each written to `<output>.parts/` when done and dropped from
+    memory; a rerun after a crash reads past the finished shards' batches without parsing
+    them. The shards are streamed into the outputs at the end."""
     config = config or ExtractConfig()
     inputs, exclude_dirs = _resolve(inputs, config)
     extractor = config.extractor()
     started = time.perf_counter()
     corpus = plan(inputs, exclude_dirs)
-    sharded = ShardedOutput(output, _shards_fingerprint(corpus, config, shard_bytes), 0, 1)
+    fingerprint = _shards_fingerprint(corpus, config, shard_bytes, rejected is not None)
+    sharded = ShardedOutput(output, fingerprint, 0, 1)
     index, in_shard, shard_size, done = 0, 0, 0, 0
     collector = _Collector(config.check_compile)
 
     def publish() -> None:
         if not sharded.done(index):
             result = collector.result(0.0)
+            if rejected is not None:  # before the shard: a shard never exists without it
+                write_parquet(result.rejected, _rejected_shard(sharded, index))
             sharded.write(index, result.functions, _shard_stats(result.summary))
 
     for batch in batches(corpus, config.text_column, config.batch_bytes):
         if not sharded.done(index):
-            _feed(extractor, batch, collector, config.threads)
+            _feed(extractor, batch, collector, config.threads, corpus)
         in_shard += 1
-        shard_size += _size(batch)
+        shard_size += _source_bytes(batch)
         done += _size(batch)
         if shard_size >= shard_bytes:
             publish()
@@ -481,9 +569,10 @@ def extract_to_parquet(
     if in_shard or index == 0:
         publish()
         index += 1
-    parts = [sharded.shard(i) for i in range(index)]
-    frames = [pl.scan_parquet(p) for p in parts]
-    sink_parquet(pl.concat(frames, how="diagonal_relaxed"), output)
+    _merge([sharded.shard(i) for i in range(index)], output, pl.DataFrame(schema=FUNCTION_SCHEMA))
+    if rejected is not None:
+        parts = [_rejected_shard(sharded, i) for i in range(index)]
+        _merge(parts, rejected, pl.DataFrame(schema=REJECTION_SCHEMA))
     summary = ExtractSummary(seconds=time.perf_counter() - started)
     for stats in (sharded.stats(i) for i in range(index)):
         summary.sources += stats["sources"]

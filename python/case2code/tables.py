@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +42,22 @@ def read_table(path: str | Path, what: str) -> pl.DataFrame:
         return pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as e:
         raise C2CError(f"{what}: cannot read {path}: {e}") from None
+
+
+def parquet_slices(
+    path: str | Path, columns: Sequence[str] | None, rows: int, total: int | None = None
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """`columns` (None: all) of a Parquet table, `rows` at a time, with each slice's first
+    row; stops at `total` rows (None: the footer's count) or at a short slice. Each slice is a
+    query of its own that reads only its row groups: `collect_batches` reads ahead of a slow
+    consumer and would hold most of a big table. polars' errors are the caller's to word."""
+    frame = pl.scan_parquet(path)
+    if columns is not None:
+        frame = frame.select(columns)
+    if total is None:
+        total = pl.scan_parquet(path).select(pl.len()).collect().item()
+    for start in range(0, total, rows):
+        piece = frame.slice(start, rows).collect()
+        yield start, piece
+        if piece.height < min(rows, total - start):
+            return

@@ -3,7 +3,6 @@
 //! itself ends its own instance instead of slipping in results.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -25,8 +24,6 @@ pub struct Task {
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Frame {
-    /// The compiled driver, asked for once by the instance's first line.
-    Driver,
     Next,
     /// All cases ran; the driver asks which to run again, perturbed (answered as `3,0,2`).
     Probe,
@@ -85,7 +82,6 @@ impl Position {
 
 pub struct Session {
     pub tasks: VecDeque<Task>,
-    driver: Option<Arc<[u8]>>,
     pub position: Option<Position>,
     /// (job, case, outcome) in the order the guest reported them.
     pub outcomes: Vec<(usize, usize, CaseOutcome)>,
@@ -99,16 +95,10 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(
-        tasks: VecDeque<Task>,
-        driver: Arc<[u8]>,
-        fuel: (u64, u64),
-        deadline_ticks: u64,
-    ) -> Self {
+    pub fn new(tasks: VecDeque<Task>, fuel: (u64, u64), deadline_ticks: u64) -> Self {
         let (fuel, define_fuel) = fuel;
         Session {
             tasks,
-            driver: Some(driver),
             position: None,
             outcomes: Vec::new(),
             probes: Vec::new(),
@@ -215,13 +205,7 @@ fn violation(what: &str) -> wasmtime::Error {
 
 fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Result<Vec<u8>> {
     match frame {
-        // Once, before any job: later the code under test could ask for it too.
-        Frame::Driver => match session.driver.take() {
-            Some(driver) if session.position.is_none() => Ok(driver.to_vec()),
-            _ => Err(violation("asked for the driver twice")),
-        },
         Frame::Next => {
-            session.driver = None;
             if session.position.as_ref().is_some_and(|p| !p.finished()) {
                 return Err(violation("asked for a job before finishing the last one"));
             }
@@ -331,12 +315,7 @@ mod tests {
             probe: false,
             frame: b"job".to_vec(),
         };
-        Session::new(
-            VecDeque::from([task]),
-            Arc::from(&b"code"[..]),
-            (100, 1000),
-            5,
-        )
+        Session::new(VecDeque::from([task]), (100, 1000), 5)
     }
 
     fn send(session: &mut Session, frame: &str) -> wasmtime::Result<Vec<u8>> {
@@ -356,7 +335,6 @@ mod tests {
     #[test]
     fn a_well_behaved_driver_reports_every_case() {
         let mut s = session(2);
-        assert_eq!(send(&mut s, r#"{"op":"driver"}"#).unwrap(), b"code");
         assert_eq!(send(&mut s, r#"{"op":"next"}"#).unwrap(), b"job");
         for case in [-1, 0, 1] {
             send(&mut s, &format!(r#"{{"op":"begin","case":{case}}}"#)).unwrap();
@@ -453,10 +431,6 @@ mod tests {
 
     #[test]
     fn out_of_order_frames_end_the_instance() {
-        let mut s = session(2);
-        send(&mut s, r#"{"op":"next"}"#).unwrap();
-        // The driver is handed out only before the first job.
-        assert!(send(&mut s, r#"{"op":"driver"}"#).is_err());
         let mut s = session(2);
         send(&mut s, r#"{"op":"next"}"#).unwrap();
         assert!(

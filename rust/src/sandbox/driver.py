@@ -1,4 +1,7 @@
 # The guest half of the sandbox: runs inside CPython-on-WASI, one `turn` per instance.
+# `_c2c_driver()` binds everything the driver uses and returns `serve`, the loop over jobs. It
+# runs once, in the primed interpreter (prime.rs), so its closures and classes are part of the
+# snapshot; every instance's turn calls `serve()`.
 #
 # It asks the host for a job through the door (`_host.call`), defines the function from its
 # standalone source in a fresh namespace, then calls it on each input, reporting every case back
@@ -624,11 +627,11 @@ def _c2c_driver():
         finally:
             perturbing[0] = False
 
-    while True:
-        job = decode_utf8(door(b'{"op":"next"}'), "utf-8")
-        if not job:
-            return
-        run_job(job)
+    def serve():
+        while True:
+            job = decode_utf8(door(b'{"op":"next"}'), "utf-8")
+            if not job:
+                return
+            run_job(job)
 
-
-_c2c_driver()
+    return serve

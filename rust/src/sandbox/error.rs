@@ -47,8 +47,8 @@ pub enum SandboxError {
         step: &'static str,
         error: String,
     },
-    /// The guest could not compile the sandbox's driver program.
-    Driver(String),
+    /// The interpreter could not be primed with the driver (see prime.rs).
+    Prime(String),
     /// A worker process could not be started.
     EmptyWorkerCommand,
     WorkerStart {
@@ -93,7 +93,7 @@ impl fmt::Display for SandboxError {
             }
             SandboxError::Load { path, error } => write!(f, "loading {}: {error}", path.display()),
             SandboxError::Instantiate { step, error } => write!(f, "{step}: {error}"),
-            SandboxError::Driver(error) => write!(f, "{error}"),
+            SandboxError::Prime(error) => write!(f, "{error}"),
             SandboxError::EmptyWorkerCommand => write!(f, "empty worker command"),
             SandboxError::WorkerStart { program, error } => {
                 write!(f, "starting a sandbox worker ({program}): {error}")

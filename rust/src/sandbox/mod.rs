@@ -6,6 +6,7 @@
 //! - [`virtual_os`]: the WASI world the guest sees;
 //! - [`door`]: the host end of the job/result channel;
 //! - `driver.py`: the guest program that defines and calls the functions;
+//! - [`prime`]: the interpreter primed once per machine with the driver and common modules;
 //! - [`runner`]: fresh instances on one thread; [`pool`]: worker processes over all cores.
 //! - [`limits`]: what one case may use; [`error`]: what stops the sandbox from starting or
 //!   serving (a failing case is an outcome, not an error).
@@ -16,6 +17,7 @@ pub mod error;
 pub mod limits;
 pub mod outcome;
 pub mod pool;
+pub mod prime;
 pub mod runner;
 pub mod virtual_os;
 

@@ -4,9 +4,8 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use wasmtime::{InstancePre, Linker, ResourceLimiter, Store, Trap};
+use wasmtime::{Engine, InstancePre, Linker, ResourceLimiter, Store, Trap};
 
 use super::door::{self, Guest, Session, Task};
 use super::engine::{self, TICK};
@@ -18,10 +17,9 @@ use super::virtual_os::{self, guest_os};
 /// The guest program every instance runs (see driver.py).
 pub const DRIVER: &str = include_str!("driver.py");
 
-/// What each instance's `turn` runs: it fetches the driver, compiled once per process, through
-/// the door. (Compiling driver.py in the guest costs ~80M instructions, 13 ms, per instance.)
-const LOAD_DRIVER: &str =
-    "import marshal, _host\nexec(marshal.loads(_host.call(b'{\"op\":\"driver\"}')))\n";
+/// What each instance's `turn` runs: the driver, defined in the primed interpreter (see
+/// prime.rs), so that a fresh instance neither compiles nor unmarshals it.
+const RUN_DRIVER: &str = "import _c2c_driver\n_c2c_driver.serve()\n";
 
 /// Raw WASI stdout/stderr kept per instance (the driver captures `print` itself; this only
 /// holds what bypasses it, and the driver's own traceback if it ever fails).
@@ -31,6 +29,12 @@ const PIPE_BYTES: usize = 64 << 10;
 pub struct MemoryCap {
     max: usize,
     pub hit: bool,
+}
+
+impl MemoryCap {
+    pub fn new(max: usize) -> MemoryCap {
+        MemoryCap { max, hit: false }
+    }
 }
 
 impl ResourceLimiter for MemoryCap {
@@ -59,8 +63,6 @@ impl ResourceLimiter for MemoryCap {
 
 pub struct Runner {
     pre: InstancePre<Guest>,
-    /// driver.py compiled by the guest's CPython, as `marshal` bytes.
-    driver: Arc<[u8]>,
     stdlib_dir: PathBuf,
     limits: Limits,
 }
@@ -86,71 +88,15 @@ impl Runner {
         limits.validate()?;
         let engine = engine::engine().map_err(|e| SandboxError::Engine(e.to_string()))?;
         let module = engine::load(compiled)?;
-        let mut linker: Linker<Guest> = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |g: &mut Guest| &mut g.os.wasi)
-            .map_err(|e| instantiate("linking WASI", e))?;
-        linker.allow_shadowing(true);
-        linker
-            .func_wrap(
-                "wasi_snapshot_preview1",
-                "poll_oneoff",
-                |mut caller: wasmtime::Caller<'_, Guest>,
-                 subs: i32,
-                 events: i32,
-                 n: i32,
-                 count: i32| {
-                    let memory = caller
-                        .get_export("memory")
-                        .and_then(|e| e.into_memory())
-                        .ok_or_else(|| wasmtime::format_err!("no memory"))?;
-                    let (data, guest) = memory.data_and_store_mut(&mut caller);
-                    Ok(virtual_os::poll_now(
-                        data,
-                        &guest.os.time,
-                        guest.os.world.world(),
-                        subs as u32,
-                        events as u32,
-                        n as u32,
-                        count as u32,
-                    ))
-                },
-            )
-            .map_err(|e| instantiate("linking poll_oneoff", e))?;
-        linker
-            .func_wrap("host", "call", door::call)
-            .map_err(|e| instantiate("linking the door", e))?;
+        let linker = guest_linker(&engine)?;
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| instantiate("preparing instances", e))?;
-        let mut runner = Runner {
+        Ok(Runner {
             pre,
-            driver: Arc::from(Vec::new()),
             stdlib_dir: stdlib_dir.to_path_buf(),
             limits,
-        };
-        runner.driver = Arc::from(runner.compile_driver().map_err(SandboxError::Driver)?);
-        Ok(runner)
-    }
-
-    /// Compiles driver.py in a throwaway instance and returns the code object's marshal bytes.
-    fn compile_driver(&self) -> Result<Vec<u8>, String> {
-        let hex: String = DRIVER.bytes().map(|b| format!("{b:02x}")).collect();
-        let code = format!(
-            "import marshal, sys\n_ = sys.stdout.write(marshal.dumps(compile(bytes.fromhex('{hex}').decode(), '<c2c-driver>', 'exec')).hex())\n"
-        );
-        // Compiling takes ~80M instructions whatever the per-case budget is.
-        let (end, _, stdout) = self.run_instance(&code, VecDeque::new(), 16 << 20, 10_000_000_000);
-        if let End::Stopped(outcome) = end {
-            return Err(format!(
-                "compiling the sandbox driver: {}",
-                outcome.error.unwrap_or_default()
-            ));
-        }
-        let text = String::from_utf8(stdout).map_err(|_| "the driver compiler wrote non-UTF-8")?;
-        (0..text.len() / 2)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .map_err(|_| "the driver compiler wrote something other than hex".to_string())
+        })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -252,7 +198,7 @@ impl Runner {
                 .map(|&(job, first, end)| self.task(jobs, job, first, end, probe))
                 .collect();
             let (end, session, _) =
-                self.run_instance(LOAD_DRIVER, tasks, PIPE_BYTES, self.limits.fuel_per_case);
+                self.run_instance(RUN_DRIVER, tasks, PIPE_BYTES, self.limits.fuel_per_case);
             for (job, case, outcome) in session.outcomes {
                 results[job][case] = Some(outcome);
             }
@@ -343,7 +289,6 @@ impl Runner {
             + 1;
         let session = Session::new(
             tasks,
-            self.driver.clone(),
             (self.limits.fuel_per_case, self.limits.fuel_per_definition),
             ticks,
         );
@@ -357,10 +302,7 @@ impl Runner {
                 );
             }
         };
-        let cap = MemoryCap {
-            max: self.limits.memory_bytes as usize,
-            hit: false,
-        };
+        let cap = MemoryCap::new(self.limits.memory_bytes as usize);
         let mut store = Store::new(self.pre.module().engine(), Guest { os, cap, session });
         store.limiter(|g| &mut g.cap);
         let end = match self.drive(&mut store, code, fuel, ticks) {
@@ -378,7 +320,7 @@ impl Runner {
         let stdout = store.data().os.stdout.contents().to_vec();
         let session = std::mem::replace(
             &mut store.data_mut().session,
-            Session::new(VecDeque::new(), self.driver.clone(), (0, 0), 0),
+            Session::new(VecDeque::new(), (0, 0), 0),
         );
         (end, session, stdout)
     }
@@ -402,6 +344,45 @@ impl Runner {
         memory.write(&mut *store, at as u32 as usize, code.as_bytes())?;
         turn.call(&mut *store, (at, code.len() as i32))
     }
+}
+
+/// What an instance of the interpreter imports: WASI preview 1 over the virtual OS, a
+/// `poll_oneoff` that never waits, and the door.
+pub fn guest_linker(engine: &Engine) -> Result<Linker<Guest>, SandboxError> {
+    let mut linker: Linker<Guest> = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |g: &mut Guest| &mut g.os.wasi)
+        .map_err(|e| instantiate("linking WASI", e))?;
+    linker.allow_shadowing(true);
+    linker
+        .func_wrap(
+            "wasi_snapshot_preview1",
+            "poll_oneoff",
+            |mut caller: wasmtime::Caller<'_, Guest>,
+             subs: i32,
+             events: i32,
+             n: i32,
+             count: i32| {
+                let memory = caller
+                    .get_export("memory")
+                    .and_then(|e| e.into_memory())
+                    .ok_or_else(|| wasmtime::format_err!("no memory"))?;
+                let (data, guest) = memory.data_and_store_mut(&mut caller);
+                Ok(virtual_os::poll_now(
+                    data,
+                    &guest.os.time,
+                    guest.os.world.world(),
+                    subs as u32,
+                    events as u32,
+                    n as u32,
+                    count as u32,
+                ))
+            },
+        )
+        .map_err(|e| instantiate("linking poll_oneoff", e))?;
+    linker
+        .func_wrap("host", "call", door::call)
+        .map_err(|e| instantiate("linking the door", e))?;
+    Ok(linker)
 }
 
 fn crash(reason: String) -> CaseOutcome {
