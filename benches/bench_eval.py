@@ -149,13 +149,21 @@ def build_split(folder: Path) -> tuple[Pipeline, dict[str, Any]]:
 def check_origins(pipeline: Pipeline, records: Sequence[Mapping[str, Any]]) -> None:
     """Hard check: the paper grader runs code natively, so every task must be a function of
     this machine's own standard library or site-packages."""
-    functions = read_table(pipeline.table("dedup"), "functions").select("function_id", "origin")
-    origin = dict(functions.iter_rows())
-    roots = trusted_roots()
+    functions = read_table(pipeline.table("dedup"), "functions")
+    origin = {
+        row["function_id"]: (row["origin_corpus"], row["origin"])
+        for row in functions.select("function_id", "origin_corpus", "origin").iter_rows(named=True)
+    }
+    # An origin is a path inside its corpus root, which the corpus name (the root's own name)
+    # identifies among the corpus folders the split was made from.
+    roots = {root.name: root for root in trusted_roots()}
     for record in records:
-        path = Path(origin[record["function_id"]]).resolve()
-        if not any(path.is_relative_to(root) for root in roots):
-            sys.exit(f"refusing to run a function from outside the stdlib natively: {path}")
+        corpus, inside = origin[record["function_id"]]
+        root = roots.get(corpus)
+        path = (root / inside).resolve() if root is not None else None
+        if path is None or not path.is_relative_to(root) or not path.is_file():
+            where = f"{corpus}/{inside}"
+            sys.exit(f"refusing to run a function from outside the stdlib natively: {where}")
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
