@@ -1,10 +1,14 @@
 """The dedup stage: exact and near-duplicate removal, and decontamination against benchmarks.
 
-Functions stream into the Rust `Deduper` in blocks; it keeps a compact record per function
-(`bytes_per_function`, 617 bytes with the defaults), never the sources, then clusters with
-MinHash LSH and union-find. Every row gets a `cluster_id` (the `function_id` of the function
-kept for its cluster), a `dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an
-`exact_hash` of its normalised tokens. A function near-duplicate to a benchmark task is
+Functions stream into the Rust `Deduper` in blocks; it keeps a fixed-size record per function
+(`bytes_per_function`, 617 bytes with the defaults, of which the band keys and sketch, 592, go
+to an unnamed temporary file), never the sources, then clusters with MinHash LSH and
+union-find. Functions are known by their row: a `function_id` is no key (exact copies share
+one). `dedup_parquet` reads the table twice, its sources in blocks and then every column in
+batches to write the outputs, so its memory does not grow with the table's sources. Every
+row gets a `cluster_id` (the `function_id` of the function kept for its cluster), a
+`dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an `exact_hash` of its
+normalised tokens. A function near-duplicate to a benchmark task is
 `contaminated`, and its `cluster_id` names the task (`humaneval:HumanEval/0`).
 """
 
