@@ -610,8 +610,16 @@ def run_command(
     workers: Annotated[
         int | None, typer.Option(help="Sandbox worker processes; default one per core.")
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Stop after this stage (extract, dedup, inputs, execute, assemble, export); "
+            "run.json and the report come with a full run."
+        ),
+    ] = None,
 ) -> None:
-    """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable."""
+    """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable.
+    One run per folder: a second run on a folder in use is refused."""
     import dataclasses
 
     from case2code.pipeline import Pipeline
@@ -627,6 +635,8 @@ def run_command(
         overrides["max_functions"] = max_functions
     if workers is not None:
         overrides["workers"] = workers
+    if until is not None:
+        overrides["until"] = until
     chosen = {
         k: v
         for k, v in {"name": generator, "model": model, "base_url": base_url}.items()
@@ -635,7 +645,7 @@ def run_command(
     if chosen:
         overrides["generator"] = dataclasses.replace(config.generator, **chosen)
     config = dataclasses.replace(config, **overrides)
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(config, notice=lambda message: say("note", message))
     with stage_bars() as bars:
         pipeline.progress = bars
         summary = pipeline.run()
@@ -651,6 +661,12 @@ def run_command(
             f"{record['rows_out']:,}",
         )
     console.print(table)
+    if "until" in summary:
+        console.print(
+            f"stopped after {summary['until']} (until = {summary['until']}); run.json and "
+            "the report are written by a full run: rerun without until to finish it"
+        )
+        return
     console.print(
         f"dataset: {summary['dataset']['rows']:,} samples in {summary['dataset']['path']}; "
         f"eval split: {summary['eval_split']['functions']:,} functions in "

@@ -43,7 +43,7 @@ import json
 import keyword
 import random
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,31 +250,62 @@ def record_line(record: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- the split file
 
 
-def write_eval_split(
-    samples: pl.DataFrame, functions: pl.DataFrame, path: str | Path
-) -> dict[str, int]:
-    """One record per function (its first sample), sorted by function id, written atomically.
-    Returns {"functions": records written, "skipped_<reason>": functions left out}."""
-    require_columns(samples, ("function_id", "name", "source", "shown", "held_out"), "samples")
+def _params_by_function(functions: pl.DataFrame) -> dict[str, list[Any]]:
     require_columns(functions, ("function_id", "params"), "functions")
-    params = {
+    return {
         row["function_id"]: row["params"] or []
         for row in functions.unique("function_id", keep="first", maintain_order=True)
         .select("function_id", "params")
         .iter_rows(named=True)
     }
+
+
+def _first_samples(samples: pl.DataFrame) -> pl.DataFrame:
+    """Each function's first sample (by sample id), the one its record is written from."""
+    require_columns(samples, ("function_id", "name", "source", "shown", "held_out"), "samples")
     order = ["function_id", "sample_id"] if "sample_id" in samples.columns else ["function_id"]
-    first = samples.sort(order, maintain_order=True).unique(
+    return samples.sort(order, maintain_order=True).unique(
         "function_id", keep="first", maintain_order=True
     )
+
+
+def _params_of(params: Mapping[str, list[Any]], function_id: str) -> list[Any]:
+    if function_id not in params:
+        raise C2CError(f"samples: function {function_id} is not in the functions table")
+    return params[function_id]
+
+
+def writable_functions(samples: pl.DataFrame, functions: pl.DataFrame) -> Callable[[str], bool]:
+    """Whether `write_eval_split` writes a function (given its samples), so that an eval
+    split is chosen among those only. Each answer converts the function's record once."""
+    params = _params_by_function(functions)
+    first = {row["function_id"]: row for row in _first_samples(samples).iter_rows(named=True)}
+
+    def writable(function_id: str) -> bool:
+        sample = first.get(function_id)
+        if sample is None:
+            return False
+        try:
+            convert(sample, _params_of(params, function_id))
+        except Unconvertible:
+            return False
+        return True
+
+    return writable
+
+
+def write_eval_split(
+    samples: pl.DataFrame, functions: pl.DataFrame, path: str | Path
+) -> dict[str, int]:
+    """One record per function (its first sample), sorted by function id, written atomically.
+    Returns {"functions": records written, "skipped_<reason>": functions left out}."""
+    first = _first_samples(samples)
+    params = _params_by_function(functions)
     lines: list[str] = []
     skipped: Counter[str] = Counter()
     for sample in first.iter_rows(named=True):
-        function_id = sample["function_id"]
-        if function_id not in params:
-            raise C2CError(f"samples: function {function_id} is not in the functions table")
         try:
-            lines.append(record_line(convert(sample, params[function_id])))
+            lines.append(record_line(convert(sample, _params_of(params, sample["function_id"]))))
         except Unconvertible as skip:
             skipped[skip.reason] += 1
     write_text("".join(lines), path)

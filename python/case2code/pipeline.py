@@ -4,17 +4,22 @@ The pipeline only knows the order of the stages and where their tables live; eac
 same table-to-table step the single-stage commands run. Under the run's folder:
 
     stages/<stage>/...      each stage's output table, written atomically, and a `stage.json`
-                            marker (fingerprint of its settings and its inputs, time, figures)
+                            marker (fingerprint of its settings, the identity of the tables it
+                            read and of the files it wrote, time, figures; see markers.py)
     dataset/                training shards and dataset card (export)
     eval/case2code-eval.jsonl   held-out functions in the paper's benchmark format
     report.md, report.html  the run's report with plots; run.json, its figures
+    run.lock                held by the run in progress (runlock.py): one run per folder
 
-A restarted run skips every stage whose marker matches, and the long stages (inputs, execute)
-skip the shards they finished before the crash, so a run killed at any moment resumes without
-losing or repeating work. Changing a stage's settings reruns that stage and the ones after it.
-A rerun with every stage cached leaves run.json and the report as the run that did the work
-wrote them. Corpus paths are made absolute, so the fingerprints (and the functions' origins) do
-not depend on the folder the run is started from.
+A restarted run skips every stage whose marker holds (same settings, same input tables, its
+outputs still there as written), and the long stages (extract, inputs, execute) skip the
+shards they finished before the crash, so a run killed at any moment resumes without losing or
+repeating work. Changing a stage's settings reruns that stage and the ones after it, even after
+a crash in the middle of it (its shards of the other settings are discarded); a deleted or
+changed output reruns its stage. `until` stops after a stage; run.json and the report are
+written by a full run only. A rerun with every stage cached leaves run.json and the report as
+the run that did the work wrote them. Corpus paths are made absolute, so the fingerprints (and
+the functions' origins) do not depend on the folder the run is started from.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -38,18 +45,26 @@ from case2code.assemble import assemble
 from case2code.atomic import write_parquet, write_text
 from case2code.dedup import dedup_parquet
 from case2code.errors import C2CError
-from case2code.evalsplit import write_eval_split
+from case2code.evalsplit import writable_functions, write_eval_split
 from case2code.execute import execute_to_parquet
 from case2code.export import export
 from case2code.extract import corpus_fingerprint, extract_to_parquet
 from case2code.inputs.drivers import make_generator
 from case2code.inputs.stage import generate_inputs_to_parquet
+from case2code.markers import (
+    MARKER,
+    FileIdentities,
+    marker_record,
+    read_json,
+    stale_reason,
+    start_stage,
+    write_marker,
+)
 from case2code.outputs import check_outputs
-from case2code.run_config import RunConfig
+from case2code.run_config import STAGES, RunConfig
+from case2code.runlock import run_folder_lock
 from case2code.tables import read_table
 
-STAGES = ("extract", "dedup", "inputs", "execute", "assemble", "export")
-MARKER = "stage.json"
 RUN_FILES = ("run.json", "report.md", "report.html")
 # Each stage's output table, in its folder under stages/ (export writes dataset/ and eval/).
 STAGE_TABLES = {
@@ -58,6 +73,15 @@ STAGE_TABLES = {
     "inputs": "inputs.parquet",
     "execute": "results.parquet",
     "assemble": "samples.parquet",
+}
+# The earlier stages' tables each stage reads (their identity is part of its marker).
+STAGE_INPUTS = {
+    "extract": (),
+    "dedup": ("extract",),
+    "inputs": ("dedup",),
+    "execute": ("dedup", "inputs"),
+    "assemble": ("dedup", "execute"),
+    "export": ("dedup", "assemble"),
 }
 EVAL_FILE = "case2code-eval.jsonl"
 
@@ -71,6 +95,10 @@ def _no_progress(_: str) -> Iterator[Advance]:
     yield lambda done, total: None
 
 
+def _note_on_stderr(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class StageRecord:
     name: str
@@ -82,6 +110,16 @@ class StageRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a stage's step reports: rows in and out, its figures, the files it wrote."""
+
+    rows_in: int
+    rows_out: int
+    figures: dict[str, Any]
+    outputs: list[Path]
 
 
 def _digest(*parts: Any) -> str:
@@ -98,14 +136,21 @@ def _settings(obj: Any, *drop: str) -> dict[str, Any]:
 class Pipeline:
     """One run folder; `run()` brings every stage up to date."""
 
-    def __init__(self, config: RunConfig, progress: ProgressFactory | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        progress: ProgressFactory | None = None,
+        notice: Callable[[str], None] = _note_on_stderr,
+    ) -> None:
         # Absolute corpus paths: the same corpus read from another folder is the same corpus.
         self.config = dataclasses.replace(
             config, corpus=tuple(os.path.abspath(p) for p in config.corpus)
         )
         self.out = Path(config.out)
         self.progress = progress or _no_progress
+        self.notice = notice  # one line to the user: a stage redone, shards discarded
         self.records: dict[str, StageRecord] = {}
+        self.files = FileIdentities(self.out)
 
     # ------------------------------------------------------------ paths
 
@@ -127,13 +172,24 @@ class Pipeline:
     # ------------------------------------------------------------ the run
 
     def run(self) -> dict[str, Any]:
-        """Every stage in order, each skipped when its marker matches; then the report (kept
-        as it is when every stage was cached: its figures are those of the run that did the
-        work)."""
+        """Every stage in order up to `config.until`, each skipped when its marker holds,
+        with the run folder locked throughout. A full run then writes the report (kept as it
+        is when every stage was cached: its figures are those of the run that did the work);
+        a run stopped early returns only its stages' records."""
         check_outputs(folders=[self.out], inputs=self.config.corpus)
+        with run_folder_lock(self.out, self.notice):
+            return self._run_locked()
+
+    def _run_locked(self) -> dict[str, Any]:
+        stages = STAGES[: STAGES.index(self.config.until) + 1]
         upstream = ""
-        for name in STAGES:
+        for name in stages:
             upstream = self._stage(name, upstream)
+        if stages != STAGES:
+            return {
+                "until": self.config.until,
+                "stages": [self.records[n].as_dict() for n in stages],
+            }
         summary = self.summary()
         all_cached = all(record.status == "cached" for record in self.records.values())
         if all_cached and all((self.out / name).is_file() for name in RUN_FILES):
@@ -145,34 +201,38 @@ class Pipeline:
         return summary
 
     def _stage(self, name: str, upstream: str) -> str:
+        """Bring one stage up to date: cached when its marker holds, else run (its stale
+        shards discarded first). Returns its fingerprint, which the next stage's includes."""
         fingerprint = _digest(name, upstream, self._stage_settings(name))
-        marker = self.stage_dir(name) / MARKER
-        cached = self._read_marker(marker, fingerprint)
-        if cached is not None:
-            self.records[name] = dataclasses.replace(cached, status="cached")
-            return fingerprint
+        stage_dir = self.stage_dir(name)
+        inputs = [self.table(stage) for stage in STAGE_INPUTS[name]]
+        body = read_json(stage_dir / MARKER)
+        why = stale_reason(body, fingerprint, inputs, self.files)
+        if why is None and body is not None:
+            with contextlib.suppress(TypeError):  # a marker of other fields: run again
+                self.records[name] = StageRecord(**{**marker_record(body), "status": "cached"})
+                return fingerprint
+        if why is not None and why.startswith("its output"):
+            self.notice(f"{name}: {why}; running it again")
+        for parts in start_stage(stage_dir, fingerprint, inputs, self.files):
+            self.notice(
+                f"{name}: discarded {self.files.relative(parts)} (shards of an interrupted run "
+                "with other settings or inputs); running it from the start"
+            )
         started = time.perf_counter()
         with self.progress(name) as advance:
-            rows_in, rows_out, figures = getattr(self, f"_run_{name}")(advance)
-        record = StageRecord(
-            name, "ran", round(time.perf_counter() - started, 3), rows_in, rows_out, figures
+            ran: Ran = getattr(self, f"_run_{name}")(advance)
+        seconds = round(time.perf_counter() - started, 3)
+        record = StageRecord(name, "ran", seconds, ran.rows_in, ran.rows_out, ran.figures)
+        write_marker(
+            stage_dir,
+            fingerprint,
+            record.as_dict(),
+            inputs=self.files.of_all(inputs),
+            outputs=self.files.of_all(ran.outputs),
         )
-        body = {"fingerprint": fingerprint, **record.as_dict()}
-        write_text(json.dumps(body, indent=2, default=str) + "\n", marker)
         self.records[name] = record
         return fingerprint
-
-    @staticmethod
-    def _read_marker(marker: Path, fingerprint: str) -> StageRecord | None:
-        if not marker.is_file():
-            return None
-        try:
-            body = json.loads(marker.read_text())
-        except ValueError:
-            return None  # a marker is written atomically; a bad one is redone, not trusted
-        if body.pop("fingerprint", None) != fingerprint:
-            return None
-        return StageRecord(**body)
 
     def _stage_settings(self, name: str) -> Any:
         """What a stage's output depends on besides its input table."""
@@ -191,10 +251,12 @@ class Pipeline:
                 "seed": c.seed,
             }
         if name == "inputs":
-            return {
-                "generator": _settings(c.generator, "concurrency"),
-                "inputs": _settings(c.inputs, "workers"),
-            }
+            generator = _settings(c.generator, "concurrency")
+            if c.generator.name != "builtin":  # a template file's text, not only its path
+                generator["templates"] = [
+                    dataclasses.asdict(t) for t in c.generator.llm.load_templates()
+                ]
+            return {"generator": generator, "inputs": _settings(c.inputs, "workers")}
         if name == "execute":
             return {"limits": _settings(c.limits)}
         if name == "assemble":
@@ -207,14 +269,14 @@ class Pipeline:
 
     # ------------------------------------------------------------ stages
 
-    def _run_extract(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+    def _run_extract(self, advance: Advance) -> Ran:
         corpus = list(self.config.corpus) or None
         summary = extract_to_parquet(
             corpus, self.table("extract"), self.config.extract, progress=advance
         )
-        return summary.sources, summary.kept, summary.as_dict()
+        return Ran(summary.sources, summary.kept, summary.as_dict(), [self.table("extract")])
 
-    def _run_dedup(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+    def _run_dedup(self, advance: Advance) -> Ran:
         report = dedup_parquet(
             self.table("extract"),
             self.table("dedup"),
@@ -229,9 +291,9 @@ class Pipeline:
             )
         kept = pl.scan_parquet(self.table("dedup")).select(pl.len()).collect().item()
         advance(report.functions, report.functions)
-        return report.functions, kept, report.as_dict()
+        return Ran(report.functions, kept, report.as_dict(), [self.table("dedup")])
 
-    def _run_inputs(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+    def _run_inputs(self, advance: Advance) -> Ran:
         g = self.config.generator
         generator = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
         inputs_config = dataclasses.replace(self.config.inputs, workers=self.config.workers or None)
@@ -244,9 +306,9 @@ class Pipeline:
             progress=advance,
         )
         figures = result.report()
-        return figures["functions"], result.inputs.height, figures
+        return Ran(figures["functions"], result.inputs.height, figures, [self.table("inputs")])
 
-    def _run_execute(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+    def _run_execute(self, advance: Advance) -> Ran:
         figures = execute_to_parquet(
             self.table("dedup"),
             self.table("inputs"),
@@ -256,29 +318,31 @@ class Pipeline:
             shard_functions=self.config.shard_functions,
             progress=advance,
         )
-        return figures["functions"], figures["cases"], figures
+        return Ran(figures["functions"], figures["cases"], figures, [self.table("execute")])
 
-    def _run_assemble(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+    def _run_assemble(self, advance: Advance) -> Ran:
         functions = read_table(self.table("dedup"), "functions")
         result = assemble(
             functions, read_table(self.table("execute"), "results"), self.config.assemble
         )
         write_parquet(result.samples, self.table("assemble"))
         advance(functions.height, functions.height)
-        return functions.height, result.samples.height, result.report
+        return Ran(functions.height, result.samples.height, result.report, [self.table("assemble")])
 
-    def _run_export(self, advance: Advance) -> tuple[int, int, dict[str, Any]]:
+    def _run_export(self, advance: Advance) -> Ran:
         samples = pl.read_parquet(self.table("assemble"))
         if samples.is_empty():
             raise C2CError(
                 "no samples to export: every function was dropped (see the assemble figures in "
                 f"{self.stage_dir('assemble') / MARKER})"
             )
+        functions = read_table(self.table("dedup"), "functions")
         held = eval_functions(
             samples["function_id"].unique().to_list(),
             self.config.eval_share,
             self.config.eval_max,
             self.config.seed,
+            writable=writable_functions(samples, functions),
         )
         is_eval = pl.col("function_id").is_in(sorted(held))
         train, held_out = samples.filter(~is_eval), samples.filter(is_eval)
@@ -290,7 +354,6 @@ class Pipeline:
             shard_rows=self.config.shard_rows,
             report=assemble_figures,
         )
-        functions = read_table(self.table("dedup"), "functions")
         eval_counts = write_eval_split(held_out, functions, self.eval_path)
         advance(samples.height, samples.height)
         figures = {
@@ -301,7 +364,8 @@ class Pipeline:
             "eval_path": str(self.eval_path),
             "dataset_path": str(self.dataset_dir),
         }
-        return samples.height, summary.rows, figures
+        outputs = [*summary.files, summary.card, self.eval_path]
+        return Ran(samples.height, summary.rows, figures, outputs)
 
     # ------------------------------------------------------------ the figures
 
@@ -367,12 +431,21 @@ def sample_functions(functions: pl.DataFrame, n: int, seed: int) -> pl.DataFrame
     return ranked.sort("_rank").head(n).drop("_rank").sort("function_id")
 
 
-def eval_functions(function_ids: list[str], share: float, most: int, seed: int) -> set[str]:
-    """The functions held out for evaluation: a seeded share, chosen by hash so that the
-    choice of one function does not depend on which others made it this far."""
+def eval_functions(
+    function_ids: list[str],
+    share: float,
+    most: int,
+    seed: int,
+    writable: Callable[[str], bool] = lambda _: True,
+) -> set[str]:
+    """The functions held out for evaluation: a seeded share of all of them, chosen by hash
+    so that the choice of one function does not depend on which others made it this far,
+    among those `writable` in the paper's format (one it cannot write would be in neither
+    set). Only the functions ranked before the last one chosen are asked about."""
     wanted = min(most, math.floor(share * len(function_ids) + 0.5))
     ranked = sorted(function_ids, key=lambda f: _digest("eval", seed, f))
-    return set(ranked[:wanted])
+    chosen = itertools.islice((f for f in ranked if writable(f)), wanted)
+    return set(chosen)
 
 
 def run(

@@ -36,6 +36,9 @@ from case2code.inputs.stage import InputsConfig
 from case2code.sandbox import Limits
 from case2code.validate import at_least, between, did_you_mean, known_names, one_of
 
+# The pipeline's stages, in order (`until` names one).
+STAGES = ("extract", "dedup", "inputs", "execute", "assemble", "export")
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the package depends on tomli there
@@ -75,6 +78,7 @@ class RunConfig:
     eval_max: int = 500
     formats: tuple[str, ...] = ("parquet", "jsonl")
     shard_rows: int = SHARD_ROWS
+    until: str = STAGES[-1]  # the last stage to run; run.json and the report need all of them
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -90,6 +94,7 @@ class RunConfig:
         if not self.formats:
             raise C2CError(f"formats: name at least one of {', '.join(FORMATS)}")
         known_names("formats", self.formats, FORMATS, noun="format")
+        one_of("until", self.until, STAGES)
         self._check_cases_fit()
 
     def _check_cases_fit(self) -> None:
@@ -118,6 +123,7 @@ _RUN_KEYS = {
     "workers",
     "eval_share",
     "eval_max",
+    "until",
 }
 _SECTIONS = ("run", "corpus", "extract", "dedup", "inputs", "execute", "assemble", "export")
 _EXPORT_KEYS = {"formats", "shard_rows"}

@@ -489,10 +489,24 @@ def _fingerprint(
     digest = hashlib.sha256()
     settings = {**asdict(replace(config, workers=None)), "shard_functions": shard_functions}
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    digest.update(f"{generator.name}\0{generator.model}\0".encode())
+    digest.update(json.dumps(_generator_identity(generator), default=str).encode())
     for spec in specs:
         digest.update(f"{spec.function_id}\0".encode())
     return digest.hexdigest()
+
+
+def _generator_identity(generator: InputGenerator) -> list[Any]:
+    """What of a generator changes its answers: name and model, and for LLM generators their
+    server, settings (temperature, max tokens...) and templates' texts."""
+    settings = getattr(generator, "settings", None)
+    templates = getattr(generator, "templates", ())
+    return [
+        generator.name,
+        generator.model,
+        getattr(generator, "base_url", None),
+        asdict(settings) if settings is not None else None,
+        [asdict(template) for template in templates],
+    ]
 
 
 def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:

@@ -1,0 +1,159 @@
+"""Stage markers: what a finished stage wrote and read, so that a rerun trusts it or redoes it.
+
+A stage's `stage.json` holds its settings' fingerprint, its figures, and the identity of every
+file it read (the tables of earlier stages) and wrote (its table; the dataset shards and the
+evaluation file for export). A rerun serves the stage as cached only when the fingerprint is
+the same and every one of those files is still the one recorded; a deleted, replaced or edited
+output, or an input that changed, makes the stage run again.
+
+A file's identity is its size, mtime and SHA-256. A file with the recorded size and mtime is
+taken as the same without reading it; one whose mtime moved (rebuilt, copied without keeping
+times) is the same when its content digest is. So an earlier stage rebuilt byte for byte does
+not redo the stages after it.
+
+Before a stage runs, `started.json` records the fingerprint and inputs it runs for. Its resume
+shards (`*.parts/`) belong to that run; a later run of the stage for other settings or inputs
+discards them instead of refusing them (only inside a run folder: a standalone command cannot
+tell a run's own shards from another's, and keeps refusing foreign ones).
+
+Every path in a marker is relative to the run folder, so a copied run folder stays valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from case2code.atomic import write_text
+
+MARKER = "stage.json"
+STARTED = "started.json"
+Identity = dict[str, Any]  # {"size", "mtime_ns", "sha256"}
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class FileIdentities:
+    """File identities, each file's digest computed once per (path, size, mtime, inode)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._digests: dict[tuple[str, int, int, int], str] = {}
+
+    def _stat_key(self, path: Path) -> tuple[tuple[str, int, int, int], os.stat_result]:
+        stat = path.stat()
+        return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino), stat
+
+    def _digest(self, path: Path) -> tuple[os.stat_result, str]:
+        key, stat = self._stat_key(path)
+        if key not in self._digests:
+            self._digests[key] = _sha256(path)
+        return stat, self._digests[key]
+
+    def of(self, path: Path) -> Identity:
+        stat, digest = self._digest(path)
+        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+
+    def of_all(self, paths: Iterable[Path]) -> dict[str, Identity]:
+        """Identities keyed by path relative to the root."""
+        return {self.relative(path): self.of(path) for path in paths}
+
+    def relative(self, path: Path) -> str:
+        return os.path.relpath(path, self.root)
+
+    def unchanged(self, relative: str, identity: Mapping[str, Any]) -> bool:
+        """Whether the file at `relative` is still the one `identity` describes."""
+        path = self.root / relative
+        try:
+            stat = path.stat()
+            if stat.st_size != identity.get("size"):
+                return False
+            if stat.st_mtime_ns == identity.get("mtime_ns"):
+                return True
+            return self._digest(path)[1] == identity.get("sha256")
+        except OSError:
+            return False
+
+    def first_changed(self, recorded: Mapping[str, Mapping[str, Any]]) -> str | None:
+        """The first recorded file that is missing or changed; None when all hold."""
+        return next((p for p, ident in recorded.items() if not self.unchanged(p, ident)), None)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A marker's body; None when absent or unreadable (a marker is written atomically, so a
+    bad one is redone, not trusted)."""
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _files_hold(recorded: Any, expected: Iterable[str], files: FileIdentities) -> bool:
+    """Whether `recorded` identities name exactly the `expected` files, each unchanged."""
+    if not isinstance(recorded, dict) or set(recorded) != set(expected):
+        return False
+    return files.first_changed(recorded) is None
+
+
+def stale_reason(
+    body: Mapping[str, Any] | None, fingerprint: str, inputs: Iterable[Path], files: FileIdentities
+) -> str | None:
+    """Why a marker does not hold (None when it does). Only the outputs' reason is worth
+    telling; new settings or inputs are expected to rerun a stage."""
+    if body is None or body.get("fingerprint") != fingerprint:
+        return "settings"
+    if not _files_hold(body.get("inputs"), map(files.relative, inputs), files):
+        return "inputs"
+    outputs = body.get("outputs")
+    if not isinstance(outputs, dict) or not outputs:
+        return "outputs"
+    changed = files.first_changed(outputs)
+    return f"its output {changed} is missing or changed" if changed else None
+
+
+def write_marker(
+    stage_dir: Path,
+    fingerprint: str,
+    record: Mapping[str, Any],
+    inputs: Mapping[str, Identity],
+    outputs: Mapping[str, Identity],
+) -> None:
+    """The stage's marker; its `started.json` goes (the run it recorded is finished)."""
+    body = {"fingerprint": fingerprint, **record, "inputs": inputs, "outputs": outputs}
+    write_text(json.dumps(body, indent=2, default=str) + "\n", stage_dir / MARKER)
+    (stage_dir / STARTED).unlink(missing_ok=True)
+
+
+def marker_record(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A marker's stage record: its body less the fingerprint and file identities."""
+    return {k: v for k, v in body.items() if k not in ("fingerprint", "inputs", "outputs")}
+
+
+def start_stage(
+    stage_dir: Path, fingerprint: str, inputs: Iterable[Path], files: FileIdentities
+) -> list[Path]:
+    """Record what the stage now runs for; first discard the resume shards (`*.parts/`) of
+    an earlier run of it for other settings or inputs. Returns the folders discarded."""
+    inputs = list(inputs)
+    before = read_json(stage_dir / STARTED) or {}
+    same = before.get("fingerprint") == fingerprint and _files_hold(
+        before.get("inputs"), map(files.relative, inputs), files
+    )
+    discarded = []
+    if not same:
+        for parts in sorted(stage_dir.glob("*.parts")):
+            if parts.is_dir():
+                shutil.rmtree(parts)
+                discarded.append(parts)
+    started = {"fingerprint": fingerprint, "inputs": files.of_all(inputs)}
+    write_text(json.dumps(started, indent=2) + "\n", stage_dir / STARTED)
+    return discarded
