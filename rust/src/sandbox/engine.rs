@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Module, PoolingAllocationConfig};
@@ -180,8 +180,9 @@ fn write_stamp(file: &Path, key: &str, digest: &str) {
     }
 }
 
-/// Checks both files against their pinned digests, compiles the wasm unless a compiled copy is
-/// cached (about a minute, once), and lays out the stdlib directory.
+/// Checks both files against their pinned digests, primes and compiles the wasm unless a
+/// compiled copy is cached (about two minutes, once), lays out the stdlib directory, and removes
+/// compiled copies no longer worth their space.
 pub fn prepare(
     wasm: &Path,
     wasm_sha256: &str,
@@ -213,10 +214,49 @@ pub fn prepare(
         })?;
     }
     let compiled = compile_cached(wasm, wasm_sha256, &stdlib_dir, cache_dir)?;
+    prune_compiled(cache_dir, &compiled, SystemTime::now());
     Ok(Prepared {
         compiled,
         stdlib_dir,
     })
+}
+
+/// Compiled interpreters kept besides the one in use: the most recently used other one (another
+/// installed version sharing the cache does not recompile at every switch). Each is ~350 MB and
+/// a new driver or wasmtime makes a new one, so older ones are removed.
+const OTHER_COMPILED_KEPT: usize = 1;
+/// A writer's temporary file older than this was left by a crash.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// Best effort (a read-only or shared cache is left as it is): marks `in_use` as used now and
+/// removes the compiled interpreters and temporary files no longer worth their space.
+fn prune_compiled(cache_dir: &Path, in_use: &Path, now: SystemTime) {
+    if let Ok(file) = fs::OpenOptions::new().write(true).open(in_use) {
+        let _ = file.set_modified(now);
+    }
+    let Ok(entries) = fs::read_dir(cache_dir) else {
+        return;
+    };
+    let mut others: Vec<(SystemTime, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
+            continue;
+        };
+        if name.ends_with(".cwasm") && path != in_use {
+            others.push((modified, path));
+        } else if name.contains(".tmp")
+            && now.duration_since(modified).unwrap_or_default() > STALE_TMP
+        {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    others.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, path) in others.into_iter().skip(OTHER_COMPILED_KEPT) {
+        // A process still running on it keeps its mapping: unlinking is safe.
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// The primed interpreter (prime.rs), compiled for this CPU: cached by the snapshot's digest
@@ -270,4 +310,45 @@ pub fn load(compiled: &Path) -> Result<Module, SandboxError> {
         path: compiled.to_path_buf(),
         error: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &Path, name: &str, age_s: u64, now: SystemTime) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, b"x").unwrap();
+        let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_modified(now - Duration::from_secs(age_s)).unwrap();
+        path
+    }
+
+    #[test]
+    fn pruning_keeps_the_one_in_use_and_the_latest_other() {
+        let dir = std::env::temp_dir().join(format!("c2c-prune-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let now = SystemTime::now();
+        let in_use = file(&dir, "a-1.cwasm", 900_000, now);
+        let recent = file(&dir, "b-1.cwasm", 10, now);
+        let old = file(&dir, "c-1.cwasm", 1000, now);
+        let crashed = file(&dir, "d-1.tmp77", 7200, now);
+        let writing = file(&dir, "e-1.tmp78", 5, now);
+        let stamp = file(&dir, "notes.txt", 900_000, now);
+        prune_compiled(&dir, &in_use, now);
+        for (path, kept) in [
+            (&in_use, true),
+            (&recent, true),
+            (&old, false),
+            (&crashed, false),
+            (&writing, true),
+            (&stamp, true),
+        ] {
+            assert_eq!(path.exists(), kept, "{}", path.display());
+        }
+        let used = fs::metadata(&in_use).unwrap().modified().unwrap();
+        assert!(now.duration_since(used).unwrap_or_default() < Duration::from_secs(1));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
