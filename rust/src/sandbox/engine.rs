@@ -252,7 +252,7 @@ fn prune_compiled(cache_dir: &Path, in_use: &Path, now: SystemTime) {
             let _ = fs::remove_file(&path);
         }
     }
-    others.sort_by(|a, b| b.0.cmp(&a.0));
+    others.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
     for (_, path) in others.into_iter().skip(OTHER_COMPILED_KEPT) {
         // A process still running on it keeps its mapping: unlinking is safe.
         let _ = fs::remove_file(path);
