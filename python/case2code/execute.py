@@ -1,23 +1,25 @@
 """The execute stage: (functions, inputs) tables in, one row per case out.
 
 Functions come from `c2c extract` (`function_id`, `name`, `source`); inputs are one row per
-input (`function_id`, `input`) or one row per function with a list column `inputs`. Long runs
-write their results in shards, each atomically, and a rerun skips the shards already written.
+input (`function_id`, `input`) or one row per function with a list column `inputs`. The stage
+is a step (`ExecuteStep`) run by an executor: long runs write their results in shards, each
+atomically, and a rerun skips the shards already written.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
 from case2code.sandbox import CASE_SCHEMA, Limits, Sandbox
-from case2code.shards import ShardedOutput
-from case2code.tables import read_table, require_columns
+from case2code.steps.base import Partition, Process, Schema, Stats, Step, by_count, sum_counters
+from case2code.tables import require_columns
 
 # The execute stage's table: the function, the input, then the sandbox's case columns.
 RESULT_SCHEMA: dict[str, pl.DataType] = {
@@ -67,6 +69,57 @@ def run_jobs(sandbox: Sandbox, jobs: pl.DataFrame) -> pl.DataFrame:
     ).select(RESULT_COLUMNS)
 
 
+class ExecuteStep(Step):
+    """Every input of every function of a partition, run in the sandbox."""
+
+    name = "execute"
+    reads = ("functions", "inputs")
+    concurrent = True  # Sandbox.run_table releases the GIL; the pool is shared safely
+
+    def __init__(self, limits: Limits | None = None, workers: int | None = None) -> None:
+        self.limits = limits or Limits()
+        self.workers = workers
+
+    def check(self, schemas: Mapping[str, Schema]) -> None:
+        functions, inputs = _empty(schemas["functions"]), _empty(schemas["inputs"])
+        require_columns(functions, ("function_id", "name", "source"), "functions")
+        if "inputs" not in inputs.columns:
+            require_columns(inputs, ("input",), "inputs")
+
+    def schema(self, schemas: Mapping[str, Schema]) -> Schema:
+        return RESULT_SCHEMA
+
+    def settings(self) -> Mapping[str, Any]:
+        return {"limits": asdict(self.limits)}  # the worker count changes no result
+
+    @contextmanager
+    def worker(self) -> Iterator[Process]:
+        with Sandbox(self.limits, self.workers) as sandbox:
+            yield lambda partition: self._process(sandbox, partition)
+
+    def _process(self, sandbox: Sandbox, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        jobs, orphan_inputs = plan(partition["functions"], partition["inputs"])
+        table = run_jobs(sandbox, jobs) if jobs.height else pl.DataFrame(schema=RESULT_SCHEMA)
+        statuses = table["status"].value_counts()
+        stats = {
+            "statuses": dict(zip(statuses["status"], statuses["count"], strict=True)),
+            "functions": jobs.height,
+            "cases": table.height,
+            "orphan_inputs": orphan_inputs,
+        }
+        return table, stats
+
+    def merge_stats(self, stats: Sequence[Stats]) -> Stats:
+        """Cases by status, then the functions run, the cases and the inputs of no function."""
+        total = sum_counters(stats)
+        statuses = by_count(total.pop("statuses", {}))
+        return {**statuses, **{k: total.get(k, 0) for k in ("functions", "cases", "orphan_inputs")}}
+
+
+def _empty(schema: Schema) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(schema))
+
+
 def execute(
     functions: pl.DataFrame,
     inputs: pl.DataFrame,
@@ -75,29 +128,10 @@ def execute(
     progress: Progress | None = None,
 ) -> pl.DataFrame:
     """Run every input of every function in the sandbox, in memory."""
-    jobs, _ = plan(functions, inputs)
-    sandbox = Sandbox(limits, workers)
-    parts = []
-    for start in range(0, jobs.height, 256):
-        parts.append(run_jobs(sandbox, jobs.slice(start, 256)))
-        if progress:
-            progress(min(start + 256, jobs.height), jobs.height)
-    return _concat(parts)
-
-
-def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """The blocks as one table; with none, an empty table of the same schema."""
-    return pl.concat(parts) if parts else pl.DataFrame(schema=RESULT_SCHEMA)
-
-
-def _fingerprint(jobs: pl.DataFrame, limits: Limits, shard_functions: int) -> str:
-    digest = hashlib.sha256()
-    digest.update(json.dumps(asdict(limits), sort_keys=True).encode())
-    digest.update(str(shard_functions).encode())
-    for function_id, inputs in zip(jobs["function_id"], jobs["inputs"], strict=True):
-        digest.update(function_id.encode())
-        digest.update(json.dumps(list(inputs)).encode())
-    return digest.hexdigest()
+    executor = LocalExecutor(progress=progress)
+    run = executor.run(ExecuteStep(limits, workers), {"functions": functions, "inputs": inputs})
+    assert run.table is not None
+    return run.table
 
 
 def execute_to_parquet(
@@ -106,35 +140,13 @@ def execute_to_parquet(
     output: str | Path,
     limits: Limits | None = None,
     workers: int | None = None,
-    shard_functions: int = 512,
+    shard_functions: int = PARTITION_FUNCTIONS,
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Execute into `output`, resumably: shards go to `<output>.parts/` as they finish and are
-    merged at the end; a rerun after a crash skips the shards already there."""
-    limits = limits or Limits()
-    functions = read_table(functions_path, "functions")
-    inputs = read_table(inputs_path, "inputs")
-    jobs, orphan_inputs = plan(functions, inputs)
-    sharded = ShardedOutput(
-        output, _fingerprint(jobs, limits, shard_functions), jobs.height, shard_functions
-    )
-    sandbox: Sandbox | None = None
-
-    def compute(start: int, stop: int) -> tuple[pl.DataFrame, None]:
-        nonlocal sandbox
-        sandbox = sandbox or Sandbox(limits, workers)
-        return run_jobs(sandbox, jobs.slice(start, stop - start)), None
-
-    try:
-        sharded.compute_missing(compute, progress)
-    finally:
-        if sandbox is not None:
-            sandbox.close()
-    results = sharded.merge(RESULT_SCHEMA)
-    sharded.clean()
-    counts = results["status"].value_counts()
-    summary = {row["status"]: int(row["count"]) for row in counts.iter_rows(named=True)}
-    summary["functions"] = jobs.height
-    summary["cases"] = results.height
-    summary["orphan_inputs"] = orphan_inputs
-    return summary
+    merged at the end; a rerun after a crash skips the shards already there. Returns the cases
+    by status, and `functions` (with inputs), `cases` and `orphan_inputs` (inputs of no
+    known function)."""
+    executor = LocalExecutor(shard_functions, progress=progress)
+    tables = {"functions": functions_path, "inputs": inputs_path}
+    return executor.run(ExecuteStep(limits, workers), tables, output).stats

@@ -1,0 +1,31 @@
+"""The stage contract (see `case2code.steps.base`). The steps themselves live beside their
+stage's logic: `case2code.execute.ExecuteStep`, `case2code.inputs.stage.InputsStep`,
+`case2code.assemble.AssembleStep`."""
+
+from case2code.steps.base import (
+    KEY,
+    GlobalStep,
+    Partition,
+    Process,
+    Schema,
+    Stats,
+    Step,
+    busy_seconds,
+    by_count,
+    fingerprint_of,
+    sum_counters,
+)
+
+__all__ = [
+    "KEY",
+    "GlobalStep",
+    "Partition",
+    "Process",
+    "Schema",
+    "Stats",
+    "Step",
+    "busy_seconds",
+    "by_count",
+    "fingerprint_of",
+    "sum_counters",
+]
