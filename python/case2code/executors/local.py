@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -308,9 +307,13 @@ def _conform(
 
 
 class _Scheduler:
-    """Processes partitions, `threads` at once, yielding (index, table, stats) as each
-    finishes. Threads are daemons and only compute: when the consumer stops (an error, a
+    """Processes partitions, `threads` at once, and yields (index, table, stats) in partition
+    order. A thread takes the next partition when it is free, up to `AHEAD` partitions past
+    the oldest one not yet yielded: a slow partition holds up only that much finished work in
+    memory. Threads are daemons and only compute: when the consumer stops (an error, a
     Ctrl-C), partitions still running are abandoned and their results never stored."""
+
+    AHEAD = 8
 
     def __init__(
         self,
@@ -321,42 +324,60 @@ class _Scheduler:
     ) -> None:
         self.process, self.read, self.pending = process, read, list(pending)
         self.threads = max(1, min(threads, len(self.pending)))
-        self.stop = threading.Event()
+        self.stopped = False
+        self.changed = threading.Condition()
+        self.taken = 0  # positions in `pending` handed to a thread
+        self.yielded = 0  # positions handed to the consumer
+        self.ready: dict[int, tuple[Any, BaseException | None]] = {}
 
     def __enter__(self) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
         return self._in_order() if self.threads == 1 else self._on_threads()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
+        with self.changed:
+            self.stopped = True
+            self.changed.notify_all()
 
     def _in_order(self) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
         for index in self.pending:
             frame, stats = self.process(self.read(index))
             yield index, frame, stats
 
+    def _take(self) -> int | None:
+        """The next position to process; None when there is none or the run stopped."""
+        with self.changed:
+            while not self.stopped and self.taken < len(self.pending):
+                if self.taken < self.yielded + self.AHEAD:
+                    self.taken += 1
+                    return self.taken - 1
+                self.changed.wait()
+            return None
+
+    def _work(self) -> None:
+        while (position := self._take()) is not None:
+            try:
+                result: tuple[Any, BaseException | None] = (
+                    self.process(self.read(self.pending[position])),
+                    None,
+                )
+            except BaseException as error:  # handed to the consumer, raised there
+                result = (None, error)
+            with self.changed:
+                self.ready[position] = result
+                self.changed.notify_all()
+            if result[1] is not None:
+                return
+
     def _on_threads(self) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
-        todo: queue.Queue[int] = queue.Queue()
-        for index in self.pending:
-            todo.put(index)
-        finished: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
-
-        def work() -> None:
-            while not self.stop.is_set():
-                try:
-                    index = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    finished.put((index, self.process(self.read(index)), None))
-                except BaseException as error:  # handed to the consumer, raised there
-                    finished.put((index, None, error))
-                    return
-
         for n in range(self.threads):
-            threading.Thread(target=work, name=f"c2c-partition-{n}", daemon=True).start()
-        for _ in self.pending:
-            index, result, error = finished.get()
+            threading.Thread(target=self._work, name=f"c2c-partition-{n}", daemon=True).start()
+        for position, index in enumerate(self.pending):
+            with self.changed:
+                while position not in self.ready:
+                    self.changed.wait()
+                result, error = self.ready.pop(position)
+                self.yielded = position + 1
+                self.changed.notify_all()
             if error is not None:
-                self.stop.set()
                 raise error
             yield index, *result

@@ -33,8 +33,13 @@ class BuiltinGenerator:
     name = "builtin"
     model: str | None = None
 
+    thread_safe = True  # the inputs stage may ask for two partitions at once
+
     def __init__(self) -> None:
         self._hints: dict[str, FunctionHints] = {}
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name}
 
     def propose(self, requests: Sequence[Request]) -> list[Proposal]:
         return [self.propose_one(request) for request in requests]

@@ -4,7 +4,7 @@ model's answer into candidate inputs. Drivers only move text to and from a model
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from case2code.errors import C2CError
@@ -38,6 +38,20 @@ class LLMSettings:
     def load_templates(self) -> list[Template]:
         names = self.templates or (JSON_TEMPLATES if self.structured else CODE_TEMPLATES)
         return [load_template(name) for name in names]
+
+
+def llm_identity(
+    name: str, model: str, settings: LLMSettings, templates: Sequence[Template], **extra: Any
+) -> dict[str, Any]:
+    """An LLM generator's identity: what changes its answers (the templates' texts, not
+    their names; no API key, timeout or concurrency)."""
+    return {
+        "name": name,
+        "model": model,
+        "settings": asdict(settings),
+        "templates": [asdict(template) for template in templates],
+        **extra,
+    }
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from case2code.inputs.llm import (
     Prompt,
     build_prompts,
     failed,
+    llm_identity,
     read_answer,
 )
 from case2code.inputs.spec import Proposal, Request, Usage, generator_error
@@ -85,6 +86,16 @@ class OpenAIGenerator:
         self.backoff_s = backoff_s
         self.extra_body = extra_body or {}
         self.schema_style = SCHEMA_STYLES[0]
+
+    def identity(self) -> dict[str, Any]:
+        return llm_identity(
+            self.name,
+            self.model,
+            self.settings,
+            self.templates,
+            base_url=self.base_url,
+            extra_body=self.extra_body,
+        )
 
     def propose(self, requests: Sequence[Request]) -> list[Proposal]:
         prompts = build_prompts(requests, self.settings, self.templates)

@@ -119,6 +119,12 @@ class InputGenerator(Protocol):
     name: str
     model: str | None
 
+    def identity(self) -> Mapping[str, Any]:
+        """Everything about the generator that changes its answers (JSON-able): its name and
+        model, and for LLMs the server, sampling settings and templates' texts. The inputs
+        stage's fingerprint includes it, so changing any of these reruns the stage."""
+        ...
+
     def propose(self, requests: Sequence[Request]) -> list[Proposal]:
         """One proposal per request, in order. Should not raise for one bad function: a failed
         request is a proposal with `failure` set. (If it raises anyway, the inputs stage finds

@@ -17,20 +17,20 @@ in the report's `function_errors`. A `C2CError` (a mistake in the run's settings
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from case2code.atomic import write_text
 from case2code.errors import C2CError
+from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
 from case2code.inputs.literals import values
 from case2code.inputs.mutate import mutate
 from case2code.inputs.spec import (
@@ -47,8 +47,8 @@ from case2code.inputs.spec import (
 )
 from case2code.inputs.values import Sampler
 from case2code.sandbox import Limits, Sandbox
-from case2code.shards import ShardedOutput
-from case2code.tables import read_table, require_columns
+from case2code.steps.base import Partition, Process, Schema, Stats, Step, busy_seconds
+from case2code.tables import require_columns
 from case2code.validate import at_least, between
 
 # Validation runs many throwaway candidates: a tenth of the execute stage's budget each. It only
@@ -407,34 +407,87 @@ def select(tried: Sequence[Tried], n: int, max_errors: int) -> list[Tried]:
     return sorted(chosen[:n], key=lambda t: order[t.input])
 
 
+class InputsStep(Step):
+    """Inputs for the functions of a partition: every round of `generate_block`."""
+
+    name = "inputs"
+    reads = ("functions",)
+
+    def __init__(
+        self,
+        generator: InputGenerator,
+        config: InputsConfig | None = None,
+        sandbox: Sandbox | None = None,
+    ) -> None:
+        """`sandbox`: one already open (kept open); by default each worker opens its own."""
+        self.generator = generator
+        self.config = config or InputsConfig()
+        self.sandbox = sandbox
+        # Two partitions at once only with a generator that says it is safe from two threads.
+        self.concurrent = bool(getattr(generator, "thread_safe", False))
+
+    def check(self, schemas: Mapping[str, Schema]) -> None:
+        functions = pl.DataFrame(schema=dict(schemas["functions"]))
+        require_columns(functions, ("function_id", "name", "source"), "functions")
+
+    def schema(self, schemas: Mapping[str, Schema]) -> Schema:
+        return INPUT_SCHEMA
+
+    def settings(self) -> Mapping[str, Any]:
+        return {
+            "inputs": asdict(replace(self.config, workers=None)),  # workers change nothing
+            "generator": generator_identity(self.generator),
+        }
+
+    @contextmanager
+    def worker(self) -> Iterator[Process]:
+        if self.sandbox is not None:
+            yield partial(self._process, self.sandbox)
+            return
+        with Sandbox(self.config.limits, self.config.workers) as sandbox:
+            yield partial(self._process, sandbox)
+
+    def _process(self, sandbox: Sandbox, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        started = time.time()
+        specs = specs_of(partition["functions"])
+        frame, tally = generate_block(specs, self.generator, self.config, sandbox)
+        return frame, {"tally": tally.to_json(), "interval": [started, time.time()]}
+
+    def merge_stats(self, stats: Sequence[Stats]) -> Stats:
+        return report(tally_of(stats), self.config)
+
+
+def generator_identity(generator: InputGenerator) -> Mapping[str, Any]:
+    """The generator's own `identity()`; name and model for one that has none."""
+    identity = getattr(generator, "identity", None)
+    if identity is None:
+        return {"name": generator.name, "model": generator.model}
+    return identity()
+
+
+def tally_of(stats: Sequence[Stats]) -> Tally:
+    """The partitions' counters summed; `seconds` is the time any partition was being worked
+    on (partitions run side by side, and across runs resumed after a crash)."""
+    tally = Tally()
+    for one in stats:
+        tally.add(Tally.from_json(one["tally"]))
+    tally.seconds = busy_seconds(one["interval"] for one in stats)
+    return tally
+
+
 def generate_inputs(
     functions: pl.DataFrame,
     generator: InputGenerator,
     config: InputsConfig | None = None,
     sandbox: Sandbox | None = None,
-    block_functions: int = 256,
+    block_functions: int = PARTITION_FUNCTIONS,
     progress: Progress | None = None,
 ) -> InputsResult:
-    """Inputs for every function, in memory."""
-    config = config or InputsConfig()
-    specs = specs_of(functions)
-    own = sandbox is None
-    sandbox = sandbox or Sandbox(config.limits, config.workers)
-    tally, frames = Tally(), []
-    try:
-        for start in range(0, len(specs), block_functions):
-            frame, block_tally = generate_block(
-                specs[start : start + block_functions], generator, config, sandbox
-            )
-            frames.append(frame)
-            tally.add(block_tally)
-            if progress:
-                progress(min(start + block_functions, len(specs)), len(specs))
-    finally:
-        if own:
-            sandbox.close()
-    inputs = pl.concat(frames) if frames else pl.DataFrame(schema=INPUT_SCHEMA)
-    return InputsResult(inputs, tally, config)
+    """Inputs for every function, in memory, sorted by function id."""
+    step = InputsStep(generator, config, sandbox)
+    run = LocalExecutor(block_functions, progress=progress).run(step, {"functions": functions})
+    assert run.table is not None
+    return InputsResult(run.table, tally_of(run.partition_stats), step.config)
 
 
 def generate_inputs_to_parquet(
@@ -442,71 +495,22 @@ def generate_inputs_to_parquet(
     output: str | Path,
     generator: InputGenerator,
     config: InputsConfig | None = None,
-    shard_functions: int = 256,
+    shard_functions: int = PARTITION_FUNCTIONS,
     progress: Progress | None = None,
 ) -> InputsResult:
     """Inputs into `output`, resumably (shards in `<output>.parts/`), with a JSON report
     beside it (`<output>.report.json`)."""
-    config = config or InputsConfig()
-    specs = specs_of(read_table(functions_path, "functions"))
-    sharded = ShardedOutput(
-        output, _fingerprint(specs, generator, config, shard_functions), len(specs), shard_functions
-    )
-    sandbox: Sandbox | None = None
-
-    def compute(start: int, stop: int) -> tuple[pl.DataFrame, dict[str, Any]]:
-        nonlocal sandbox
-        sandbox = sandbox or Sandbox(config.limits, config.workers)
-        frame, tally = generate_block(specs[start:stop], generator, config, sandbox)
-        return frame, tally.to_json()
-
-    try:
-        sharded.compute_missing(compute, progress)
-    finally:
-        if sandbox is not None:
-            sandbox.close()
-    tally = Tally()
-    for stats in sharded.all_stats():
-        tally.add(Tally.from_json(stats))
-    inputs = sharded.merge(INPUT_SCHEMA)
-    result = InputsResult(inputs, tally, config)
-    write_text(json.dumps(result.report(), indent=2), report_path(output))
-    sharded.clean()
-    return result
+    step = InputsStep(generator, config)
+    executor = LocalExecutor(shard_functions, progress=progress)
+    tables = {"functions": functions_path}
+    run = executor.run(step, tables, output, report=report_path(output))
+    inputs = pl.read_parquet(output)
+    return InputsResult(inputs, tally_of(run.partition_stats), step.config)
 
 
 def report_path(output: str | Path) -> Path:
     output = Path(output)
     return output.with_name(output.name + ".report.json")
-
-
-def _fingerprint(
-    specs: Sequence[FunctionSpec],
-    generator: InputGenerator,
-    config: InputsConfig,
-    shard_functions: int,
-) -> str:
-    digest = hashlib.sha256()
-    settings = {**asdict(replace(config, workers=None)), "shard_functions": shard_functions}
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    digest.update(json.dumps(_generator_identity(generator), default=str).encode())
-    for spec in specs:
-        digest.update(f"{spec.function_id}\0".encode())
-    return digest.hexdigest()
-
-
-def _generator_identity(generator: InputGenerator) -> list[Any]:
-    """What of a generator changes its answers: name and model, and for LLM generators their
-    server, settings (temperature, max tokens...) and templates' texts."""
-    settings = getattr(generator, "settings", None)
-    templates = getattr(generator, "templates", ())
-    return [
-        generator.name,
-        generator.model,
-        getattr(generator, "base_url", None),
-        asdict(settings) if settings is not None else None,
-        [asdict(template) for template in templates],
-    ]
 
 
 def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:

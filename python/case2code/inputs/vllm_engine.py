@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from case2code.errors import C2CError
-from case2code.inputs.llm import Chat, ChatReply, LLMSettings, Prompt, build_prompts, read_answer
+from case2code.inputs.llm import (
+    Chat,
+    ChatReply,
+    LLMSettings,
+    Prompt,
+    build_prompts,
+    llm_identity,
+    read_answer,
+)
 from case2code.inputs.spec import Proposal, Request, Usage
 
 
@@ -34,6 +42,11 @@ class VLLMGenerator:
         self.templates = self.settings.load_templates()
         self.engine_args = engine_args or {}
         self._llm = llm
+
+    def identity(self) -> dict[str, Any]:
+        return llm_identity(
+            self.name, self.model, self.settings, self.templates, engine_args=self.engine_args
+        )
 
     def engine(self) -> Any:
         if self._llm is None:
