@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from case2code.errors import C2CError
+from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
 from case2code.inputs.literals import render_value, values
 from case2code.render import (
     Case,
@@ -38,6 +41,7 @@ from case2code.render import (
     load_parts,
     render,
 )
+from case2code.steps.base import Partition, Process, Schema, Stats, Step, by_count, sum_counters
 from case2code.tables import require_columns
 from case2code.validate import at_least, between, known_names
 
@@ -75,6 +79,10 @@ UNSTABLE_EXPLANATION = (
 REPR_ERROR_EXPLANATION = (
     "The function returned, but repr() of its value raised: never shown or held out."
 )
+REQUIRED_COLUMNS = {
+    "functions": ("function_id", "name", "source", "signature"),
+    "results": ("function_id", "case", "input", "status", "value_repr", "error_type", "error"),
+}
 ASSEMBLE_ERROR = "assemble_error"  # an exception while choosing one function's cases
 RENDER_ERROR = "render_error"  # an exception while rendering one sample
 
@@ -277,24 +285,12 @@ def _samples_for(
     return records
 
 
-def _extra_columns(functions: pl.DataFrame) -> list[str]:
+def _extra_columns(columns: Iterable[str]) -> list[str]:
     """Provenance columns carried over to the samples: origin and licence fields."""
-    return [c for c in functions.columns if c.startswith("origin") or "licen" in c.lower()]
+    return [c for c in columns if c.startswith("origin") or "licen" in c.lower()]
 
 
-def _check(functions: pl.DataFrame, results: pl.DataFrame) -> None:
-    for frame, columns, what in (
-        (functions, ("function_id", "name", "source", "signature"), "functions"),
-        (
-            results,
-            ("function_id", "case", "input", "status", "value_repr", "error_type", "error"),
-            "results",
-        ),
-    ):
-        require_columns(frame, columns, what)
-
-
-def _report(
+def _partition_stats(
     functions_in: int,
     dropped: Counter[str],
     cases_dropped: Counter[str],
@@ -303,40 +299,53 @@ def _report(
     samples_failed: Counter[str],
     statuses: Counter[str],
 ) -> dict[str, Any]:
-    formats = Counter(
-        token[2:]
-        for r in records
-        for token in str(r["template_id"]).split("-")
-        if token.startswith("f:")
-    )
+    """One partition's counters, summed over partitions by `AssembleStep.merge_stats`."""
     return {
         "functions_in": functions_in,
         "functions_with_samples": len({r["function_id"] for r in records}),
         "samples": len(records),
-        "dropped": dict(dropped.most_common()),
+        "dropped": dict(dropped),
         "cases_kept": cases_kept,
-        "cases_dropped": dict(cases_dropped.most_common()),
-        "unstable_cases": statuses[UNSTABLE],
-        "repr_error_cases": statuses[REPR_ERROR],
-        "samples_failed": dict(samples_failed.most_common()),
-        "template_mix": dict(Counter(r["template_id"] for r in records).most_common(10)),
-        "case_format_mix": dict(formats.most_common(10)),
+        "cases_dropped": dict(cases_dropped),
+        "statuses": dict(statuses),
+        "samples_failed": dict(samples_failed),
+        "templates": dict(Counter(r["template_id"] for r in records)),
     }
 
 
-def assemble(
+def _report(total: Mapping[str, Any]) -> dict[str, Any]:
+    """The stage's figures from its summed counters."""
+    templates: Mapping[str, int] = total.get("templates", {})
+    formats: Counter[str] = Counter()
+    for template_id, count in templates.items():
+        for token in str(template_id).split("-"):
+            if token.startswith("f:"):
+                formats[token[2:]] += count
+    statuses = total.get("statuses", {})
+    return {
+        "functions_in": total.get("functions_in", 0),
+        "functions_with_samples": total.get("functions_with_samples", 0),
+        "samples": total.get("samples", 0),
+        "dropped": by_count(total.get("dropped", {})),
+        "cases_kept": total.get("cases_kept", 0),
+        "cases_dropped": by_count(total.get("cases_dropped", {})),
+        "unstable_cases": statuses.get(UNSTABLE, 0),
+        "repr_error_cases": statuses.get(REPR_ERROR, 0),
+        "samples_failed": by_count(total.get("samples_failed", {})),
+        "template_mix": by_count(templates, 10),
+        "case_format_mix": by_count(formats, 10),
+    }
+
+
+def assemble_partition(
     functions: pl.DataFrame,
     results: pl.DataFrame,
-    config: AssembleConfig | None = None,
-    parts: Parts | None = None,
-) -> AssembleResult:
-    """Samples for every function whose results make a good Case2Code task. `parts`: template
-    parts already loaded (default: the built-in ones plus `config.parts_dir`)."""
-    config = config or AssembleConfig()
-    _check(functions, results)
-    if parts is None:
-        parts = load_parts(config.parts_dir) if config.parts_dir else default_parts()
-    extra = _extra_columns(functions)
+    config: AssembleConfig,
+    parts: Parts,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Samples for these functions from their results (every result of each of them), with
+    the counters of what was dropped and why."""
+    extra = _extra_columns(functions.columns)
     by_function: dict[str, list[dict[str, Any]]] = {}
     for row in results.iter_rows(named=True):
         by_function.setdefault(row["function_id"], []).append(row)
@@ -375,7 +384,78 @@ def assemble(
 
     schema = SAMPLE_SCHEMA | {column: functions.schema[column] for column in extra}
     samples = pl.DataFrame(records, schema=schema)
-    report = _report(
+    stats = _partition_stats(
         unique.height, dropped, cases_dropped, cases_kept, records, samples_failed, statuses
     )
-    return AssembleResult(samples, report)
+    return samples, stats
+
+
+class AssembleStep(Step):
+    """Samples for the functions of a partition from their execution results."""
+
+    name = "assemble"
+    reads = ("functions", "results")
+
+    def __init__(self, config: AssembleConfig | None = None, parts: Parts | None = None) -> None:
+        """`parts`: template parts already loaded (default: the built-in ones plus
+        `config.parts_dir`)."""
+        self.config = config or AssembleConfig()
+        if parts is None:
+            parts = load_parts(self.config.parts_dir) if self.config.parts_dir else default_parts()
+        self.parts = parts
+
+    def check(self, schemas: Mapping[str, Schema]) -> None:
+        for what, columns in REQUIRED_COLUMNS.items():
+            require_columns(pl.DataFrame(schema=dict(schemas[what])), columns, what)
+
+    def schema(self, schemas: Mapping[str, Schema]) -> Schema:
+        functions = schemas["functions"]
+        return SAMPLE_SCHEMA | {c: functions[c] for c in _extra_columns(functions)}
+
+    def settings(self) -> Mapping[str, Any]:
+        # The parts' texts, not the folder's name: an edited part file changes the samples.
+        return {"assemble": asdict(self.config), "parts": asdict(self.parts)}
+
+    @contextmanager
+    def worker(self) -> Iterator[Process]:
+        yield self._process
+
+    def _process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        return assemble_partition(
+            partition["functions"], partition["results"], self.config, self.parts
+        )
+
+    def merge_stats(self, stats: Sequence[Stats]) -> Stats:
+        return _report(sum_counters(stats))
+
+
+def assemble(
+    functions: pl.DataFrame,
+    results: pl.DataFrame,
+    config: AssembleConfig | None = None,
+    parts: Parts | None = None,
+) -> AssembleResult:
+    """Samples for every function whose results make a good Case2Code task, sorted by
+    function id. `parts`: template parts already loaded (default: the built-in ones plus
+    `config.parts_dir`)."""
+    run = LocalExecutor().run(
+        AssembleStep(config, parts), {"functions": functions, "results": results}
+    )
+    assert run.table is not None
+    return AssembleResult(run.table, run.stats)
+
+
+def assemble_to_parquet(
+    functions_path: str | Path,
+    results_path: str | Path,
+    output: str | Path,
+    config: AssembleConfig | None = None,
+    parts: Parts | None = None,
+    shard_functions: int = PARTITION_FUNCTIONS,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Samples into `output`, resumably and in bounded memory (shards in `<output>.parts/`);
+    returns the stage's figures."""
+    executor = LocalExecutor(shard_functions, progress=progress)
+    tables = {"functions": functions_path, "results": results_path}
+    return executor.run(AssembleStep(config, parts), tables, output).stats
