@@ -350,3 +350,78 @@ def test_eval_functions_are_chosen_among_the_writable_ones(tmp_path: Path) -> No
         )
         assert counts == {"functions": 3}, "every function chosen is written"
     assert lost_before, "without the choice among writable ones, some seeds would lose one"
+
+
+# ---------------------------------------------------------------- an LLM setting after a crash
+
+NUMERIC = "".join(
+    f"def scale_{k}(x, y=1):\n    total = x * {k} + y\n    if total > 100:\n"
+    f"        total = 100\n    return total\n\n\n"
+    f"def shift_{k}(x):\n    if x < {k}:\n        return {k} - x\n    return x - {k}\n\n\n"
+    for k in range(8)
+)
+LLM_CONFIG = """
+[run]
+out = "run"
+shard_functions = 2
+workers = 2
+eval_share = 0.0
+
+[corpus]
+paths = ["{corpus}"]
+
+[inputs]
+generator = "openai"
+model = "scripted"
+base_url = "{base_url}"
+temperature = {temperature}
+n_inputs = 6
+rounds = 1
+"""
+
+
+def scripted_answer(body: dict) -> tuple[int, dict]:
+    """Inputs that depend on the temperature asked for, so that shards made at another
+    temperature would show in the dataset. Slow enough for a kill to land mid-stage."""
+    time.sleep(0.05)
+    schema = body["response_format"]["json_schema"]["schema"]["properties"]["inputs"]
+    base = round(body["temperature"] * 100)
+    names = list(schema["items"]["properties"])
+    inputs = [
+        {name: base + 7 * i + j for j, name in enumerate(names)} for i in range(schema["minItems"])
+    ]
+    content = json.dumps({"inputs": inputs})
+    return 200, {
+        "choices": [
+            {"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10},
+    }
+
+
+def test_a_changed_temperature_after_a_kill_reruns_inputs_and_equals_a_clean_run(
+    tmp_path: Path,
+) -> None:
+    from loopback_chat import loopback_chat_server
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "numeric.py").write_text(NUMERIC)
+
+    def config(folder: Path, temperature: float, base_url: str) -> Path:
+        folder.mkdir(exist_ok=True)
+        text = LLM_CONFIG.format(corpus=corpus, base_url=base_url, temperature=temperature)
+        (folder / "run.toml").write_text(text)
+        return folder / "run.toml"
+
+    with loopback_chat_server(scripted_answer) as base_url:
+        clean = Pipeline(load_config(config(tmp_path / "clean", 0.9, base_url)))
+        clean.run()
+        _kill_mid_inputs(config(tmp_path / "crashed", 0.5, base_url))
+        rerun = c2c("run", config(tmp_path / "crashed", 0.9, base_url))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "inputs: discarded stages/inputs/inputs.parquet.parts" in rerun.stderr
+    crashed_inputs = pl.read_parquet(tmp_path / "crashed" / "run" / "stages/inputs/inputs.parquet")
+    assert crashed_inputs.equals(pl.read_parquet(clean.table("inputs")))
+    assert _outputs(tmp_path / "crashed" / "run") == _outputs(clean.out)
+    assert _outputs(clean.out), "the clean run made a dataset"

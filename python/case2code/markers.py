@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,20 +105,28 @@ def _files_hold(recorded: Any, expected: Iterable[str], files: FileIdentities) -
     return files.first_changed(recorded) is None
 
 
-def stale_reason(
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a marker holds; if not because an output went missing or changed, which one
+    (worth telling: new settings or inputs are expected to rerun a stage, a lost file not)."""
+
+    holds: bool
+    changed_output: str | None = None
+
+
+def check_marker(
     body: Mapping[str, Any] | None, fingerprint: str, inputs: Iterable[Path], files: FileIdentities
-) -> str | None:
-    """Why a marker does not hold (None when it does). Only the outputs' reason is worth
-    telling; new settings or inputs are expected to rerun a stage."""
+) -> Verdict:
+    """Whether a stage's marker `body` holds for its settings' `fingerprint` and `inputs`."""
     if body is None or body.get("fingerprint") != fingerprint:
-        return "settings"
+        return Verdict(False)
     if not _files_hold(body.get("inputs"), map(files.relative, inputs), files):
-        return "inputs"
+        return Verdict(False)
     outputs = body.get("outputs")
     if not isinstance(outputs, dict) or not outputs:
-        return "outputs"
+        return Verdict(False)  # a marker of an older version: the stage runs again
     changed = files.first_changed(outputs)
-    return f"its output {changed} is missing or changed" if changed else None
+    return Verdict(changed is None, changed)
 
 
 def write_marker(

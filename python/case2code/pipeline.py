@@ -54,9 +54,9 @@ from case2code.inputs.stage import generate_inputs_to_parquet
 from case2code.markers import (
     MARKER,
     FileIdentities,
+    check_marker,
     marker_record,
     read_json,
-    stale_reason,
     start_stage,
     write_marker,
 )
@@ -207,13 +207,16 @@ class Pipeline:
         stage_dir = self.stage_dir(name)
         inputs = [self.table(stage) for stage in STAGE_INPUTS[name]]
         body = read_json(stage_dir / MARKER)
-        why = stale_reason(body, fingerprint, inputs, self.files)
-        if why is None and body is not None:
+        verdict = check_marker(body, fingerprint, inputs, self.files)
+        if verdict.holds and body is not None:
             with contextlib.suppress(TypeError):  # a marker of other fields: run again
                 self.records[name] = StageRecord(**{**marker_record(body), "status": "cached"})
                 return fingerprint
-        if why is not None and why.startswith("its output"):
-            self.notice(f"{name}: {why}; running it again")
+        if verdict.changed_output:
+            self.notice(
+                f"{name}: its output {verdict.changed_output} is missing or changed; "
+                "running it again"
+            )
         for parts in start_stage(stage_dir, fingerprint, inputs, self.files):
             self.notice(
                 f"{name}: discarded {self.files.relative(parts)} (shards of an interrupted run "

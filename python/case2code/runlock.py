@@ -37,8 +37,16 @@ def this_holder() -> dict[str, Any]:
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "command": " ".join(sys.argv) or sys.executable,
+        "command": _command_line(),
     }
+
+
+def _command_line() -> str:
+    """This process's command line as the user typed it (`c2c ...` for `python -m`)."""
+    program, *args = sys.argv or [sys.executable]
+    if Path(program).name in ("__main__.py", "c2c"):
+        program = "c2c"
+    return " ".join([program, *args])
 
 
 def describe(holder: dict[str, Any]) -> str:
