@@ -266,8 +266,11 @@ class LocalExecutor:
         if not pending:
             return
         threads = self.in_flight if step.concurrent else 1
-        with step.worker() as process, _Scheduler(process, read, pending, threads) as results:
-            for index, frame, stats in results:
+        # The scheduler is entered first, so it exits last: on an error or a Ctrl-C the worker
+        # closes its resources (a sandbox) first, which ends the partitions still running at
+        # their next call into it, and the scheduler then waits for their threads.
+        with _Scheduler(read, pending, threads) as scheduler, step.worker() as process:
+            for index, frame, stats in scheduler.results(process):
                 store.put(index, _conform(frame, expected, step, index), stats)
                 done += plan.sizes[index]
                 if self.progress:
@@ -310,38 +313,55 @@ class _Scheduler:
     """Processes partitions, `threads` at once, and yields (index, table, stats) in partition
     order. A thread takes the next partition when it is free, up to `AHEAD` partitions past
     the oldest one not yet yielded: a slow partition holds up only that much finished work in
-    memory. Threads are daemons and only compute: when the consumer stops (an error, a
-    Ctrl-C), partitions still running are abandoned and their results never stored."""
+    memory. Threads only compute; when the consumer stops early (an error, a Ctrl-C), results
+    still to come are never stored, and leaving the context waits for the threads."""
 
     AHEAD = 8
 
     def __init__(
-        self,
-        process: Process,
-        read: Callable[[int], Partition],
-        pending: Sequence[int],
-        threads: int,
+        self, read: Callable[[int], Partition], pending: Sequence[int], threads: int
     ) -> None:
-        self.process, self.read, self.pending = process, read, list(pending)
+        self.read, self.pending = read, list(pending)
         self.threads = max(1, min(threads, len(self.pending)))
         self.stopped = False
         self.changed = threading.Condition()
         self.taken = 0  # positions in `pending` handed to a thread
         self.yielded = 0  # positions handed to the consumer
         self.ready: dict[int, tuple[Any, BaseException | None]] = {}
+        self.running: list[threading.Thread] = []
 
-    def __enter__(self) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
-        return self._in_order() if self.threads == 1 else self._on_threads()
+    def __enter__(self) -> _Scheduler:
+        return self
 
     def __exit__(self, *exc: object) -> None:
         with self.changed:
             self.stopped = True
             self.changed.notify_all()
+        for thread in self.running:
+            thread.join()
 
-    def _in_order(self) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
-        for index in self.pending:
-            frame, stats = self.process(self.read(index))
-            yield index, frame, stats
+    def results(self, process: Process) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
+        if self.threads == 1:
+            for index in self.pending:
+                frame, stats = process(self.read(index))
+                yield index, frame, stats
+            return
+        for n in range(self.threads):
+            thread = threading.Thread(
+                target=self._work, args=(process,), name=f"c2c-partition-{n}", daemon=True
+            )
+            thread.start()
+            self.running.append(thread)
+        for position, index in enumerate(self.pending):
+            with self.changed:
+                while position not in self.ready:
+                    self.changed.wait()
+                result, error = self.ready.pop(position)
+                self.yielded = position + 1
+                self.changed.notify_all()
+            if error is not None:
+                raise error
+            yield index, *result
 
     def _take(self) -> int | None:
         """The next position to process; None when there is none or the run stopped."""
@@ -353,11 +373,11 @@ class _Scheduler:
                 self.changed.wait()
             return None
 
-    def _work(self) -> None:
+    def _work(self, process: Process) -> None:
         while (position := self._take()) is not None:
             try:
                 result: tuple[Any, BaseException | None] = (
-                    self.process(self.read(self.pending[position])),
+                    process(self.read(self.pending[position])),
                     None,
                 )
             except BaseException as error:  # handed to the consumer, raised there
@@ -367,17 +387,3 @@ class _Scheduler:
                 self.changed.notify_all()
             if result[1] is not None:
                 return
-
-    def _on_threads(self) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
-        for n in range(self.threads):
-            threading.Thread(target=self._work, name=f"c2c-partition-{n}", daemon=True).start()
-        for position, index in enumerate(self.pending):
-            with self.changed:
-                while position not in self.ready:
-                    self.changed.wait()
-                result, error = self.ready.pop(position)
-                self.yielded = position + 1
-                self.changed.notify_all()
-            if error is not None:
-                raise error
-            yield index, *result
