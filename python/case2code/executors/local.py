@@ -8,12 +8,13 @@ outputs, progress and the merged figures.
   range with a filter (`pl.scan_parquet(...).filter(...)`, so only one partition is in memory
   and Parquet row groups outside the range are skipped). The first range is open below (and
   holds rows without an id), the last open above, so no row of any table is lost or doubled.
-- **Order**: partitions follow the ids, so the output is sorted by function id whatever the
-  partition count.
+- **Order**: partitions follow the ids and are stored in that order, so the output is sorted
+  by function id whatever the partition count, and progress only moves forward.
 - **Scheduling**: a step that allows it (`concurrent`) gets `in_flight` partitions processed at
   once, on threads sharing one worker: while one partition's last slow function runs, the next
-  one's jobs keep the other sandbox workers busy (the Rust pool hands jobs to whichever worker
-  is free), so small partitions cost no speed.
+  one's jobs keep the other sandbox workers busy (`Sandbox.run_table` releases the GIL and the
+  Rust pool hands jobs to whichever worker is free), so small partitions cost little speed.
+  Threads run at most `_Scheduler.AHEAD` partitions past the oldest one not yet stored.
 - **Resume**: with an output path, each finished partition is a shard written atomically into
   `<output>.parts/` (`case2code.shards.ShardedOutput`) with its counters beside it; a rerun
   after a crash computes only the missing ones. The shards are stamped with the step's
