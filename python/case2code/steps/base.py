@@ -69,7 +69,7 @@ class Step(ABC):
     reads: ClassVar[tuple[str, ...]]
     # Whether `process` may run on two partitions at once (from two threads of one worker):
     # an executor then keeps the next partition's work going while one finishes.
-    concurrent: ClassVar[bool] = False
+    concurrent: bool = False
 
     def check(self, schemas: Mapping[str, Schema]) -> None:  # noqa: B027 (optional hook)
         """Raise a C2CError naming the table when one lacks a column the step needs."""
