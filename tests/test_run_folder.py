@@ -22,11 +22,13 @@ import polars as pl
 import pytest
 from case2code.assemble import AssembleConfig, assemble
 from case2code.errors import C2CError
-from case2code.evalsplit import writable_functions, write_eval_split
+from case2code.evalsplit import EvalRecordsStep, write_records
+from case2code.executors import LocalExecutor
 from case2code.markers import MARKER, STARTED, FileIdentities
-from case2code.pipeline import STAGES, Pipeline, eval_functions
+from case2code.pipeline import STAGES, Pipeline
 from case2code.run_config import load_config
 from case2code.runlock import LOCK_FILE, run_folder_lock
+from case2code.steps.choices import EvalSplit
 from faults import c2c, error_line
 from hand_functions import run_hand_functions
 from test_evalsplit import INPUTS, SOURCE, WRITTEN
@@ -336,19 +338,22 @@ def test_eval_functions_are_chosen_among_the_writable_ones(tmp_path: Path) -> No
     samples = assemble(functions, results, AssembleConfig(seed=5)).samples
     ids = samples["function_id"].unique().to_list()
     names = dict(zip(functions["function_id"], functions["name"], strict=True))
-    writable = writable_functions(samples, functions)
-    assert {names[f] for f in ids if writable(f)} == WRITTEN
+    run = LocalExecutor().run(EvalRecordsStep(), {"samples": samples, "functions": functions})
+    records = run.table
+    assert records is not None
+    writable = set(records.filter(pl.col("writable"))["function_id"])
+    assert {names[f] for f in writable} == WRITTEN
     lost_before = 0
     for seed in range(20):
-        unfiltered = eval_functions(ids, 0.6, 10, seed)
+        split = EvalSplit(0.6, 10, seed)
+        unfiltered = split.choose(ids, lambda _: True)
         lost_before += bool({names[f] for f in unfiltered} - WRITTEN)
-        held = eval_functions(ids, 0.6, 10, seed, writable=writable)
+        held = set(LocalExecutor().decide(split, records)["function_id"])
+        assert held == split.choose(ids, writable.__contains__)
         assert len(held) == len(unfiltered) == 3
         assert {names[f] for f in held} <= WRITTEN
-        counts = write_eval_split(
-            samples.filter(pl.col("function_id").is_in(sorted(held))), functions, tmp_path / "e"
-        )
-        assert counts == {"functions": 3}, "every function chosen is written"
+        chosen = records.filter(pl.col("function_id").is_in(sorted(held)))
+        assert write_records(chosen, tmp_path / "e") == {"functions": 3}, "every one is written"
     assert lost_before, "without the choice among writable ones, some seeds would lose one"
 
 

@@ -43,7 +43,8 @@ import json
 import keyword
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,9 @@ import polars as pl
 
 from case2code.atomic import write_text
 from case2code.errors import C2CError
+from case2code.executors.local import LocalExecutor
 from case2code.inputs.literals import render_value, values
+from case2code.steps.base import Partition, Process, Schema, Stats, Step
 from case2code.tables import json_object, require_columns
 
 INSTRUCTION = "Write a function that generates the output from the input."
@@ -250,8 +253,17 @@ def record_line(record: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- the split file
 
 
+SAMPLE_COLUMNS = ("function_id", "name", "source", "shown", "held_out")
+# One row per function with samples: its paper-format line, or why it has none.
+RECORD_SCHEMA: dict[str, pl.DataType] = {
+    "function_id": pl.Utf8(),
+    "writable": pl.Boolean(),
+    "line": pl.Utf8(),  # the JSONL line written when the function is held out
+    "skipped": pl.Utf8(),  # the reason it cannot be written (null when writable)
+}
+
+
 def _params_by_function(functions: pl.DataFrame) -> dict[str, list[Any]]:
-    require_columns(functions, ("function_id", "params"), "functions")
     return {
         row["function_id"]: row["params"] or []
         for row in functions.unique("function_id", keep="first", maintain_order=True)
@@ -262,36 +274,62 @@ def _params_by_function(functions: pl.DataFrame) -> dict[str, list[Any]]:
 
 def _first_samples(samples: pl.DataFrame) -> pl.DataFrame:
     """Each function's first sample (by sample id), the one its record is written from."""
-    require_columns(samples, ("function_id", "name", "source", "shown", "held_out"), "samples")
     order = ["function_id", "sample_id"] if "sample_id" in samples.columns else ["function_id"]
     return samples.sort(order, maintain_order=True).unique(
         "function_id", keep="first", maintain_order=True
     )
 
 
-def _params_of(params: Mapping[str, list[Any]], function_id: str) -> list[Any]:
+def _record_row(sample: Mapping[str, Any], params: Mapping[str, list[Any]]) -> dict[str, Any]:
+    function_id = sample["function_id"]
     if function_id not in params:
         raise C2CError(f"samples: function {function_id} is not in the functions table")
-    return params[function_id]
+    try:
+        line = record_line(convert(sample, params[function_id]))
+    except Unconvertible as skip:
+        return {"function_id": function_id, "writable": False, "line": None, "skipped": skip.reason}
+    return {"function_id": function_id, "writable": True, "line": line, "skipped": None}
 
 
-def writable_functions(samples: pl.DataFrame, functions: pl.DataFrame) -> Callable[[str], bool]:
-    """Whether `write_eval_split` writes a function (given its samples), so that an eval
-    split is chosen among those only. Each answer converts the function's record once."""
-    params = _params_by_function(functions)
-    first = {row["function_id"]: row for row in _first_samples(samples).iter_rows(named=True)}
+class EvalRecordsStep(Step):
+    """Each function's paper-format record (from its first sample), or the reason it has none:
+    what the evaluation split is chosen among (`steps.choices.EvalSplit`) and written from."""
 
-    def writable(function_id: str) -> bool:
-        sample = first.get(function_id)
-        if sample is None:
-            return False
-        try:
-            convert(sample, _params_of(params, function_id))
-        except Unconvertible:
-            return False
-        return True
+    name = "eval_records"
+    reads = ("samples", "functions")
 
-    return writable
+    def check(self, schemas: Mapping[str, Schema]) -> None:
+        require_columns(pl.DataFrame(schema=dict(schemas["samples"])), SAMPLE_COLUMNS, "samples")
+        functions = pl.DataFrame(schema=dict(schemas["functions"]))
+        require_columns(functions, ("function_id", "params"), "functions")
+
+    def schema(self, schemas: Mapping[str, Schema]) -> Schema:
+        return RECORD_SCHEMA
+
+    def settings(self) -> Mapping[str, Any]:
+        return {}
+
+    @contextmanager
+    def worker(self) -> Iterator[Process]:
+        yield self._process
+
+    def _process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        params = _params_by_function(partition["functions"])
+        first = _first_samples(partition["samples"])
+        rows = [_record_row(sample, params) for sample in first.iter_rows(named=True)]
+        table = pl.DataFrame(rows, schema=RECORD_SCHEMA)
+        skipped = Counter(row["skipped"] for row in rows if row["skipped"])
+        return table, {"functions": len(rows), "skipped": dict(skipped)}
+
+
+def write_records(records: pl.DataFrame, path: str | Path) -> dict[str, int]:
+    """The records' lines, sorted by function id, written atomically. Returns
+    {"functions": records written, "skipped_<reason>": functions left out}."""
+    records = records.sort("function_id")
+    written = records.filter(pl.col("writable"))
+    skipped = Counter(records["skipped"].drop_nulls().to_list())
+    write_text("".join(written["line"].to_list()), path)
+    return {"functions": written.height} | {f"skipped_{r}": n for r, n in sorted(skipped.items())}
 
 
 def write_eval_split(
@@ -299,17 +337,9 @@ def write_eval_split(
 ) -> dict[str, int]:
     """One record per function (its first sample), sorted by function id, written atomically.
     Returns {"functions": records written, "skipped_<reason>": functions left out}."""
-    first = _first_samples(samples)
-    params = _params_by_function(functions)
-    lines: list[str] = []
-    skipped: Counter[str] = Counter()
-    for sample in first.iter_rows(named=True):
-        try:
-            lines.append(record_line(convert(sample, _params_of(params, sample["function_id"]))))
-        except Unconvertible as skip:
-            skipped[skip.reason] += 1
-    write_text("".join(lines), path)
-    return {"functions": len(lines)} | {f"skipped_{r}": n for r, n in sorted(skipped.items())}
+    run = LocalExecutor().run(EvalRecordsStep(), {"samples": samples, "functions": functions})
+    assert run.table is not None
+    return write_records(run.table, path)
 
 
 def read_eval_split(path: str | Path) -> list[dict[str, Any]]:

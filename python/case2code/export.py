@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,9 @@ from typing import Any
 import polars as pl
 
 from case2code.assemble import REPR_ERROR_EXPLANATION, UNSTABLE_EXPLANATION
-from case2code.atomic import write_parquet, write_text
+from case2code.atomic import sink_parquet, write_parquet, write_text
 from case2code.errors import C2CError
-from case2code.tables import require_columns
+from case2code.tables import parquet_slices, require_columns
 
 FORMATS = ("parquet", "jsonl")
 # The chat form, the plain form, then the structured fields; any other column follows.
@@ -50,6 +51,8 @@ LEADING_COLUMNS = (
 SPLIT = "train"
 SHARD_ROWS = 50_000  # rows per shard file
 DIGEST_CHARS = 16
+# Shards written before their digest is known, and the scratch copy of the samples.
+STAGED, SCRATCH = ".staged-", ".scratch-"
 # Ours, digest or not (exports before the digest had none): a re-export removes stale ones.
 SHARD_NAME = re.compile(
     rf"{SPLIT}-\d{{5}}-of-\d{{5}}(-[0-9a-f]{{{DIGEST_CHARS}}})?\.(parquet|jsonl)"
@@ -84,9 +87,12 @@ class ExportSummary:
     card: Path
 
 
-def check_export(samples: pl.DataFrame, formats: Sequence[str], shard_rows: int) -> None:
-    require_columns(samples, LEADING_COLUMNS, "samples")
-    if samples.is_empty():
+def check_export(
+    samples: pl.DataFrame | pl.LazyFrame, formats: Sequence[str], shard_rows: int
+) -> None:
+    frame = samples.lazy()
+    require_columns(pl.DataFrame(schema=frame.collect_schema()), LEADING_COLUMNS, "samples")
+    if not frame.select(pl.len()).collect().item():
         raise C2CError("samples: no rows to export (did every function get dropped?)")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -97,12 +103,17 @@ def check_export(samples: pl.DataFrame, formats: Sequence[str], shard_rows: int)
 
 def training_layout(samples: pl.DataFrame) -> pl.DataFrame:
     """The columns in training order, rows sorted by sample_id so output is deterministic."""
-    rest = [c for c in samples.columns if c not in LEADING_COLUMNS]
-    return samples.select(*LEADING_COLUMNS, *rest).sort("sample_id")
+    return _layout(samples.lazy()).sort("sample_id").collect()
+
+
+def _layout(samples: pl.LazyFrame) -> pl.LazyFrame:
+    rest = [c for c in samples.collect_schema() if c not in LEADING_COLUMNS]
+    return samples.select(*LEADING_COLUMNS, *rest)
 
 
 def content_digest(table: pl.DataFrame, shard_rows: int) -> str:
-    """SHA-256 over the rows as JSON lines (a shard at a time, to bound memory), shortened."""
+    """SHA-256 over the rows as JSON lines, a shard at a time, shortened (what names the
+    shards: `write_shards` computes the same while writing them)."""
     digest = hashlib.sha256()
     for start in range(0, table.height, shard_rows):
         digest.update(table.slice(start, shard_rows).write_ndjson().encode())
@@ -118,51 +129,92 @@ def shard_pattern(digest: str, fmt: str) -> str:
     return f"data/{SPLIT}-*-{digest}.{fmt}"
 
 
-def _write_shard(frame: pl.DataFrame, path: Path, fmt: str) -> Path:
-    if fmt == "parquet":
-        return write_parquet(frame, path)
-    return write_text(frame.write_ndjson(), path)
-
-
 def _remove_stale(data_dir: Path, keep: Iterable[Path]) -> None:
-    """Shards of an earlier export with another shard count would be globbed in with ours."""
+    """Shards of an earlier export with another shard count would be globbed in with ours;
+    staged files of an interrupted export are left-overs."""
     kept = set(keep)
     for path in data_dir.iterdir():
-        if SHARD_NAME.fullmatch(path.name) and path not in kept:
+        ours = SHARD_NAME.fullmatch(path.name) or path.name.startswith(STAGED)
+        if ours and path not in kept:
             path.unlink()
 
 
+def _slices(table: pl.DataFrame | Path, shard_rows: int) -> Iterator[pl.DataFrame]:
+    """The table's shards in order: slices of a frame, or of a Parquet file read a shard at a
+    time (one chunk each, as a slice of a frame is: the same Parquet bytes)."""
+    if isinstance(table, pl.DataFrame):
+        for start in range(0, table.height, shard_rows):
+            yield table.slice(start, shard_rows)
+        return
+    for _, piece in parquet_slices(table, None, shard_rows):
+        yield piece.rechunk()
+
+
 def write_shards(
-    table: pl.DataFrame, out_dir: Path, formats: Sequence[str], shard_rows: int
+    table: pl.DataFrame | Path, out_dir: Path, formats: Sequence[str], shard_rows: int
 ) -> tuple[str, int, list[Path]]:
-    """Write `table`, in its order, as this export's shards under `out_dir`/data and remove
-    other exports' shards; returns (digest, shard count, files)."""
-    count = -(-table.height // shard_rows)
-    digest = content_digest(table, shard_rows)
-    files = []
-    for index in range(count):
-        shard = table.slice(index * shard_rows, shard_rows)
+    """Write `table` (a frame, or a Parquet file streamed a shard at a time), in its order, as
+    this export's shards under `out_dir`/data and remove other exports' shards; returns
+    (digest, shard count, files). The digest names the files but is known only after the
+    last shard: each is staged under a temporary name, then renamed."""
+    data = out_dir / "data"
+    digest = hashlib.sha256()
+    staged: list[tuple[Path, str]] = []
+    for index, shard in enumerate(_slices(table, shard_rows)):
+        text = shard.write_ndjson()
+        digest.update(text.encode())
         for fmt in formats:
-            files.append(_write_shard(shard, shard_path(out_dir, index, count, digest, fmt), fmt))
-    _remove_stale(out_dir / "data", files)
-    return digest, count, files
+            path = data / f"{STAGED}{index:05d}.{fmt}"
+            written = write_parquet(shard, path) if fmt == "parquet" else write_text(text, path)
+            staged.append((written, fmt))
+    name, count = digest.hexdigest()[:DIGEST_CHARS], len(staged) // len(formats)
+    files = []
+    for position, (path, fmt) in enumerate(staged):
+        final = shard_path(out_dir, position // len(formats), count, name, fmt)
+        files.append(path.replace(final))
+    _remove_stale(data, files)
+    return name, count, files
 
 
 def export(
-    samples: pl.DataFrame,
+    samples: pl.DataFrame | pl.LazyFrame | str | Path,
     out_dir: str | Path,
     formats: Sequence[str] = FORMATS,
     shard_rows: int = SHARD_ROWS,
     report: Mapping[str, Any] | None = None,
 ) -> ExportSummary:
-    """Write `samples` as sharded training files plus a dataset card under `out_dir`."""
+    """Write `samples` (a frame, or a query or Parquet file streamed in bounded memory) as
+    sharded training files plus a dataset card under `out_dir`."""
     formats = tuple(dict.fromkeys(formats))
-    check_export(samples, formats, shard_rows)
+    frame = pl.scan_parquet(samples) if isinstance(samples, (str, Path)) else samples.lazy()
+    check_export(frame, formats, shard_rows)
     out = Path(out_dir)
-    table = training_layout(samples)
-    digest, count, files = write_shards(table, out, formats, shard_rows)
-    card = write_text(dataset_card(table, formats, report, digest), out / "README.md")
-    return ExportSummary(out, table.height, count, tuple(files), card)
+    with _sample_order(frame, out / "data") as ordered:
+        digest, count, files = write_shards(ordered, out, formats, shard_rows)
+        card_text = dataset_card(pl.scan_parquet(ordered), formats, report, digest)
+        rows = pl.scan_parquet(ordered).select(pl.len()).collect().item()
+    card = write_text(card_text, out / "README.md")
+    return ExportSummary(out, rows, count, tuple(files), card)
+
+
+@contextmanager
+def _sample_order(frame: pl.LazyFrame, scratch: Path) -> Iterator[Path]:
+    """The samples in training layout and sample_id order, as a scratch Parquet file (removed
+    after): streamed as they are when already in order (the pipeline's tables, sorted by
+    function id, are), else sorted by polars' streaming engine."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    laid_out, ordered = scratch / f"{SCRATCH}layout.parquet", scratch / f"{SCRATCH}sorted.parquet"
+    try:
+        sink_parquet(_layout(frame), laid_out)
+        ids = pl.scan_parquet(laid_out).select("sample_id").collect()["sample_id"]
+        if ids.is_sorted():
+            yield laid_out
+        else:
+            sink_parquet(pl.scan_parquet(laid_out).sort("sample_id"), ordered)
+            yield ordered
+    finally:
+        laid_out.unlink(missing_ok=True)
+        ordered.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- the dataset card
@@ -203,23 +255,33 @@ def front_matter(
     )
 
 
-def _stats_row(label: str, values: pl.Series) -> str:
-    mean, low, high = values.mean(), values.min(), values.max()
+def _stats_row(label: str, values: pl.LazyFrame) -> str:
+    """Mean, min and max of the frame's one column, computed by a streaming query."""
+    column = pl.first()
+    stats = column.mean().alias("mean"), column.min().alias("min"), column.max().alias("max")
+    figures = values.select(stats).collect().row(0)
+    mean, low, high = figures
     return f"| {label} | {mean:.1f} | {low} | {high} |"
 
 
-def stats_table(table: pl.DataFrame) -> list[str]:
+def _output_lengths(table: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    lengths = pl.element().struct.field("output").str.len_chars()
+    return table.select(pl.col(column).list.eval(lengths).explode().alias("n"))
+
+
+def stats_table(table: pl.DataFrame | pl.LazyFrame) -> list[str]:
     """Cases per sample and lengths of answers and outputs: mean, min, max."""
-    outputs = pl.concat([table["shown"].explode(), table["held_out"].explode()]).drop_nulls()
+    table = table.lazy()
+    outputs = pl.concat([_output_lengths(table, "shown"), _output_lengths(table, "held_out")])
     return [
         "| | mean | min | max |",
         "|---|---:|---:|---:|",
-        _stats_row("shown cases per sample", table["shown"].list.len()),
-        _stats_row("held-out cases per sample", table["held_out"].list.len()),
-        _stats_row("answer length (characters)", table["completion"].str.len_chars()),
+        _stats_row("shown cases per sample", table.select(pl.col("shown").list.len())),
+        _stats_row("held-out cases per sample", table.select(pl.col("held_out").list.len())),
         _stats_row(
-            "case output length (characters)", outputs.struct.field("output").str.len_chars()
+            "answer length (characters)", table.select(pl.col("completion").str.len_chars())
         ),
+        _stats_row("case output length (characters)", outputs),
     ]
 
 
@@ -235,9 +297,14 @@ def _mix_table(title: str, counts: Mapping[str, int], total: int) -> list[str]:
     return lines
 
 
-def _template_mix(table: pl.DataFrame, top: int = 10) -> list[str]:
-    tokens = template_tokens(table["template_id"].to_list())
-    total = table.height
+def _template_mix(table: pl.LazyFrame, top: int = 10) -> list[str]:
+    # In order of first appearance: ties in the mix keep the order of the rows, as before.
+    counts = table.group_by("template_id", maintain_order=True).len().collect()
+    tokens: Counter[str] = Counter()
+    for template_id, n in counts.iter_rows():
+        for token, k in template_tokens([template_id]).items():
+            tokens[token] += k * n
+    total = int(counts["len"].sum())
     formats = Counter({t[2:]: n for t, n in tokens.items() if t.startswith("f:")})
     reveals = {label: tokens[t] for t, label in REVEAL_TOKENS.items() if tokens[t]}
     turns = {label: tokens[t] for t, label in TURN_TOKENS.items() if tokens[t]}
@@ -267,17 +334,18 @@ def _drop_reasons(report: Mapping[str, Any] | None) -> list[str]:
 
 
 def dataset_card(
-    table: pl.DataFrame,
+    table: pl.LazyFrame,
     formats: Sequence[str],
-    report: Mapping[str, Any] | None = None,
-    digest: str | None = None,
+    report: Mapping[str, Any] | None,
+    digest: str,
 ) -> str:
-    """The README.md of an export: Hugging Face front matter, description and statistics."""
-    functions = table["function_id"].n_unique()
-    digest = digest or content_digest(table, max(table.height, 1))
+    """The README.md of an export: Hugging Face front matter, description and statistics,
+    each figure a streaming query over the exported rows."""
+    counts = table.select(pl.len(), pl.col("function_id").n_unique()).collect().row(0)
+    rows, functions = counts
     files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
     body = [
-        front_matter(table.height, formats, digest),
+        front_matter(rows, formats, digest),
         "",
         "# Case2Code",
         "",
@@ -293,7 +361,7 @@ def dataset_card(
         "",
         "## Counts",
         "",
-        f"- Samples: {table.height}",
+        f"- Samples: {rows}",
         f"- Functions: {functions}",
         "",
         *stats_table(table),

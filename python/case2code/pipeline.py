@@ -27,9 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import itertools
 import json
-import math
 import os
 import sys
 import time
@@ -41,16 +39,17 @@ from typing import Any
 
 import polars as pl
 
-from case2code.assemble import assemble
-from case2code.atomic import write_parquet, write_text
+from case2code.assemble import AssembleStep
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_text
 from case2code.dedup import dedup_parquet
 from case2code.errors import C2CError
-from case2code.evalsplit import writable_functions, write_eval_split
-from case2code.execute import execute_to_parquet
+from case2code.evalsplit import EvalRecordsStep, write_records
+from case2code.execute import ExecuteStep
+from case2code.executors.local import LocalExecutor
 from case2code.export import export
 from case2code.extract import corpus_fingerprint, extract_to_parquet
 from case2code.inputs.drivers import make_generator
-from case2code.inputs.stage import generate_inputs_to_parquet
+from case2code.inputs.stage import InputsStep
 from case2code.markers import (
     MARKER,
     FileIdentities,
@@ -63,7 +62,8 @@ from case2code.markers import (
 from case2code.outputs import check_outputs
 from case2code.run_config import STAGES, RunConfig
 from case2code.runlock import run_folder_lock
-from case2code.tables import read_table
+from case2code.steps.base import KEY, Step
+from case2code.steps.choices import EvalSplit, SampleFunctions
 
 RUN_FILES = ("run.json", "report.md", "report.html")
 # Each stage's output table, in its folder under stages/ (export writes dataset/ and eval/).
@@ -74,16 +74,27 @@ STAGE_TABLES = {
     "execute": "results.parquet",
     "assemble": "samples.parquet",
 }
+# The stages that are steps: each input table of the step (by its name in `step.reads`) and
+# the stage whose output it is; and the figures that count the stage's rows in and out.
+STEP_INPUTS = {
+    "inputs": {"functions": "dedup"},
+    "execute": {"functions": "dedup", "inputs": "inputs"},
+    "assemble": {"functions": "dedup", "results": "execute"},
+}
+STEP_ROWS = {
+    "inputs": ("functions", "inputs_kept"),
+    "execute": ("functions", "cases"),
+    "assemble": ("functions_in", "samples"),
+}
 # The earlier stages' tables each stage reads (their identity is part of its marker).
 STAGE_INPUTS = {
     "extract": (),
     "dedup": ("extract",),
-    "inputs": ("dedup",),
-    "execute": ("dedup", "inputs"),
-    "assemble": ("dedup", "execute"),
+    **{name: tuple(tables.values()) for name, tables in STEP_INPUTS.items()},
     "export": ("dedup", "assemble"),
 }
 EVAL_FILE = "case2code-eval.jsonl"
+EVAL_RECORDS = "eval_records.parquet"  # under stages/export: what the eval split is chosen among
 
 Advance = Callable[[int, int], None]
 # Called with a stage's name; the context it opens yields the stage's progress callback.
@@ -114,7 +125,7 @@ class StageRecord:
 
 @dataclass(frozen=True)
 class Ran:
-    """What a stage's step reports: rows in and out, its figures, the files it wrote."""
+    """What a stage reports: rows in and out, its figures, the files it wrote."""
 
     rows_in: int
     rows_out: int
@@ -151,6 +162,10 @@ class Pipeline:
         self.notice = notice  # one line to the user: a stage redone, shards discarded
         self.records: dict[str, StageRecord] = {}
         self.files = FileIdentities(self.out)
+        c = self.config
+        self.sample = SampleFunctions(c.max_functions, c.seed)
+        self.eval_split = EvalSplit(c.eval_share, c.eval_max, c.seed)
+        self._steps: dict[str, Step] = {}
 
     # ------------------------------------------------------------ paths
 
@@ -168,6 +183,54 @@ class Pipeline:
     @property
     def eval_path(self) -> Path:
         return self.out / "eval" / EVAL_FILE
+
+    # ------------------------------------------------------------ the steps
+
+    def step(self, name: str) -> Step:
+        """The step of a stage that is one (built when first needed: an LLM generator may ask
+        its server for the model's name)."""
+        if name not in self._steps:
+            c = self.config
+            workers = c.workers or None
+            if name == "inputs":
+                g = c.generator
+                generator = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
+                config = dataclasses.replace(c.inputs, workers=workers)
+                self._steps[name] = InputsStep(generator, config)
+            elif name == "execute":
+                self._steps[name] = ExecuteStep(c.limits, workers)
+            else:
+                self._steps[name] = AssembleStep(c.assemble)
+        return self._steps[name]
+
+    def executor(self, advance: Advance) -> LocalExecutor:
+        return LocalExecutor(self.config.shard_functions, progress=advance)
+
+    def fingerprint(self, name: str, upstream: str) -> str:
+        """A stage's fingerprint: everything that changes its output besides its input tables
+        (a step's own fingerprint), chained to the stage before it."""
+        c = self.config
+        if name == "extract":
+            own: Any = {
+                "corpus": [str(Path(p).resolve()) for p in c.corpus],
+                "files": corpus_fingerprint(list(c.corpus) or None, c.extract),
+                "extract": _settings(c.extract, "threads", "batch_bytes"),
+            }
+        elif name == "dedup":
+            own = {
+                "dedup": _settings(c.dedup, "threads", "block_size"),
+                "against": c.against,
+                "sample": self.sample.fingerprint(),
+            }
+        elif name == "export":
+            own = {
+                "eval": self.eval_split.fingerprint(),
+                "formats": c.formats,
+                "shard_rows": c.shard_rows,
+            }
+        else:
+            own = self.step(name).fingerprint()
+        return _digest(name, upstream, own)
 
     # ------------------------------------------------------------ the run
 
@@ -203,7 +266,7 @@ class Pipeline:
     def _stage(self, name: str, upstream: str) -> str:
         """Bring one stage up to date: cached when its marker holds, else run (its stale
         shards discarded first). Returns its fingerprint, which the next stage's includes."""
-        fingerprint = _digest(name, upstream, self._stage_settings(name))
+        fingerprint = self.fingerprint(name, upstream)
         stage_dir = self.stage_dir(name)
         inputs = [self.table(stage) for stage in STAGE_INPUTS[name]]
         body = read_json(stage_dir / MARKER)
@@ -224,7 +287,8 @@ class Pipeline:
             )
         started = time.perf_counter()
         with self.progress(name) as advance:
-            ran: Ran = getattr(self, f"_run_{name}")(advance)
+            runner = {"extract": self._extract, "dedup": self._dedup, "export": self._export}
+            ran = runner.get(name, self._run_step)(name, advance)
         seconds = round(time.perf_counter() - started, 3)
         record = StageRecord(name, "ran", seconds, ran.rows_in, ran.rows_out, ran.figures)
         write_marker(
@@ -237,138 +301,69 @@ class Pipeline:
         self.records[name] = record
         return fingerprint
 
-    def _stage_settings(self, name: str) -> Any:
-        """What a stage's output depends on besides its input table."""
-        c = self.config
-        if name == "extract":
-            return {
-                "corpus": [str(Path(p).resolve()) for p in c.corpus],
-                "files": corpus_fingerprint(list(c.corpus) or None, c.extract),
-                "extract": _settings(c.extract, "threads", "batch_bytes"),
-            }
-        if name == "dedup":
-            return {
-                "dedup": _settings(c.dedup, "threads", "block_size"),
-                "against": c.against,
-                "max_functions": c.max_functions,
-                "seed": c.seed,
-            }
-        if name == "inputs":
-            generator = _settings(c.generator, "concurrency")
-            if c.generator.name != "builtin":  # a template file's text, not only its path
-                generator["templates"] = [
-                    dataclasses.asdict(t) for t in c.generator.llm.load_templates()
-                ]
-            return {"generator": generator, "inputs": _settings(c.inputs, "workers")}
-        if name == "execute":
-            return {"limits": _settings(c.limits)}
-        if name == "assemble":
-            return {"assemble": _settings(c.assemble)}
-        return {
-            "eval": [c.eval_share, c.eval_max, c.seed],
-            "formats": c.formats,
-            "shard_rows": c.shard_rows,
-        }
-
     # ------------------------------------------------------------ stages
 
-    def _run_extract(self, advance: Advance) -> Ran:
+    def _run_step(self, name: str, advance: Advance) -> Ran:
+        """A stage that is a step, run by the executor into its table, resumably."""
+        tables = {table: self.table(stage) for table, stage in STEP_INPUTS[name].items()}
+        run = self.executor(advance).run(self.step(name), tables, self.table(name))
+        rows_in, rows_out = STEP_ROWS[name]
+        return Ran(run.stats[rows_in], run.stats[rows_out], run.stats, [self.table(name)])
+
+    def _extract(self, name: str, advance: Advance) -> Ran:
         corpus = list(self.config.corpus) or None
         summary = extract_to_parquet(
             corpus, self.table("extract"), self.config.extract, progress=advance
         )
         return Ran(summary.sources, summary.kept, summary.as_dict(), [self.table("extract")])
 
-    def _run_dedup(self, advance: Advance) -> Ran:
+    def _dedup(self, name: str, advance: Advance) -> Ran:
+        unique = self.table("dedup")
         report = dedup_parquet(
-            self.table("extract"),
-            self.table("dedup"),
-            self.config.dedup,
-            against=self.config.against,
+            self.table("extract"), unique, self.config.dedup, against=self.config.against
         )
-        if self.config.max_functions:
-            unique = pl.read_parquet(self.table("dedup"))
-            write_parquet(
-                sample_functions(unique, self.config.max_functions, self.config.seed),
-                self.table("dedup"),
-            )
-        kept = pl.scan_parquet(self.table("dedup")).select(pl.len()).collect().item()
+        if self.sample.count:
+            chosen = LocalExecutor().decide(self.sample, unique)
+            sampled = pl.scan_parquet(unique).join(chosen.lazy(), on=KEY, how="semi").sort(KEY)
+            sink_parquet(sampled, unique, row_group_size=TABLE_ROW_GROUP_ROWS)
+        kept = pl.scan_parquet(unique).select(pl.len()).collect().item()
         advance(report.functions, report.functions)
-        return Ran(report.functions, kept, report.as_dict(), [self.table("dedup")])
+        return Ran(report.functions, kept, report.as_dict(), [unique])
 
-    def _run_inputs(self, advance: Advance) -> Ran:
-        g = self.config.generator
-        generator = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
-        inputs_config = dataclasses.replace(self.config.inputs, workers=self.config.workers or None)
-        result = generate_inputs_to_parquet(
-            self.table("dedup"),
-            self.table("inputs"),
-            generator,
-            inputs_config,
-            shard_functions=self.config.shard_functions,
-            progress=advance,
-        )
-        figures = result.report()
-        return Ran(figures["functions"], result.inputs.height, figures, [self.table("inputs")])
-
-    def _run_execute(self, advance: Advance) -> Ran:
-        figures = execute_to_parquet(
-            self.table("dedup"),
-            self.table("inputs"),
-            self.table("execute"),
-            self.config.limits,
-            self.config.workers or None,
-            shard_functions=self.config.shard_functions,
-            progress=advance,
-        )
-        return Ran(figures["functions"], figures["cases"], figures, [self.table("execute")])
-
-    def _run_assemble(self, advance: Advance) -> Ran:
-        functions = read_table(self.table("dedup"), "functions")
-        result = assemble(
-            functions, read_table(self.table("execute"), "results"), self.config.assemble
-        )
-        write_parquet(result.samples, self.table("assemble"))
-        advance(functions.height, functions.height)
-        return Ran(functions.height, result.samples.height, result.report, [self.table("assemble")])
-
-    def _run_export(self, advance: Advance) -> Ran:
-        samples = pl.read_parquet(self.table("assemble"))
-        if samples.is_empty():
+    def _export(self, name: str, advance: Advance) -> Ran:
+        """The evaluation split chosen (a global step on each function's paper-format record)
+        and written; every other sample streamed into the dataset's shards."""
+        samples = pl.scan_parquet(self.table("assemble"))
+        rows_in = samples.select(pl.len()).collect().item()
+        if not rows_in:
             raise C2CError(
                 "no samples to export: every function was dropped (see the assemble figures in "
                 f"{self.stage_dir('assemble') / MARKER})"
             )
-        functions = read_table(self.table("dedup"), "functions")
-        held = eval_functions(
-            samples["function_id"].unique().to_list(),
-            self.config.eval_share,
-            self.config.eval_max,
-            self.config.seed,
-            writable=writable_functions(samples, functions),
-        )
-        is_eval = pl.col("function_id").is_in(sorted(held))
-        train, held_out = samples.filter(~is_eval), samples.filter(is_eval)
-        assemble_figures = self.records["assemble"].figures
+        records_path = self.stage_dir("export") / EVAL_RECORDS
+        tables = {"samples": self.table("assemble"), "functions": self.table("dedup")}
+        self.executor(advance).run(EvalRecordsStep(), tables, records_path)
+        held = LocalExecutor().decide(self.eval_split, records_path)[KEY].to_list()
+        records = pl.scan_parquet(records_path).filter(pl.col(KEY).is_in(held)).collect()
+        eval_counts = write_records(records, self.eval_path)
+        train = samples.filter(~pl.col(KEY).is_in(held))
         summary = export(
             train,
             self.dataset_dir,
             formats=self.config.formats,
             shard_rows=self.config.shard_rows,
-            report=assemble_figures,
+            report=self.records["assemble"].figures,
         )
-        eval_counts = write_eval_split(held_out, functions, self.eval_path)
-        advance(samples.height, samples.height)
         figures = {
             "train_samples": summary.rows,
-            "train_functions": train["function_id"].n_unique(),
+            "train_functions": train.select(pl.col(KEY).n_unique()).collect().item(),
             "shards": summary.shards,
             "eval": eval_counts,
             "eval_path": str(self.eval_path),
             "dataset_path": str(self.dataset_dir),
         }
-        outputs = [*summary.files, summary.card, self.eval_path]
-        return Ran(samples.height, summary.rows, figures, outputs)
+        outputs = [*summary.files, summary.card, self.eval_path, records_path]
+        return Ran(rows_in, summary.rows, figures, outputs)
 
     # ------------------------------------------------------------ the figures
 
@@ -420,35 +415,6 @@ class Pipeline:
                 "functions": export_f.get("eval", {}).get("functions", 0),
             },
         }
-
-
-def sample_functions(functions: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
-    """A seeded sample of `n` functions that does not depend on row order."""
-    if functions.height <= n:
-        return functions
-    ranked = functions.with_columns(
-        pl.col("function_id")
-        .map_elements(lambda f: _digest("sample", seed, f), return_dtype=pl.Utf8)
-        .alias("_rank")
-    )
-    return ranked.sort("_rank").head(n).drop("_rank").sort("function_id")
-
-
-def eval_functions(
-    function_ids: list[str],
-    share: float,
-    most: int,
-    seed: int,
-    writable: Callable[[str], bool] = lambda _: True,
-) -> set[str]:
-    """The functions held out for evaluation: a seeded share of all of them, chosen by hash
-    so that the choice of one function does not depend on which others made it this far,
-    among those `writable` in the paper's format (one it cannot write would be in neither
-    set). Only the functions ranked before the last one chosen are asked about."""
-    wanted = min(most, math.floor(share * len(function_ids) + 0.5))
-    ranked = sorted(function_ids, key=lambda f: _digest("eval", seed, f))
-    chosen = itertools.islice((f for f in ranked if writable(f)), wanted)
-    return set(chosen)
 
 
 def run(
