@@ -58,6 +58,7 @@ TARGET_RATIO = 1.25
 CHUNK_ROWS = 50_000
 ROW_GROUP = 10_000
 TIMES = "\N{MULTIPLICATION SIGN}"
+ARROW = "\N{RIGHTWARDS ARROW}"
 # The extract stage as `c2c run` runs it (pipeline: extract_to_parquet), its summary as JSON.
 # `c2c extract` itself still collects every function in memory (case2code.extract) until the
 # CLI calls extract_to_parquet too.
@@ -198,16 +199,23 @@ def run_corpus(corpus: Path, folder: Path) -> dict[str, Any]:
     dedup["functions_per_s"] = round(dedup["functions"] / dedup["seconds"])
     out: dict[str, Any] = {"extract": extract, "dedup": dedup}
     if has_run_until():
-        config = folder / "run.toml"
-        config.write_text(f'corpus = ["{corpus}"]\n')
-        run = timed([*python, "run", "-c", str(config), "-o", "run", "--until", "dedup"], folder)
-        out["run_until_dedup"] = run
+        command = [*python, "run", "-o", "run", "--corpus", str(corpus), "--until", "dedup"]
+        try:
+            out["run_until_dedup"] = timed(command, folder)
+        except SystemExit as failure:  # the others' figures still stand
+            print(failure, file=sys.stderr)
     out["peak_rss_mb"] = max(step["peak_rss_mb"] for step in out.values())
+    out["stages_peak_rss_mb"] = max(out[step]["peak_rss_mb"] for step in ("extract", "dedup"))
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # Report
+
+
+def stage_growth(stage: str, quarter_mb: float, full_mb: float) -> str:
+    ratio = full_mb / quarter_mb
+    return f"{stage} alone {quarter_mb:,.0f} {ARROW} {full_mb:,.0f} MB ({ratio:.2f}{TIMES})"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -243,12 +251,21 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{r['peak_rss_mb']:,.0f} MB |"
             )
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    whole = "`c2c run --until dedup`" if "run_until_dedup" in full else "extract + dedup"
+    stages = ", ".join(
+        stage_growth(stage, quarter[stage]["peak_rss_mb"], full[stage]["peak_rss_mb"])
+        for stage in ("extract", "dedup")
+    )
     lines += [
         "",
-        f"Peak RSS at {full['dedup']['functions']:,} functions: {full['peak_rss_mb']:,.0f} MB "
-        f"(target <= {TARGET_PEAK_MB:,} MB: {met(full['peak_rss_mb'] <= TARGET_PEAK_MB)}), "
-        f"{ratio:.2f}{TIMES} the quarter's {quarter['peak_rss_mb']:,.0f} MB (target <= "
-        f"{TARGET_RATIO}{TIMES}: {met(ratio <= TARGET_RATIO)}).",
+        f"Peak RSS of {whole} at {full['dedup']['functions']:,} functions: "
+        f"{full['peak_rss_mb']:,.0f} MB (target <= {TARGET_PEAK_MB:,} MB: "
+        f"{met(full['peak_rss_mb'] <= TARGET_PEAK_MB)}), {ratio:.2f}{TIMES} the quarter's "
+        f"{quarter['peak_rss_mb']:,.0f} MB (target <= {TARGET_RATIO}{TIMES}: "
+        f"{met(ratio <= TARGET_RATIO)}); {stages}. What still grows: the clustering's arrays "
+        f"(about 60 bytes per function in RAM at its peak; the 592 bytes of band keys and "
+        f"sketch per function are in a temporary file) and polars' buffers when the extract "
+        f"shards are streamed into one table.",
     ]
     return "\n".join(wrap(line) for line in lines)
 
