@@ -256,7 +256,6 @@ def test_inputs_stage_resumes_after_a_crash(stdlib_functions, tmp_path) -> None:
     again = generate_inputs_to_parquet(
         functions, resumed, BuiltinGenerator(), config, shard_functions=10
     )
-    assert again.inputs.equals(whole.inputs)
     assert pl.read_parquet(resumed).equals(pl.read_parquet(tmp_path / "whole.parquet"))
     assert again.report()["functions"] == whole.report()["functions"] == 30
     assert json.loads(report_path(resumed).read_text())["candidates"] == whole.tally.candidates

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from case2code.atomic import write_parquet, write_text
 from case2code.errors import C2CError
+from case2code.executors import PARTITION_FUNCTIONS
 from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract, stdlib_path
 from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
@@ -231,7 +232,7 @@ def exec_command(
     ] = Limits.check_stability,
     shard_functions: Annotated[
         int, typer.Option(help="Functions per shard; finished shards survive a crash.")
-    ] = 512,
+    ] = PARTITION_FUNCTIONS,
 ) -> None:
     """Run every input of every function in the WebAssembly sandbox (resumable)."""
     from case2code.execute import execute_to_parquet
@@ -389,7 +390,7 @@ def inputs_command(
     ] = None,
     shard_functions: Annotated[
         int, typer.Option(help="Functions per shard; finished shards survive a crash.")
-    ] = 128,
+    ] = PARTITION_FUNCTIONS,
 ) -> None:
     """Write call inputs for every function and keep the ones that run (resumable)."""
     from case2code.inputs import InputsConfig, generate_inputs_to_parquet
@@ -444,7 +445,7 @@ def inputs_command(
     table.add_row("inputs/s", f"{figures['inputs_per_s']:,.1f}")
     console.print(table)
     console.print(
-        f"wrote {result.inputs.height:,} inputs to {output} (report: {output}.report.json)"
+        f"wrote {figures['inputs_kept']:,} inputs to {output} (report: {output}.report.json)"
     )
 
 
@@ -470,9 +471,10 @@ def assemble_command(
     ] = "parquet,jsonl",
 ) -> None:
     """Choose shown and held-out cases, render samples through the templates, export them."""
-    from case2code.assemble import AssembleConfig, assemble
+    import tempfile
+
+    from case2code.assemble import AssembleConfig, assemble_to_parquet
     from case2code.export import export
-    from case2code.tables import read_table
 
     check_outputs(folders=[output], inputs=[functions, results, parts])
     config = AssembleConfig(
@@ -482,18 +484,22 @@ def assemble_command(
         keep_errors=keep_errors,
         parts_dir=str(parts) if parts else None,
     )
-    with console.status("assembling"):
-        result = assemble(
-            read_table(functions, "functions"), read_table(results, "results"), config
-        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # The samples go through a table beside the output (bounded memory), removed after.
+    with (
+        console.status("assembling"),
+        tempfile.TemporaryDirectory(prefix=".c2c-assemble-", dir=output.parent) as scratch,
+    ):
+        samples = Path(scratch) / "samples.parquet"
+        report = assemble_to_parquet(functions, results, samples, config)
         summary = export(
-            result.samples,
+            samples,
             output,
             formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
-            report=result.report,
+            report=report,
         )
     table = two_column_table("assemble summary")
-    for key, value in result.report.items():
+    for key, value in report.items():
         if isinstance(value, int):
             table.add_row(key.replace("_", " "), f"{value:,}")
     console.print(table)
@@ -620,31 +626,12 @@ def run_command(
 ) -> None:
     """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable.
     One run per folder: a second run on a folder in use is refused."""
-    import dataclasses
-
     from case2code.pipeline import Pipeline
-    from case2code.run_config import RunConfig, load_config
+    from case2code.run_config import load_config
 
-    config = load_config(config_file) if config_file else RunConfig()
-    overrides: dict[str, object] = {}
-    if out is not None:
-        overrides["out"] = out
-    if corpus:
-        overrides["corpus"] = tuple(str(p) for p in corpus)
-    if max_functions is not None:
-        overrides["max_functions"] = max_functions
-    if workers is not None:
-        overrides["workers"] = workers
-    if until is not None:
-        overrides["until"] = until
-    chosen = {
-        k: v
-        for k, v in {"name": generator, "model": model, "base_url": base_url}.items()
-        if v is not None
-    }
-    if chosen:
-        overrides["generator"] = dataclasses.replace(config.generator, **chosen)
-    config = dataclasses.replace(config, **overrides)
+    options = {"out": out, "corpus": corpus or None, "max_functions": max_functions}
+    options |= {"generator": generator, "model": model, "base_url": base_url}
+    config = load_config(config_file, options | {"workers": workers, "until": until})
     pipeline = Pipeline(config, notice=lambda message: say("note", message))
     with stage_bars() as bars:
         pipeline.progress = bars

@@ -1,7 +1,10 @@
 """`c2c run`: extract → dedup → inputs → execute → assemble → export, resumable at any point.
 
-The pipeline only knows the order of the stages and where their tables live; each stage is the
-same table-to-table step the single-stage commands run. Under the run's folder:
+The pipeline only knows the order of the stages, where their tables live and each stage's
+fingerprint; the stages that are steps (inputs, execute, assemble, and export's eval records)
+are run by the local executor, the same steps the single-stage commands run, and the seeded
+choices (the `max_functions` sample, the eval split) are global steps on compact summaries
+(docs/architecture.md). Under the run's folder:
 
     stages/<stage>/...      each stage's output table, written atomically, and a `stage.json`
                             marker (fingerprint of its settings, the identity of the tables it
@@ -12,7 +15,7 @@ same table-to-table step the single-stage commands run. Under the run's folder:
     run.lock                held by the run in progress (runlock.py): one run per folder
 
 A restarted run skips every stage whose marker holds (same settings, same input tables, its
-outputs still there as written), and the long stages (extract, inputs, execute) skip the
+outputs still there as written), and the long stages (extract and every step) skip the
 shards they finished before the crash, so a run killed at any moment resumes without losing or
 repeating work. Changing a stage's settings reruns that stage and the ones after it, even after
 a crash in the middle of it (its shards of the other settings are discarded); a deleted or
@@ -322,11 +325,12 @@ class Pipeline:
         report = dedup_parquet(
             self.table("extract"), unique, self.config.dedup, against=self.config.against
         )
-        if self.sample.count:
+        kept = pl.scan_parquet(unique).select(pl.len()).collect().item()
+        if self.sample.count and kept > self.sample.count:
             chosen = LocalExecutor().decide(self.sample, unique)
             sampled = pl.scan_parquet(unique).join(chosen.lazy(), on=KEY, how="semi").sort(KEY)
             sink_parquet(sampled, unique, row_group_size=TABLE_ROW_GROUP_ROWS)
-        kept = pl.scan_parquet(unique).select(pl.len()).collect().item()
+            kept = chosen.height
         advance(report.functions, report.functions)
         return Ran(report.functions, kept, report.as_dict(), [unique])
 

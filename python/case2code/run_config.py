@@ -28,6 +28,7 @@ from case2code.assemble import MIN_SHOWN, AssembleConfig
 from case2code.benchmarks import NAMED as NAMED_BENCHMARKS
 from case2code.dedup import DedupConfig
 from case2code.errors import C2CError
+from case2code.executors.local import PARTITION_FUNCTIONS
 from case2code.export import FORMATS, SHARD_ROWS
 from case2code.extract import ExtractConfig
 from case2code.inputs.drivers import GENERATORS
@@ -71,7 +72,7 @@ class RunConfig:
     corpus: tuple[str, ...] = ()  # empty: the standard library
     seed: int = 0
     max_functions: int = 0  # after dedup, a seeded sample of this many; 0 keeps all
-    shard_functions: int = 256  # functions per resumable shard (inputs, execute)
+    shard_functions: int = PARTITION_FUNCTIONS  # functions per partition, a resume shard each
     workers: int = 0  # sandbox worker processes; 0: one per core
     against: tuple[str, ...] = ("humaneval",)  # benchmarks to decontaminate against
     eval_share: float = 0.02  # functions held out for the evaluation split
@@ -129,6 +130,20 @@ _SECTIONS = ("run", "corpus", "extract", "dedup", "inputs", "execute", "assemble
 _EXPORT_KEYS = {"formats", "shard_rows"}
 _GENERATOR_KEYS = {"generator", "model", "base_url", "concurrency"}
 _LLM_KEYS = {f.name for f in dataclasses.fields(LLMSettings)}
+# Fields of a stage's dataclass that the run sets once for every stage: `[run]` is their only
+# key (a second one would be silently overwritten, or disagree with the others).
+RUN_WIDE = {"inputs": ("seed", "workers"), "assemble": ("seed",)}
+# `c2c run` options, each the TOML key it sets (the option's value replaces the file's).
+RUN_OPTIONS = {
+    "out": ("run", "out"),
+    "corpus": ("corpus", "paths"),
+    "max_functions": ("run", "max_functions"),
+    "generator": ("inputs", "generator"),
+    "model": ("inputs", "model"),
+    "base_url": ("inputs", "base_url"),
+    "workers": ("run", "workers"),
+    "until": ("run", "until"),
+}
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -204,6 +219,10 @@ def _fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
+def _stage_fields(section: str, cls: type) -> set[str]:
+    return _fields(cls) - set(RUN_WIDE.get(section, ()))
+
+
 def _section_keys() -> dict[str, set[str]]:
     """The keys each section takes (`[corpus]` also takes the extract keys)."""
     return {
@@ -211,9 +230,9 @@ def _section_keys() -> dict[str, set[str]]:
         "corpus": {"paths"} | _fields(ExtractConfig),
         "extract": _fields(ExtractConfig),
         "dedup": {"against"} | _fields(DedupConfig),
-        "inputs": _GENERATOR_KEYS | _LLM_KEYS | _fields(InputsConfig),
+        "inputs": _GENERATOR_KEYS | _LLM_KEYS - {"seed"} | _stage_fields("inputs", InputsConfig),
         "execute": _fields(Limits),
-        "assemble": _fields(AssembleConfig),
+        "assemble": _stage_fields("assemble", AssembleConfig),
         "export": _EXPORT_KEYS,
     }
 
@@ -230,6 +249,10 @@ def _check_names(data: Mapping[str, Any], where: str) -> None:
         if not isinstance(section, dict):
             raise C2CError(f"{where}: [{name}] must be a table")
         for key in section:
+            if key in RUN_WIDE.get(name, ()):
+                raise C2CError(
+                    f"{where}: [{name}] {key}: set once for the whole run, as [run] {key}"
+                )
             if key not in keys[name]:
                 raise C2CError(
                     f"{where}: [{name}] unknown key {key!r}{did_you_mean(key, keys[name])} "
@@ -275,16 +298,45 @@ def from_mapping(data: Mapping[str, Any], where: str = "config") -> RunConfig:
         raise C2CError(f"{where}: {error}") from None
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a `c2c run` TOML file; relative paths in it are taken from its folder."""
-    path = Path(path)
+def load_config(
+    path: str | Path | None = None, options: Mapping[str, Any] | None = None
+) -> RunConfig:
+    """A `c2c run` TOML file (None: the defaults), then the `c2c run` options given (by their
+    names in `RUN_OPTIONS`, each replacing its TOML key; None: not given). Relative paths in
+    the file are taken from its folder, the options' from the current one."""
+    data = _read_toml(Path(path)) if path is not None else {}
+    where = str(path) if path is not None else "defaults"
+    config = from_mapping(data, where)
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    if given:
+        merged = {section: dict(values) for section, values in data.items()}
+        for name, value in given.items():
+            section, key = RUN_OPTIONS[name]
+            merged.setdefault(section, {})[key] = _option_value(name, value, path is not None)
+        config = from_mapping(merged, f"{where} with the options {', '.join(given)}")
+    return _paths_from(Path(path).parent, config) if path is not None else config
+
+
+def _option_value(name: str, value: Any, absolute: bool) -> Any:
+    """An option as its TOML value; its paths made absolute when a file's relative paths
+    would otherwise be taken from the file's folder."""
+    if name not in ("out", "corpus"):
+        return value
+    paths = [os.path.abspath(p) if absolute else str(p) for p in _as_list(value)]
+    return paths if name == "corpus" else paths[0]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise C2CError(f"{path}: cannot read: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise C2CError(f"{path}: not valid TOML: {error}") from None
-    return _paths_from(path.parent, from_mapping(data, str(path)))
 
 
 def _paths_from(folder: Path, config: RunConfig) -> RunConfig:

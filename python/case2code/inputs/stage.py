@@ -147,7 +147,7 @@ class Tally:
 
 @dataclass
 class InputsResult:
-    inputs: pl.DataFrame
+    inputs: pl.DataFrame | None  # None when written to a file (not read back)
     tally: Tally
     config: InputsConfig
 
@@ -504,8 +504,7 @@ def generate_inputs_to_parquet(
     executor = LocalExecutor(shard_functions, progress=progress)
     tables = {"functions": functions_path}
     run = executor.run(step, tables, output, report=report_path(output))
-    inputs = pl.read_parquet(output)
-    return InputsResult(inputs, tally_of(run.partition_stats), step.config)
+    return InputsResult(None, tally_of(run.partition_stats), step.config)
 
 
 def report_path(output: str | Path) -> Path:
