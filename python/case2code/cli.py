@@ -237,8 +237,6 @@ def exec_command(
     """Run every input of every function in the WebAssembly sandbox (resumable)."""
     from case2code.execute import execute_to_parquet
 
-    if isolation not in ("case", "function", "shared"):
-        raise fail(f"--isolation must be case, function or shared, not {isolation!r}")
     check_outputs(files=[output], inputs=[functions, inputs])
     limits = Limits(
         fuel_per_case=fuel,

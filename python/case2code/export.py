@@ -5,6 +5,11 @@ Samples are sorted by `sample_id` and written as sharded `data/train-XXXXX-of-YY
 (`README.md`) whose YAML front matter points Hugging Face `datasets.load_dataset(out_dir)` at the
 Parquet shards.
 
+A Parquet table (the pipeline's samples) is streamed in bounded memory: copied a row group's
+worth at a time in training layout (less the evaluation split's functions), sorted only when
+not already in sample_id order, then written a shard at a time; the card's figures are streaming
+queries. A frame in memory gives the same files.
+
 DIGEST is 16 hex digits of SHA-256 over the rows, and the card's `data_files` pattern names it.
 Why: for a local folder with a `configs:` block, `datasets` keys its cache on the card's YAML and
 the folder's name only (the patterns, not the files they match), so without it a re-export into
@@ -21,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +35,8 @@ from typing import Any
 import polars as pl
 
 from case2code.assemble import REPR_ERROR_EXPLANATION, UNSTABLE_EXPLANATION
-from case2code.atomic import sink_parquet, write_parquet, write_text
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet, write_text
+from case2code.atomic import _publish as publish  # a file written by a function, atomically
 from case2code.errors import C2CError
 from case2code.tables import parquet_slices, require_columns
 
@@ -53,6 +59,7 @@ SHARD_ROWS = 50_000  # rows per shard file
 DIGEST_CHARS = 16
 # Shards written before their digest is known, and the scratch copy of the samples.
 STAGED, SCRATCH = ".staged-", ".scratch-"
+PIECE_ROWS = 4_096  # rows turned into JSON text at once
 # Ours, digest or not (exports before the digest had none): a re-export removes stale ones.
 SHARD_NAME = re.compile(
     rf"{SPLIT}-\d{{5}}-of-\d{{5}}(-[0-9a-f]{{{DIGEST_CHARS}}})?\.(parquet|jsonl)"
@@ -139,21 +146,43 @@ def _remove_stale(data_dir: Path, keep: Iterable[Path]) -> None:
             path.unlink()
 
 
-def _slices(table: pl.DataFrame | Path, shard_rows: int) -> Iterator[pl.DataFrame]:
-    """The table's shards in order: slices of a frame, or of a Parquet file read a shard at a
-    time (one chunk each, as a slice of a frame is: the same Parquet bytes)."""
+def _slices(table: pl.DataFrame | list[Path], shard_rows: int) -> Iterator[pl.DataFrame]:
+    """The table's shards in order: slices of a frame, or of Parquet files read a shard at a
+    time (each slice a query of its own that reads only the files it spans)."""
     if isinstance(table, pl.DataFrame):
         for start in range(0, table.height, shard_rows):
             yield table.slice(start, shard_rows)
         return
-    for _, piece in parquet_slices(table, None, shard_rows):
-        yield piece.rechunk()
+    rows = pl.scan_parquet(table).select(pl.len()).collect().item()
+    for start in range(0, rows, shard_rows):
+        yield pl.scan_parquet(table).slice(start, shard_rows).collect().rechunk()
+
+
+def _json_lines(shard: pl.DataFrame) -> Iterator[str]:
+    """The shard as JSON lines, a piece at a time (the text of a whole shard is several
+    times the size of its rows)."""
+    for start in range(0, shard.height, PIECE_ROWS):
+        yield shard.slice(start, PIECE_ROWS).write_ndjson()
+
+
+def _write_shard(shard: pl.DataFrame, path: Path, fmt: str, digest: Any) -> Path:
+    """One shard file; a JSON lines one also feeds its text to the content digest."""
+    if fmt == "parquet":
+        return write_parquet(shard, path)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as file:
+            for text in _json_lines(shard):
+                digest.update(text.encode())
+                file.write(text)
+
+    return publish(path, write)
 
 
 def write_shards(
-    table: pl.DataFrame | Path, out_dir: Path, formats: Sequence[str], shard_rows: int
+    table: pl.DataFrame | list[Path], out_dir: Path, formats: Sequence[str], shard_rows: int
 ) -> tuple[str, int, list[Path]]:
-    """Write `table` (a frame, or a Parquet file streamed a shard at a time), in its order, as
+    """Write `table` (a frame, or Parquet files streamed a shard at a time), in its order, as
     this export's shards under `out_dir`/data and remove other exports' shards; returns
     (digest, shard count, files). The digest names the files but is known only after the
     last shard: each is staged under a temporary name, then renamed."""
@@ -161,12 +190,13 @@ def write_shards(
     digest = hashlib.sha256()
     staged: list[tuple[Path, str]] = []
     for index, shard in enumerate(_slices(table, shard_rows)):
-        text = shard.write_ndjson()
-        digest.update(text.encode())
-        for fmt in formats:
-            path = data / f"{STAGED}{index:05d}.{fmt}"
-            written = write_parquet(shard, path) if fmt == "parquet" else write_text(text, path)
-            staged.append((written, fmt))
+        staged += [
+            (_write_shard(shard, data / f"{STAGED}{index:05d}.{fmt}", fmt, digest), fmt)
+            for fmt in formats
+        ]
+        if "jsonl" not in formats:
+            for text in _json_lines(shard):
+                digest.update(text.encode())
     name, count = digest.hexdigest()[:DIGEST_CHARS], len(staged) // len(formats)
     files = []
     for position, (path, fmt) in enumerate(staged):
@@ -177,44 +207,60 @@ def write_shards(
 
 
 def export(
-    samples: pl.DataFrame | pl.LazyFrame | str | Path,
+    samples: pl.DataFrame | str | Path,
     out_dir: str | Path,
     formats: Sequence[str] = FORMATS,
     shard_rows: int = SHARD_ROWS,
     report: Mapping[str, Any] | None = None,
+    drop_functions: Collection[str] = (),
 ) -> ExportSummary:
-    """Write `samples` (a frame, or a query or Parquet file streamed in bounded memory) as
-    sharded training files plus a dataset card under `out_dir`."""
+    """Write `samples` (a frame, or a Parquet file streamed in bounded memory), less the
+    samples of `drop_functions`, as sharded training files plus a dataset card under
+    `out_dir`."""
     formats = tuple(dict.fromkeys(formats))
-    frame = pl.scan_parquet(samples) if isinstance(samples, (str, Path)) else samples.lazy()
-    check_export(frame, formats, shard_rows)
+    kept = ~pl.col("function_id").is_in(list(drop_functions))
+    if isinstance(samples, pl.DataFrame):
+        check_export(samples.filter(kept), formats, shard_rows)
+    else:
+        check_export(pl.scan_parquet(samples).filter(kept), formats, shard_rows)
     out = Path(out_dir)
-    with _sample_order(frame, out / "data") as ordered:
+    with _sample_order(samples, kept, out / "data") as ordered:
         digest, count, files = write_shards(ordered, out, formats, shard_rows)
-        card_text = dataset_card(pl.scan_parquet(ordered), formats, report, digest)
-        rows = pl.scan_parquet(ordered).select(pl.len()).collect().item()
+        table = ordered.lazy() if isinstance(ordered, pl.DataFrame) else pl.scan_parquet(ordered)
+        card_text = dataset_card(table, formats, report, digest)
+        rows = table.select(pl.len()).collect().item()
     card = write_text(card_text, out / "README.md")
     return ExportSummary(out, rows, count, tuple(files), card)
 
 
 @contextmanager
-def _sample_order(frame: pl.LazyFrame, scratch: Path) -> Iterator[Path]:
-    """The samples in training layout and sample_id order, as a scratch Parquet file (removed
-    after): streamed as they are when already in order (the pipeline's tables, sorted by
-    function id, are), else sorted by polars' streaming engine."""
+def _sample_order(
+    samples: pl.DataFrame | str | Path, kept: pl.Expr, scratch: Path
+) -> Iterator[pl.DataFrame | list[Path]]:
+    """The kept samples in training layout and sample_id order. A frame is sorted in memory;
+    a Parquet file is copied a row group's worth at a time into scratch files (removed after),
+    kept as they are when already in order (the pipeline's tables, sorted by function id,
+    are), else sorted by polars' streaming engine into one."""
+    if isinstance(samples, pl.DataFrame):
+        yield training_layout(samples.filter(kept))
+        return
     scratch.mkdir(parents=True, exist_ok=True)
-    laid_out, ordered = scratch / f"{SCRATCH}layout.parquet", scratch / f"{SCRATCH}sorted.parquet"
+    parts: list[Path] = []
     try:
-        sink_parquet(_layout(frame), laid_out)
-        ids = pl.scan_parquet(laid_out).select("sample_id").collect()["sample_id"]
-        if ids.is_sorted():
-            yield laid_out
+        for index, (_, piece) in enumerate(parquet_slices(samples, None, TABLE_ROW_GROUP_ROWS)):
+            piece = _layout(piece.lazy().filter(kept)).collect()
+            parts.append(write_parquet(piece, scratch / f"{SCRATCH}{index:05d}.parquet"))
+        ids = pl.scan_parquet(parts).select("sample_id").collect()["sample_id"]
+        if not ids.is_sorted():
+            ordered = scratch / f"{SCRATCH}sorted.parquet"
+            sorted_rows = pl.scan_parquet(parts).sort("sample_id")
+            parts.append(sink_parquet(sorted_rows, ordered, row_group_size=TABLE_ROW_GROUP_ROWS))
+            yield parts[-1:]
         else:
-            sink_parquet(pl.scan_parquet(laid_out).sort("sample_id"), ordered)
-            yield ordered
+            yield parts
     finally:
-        laid_out.unlink(missing_ok=True)
-        ordered.unlink(missing_ok=True)
+        for part in parts:
+            part.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- the dataset card
@@ -259,7 +305,7 @@ def _stats_row(label: str, values: pl.LazyFrame) -> str:
     """Mean, min and max of the frame's one column, computed by a streaming query."""
     column = pl.first()
     stats = column.mean().alias("mean"), column.min().alias("min"), column.max().alias("max")
-    figures = values.select(stats).collect().row(0)
+    figures = values.select(stats).collect(engine="streaming").row(0)
     mean, low, high = figures
     return f"| {label} | {mean:.1f} | {low} | {high} |"
 
@@ -341,7 +387,8 @@ def dataset_card(
 ) -> str:
     """The README.md of an export: Hugging Face front matter, description and statistics,
     each figure a streaming query over the exported rows."""
-    counts = table.select(pl.len(), pl.col("function_id").n_unique()).collect().row(0)
+    query = table.select(pl.len(), pl.col("function_id").n_unique())
+    counts = query.collect(engine="streaming").row(0)
     rows, functions = counts
     files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
     body = [

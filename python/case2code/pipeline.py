@@ -350,14 +350,15 @@ class Pipeline:
         held = LocalExecutor().decide(self.eval_split, records_path)[KEY].to_list()
         records = pl.scan_parquet(records_path).filter(pl.col(KEY).is_in(held)).collect()
         eval_counts = write_records(records, self.eval_path)
-        train = samples.filter(~pl.col(KEY).is_in(held))
         summary = export(
-            train,
+            self.table("assemble"),
             self.dataset_dir,
             formats=self.config.formats,
             shard_rows=self.config.shard_rows,
             report=self.records["assemble"].figures,
+            drop_functions=held,
         )
+        train = samples.filter(~pl.col(KEY).is_in(held))
         figures = {
             "train_samples": summary.rows,
             "train_functions": train.select(pl.col(KEY).n_unique()).collect().item(),

@@ -320,14 +320,11 @@ def load_config(
 def _option_value(name: str, value: Any, absolute: bool) -> Any:
     """An option as its TOML value; its paths made absolute when a file's relative paths
     would otherwise be taken from the file's folder."""
-    if name not in ("out", "corpus"):
-        return value
-    paths = [os.path.abspath(p) if absolute else str(p) for p in _as_list(value)]
-    return paths if name == "corpus" else paths[0]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    if name == "corpus":
+        return [os.path.abspath(p) if absolute else str(p) for p in value]
+    if name == "out":
+        return os.path.abspath(value) if absolute else str(value)
+    return value
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
