@@ -37,6 +37,8 @@ def _c2c_driver():
     import builtins
     import sys
 
+    import opcode
+
     import _host
     import _warnings
 
@@ -494,18 +496,69 @@ def _c2c_driver():
 
     # Set while the driver probes a job: input sets are rebuilt like the function's own.
     perturbing = [False]
-    # Text that may build a set; a source without any of it runs its probe on the first
-    # compilation instead of an instrumented one (compiling costs more than most calls).
-    settish = ("set", "{", "|", "&", "^", "keys", "items", "union", "intersection", "difference")
+    # Whether the function's own code can make a set whose order the hash seed decides, read
+    # from its compiled code objects (no second parse: instrumenting costs ~3.5M instructions,
+    # more than most functions' cases): a set display or comprehension (BUILD_SET, SET_ADD,
+    # SET_UPDATE), a folded constant set (`x in {"a", "b"}`), or a call of `set`, `frozenset` or
+    # a set method by name; set operators (&, |, -, ^) count where a set can reach them: on dict
+    # views, or when an input holds a set (its copy too). Other code runs its probe on the first
+    # compilation.
+    code_type = type_(ballast.__code__)
+    opmap = opcode.opmap
+    set_building = tuple_(
+        bytes_([opmap[n]]) for n in ("BUILD_SET", "SET_ADD", "SET_UPDATE") if n in opmap
+    )
+    binary_op = opmap.get("BINARY_OP", -1)
+    nb_ops = getattr(opcode, "_nb_ops", None)
+    set_operator_args = (
+        None  # unknown numbering: every binary operator counts
+        if nb_ops is None
+        else frozenset_(i for i, op in enumerate(nb_ops) if op[1].rstrip("=") in ("&", "|", "-", "^"))
+    )
+    set_names = frozenset_(("set", "frozenset", "union", "intersection", "difference",
+                            "symmetric_difference"))  # fmt: skip
+    view_names = frozenset_(("keys", "items"))
 
-    def needs_inflating(source, texts):
-        for token in settish:
-            if token in source:
-                return True
+    def code_objects(code):
+        out, stack = [], [code]
+        while stack:
+            current = stack.pop()
+            out.append(current)
+            for const in current.co_consts:
+                if type_(const) is code_type:
+                    stack.append(const)
+        return out
+
+    def set_operators(codes):
+        for c in codes:
+            raw = c.co_code
+            for i in range_(0, len_(raw), 2):
+                if raw[i] == binary_op:
+                    if set_operator_args is None or raw[i + 1] in set_operator_args:
+                        return True
+        return False
+
+    def needs_inflating(code, texts):
+        codes = code_objects(code)
+        names = set_()
+        for c in codes:
+            names.update(c.co_names)
+            ops = c.co_code[::2]
+            for op in set_building:
+                if op in ops:
+                    return True
+            for const in c.co_consts:
+                if type_(const) is frozenset_ and len_(const) > 1:
+                    return True
+        if not names.isdisjoint(set_names):
+            return True
+        input_sets = False
         for text in texts:
             if "{" in text or "set(" in text:
-                return True
-        return False
+                input_sets = True
+        if input_sets and "copy" in names:
+            return True
+        return (input_sets or not names.isdisjoint(view_names)) and set_operators(codes)
 
     def run_cases(cases, inputs, name, code, define_error, limits, current, snap, perturb):
         """Runs and reports `cases`, each from the function's freshly defined state."""
@@ -618,7 +671,7 @@ def _c2c_driver():
         order = [int_(c) for c in answer.split(",")] if answer else []
         perturbing[0] = True
         try:
-            if define_error is None and needs_inflating(source, [inputs[c] for c in order]):
+            if define_error is None and needs_inflating(code, [inputs[c] for c in order]):
                 try:
                     code = compile_instrumented(source)
                 except base_exception as e:
