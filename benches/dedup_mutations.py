@@ -10,12 +10,14 @@ copy-paste of real code goes through:
 - parens: wrap a `return` value or an assigned value in parentheses;
 - delete_line / duplicate_line / swap_lines: drop, repeat, or swap with its neighbour one simple
   statement line (no brackets open across it, not a block header, not inside a string);
-- literal: change a number or a short string literal on a simple line.
+- literal: change a number or a short string literal on a simple line;
+- quotes: reformat string literals to the other quoting ('a' <-> "a"), as a formatter does;
+- noop: add a `pass` statement before a simple line.
 
-The comment, docstring and layout edits do not change the tokens dedup compares (they make
-exact duplicates); the others change a few shingles (a line edit) to most of them (a rename of
-a name used everywhere). Copies are not checked to parse: the tokenizer is error-tolerant, and
-every edit keeps bracket balance and indentation, so almost all do.
+The comment, docstring, quotes and layout edits do not change the code dedup compares (they
+make exact duplicates); the others change a few shingles (a line edit) to most of them (a
+rename of a name used everywhere). Copies are not checked to parse: the tokenizer is
+error-tolerant, and every edit keeps bracket balance and indentation, so almost all do.
 """
 
 from __future__ import annotations
@@ -322,6 +324,44 @@ def literal(source: str, rng: random.Random) -> str | None:
     return "\n".join(lines)
 
 
+def quotes(source: str, rng: random.Random) -> str | None:
+    """Every short string literal outside triple-quoted strings in the other quoting, when its
+    body holds no quote or backslash (so the swap keeps its value)."""
+    out, in_triple, changed = [], None, False
+    for line in source.split("\n"):
+        if '"""' in line or "'''" in line or in_triple is not None:
+            for m in TRIPLE.finditer(line):
+                if in_triple is None:
+                    in_triple = m.group()
+                elif in_triple == m.group():
+                    in_triple = None
+            out.append(line)
+            continue
+        code, hash_, comment = line.partition("#")
+
+        def swap(m: re.Match[str]) -> str:
+            text = m.group()
+            body = text[1:-1]
+            if "'" in body or '"' in body or "\\" in body:
+                return text
+            other = '"' if text[0] == "'" else "'"
+            return other + body + other
+
+        new = STRINGS.sub(swap, code) if "'" not in comment and '"' not in comment else code
+        changed |= new != code
+        out.append(new + hash_ + comment)
+    return "\n".join(out) if changed else None
+
+
+def noop(source: str, rng: random.Random) -> str | None:
+    lines, simple = _lines(source)
+    k = _pick_simple(rng, lines, simple, lambda k: True)
+    if k is None:
+        return None
+    lines.insert(k, " " * _indent(lines[k]) + "pass")
+    return "\n".join(lines)
+
+
 # name -> (edit, weight). Renames are weighted up: they are what spreads the Jaccard down.
 MUTATIONS: dict[str, tuple[Callable[[str, random.Random], str | None], float]] = {
     "rename": (rename, 2.0),
@@ -334,6 +374,8 @@ MUTATIONS: dict[str, tuple[Callable[[str, random.Random], str | None], float]] =
     "duplicate_line": (duplicate_line, 1.0),
     "swap_lines": (swap_lines, 1.0),
     "literal": (literal, 1.5),
+    "quotes": (quotes, 1.0),
+    "noop": (noop, 1.0),
 }
 _NAMES = list(MUTATIONS)
 _WEIGHTS = [w for _, w in MUTATIONS.values()]

@@ -1,25 +1,30 @@
 """The dedup stage: exact and near-duplicate removal, and decontamination against benchmarks.
 
-Functions stream into the Rust `Deduper` in blocks; it keeps a fixed-size record per function
-(`bytes_per_function`, 617 bytes with the defaults, of which the band keys and sketch, 592, go
-to an unnamed temporary file), never the sources, then clusters with MinHash LSH and
-union-find. Functions are known by their row: a `function_id` is no key (exact copies share
-one). `dedup_parquet` reads the table twice, its sources in blocks and then every column in
-batches to write the outputs, so its memory does not grow with the table's sources. Every
-row gets a `cluster_id` (the `function_id` of the function kept for its cluster), a
-`dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an `exact_hash` of its
-normalised tokens. A function near-duplicate to a benchmark task is
+Functions are compared on their code: comments, docstrings and layout are gone and string
+literals are their values whatever their quoting, so a copy with its docstring rewritten, a
+comment added or its code reformatted is an exact duplicate; `raw_text` compares the tokens as
+written instead. Functions stream into the Rust `Deduper` in blocks; it keeps a record per
+function (`bytes_per_function`, 625 bytes with the defaults, of which the band keys and sketch,
+592, go to an unnamed temporary file, with its shingle set, 4 bytes a shingle), never the
+sources, then clusters with MinHash LSH, exact Jaccard verification and union-find.
+Functions are known by their row: a `function_id` is no key (exact copies share one).
+`dedup_parquet` reads the table twice, its sources in blocks and then every column in batches
+to write the outputs, so its memory does not grow with the table's sources. Every row gets a
+`cluster_id` (the `function_id` of the function kept for its cluster), a `dedup_reason`
+(`kept`, `exact`, `near`, `contaminated`) and an `exact_hash` of its normalised tokens. A
+function near-duplicate to a benchmark task (its whole source, or any function in it) is
 `contaminated`, and its `cluster_id` names the task (`humaneval:HumanEval/0`).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +55,8 @@ class DedupConfig:
     threshold: float = 0.7
     verify: bool = True
     structural: bool = False
+    # Compare tokens as written (comments, docstrings, string quoting) instead of the code.
+    raw_text: bool = False
     keep: KeepRule = "shortest"
     score_column: str | None = None
     seed: int = 1
@@ -90,6 +97,7 @@ class DedupConfig:
                 self.threshold,
                 self.verify,
                 self.structural,
+                self.raw_text,
                 self.seed,
                 self.threads,
             )
@@ -211,6 +219,36 @@ def reference_tasks(against: Against | None) -> list[BenchmarkTask]:
     return tasks + load_benchmarks(specs)
 
 
+def _function_sources(source: str) -> list[str]:
+    """The top-level functions of a benchmark task's source, each alone (none when it does not
+    parse, or is one function and nothing else). Parsed with `ast`, never run."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    lines = source.splitlines(keepends=True)
+    parts = [
+        "".join(lines[min(d.lineno for d in [node, *node.decorator_list]) - 1 : node.end_lineno])
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    return [p for p in parts if p.strip() != source.strip()]
+
+
+def reference_parts(tasks: Sequence[BenchmarkTask]) -> list[BenchmarkTask]:
+    """What corpus functions are checked against: each task's whole source, and each function
+    in it alone (a task's helper, such as HumanEval/10's `is_palindrome`, is extracted from a
+    copy as a function of its own, far from the whole task)."""
+    return [
+        part
+        for task in tasks
+        for part in (
+            task,
+            *(replace(task, source=f) for f in _function_sources(task.source)),
+        )
+    ]
+
+
 def _contaminated(
     table: pl.DataFrame, ids: pl.Series, names: pl.Series | None, tasks: Sequence[BenchmarkTask]
 ) -> list[dict[str, object]]:
@@ -285,8 +323,9 @@ def dedup(
     such as `["humaneval", "mbpp.jsonl"]`, see `reference_tasks`)."""
     config = config or DedupConfig()
     tasks = reference_tasks(against)
+    parts = reference_parts(tasks)
     table, per_function = assign(
-        _blocks(functions, config.block_size), config, [t.source for t in tasks]
+        _blocks(functions, config.block_size), config, [p.source for p in parts]
     )
     ids = (
         functions["function_id"]
@@ -294,11 +333,11 @@ def dedup(
         else pl.Series([str(i) for i in range(functions.height)])
     )
     out = functions.with_columns(
-        _cluster_ids(ids, table["cluster_row"], tasks), table["dedup_reason"], table["exact_hash"]
+        _cluster_ids(ids, table["cluster_row"], parts), table["dedup_reason"], table["exact_hash"]
     )
     if "name" not in out.columns:
         out = out.with_columns(pl.lit(None, pl.Utf8).alias("name"))
-    hits = _contaminated(table, ids, out["name"], tasks)
+    hits = _contaminated(table, ids, out["name"], parts)
     return DedupResult(out, _report(out, per_function, tasks, hits))
 
 
@@ -522,14 +561,15 @@ def dedup_parquet(
     names = _table_columns(source, ["source", *scored])
     # Benchmarks load first, so a bad one fails before the long pass over the functions.
     tasks = reference_tasks(against)
+    parts = reference_parts(tasks)
     deduper = config.deduper()
     count = 0
     for start, block in _table_batches(source, ["source", *scored], config.block_size):
         sources = block["source"].cast(pl.Utf8).fill_null("").to_list()
         _add(deduper, sources, _ranks(block, start, config))
         count += block.height
-    if tasks:
-        _add(deduper, [t.source for t in tasks], [0.0] * len(tasks), reference=True)
+    if parts:
+        _add(deduper, [p.source for p in parts], [0.0] * len(parts), reference=True)
     try:
         deduper.cluster()
     except OSError as e:
@@ -548,7 +588,7 @@ def dedup_parquet(
         source, outcome.duplicates["cluster_row"], ["function_id"], config.block_size
     ).rename({"function_id": "cluster_id"})
     ids = read(outcome.hits["row"], "function_id")
-    labels = pl.Series([f"{t.benchmark}:{t.task_id}" for t in tasks] or [""], dtype=pl.Utf8)
+    labels = pl.Series([f"{p.benchmark}:{p.task_id}" for p in parts] or [""], dtype=pl.Utf8)
     outputs = [(Path(all_rows), False)] if all_rows is not None else []
     _write_labelled(source, deduper, count, rep_ids, labels, [*outputs, (Path(output), True)])
     clusters, largest = _largest(
@@ -559,8 +599,8 @@ def dedup_parquet(
         {
             "function_id": ids.get(row),
             "name": hit_names.get(row),
-            "benchmark": tasks[-cluster_row - 1].benchmark,
-            "task_id": tasks[-cluster_row - 1].task_id,
+            "benchmark": parts[-cluster_row - 1].benchmark,
+            "task_id": parts[-cluster_row - 1].task_id,
         }
         for row, cluster_row in outcome.hits.iter_rows()
     ]

@@ -68,6 +68,8 @@ struct Scratch<'a> {
     placeholders: Vec<u64>,
     shingles: minhash::Shingles,
     signature: Vec<u32>,
+    /// A string literal's canonical form (code view).
+    literal: String,
 }
 
 impl Scratch<'_> {
@@ -80,6 +82,7 @@ impl Scratch<'_> {
             placeholders: Vec::new(),
             shingles: minhash::Shingles::default(),
             signature: vec![0; permutations],
+            literal: String::new(),
         }
     }
 }
@@ -92,12 +95,16 @@ struct Slots<'s> {
 }
 
 impl Deduper {
-    /// Bytes of one function's record with the default configuration (42 bands, 256
+    /// Fixed bytes of one function's record with the default configuration (42 bands, 256
     /// permutations): 16 (exact hash) + 42 × 8 (band keys) + 256 (sketch) + 8 (rank) + 1
-    /// (reference flag); the band keys and the sketch are on disk ([`Records`]).
-    pub const BYTES_PER_FUNCTION: usize = 16 + 42 * 8 + 256 + 8 + 1;
-    /// Of those, the bytes held in RAM per function: exact hash, rank, reference flag.
-    pub const RAM_BYTES_PER_FUNCTION: usize = 16 + 8 + 1;
+    /// (reference flag) + 8 (where its shingles start); the band keys and the sketch are on
+    /// disk ([`Records`]), and so are its shingles, 4 bytes each (not counted here).
+    pub const BYTES_PER_FUNCTION: usize = 16 + 42 * 8 + 256 + 8 + 1 + 8;
+    /// Of those, the bytes held in RAM per function: exact hash, rank, reference flag, start
+    /// of its shingles.
+    pub const RAM_BYTES_PER_FUNCTION: usize = 16 + 8 + 1 + 8;
+    /// Functions hashed between writes of their shingle sets: bounds the sets held in RAM.
+    const SHINGLE_CHUNK: usize = 4096;
 
     pub fn new(config: DedupConfig) -> Result<Self, DedupError> {
         config.validate()?;
@@ -121,19 +128,22 @@ impl Deduper {
     }
 
     pub fn bytes_per_function(&self) -> usize {
-        16 + self.config.bands * 8 + self.config.permutations + 8 + 1
+        16 + self.config.bands * 8 + self.config.permutations + 8 + 1 + 8
     }
 
     /// Token hashes into `scratch.hashes`, and (structural mode) the hashes shingles see,
-    /// every placeholder alike, into `scratch.shingled`.
+    /// every placeholder alike, into `scratch.shingled`. String literals hash as their
+    /// canonical form, except in the raw-text view.
     fn hash_tokens<'a>(&self, source: &'a str, scratch: &mut Scratch<'a>) {
-        lexer::tokens_into(source, &mut scratch.tokens);
+        let raw_text = self.config.raw_text;
+        lexer::tokens_into(source, &mut scratch.tokens, raw_text);
         let Scratch {
             tokens,
             normalizer,
             hashes,
             shingled,
             placeholders,
+            literal,
             ..
         } = scratch;
         hashes.clear();
@@ -141,8 +151,13 @@ impl Deduper {
         let structural = self.config.structural;
         let placeholder_shingle = minhash::hash_token("$");
         normalizer.run(tokens, structural, |token| match token {
-            lexer::Normal::Text(text) => {
-                let hash = minhash::hash_token(text);
+            lexer::Normal::Text(text) | lexer::Normal::Literal(text) => {
+                let hash = if raw_text || matches!(token, lexer::Normal::Text(_)) {
+                    minhash::hash_token(text)
+                } else {
+                    lexer::canonical_string(text, literal);
+                    minhash::hash_token(literal)
+                };
                 hashes.push(hash);
                 if structural {
                     shingled.push(hash);
@@ -159,7 +174,8 @@ impl Deduper {
         });
     }
 
-    fn record<'a>(&self, source: &'a str, scratch: &mut Scratch<'a>, out: Slots<'_>) {
+    /// Hashes one function into its slots; returns its shingle set, sorted.
+    fn record<'a>(&self, source: &'a str, scratch: &mut Scratch<'a>, out: Slots<'_>) -> Vec<u32> {
         self.hash_tokens(source, scratch);
         *out.exact = minhash::fingerprint(&scratch.hashes);
         let shingled = if self.config.structural {
@@ -183,6 +199,9 @@ impl Deduper {
         for (byte, value) in out.sketch.iter_mut().zip(sig) {
             *byte = *value as u8;
         }
+        let mut sorted = shingles.to_vec();
+        sorted.sort_unstable();
+        sorted
     }
 
     /// Hashes a block of sources (in parallel) and appends them. `ranks` orders candidates for
@@ -209,22 +228,42 @@ impl Deduper {
         exact.resize(end, 0);
         let mut sketches = vec![0u8; sources.len() * k];
         let mut bands = vec![0u64; sources.len() * b];
-        sources
-            .par_iter()
-            .zip(exact[start..].par_iter_mut())
-            .zip(bands.par_chunks_mut(b))
-            .zip(sketches.par_chunks_mut(k))
-            .for_each_init(
-                || Scratch::new(k),
-                |scratch, (((source, exact), bands), sketch)| {
-                    let slots = Slots {
-                        exact,
-                        bands,
-                        sketch,
-                    };
-                    self.record(source, scratch, slots);
-                },
-            );
+        let chunks = sources
+            .chunks(Self::SHINGLE_CHUNK)
+            .zip(exact[start..].chunks_mut(Self::SHINGLE_CHUNK))
+            .zip(bands.chunks_mut(Self::SHINGLE_CHUNK * b))
+            .zip(sketches.chunks_mut(Self::SHINGLE_CHUNK * k));
+        let mut written = Ok(());
+        for (((sources, exact), bands), sketches) in chunks {
+            let sets: Vec<Vec<u32>> = sources
+                .par_iter()
+                .zip(exact.par_iter_mut())
+                .zip(bands.par_chunks_mut(b))
+                .zip(sketches.par_chunks_mut(k))
+                .map_init(
+                    || Scratch::new(k),
+                    |scratch, (((source, exact), bands), sketch)| {
+                        let slots = Slots {
+                            exact,
+                            bands,
+                            sketch,
+                        };
+                        self.record(source, scratch, slots)
+                    },
+                )
+                .collect();
+            let lengths: Vec<u32> = sets.iter().map(|set| set.len() as u32).collect();
+            written = self.records.append_shingles(&lengths, &sets.concat());
+            if written.is_err() {
+                break;
+            }
+        }
+        if let Err(error) = written {
+            self.records.truncate_shingles(start);
+            exact.truncate(start);
+            self.exact = exact;
+            return Err(error);
+        }
         self.exact = exact;
         let n = sources.len();
         let mut band_major = vec![0u64; n * b];
@@ -235,6 +274,7 @@ impl Deduper {
         }
         if let Err(error) = self.records.append(&band_major, &sketches) {
             self.exact.truncate(start);
+            self.records.truncate_shingles(start);
             return Err(error);
         }
         self.rank.extend_from_slice(ranks);
@@ -250,6 +290,33 @@ impl Deduper {
         }
         let k = self.config.permutations;
         self.similarity_into(i, j, &mut SketchPair::new(k))
+    }
+
+    /// Exact Jaccard of two functions' shingle sets (what verification checks).
+    pub fn jaccard(&self, i: usize, j: usize) -> Result<f64, DedupError> {
+        let len = self.len();
+        if let Some(index) = [i, j].into_iter().find(|&index| index >= len) {
+            return Err(DedupError::NoSuchFunction { index, len });
+        }
+        self.jaccard_into(i, j, &mut SketchPair::new(self.config.permutations))
+    }
+
+    fn jaccard_into(&self, i: usize, j: usize, pair: &mut SketchPair) -> Result<f64, DedupError> {
+        self.records.shingles(i, &mut pair.bytes, &mut pair.set_a)?;
+        self.records.shingles(j, &mut pair.bytes, &mut pair.set_b)?;
+        Ok(sorted_jaccard(&pair.set_a, &pair.set_b))
+    }
+
+    /// Whether a candidate pair is a near duplicate: its exact Jaccard reaches the threshold.
+    /// The sketches' estimate first turns away pairs far below it (a 256-permutation estimate
+    /// is within 0.15 of the truth but for one pair in millions), which saves reading the
+    /// shingle sets of most chance collisions.
+    fn verified(&self, i: usize, j: usize, pair: &mut SketchPair) -> Result<bool, DedupError> {
+        let threshold = self.config.threshold;
+        if self.similarity_into(i, j, pair)? < threshold - ESTIMATE_MARGIN {
+            return Ok(false);
+        }
+        Ok(self.jaccard_into(i, j, pair)? >= threshold)
     }
 
     /// `similarity`, reading the sketches into reused buffers.
@@ -283,7 +350,6 @@ impl Deduper {
         let mut band = SortedBand::default();
         let mut column = Vec::new();
         let mut pair = SketchPair::new(self.config.permutations);
-        let threshold = self.config.threshold;
         for b in 0..self.config.bands {
             self.records.band(b, &mut column)?;
             let keys = band.sort(&column);
@@ -302,13 +368,9 @@ impl Deduper {
                     if sets.find(prev) == sets.find(this) {
                         continue;
                     }
-                    if !self.config.verify
-                        || self.similarity_into(prev, this, &mut pair)? >= threshold
-                    {
+                    if !self.config.verify || self.verified(prev, this, &mut pair)? {
                         sets.union(prev, this);
-                    } else if head != prev
-                        && self.similarity_into(head, this, &mut pair)? >= threshold
-                    {
+                    } else if head != prev && self.verified(head, this, &mut pair)? {
                         sets.union(head, this);
                     }
                 }
@@ -347,10 +409,7 @@ impl Deduper {
         for bucket in keys.chunk_by(|x, y| x.0 == y.0).filter(|c| c.len() > 1) {
             for (k, &(_, i)) in bucket.iter().enumerate() {
                 for &(_, j) in &bucket[k + 1..] {
-                    if !verify
-                        || self.similarity_into(i as usize, j as usize, &mut sketches)?
-                            >= self.config.threshold
-                    {
+                    if !verify || self.verified(i as usize, j as usize, &mut sketches)? {
                         pairs.push((i, j));
                     }
                 }
@@ -411,10 +470,17 @@ impl Deduper {
     }
 }
 
-/// Two sketches read back from the records, in reused buffers.
+/// How far below the threshold a pair's estimated Jaccard may be and still be checked exactly:
+/// 5 standard deviations of a 256-permutation estimate at Jaccard 0.7.
+const ESTIMATE_MARGIN: f64 = 0.15;
+
+/// Two sketches and two shingle sets read back from the records, in reused buffers.
 struct SketchPair {
     a: Vec<u8>,
     b: Vec<u8>,
+    bytes: Vec<u8>,
+    set_a: Vec<u32>,
+    set_b: Vec<u32>,
 }
 
 impl SketchPair {
@@ -422,7 +488,32 @@ impl SketchPair {
         SketchPair {
             a: vec![0; width],
             b: vec![0; width],
+            bytes: Vec::new(),
+            set_a: Vec::new(),
+            set_b: Vec::new(),
         }
+    }
+}
+
+/// Jaccard of two sorted sets without repeats (1 for two empty sets).
+fn sorted_jaccard(a: &[u32], b: &[u32]) -> f64 {
+    let (mut i, mut j, mut both) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - both;
+    if union == 0 {
+        1.0
+    } else {
+        both as f64 / union as f64
     }
 }
 
@@ -544,6 +635,53 @@ mod tests {
         assert!((d.similarity(0, 1).unwrap() - 1.0).abs() < 1e-9);
         assert!(d.similarity(0, 2).unwrap() < 0.2);
         assert_eq!(d.bytes_per_function(), Deduper::BYTES_PER_FUNCTION);
+    }
+
+    #[test]
+    fn reformatted_quotes_make_an_exact_copy() {
+        let double = A.replace("'negative'", "\"negative\"");
+        let out = run(&[A, &double], &[]);
+        assert_eq!(out.reason, vec![Reason::Kept, Reason::Exact]);
+        let mut raw = Deduper::new(DedupConfig {
+            raw_text: true,
+            ..DedupConfig::default()
+        })
+        .unwrap();
+        raw.add(&[A, &double, A_COMMENTED], &[0.0, 1.0, 2.0], false)
+            .unwrap();
+        let raw = raw.finish().unwrap();
+        assert_ne!(raw.exact_hash[0], raw.exact_hash[1]);
+        assert_ne!(raw.exact_hash[0], raw.exact_hash[2]);
+    }
+
+    #[test]
+    fn candidates_are_verified_by_their_exact_jaccard() {
+        // 20 distinct statements; a copy with one changed: 5-token shingles differ near it.
+        let body: Vec<String> = (0..20)
+            .map(|i| format!("    v{i} = w{i} + {i}\n"))
+            .collect();
+        let original = format!("def f():\n{}", body.concat());
+        let mut edited = body.clone();
+        edited[10] = "    v10 = w10 - 10\n".to_string();
+        let copy = format!("def f():\n{}", edited.concat());
+        let mut d = Deduper::new(DedupConfig::default()).unwrap();
+        d.add(&[&original, &copy, B], &[0.0, 1.0, 2.0], false)
+            .unwrap();
+        let set = |s: &str| -> std::collections::BTreeSet<String> {
+            super::super::inspect::shingle_texts(s, 5, false, false)
+                .into_iter()
+                .collect()
+        };
+        let (a, b) = (set(&original), set(&copy));
+        let truth = a.intersection(&b).count() as f64 / a.union(&b).count() as f64;
+        let exact = d.jaccard(0, 1).unwrap();
+        assert!((exact - truth).abs() < 1e-12, "{exact} vs {truth}");
+        assert!(exact > 0.7 && exact < 1.0);
+        assert_eq!(d.candidate_pairs(true).unwrap(), vec![(0, 1)]);
+        let out = d.finish().unwrap();
+        assert_eq!(out.reason, vec![Reason::Kept, Reason::Near, Reason::Kept]);
+        assert_eq!(sorted_jaccard(&[], &[]), 1.0);
+        assert_eq!(sorted_jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
     }
 
     #[test]

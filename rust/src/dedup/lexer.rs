@@ -2,8 +2,12 @@
 //! oracle it is tested against), at lexer speed. Parsing every function with tree-sitter took
 //! ~200 µs per function, more than everything else in dedup together.
 //!
-//! Comments, layout and docstrings (logical lines that are only string literals) are dropped;
-//! a string literal, f-strings included, is one token.
+//! Comments, layout, docstrings (logical lines that are only string literals) and no-op
+//! statements (`pass`, `...`) are dropped;
+//! a string literal, f-strings included, is one token. [`canonical_string`] is what code-level
+//! dedup hashes of a string literal: its value, whatever the quoting it was written with. The
+//! raw-text view ([`tokens_into`] with `raw_text`) keeps comments (one token each) and
+//! docstrings, and string literals as written.
 
 use std::sync::OnceLock;
 
@@ -23,6 +27,8 @@ pub enum Kind {
     String,
     Number,
     Operator,
+    /// Only in the raw-text view: a comment, `#` to the line end.
+    Comment,
 }
 
 const OPERATORS_3: [&str; 6] = ["**=", "//=", ">>=", "<<=", "...", "!=="];
@@ -196,10 +202,22 @@ fn token_at(rest: &str, depth: &mut usize) -> (usize, Kind) {
     (c.len_utf8(), Kind::Operator)
 }
 
-/// Ends a logical line: drops it if it is only string literals (a docstring or a no-op).
-fn end_line(out: &mut Vec<Token<'_>>, line_start: &mut usize) {
-    if out.len() > *line_start && out[*line_start..].iter().all(|t| t.kind == Kind::String) {
+/// Ends a logical line: drops it if it is only string literals (a docstring or a no-op),
+/// unless `raw_text` keeps them.
+/// A no-op statement (`pass`, `...`) is dropped too: alone on its line, or after a `:` or `;`.
+fn end_line(out: &mut Vec<Token<'_>>, line_start: &mut usize, raw_text: bool) {
+    let only_strings = || out[*line_start..].iter().all(|t| t.kind == Kind::String);
+    if !raw_text && out.len() > *line_start && only_strings() {
         out.truncate(*line_start);
+    }
+    let no_op = |t: &Token<'_>| t.text == "pass" || t.text == "...";
+    while !raw_text && out.len() > *line_start && out.last().is_some_and(no_op) {
+        let k = out.len() - 1;
+        if k == *line_start || matches!(out[k - 1].text, ":" | ";") {
+            out.truncate(k);
+        } else {
+            break;
+        }
     }
     *line_start = out.len();
 }
@@ -207,12 +225,13 @@ fn end_line(out: &mut Vec<Token<'_>>, line_start: &mut usize) {
 /// Tokens of `source`, without comments, layout and docstrings.
 pub fn tokens(source: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
-    tokens_into(source, &mut out);
+    tokens_into(source, &mut out, false);
     out
 }
 
-/// [`tokens`] into a reused buffer.
-pub fn tokens_into<'a>(source: &'a str, out: &mut Vec<Token<'a>>) {
+/// [`tokens`] into a reused buffer; with `raw_text`, comments (as [`Kind::Comment`] tokens)
+/// and string-only lines are kept.
+pub fn tokens_into<'a>(source: &'a str, out: &mut Vec<Token<'a>>, raw_text: bool) {
     out.clear();
     let bytes = source.as_bytes();
     let mut depth = 0usize;
@@ -223,12 +242,12 @@ pub fn tokens_into<'a>(source: &'a str, out: &mut Vec<Token<'a>>) {
         match bytes[i] {
             b'\n' => {
                 if depth == 0 {
-                    end_line(out, &mut line_start);
+                    end_line(out, &mut line_start, raw_text);
                 }
                 i += 1;
             }
             b';' if depth == 0 => {
-                end_line(out, &mut line_start);
+                end_line(out, &mut line_start, raw_text);
                 out.push(Token {
                     text: ";",
                     kind: Kind::Operator,
@@ -247,7 +266,17 @@ pub fn tokens_into<'a>(source: &'a str, out: &mut Vec<Token<'a>>) {
             b'\t' | b'\r' | b'\x0c' => i += 1,
             b'\\' if bytes[i + 1..].starts_with(b"\n") => i += 2,
             b'\\' if bytes[i + 1..].starts_with(b"\r\n") => i += 3,
-            b'#' => i += memchr::memchr(b'\n', &bytes[i..]).unwrap_or(bytes.len() - i),
+            b'#' => {
+                let len = memchr::memchr(b'\n', &bytes[i..]).unwrap_or(bytes.len() - i);
+                if raw_text {
+                    out.push(Token {
+                        text: source[i..i + len].trim_end(),
+                        kind: Kind::Comment,
+                        starts_line: false,
+                    });
+                }
+                i += len;
+            }
             _ => {
                 let (len, kind) = token_at(&source[i..], &mut depth);
                 out.push(Token {
@@ -259,7 +288,7 @@ pub fn tokens_into<'a>(source: &'a str, out: &mut Vec<Token<'a>>) {
             }
         }
     }
-    end_line(out, &mut line_start);
+    end_line(out, &mut line_start, raw_text);
 }
 
 /// Names never renamed: keywords and builtins.
@@ -277,11 +306,13 @@ fn kept_names() -> &'static FxHashSet<&'static str> {
     })
 }
 
-/// A normalised token: a token's own text, or the placeholder of the n-th distinct renamed
-/// name (`$n`).
+/// A normalised token: a token's own text, a string literal (as written; code-level dedup
+/// hashes its [`canonical_string`]), or the placeholder of the n-th distinct renamed name
+/// (`$n`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Normal<'a> {
     Text(&'a str),
+    Literal(&'a str),
     Placeholder(usize),
 }
 
@@ -333,6 +364,8 @@ impl<'a> Normalizer<'a> {
                 emit(Normal::Placeholder(
                     *self.names.entry(token.text).or_insert(next),
                 ));
+            } else if token.kind == Kind::String {
+                emit(Normal::Literal(token.text));
             } else {
                 emit(Normal::Text(token.text));
             }
@@ -387,10 +420,130 @@ fn soft_keyword_colon(tokens: &[Token<'_>], k: usize) -> Option<usize> {
 
 /// What shingles see of a normalised token: every placeholder is the same `$`, because
 /// placeholders numbered by first appearance all change when two statements swap.
+/// String literals as written: the caller canonicalises them (or not, in the raw-text view).
 pub fn shingle_text<'a>(token: &Normal<'a>) -> &'a str {
     match *token {
-        Normal::Text(text) => text,
+        Normal::Text(text) | Normal::Literal(text) => text,
         Normal::Placeholder(_) => "$",
+    }
+}
+
+/// Whether a token is a string literal: a quote, or string prefix letters and a quote.
+pub fn is_string_literal(text: &str) -> bool {
+    text.starts_with(['\'', '"']) || string_prefix_len(text).is_some()
+}
+
+/// A string literal as code-level dedup sees it, into `out`: `b` for bytes, `f` for a
+/// formatted (f- or t-) string, then its body in double quotes with escapes resolved (a raw
+/// string's body is its value already). So `'a'`, `"a"`, `'''a'''`, `u'a'`, `r'a'` and
+/// `"\x61"` are all `"a"`, and `'it\'s'` is `"it's"`; the prefix letters' case and order do
+/// not count. Replacement fields of f-strings are kept as written.
+pub fn canonical_string(text: &str, out: &mut String) {
+    out.clear();
+    let Some(prefix) = string_prefix_len(text) else {
+        out.push_str(text);
+        return;
+    };
+    let bytes = text.as_bytes();
+    let flags = &bytes[..prefix];
+    let has = |letters: &[u8]| flags.iter().any(|b| letters.contains(b));
+    let quote = bytes[prefix];
+    let triple =
+        bytes.len() >= prefix + 6 && bytes[prefix + 1] == quote && bytes[prefix + 2] == quote;
+    let width = if triple { 3 } else { 1 };
+    let open = prefix + width;
+    let closed =
+        bytes.len() >= open + width && bytes[bytes.len() - width..].iter().all(|&b| b == quote);
+    let body = &text[open..if closed {
+        bytes.len() - width
+    } else {
+        bytes.len()
+    }];
+    if has(b"bB") {
+        out.push('b');
+    }
+    if has(b"fFtT") {
+        out.push('f');
+    }
+    out.push('"');
+    if has(b"rR") {
+        out.push_str(body);
+    } else {
+        unescape(body, out);
+    }
+    out.push('"');
+}
+
+/// A string body's escapes resolved (`\n`, `\'`, `\x41`, `\101`, `\u0041`, a backslash
+/// before a line end); an unknown escape and `\N{...}` stay as written.
+fn unescape(body: &str, out: &mut String) {
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&next) = chars.peek() else {
+            out.push(c);
+            break;
+        };
+        let simple = match next {
+            '\n' => Some(None),
+            '\\' | '\'' | '"' => Some(Some(next)),
+            'n' => Some(Some('\n')),
+            't' => Some(Some('\t')),
+            'r' => Some(Some('\r')),
+            'a' => Some(Some('\x07')),
+            'b' => Some(Some('\x08')),
+            'f' => Some(Some('\x0c')),
+            'v' => Some(Some('\x0b')),
+            _ => None,
+        };
+        if let Some(resolved) = simple {
+            chars.next();
+            out.extend(resolved);
+            continue;
+        }
+        let (digits, radix) = match next {
+            'x' => (2, 16),
+            'u' => (4, 16),
+            'U' => (8, 16),
+            '0'..='7' => (3, 8),
+            _ => (0, 0),
+        };
+        if digits == 0 {
+            out.push(c);
+            continue;
+        }
+        let mut lookahead = chars.clone();
+        if radix == 16 {
+            lookahead.next();
+        }
+        let mut code = 0u32;
+        let mut taken = 0;
+        while taken < digits {
+            match lookahead.peek().and_then(|d| d.to_digit(radix)) {
+                Some(d) => {
+                    code = code * radix + d;
+                    lookahead.next();
+                    taken += 1;
+                }
+                None => break,
+            }
+        }
+        // Octal takes 1-3 digits; the others exactly their count.
+        let whole = if radix == 8 {
+            taken > 0
+        } else {
+            taken == digits
+        };
+        match char::from_u32(code).filter(|_| whole) {
+            Some(resolved) => {
+                out.push(resolved);
+                chars = lookahead;
+            }
+            None => out.push(c),
+        }
     }
 }
 
@@ -404,7 +557,7 @@ pub fn normalized(source: &str, structural: bool) -> Vec<Normal<'_>> {
 impl std::fmt::Display for Normal<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Normal::Text(text) => f.write_str(text),
+            Normal::Text(text) | Normal::Literal(text) => f.write_str(text),
             Normal::Placeholder(n) => write!(f, "${n}"),
         }
     }
@@ -462,6 +615,89 @@ mod tests {
         );
     }
 
+    fn canonical(text: &str) -> String {
+        let mut out = String::new();
+        canonical_string(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_string_is_its_value_whatever_its_quoting() {
+        for same in [
+            r#"'a'"#,
+            r#""a""#,
+            r#"'''a'''"#,
+            r#""""a""""#,
+            r#"u'a'"#,
+            r#"R"a""#,
+            r#""\x61""#,
+            r#""\141""#,
+            r#""\u0061""#,
+        ] {
+            assert_eq!(canonical(same), r#""a""#, "{same}");
+        }
+        assert_eq!(canonical(r#"'it\'s'"#), canonical(r#""it's""#));
+        assert_eq!(canonical("'a\\\nb'"), canonical("'ab'"));
+        assert_eq!(canonical(r#"'\n'"#), "\"\n\"");
+        // Kinds and raw backslashes still count.
+        assert_eq!(canonical(r#"b'a'"#), r#"b"a""#);
+        assert_eq!(canonical(r#"Rb'a'"#), canonical(r#"b"a""#));
+        assert_eq!(canonical(r#"F'{x}'"#), r#"f"{x}""#);
+        assert_ne!(canonical(r#"r'\n'"#), canonical(r#"'\n'"#));
+        assert_eq!(canonical(r#"r'\d'"#), canonical(r#"'\d'"#));
+        assert_eq!(canonical(r#"'\N{DASH}'"#), r#""\N{DASH}""#);
+        // Unterminated: the rest of the line.
+        assert_eq!(canonical("'ab"), r#""ab""#);
+        assert!(is_string_literal("rb'x'") && is_string_literal("'x'") && !is_string_literal("rb"));
+    }
+
+    #[test]
+    fn the_raw_text_view_keeps_comments_and_docstrings() {
+        let source = "def f():\n    \"\"\"Doc.\"\"\"\n    # note\n    return 1  # one\n";
+        let mut raw = Vec::new();
+        tokens_into(source, &mut raw, true);
+        let texts: Vec<&str> = raw.iter().map(|t| t.text).collect();
+        assert_eq!(
+            texts,
+            [
+                "def",
+                "f",
+                "(",
+                ")",
+                ":",
+                "\"\"\"Doc.\"\"\"",
+                "# note",
+                "return",
+                "1",
+                "# one"
+            ]
+        );
+        assert!(
+            raw[7].starts_line,
+            "a comment line leaves the next line's start"
+        );
+    }
+
+    #[test]
+    fn no_op_statements_are_dropped() {
+        let source = "def f(x):\n    pass\n    if x: pass\n    y = x; ...\n    return x[...]\n";
+        assert_eq!(
+            texts(source),
+            [
+                "def", "f", "(", "x", ")", ":", "if", "x", ":", "y", "=", "x", ";", "return", "x",
+                "[", "...", "]"
+            ]
+        );
+        let lexed: Vec<String> = normalized(source, false)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            Some(lexed),
+            crate::dedup::tokens::token_texts(source, false)
+        );
+    }
+
     #[test]
     fn nested_quotes_in_f_strings() {
         assert_eq!(texts("f\"{d[\"k\"]}\" + 1"), ["f\"{d[\"k\"]}\"", "+", "1"]);
@@ -496,7 +732,7 @@ mod tests {
         let source = "match = re.match(p, s)\nmatch match:\n    case (_, 1) | [_]:\n        pass\n    case _:\n        case = _\n";
         assert_eq!(
             structural(source),
-            "$0 = $1 . match ( $2 , $3 ) match $0 : case ( _ , 1 ) | [ _ ] : pass \
+            "$0 = $1 . match ( $2 , $3 ) match $0 : case ( _ , 1 ) | [ _ ] : \
              case _ : $4 = $5"
         );
     }

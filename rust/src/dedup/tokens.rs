@@ -1,7 +1,8 @@
 //! Code tokens from tree-sitter: the definition of what two functions are compared on, and the
 //! oracle the fast lexer (`lexer.rs`, used for hashing) is tested against.
 //!
-//! Comments and docstrings (any statement that is only a string literal) are dropped, a string
+//! Comments, docstrings (any statement that is only a string literal) and no-op statements
+//! (`pass`, `...`) are dropped, a string
 //! literal is one token, and layout is gone by construction, so reformatting or re-commenting a
 //! function does not change its tokens. In structural mode every identifier that is not a
 //! builtin, an attribute name or part of a `from … import` module path becomes a placeholder
@@ -21,13 +22,14 @@ pub(crate) fn builtins() -> &'static FxHashSet<&'static str> {
     SET.get_or_init(|| list_entries(BUILTINS).collect())
 }
 
-/// Only a string: a docstring or a no-op string statement.
+/// A statement that does nothing: only a string (a docstring), `...`, or `pass`.
 fn is_string_statement(node: Node<'_>) -> bool {
-    node.kind() == "expression_statement"
-        && node.named_child_count() == 1
-        && node
-            .named_child(0)
-            .is_some_and(|c| matches!(c.kind(), "string" | "concatenated_string"))
+    node.kind() == "pass_statement"
+        || node.kind() == "expression_statement"
+            && node.named_child_count() == 1
+            && node
+                .named_child(0)
+                .is_some_and(|c| matches!(c.kind(), "string" | "concatenated_string" | "ellipsis"))
 }
 
 /// The token texts of `source`, or None when it does not parse.

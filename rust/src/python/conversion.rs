@@ -133,6 +133,7 @@ pub fn dedup_config(
     threshold: Option<f64>,
     verify: Option<bool>,
     structural: Option<bool>,
+    raw_text: Option<bool>,
     seed: Option<u64>,
 ) -> DedupConfig {
     let default = DedupConfig::default();
@@ -144,6 +145,7 @@ pub fn dedup_config(
         threshold: threshold.unwrap_or(default.threshold),
         verify: verify.unwrap_or(default.verify),
         structural: structural.unwrap_or(default.structural),
+        raw_text: raw_text.unwrap_or(default.raw_text),
         seed: seed.unwrap_or(default.seed),
     }
 }
@@ -234,6 +236,7 @@ impl<'py> IntoPyObject<'py> for Wrap<DedupConfig> {
         out.set_item("threshold", config.threshold)?;
         out.set_item("verify", config.verify)?;
         out.set_item("structural", config.structural)?;
+        out.set_item("raw_text", config.raw_text)?;
         out.set_item("seed", config.seed)?;
         Ok(out)
     }

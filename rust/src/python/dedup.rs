@@ -24,7 +24,7 @@ struct Deduper {
 impl Deduper {
     /// Settings left out keep the Rust defaults (`_core.defaults()["dedup"]`).
     #[new]
-    #[pyo3(signature = (ngram=None, permutations=None, bands=None, rows=None, threshold=None, verify=None, structural=None, seed=None, threads=0))]
+    #[pyo3(signature = (ngram=None, permutations=None, bands=None, rows=None, threshold=None, verify=None, structural=None, raw_text=None, seed=None, threads=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ngram: Option<usize>,
@@ -34,6 +34,7 @@ impl Deduper {
         threshold: Option<f64>,
         verify: Option<bool>,
         structural: Option<bool>,
+        raw_text: Option<bool>,
         seed: Option<u64>,
         threads: usize,
     ) -> PyResult<Self> {
@@ -45,6 +46,7 @@ impl Deduper {
             threshold,
             verify,
             structural,
+            raw_text,
             seed,
         );
         Ok(Deduper {
@@ -82,6 +84,12 @@ impl Deduper {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .bytes_per_function()
+    }
+
+    /// Exact Jaccard of two added functions' shingle sets (what verification checks).
+    fn jaccard(&self, i: usize, j: usize) -> PyResult<f64> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(inner.jaccard(i, j)?)
     }
 
     /// Estimated Jaccard of two added functions.
@@ -155,21 +163,22 @@ fn dedup_tokens(
     })
 }
 
-/// The shingles of each source as text (tokens joined by spaces), as dedup sees them;
-/// `ngram` left out is the dedup default.
+/// The shingles of each source as text (tokens joined by spaces), as dedup sees them (string
+/// literals in their canonical form unless `raw_text`); `ngram` left out is the dedup default.
 #[pyfunction]
-#[pyo3(signature = (sources, ngram=None, structural=false))]
+#[pyo3(signature = (sources, ngram=None, structural=false, raw_text=false))]
 fn dedup_shingles(
     py: Python<'_>,
     sources: Vec<String>,
     ngram: Option<usize>,
     structural: bool,
+    raw_text: bool,
 ) -> Vec<Vec<String>> {
     let ngram = ngram.unwrap_or(DedupConfig::default().ngram);
     py.detach(|| {
         sources
             .iter()
-            .map(|source| inspect::shingle_texts(source, ngram, structural))
+            .map(|source| inspect::shingle_texts(source, ngram, structural, raw_text))
             .collect()
     })
 }
