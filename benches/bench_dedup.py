@@ -519,7 +519,8 @@ def markdown(report: dict) -> str:
         f"{s_curve(np.array([0.8]), BANDS, ROWS)[0]:.0%}. The Deduper's (verify) missed true "
         f"pairs by J: {missed}. True Jaccard of each copy with its original: deciles "
         f"{', '.join(f'{v:.2f}' for v in copies['deciles'])}; "
-        f"{copies['exact_share']:.0%} are exact (comment, docstring or layout edits only).",
+        f"{copies['exact_share']:.0%} are exact (comment, docstring, quoting, no-op or layout "
+        f"edits only).",
         "",
         f"datasketch chose b = {ds['bands']} bands {TIMES} r = {ds['rows']} rows; its MinHash "
         f"creation took {ds['minhash_seconds']:.1f} s and LSH insert + query "
@@ -535,8 +536,12 @@ def markdown(report: dict) -> str:
         f"{', '.join(map(str, report['load_average']['start']))}, at the end "
         f"{', '.join(map(str, report['load_average']['end']))} (shared machine).",
         "",
-        f"Memory: the Deduper keeps {mem['bytes_per_function']} bytes per function, so 10 "
-        f"million functions need {mem['ours_10m_gb']:.1f} GB; datasketch's peak here is "
+        f"Memory: the Deduper keeps {mem['bytes_per_function']} bytes per function (33 of "
+        f"them in RAM, the rest in temporary files) plus its shingle set on disk for exact "
+        f"verification, 4 bytes a shingle ({4 * c['shingles'] / c['functions']:,.0f} bytes "
+        f"on average here), so 10 million such functions need "
+        f"{(mem['bytes_per_function'] + 4 * c['shingles'] / c['functions']) * 1e7 / 1e9:.1f} GB "
+        f"of disk and 0.3 GB of RAM; datasketch's peak here is "
         f"{mem['datasketch_bytes_per_function']:,} bytes per function "
         f"(≈ {mem['datasketch_10m_gb']:.0f} GB for 10 million). Peak RSS is each contender's "
         f"own child process, above its RSS once the corpus is loaded. Whole benchmark: "
