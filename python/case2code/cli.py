@@ -23,10 +23,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from case2code.atomic import write_parquet, write_text
+from case2code.atomic import write_text
 from case2code.errors import C2CError
 from case2code.executors import PARTITION_FUNCTIONS
-from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract, stdlib_path
+from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract_to_parquet, stdlib_path
 from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
 from case2code.sandbox import Limits
@@ -127,7 +127,7 @@ def summary_table(summary: ExtractSummary) -> Table:
 
 
 @app.command("extract")
-@reports_errors(RESTARTS)
+@reports_errors(RESUMES)
 def extract_command(
     paths: Annotated[
         list[Path] | None,
@@ -182,18 +182,18 @@ def extract_command(
         transient=True,
     ) as bar:
         task = bar.add_task("extracting", total=None)
-        result = extract(
+        # Resumable and in bounded memory: shards of the corpus are written as they finish.
+        summary = extract_to_parquet(
             list(paths) if paths else None,
+            output,
             config,
+            rejected=rejected,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    write_parquet(result.functions, output)
-    if rejected is not None:
-        write_parquet(result.rejected, rejected)
-    console.print(summary_table(result.summary))
-    console.print(f"wrote {result.summary.kept:,} functions to {output}")
+    console.print(summary_table(summary))
+    console.print(f"wrote {summary.kept:,} functions to {output}")
     if summary_json is not None:
-        write_text(json.dumps(result.summary.as_dict(), indent=2) + "\n", summary_json)
+        write_text(json.dumps(summary.as_dict(), indent=2) + "\n", summary_json)
 
 
 @app.command("exec")
