@@ -145,7 +145,7 @@ fn prime_here(wasm: &[u8], stdlib_dir: &Path) -> Result<Vec<u8>, String> {
     let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| format!("instantiating the interpreter for priming: {e}"))?;
-    let status = run_turn(&mut store, &instance, &priming_code())
+    let status = runner::run_turn(&mut store, &instance, &priming_code())
         .map_err(|e| format!("priming the interpreter: {e}"))?;
     if status != 0 {
         let stderr = String::from_utf8_lossy(&store.data().os.stderr.contents()).into_owned();
@@ -162,17 +162,6 @@ fn prime_here(wasm: &[u8], stdlib_dir: &Path) -> Result<Vec<u8>, String> {
         },
     ))
     .map_err(|e| format!("snapshotting the primed interpreter: {e}"))
-}
-
-fn run_turn(store: &mut Store<Guest>, instance: &Instance, code: &str) -> wasmtime::Result<i32> {
-    let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "host_alloc")?;
-    let turn = instance.get_typed_func::<(i32, i32), i32>(&mut *store, "turn")?;
-    let memory = instance
-        .get_memory(&mut *store, "memory")
-        .ok_or_else(|| wasmtime::format_err!("the guest exports no memory"))?;
-    let at = alloc.call(&mut *store, code.len() as i32)?;
-    memory.write(&mut *store, at as u32 as usize, code.as_bytes())?;
-    turn.call(&mut *store, (at, code.len() as i32))
 }
 
 /// Wizer reads the instance's state through this (its own wasmtime adapter would pull in

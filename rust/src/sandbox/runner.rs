@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use wasmtime::{Engine, InstancePre, Linker, ResourceLimiter, Store, Trap};
+use wasmtime::{Engine, Instance, InstancePre, Linker, ResourceLimiter, Store, Trap};
 
 use super::door::{self, Guest, Session, Task};
 use super::engine::{self, TICK};
@@ -335,15 +335,25 @@ impl Runner {
         store.set_fuel(fuel)?;
         store.set_epoch_deadline(ticks);
         let instance = self.pre.instantiate(&mut *store)?;
-        let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "host_alloc")?;
-        let turn = instance.get_typed_func::<(i32, i32), i32>(&mut *store, "turn")?;
-        let memory = instance
-            .get_memory(&mut *store, "memory")
-            .ok_or_else(|| wasmtime::format_err!("the guest exports no memory"))?;
-        let at = alloc.call(&mut *store, code.len() as i32)?;
-        memory.write(&mut *store, at as u32 as usize, code.as_bytes())?;
-        turn.call(&mut *store, (at, code.len() as i32))
+        run_turn(store, &instance, code)
     }
+}
+
+/// Runs `code` in the instance's `__main__` as one `turn` of the reactor (the code is copied
+/// into guest memory the guest allocates); returns the turn's exit status.
+pub fn run_turn(
+    store: &mut Store<Guest>,
+    instance: &Instance,
+    code: &str,
+) -> wasmtime::Result<i32> {
+    let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "host_alloc")?;
+    let turn = instance.get_typed_func::<(i32, i32), i32>(&mut *store, "turn")?;
+    let memory = instance
+        .get_memory(&mut *store, "memory")
+        .ok_or_else(|| wasmtime::format_err!("the guest exports no memory"))?;
+    let at = alloc.call(&mut *store, code.len() as i32)?;
+    memory.write(&mut *store, at as u32 as usize, code.as_bytes())?;
+    turn.call(&mut *store, (at, code.len() as i32))
 }
 
 /// What an instance of the interpreter imports: WASI preview 1 over the virtual OS, a
