@@ -19,10 +19,24 @@ corpus. Peak RSS is
 (issue 15, acceptance (a)): peak RSS <= 1.5 GB at >= 1,000,000 functions, and <= 1.25x the
 peak of the same run on the quarter corpus (the baseline, measured in the same run).
 
-    python benches/bench_scale.py [--rows 1050000] [--cache DIR] [--write-readme]
+(b) The whole pipeline (`c2c run --max-functions N`, built-in generator) on the first 50,000
+rows of a corpus built the same way (about 21,000 functions after dedup), with N = 5,000 and
+20,000, each a fresh process: its own peak RSS (`wait4`, as `/usr/bin/time`) and, from a sampler
+thread here reading `/proc` every 50 ms, the peak of the `c2c` process and of its sandbox workers
+per stage (a sample belongs to the first stage whose completion marker is not written yet).
+Target: the peak grows by <= 10% from 5,000 to 20,000 functions.
 
-Writes benches/results/scale.json; with --write-readme, the README block between the
-`bench:scale` markers (added after the pipeline bench's block the first time).
+(c) The default `c2c run` (the stdlib, built-in inputs) against the version before the redesign
+(`--before`: a worktree of commit 06c7db0 with its Rust extension built in its `python/`, and
+its own sandbox cache `--before-cache`, primed by one untimed run), alternated, `--repeats`
+runs each in fresh folders: median wall and CPU seconds. Target: <= 1.05x the time before.
+
+    python benches/bench_scale.py [--parts abc] [--rows 1050000] [--cache DIR]
+        [--before /tmp/c2c-before] [--before-cache /tmp/c2c-before-cache] [--write-readme]
+
+Writes benches/results/scale.json (the parts not run keep their figures from the last run);
+with --write-readme, the README block between the `bench:scale` markers (added after the
+pipeline bench's block the first time).
 """
 
 from __future__ import annotations
@@ -34,9 +48,11 @@ import os
 import platform
 import random
 import site
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +62,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup_mutations
+from case2code.markers import MARKER
+from case2code.run_config import STAGES
 from readme_block import add_block, load, publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +73,13 @@ AFTER = "<!-- /bench:pipeline -->"
 COMMAND = "python benches/bench_scale.py --write-readme"
 TARGET_PEAK_MB = 1536
 TARGET_RATIO = 1.25
+# (b): the whole pipeline at two sizes; (c): the default run against the version before.
+PIPELINE_ROWS = 50_000
+PIPELINE_SIZES = (5_000, 20_000)
+TARGET_GROWTH = 1.10
+BEFORE_COMMIT = "06c7db0"
+TARGET_TIME_RATIO = 1.05
+SAMPLE_EVERY = 0.05
 CHUNK_ROWS = 50_000
 ROW_GROUP = 10_000
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -210,6 +235,171 @@ def run_corpus(corpus: Path, folder: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# (b) The whole pipeline at two sizes, per-stage peaks
+
+
+def descendants(pid: int) -> list[int]:
+    """The process ids below `pid` (the sandbox workers), from /proc's children lists."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            text = Path(f"/proc/{parent}/task/{parent}/children").read_text()
+        except OSError:
+            continue
+        children = [int(child) for child in text.split()]
+        found += children
+        todo += children
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident set now (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def current_stage(run: Path) -> str:
+    """The stage a running `c2c run` is in: the first without its completion marker."""
+    for stage in STAGES:
+        if not (run / "stages" / stage / MARKER).is_file():
+            return stage
+    return "report"
+
+
+def sample_stages(pid: int, run: Path, peaks: dict[str, dict[str, float]], done: Any) -> None:
+    """Until `done` is set: the peak RSS of `pid` and of all its descendants together, by stage."""
+    while not done.is_set():
+        stage = current_stage(run)
+        main = rss_mb(pid)
+        workers = sum(rss_mb(child) for child in descendants(pid))
+        peak = peaks.setdefault(stage, {"c2c_mb": 0.0, "workers_mb": 0.0})
+        peak["c2c_mb"] = max(peak["c2c_mb"], main)
+        peak["workers_mb"] = max(peak["workers_mb"], workers)
+        done.wait(SAMPLE_EVERY)
+
+
+def sampled(command: list[str], cwd: Path, run: Path, env: dict[str, str] | None = None) -> dict:
+    """Run `command` as a fresh process: wall and CPU seconds, its peak RSS as `/usr/bin/time`
+    gives it (wait4), and per-stage peaks from a sampler thread."""
+    peaks: dict[str, dict[str, float]] = {}
+    done = threading.Event()
+    log = cwd / f"{run.name}.log"
+    started = time.perf_counter()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=out, env=env)
+        sampler = threading.Thread(target=sample_stages, args=(process.pid, run, peaks, done))
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        done.set()
+        sampler.join()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
+    return {
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "stages": {stage: {k: round(v, 1) for k, v in p.items()} for stage, p in peaks.items()},
+    }
+
+
+def stage_rows(summary: dict[str, Any]) -> dict[str, int]:
+    """From run.json's stage records (in both versions): functions into the inputs stage,
+    inputs, cases and samples."""
+    rows = {s["name"]: (s["rows_in"], s["rows_out"]) for s in summary["stages"]}
+    return {
+        "functions": rows["inputs"][0],
+        "inputs": rows["inputs"][1],
+        "cases": rows["execute"][1],
+        "samples": rows["assemble"][1],
+    }
+
+
+def run_pipeline(corpus: Path, functions: int, folder: Path) -> dict[str, Any]:
+    """`c2c run --max-functions functions` on `corpus`, a fresh process in a fresh folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    run = folder / f"run-{functions}"
+    command = [sys.executable, "-m", "case2code", "run", "-o", str(run), "--corpus", str(corpus)]
+    out = sampled([*command, "--max-functions", str(functions)], folder, run)
+    summary = json.loads((run / "run.json").read_text())
+    out["stage_seconds"] = {s["name"]: s["seconds"] for s in summary["stages"]}
+    out |= stage_rows(summary)
+    return out
+
+
+def pipeline_sizes(cache: Path, seed: int, folder: Path) -> dict[str, Any]:
+    """Part (b): both sizes on one corpus; the later stages' peak (after dedup, which does the
+    same work at both sizes) is the one that could grow with the functions."""
+    _, corpus, _ = build_corpus(cache, 4 * PIPELINE_ROWS, seed)
+    out: dict[str, Any] = {"corpus_rows": PIPELINE_ROWS, "load": {"start": load()}}
+    for functions in PIPELINE_SIZES:
+        out[str(functions)] = run_pipeline(corpus, functions, folder / "pipeline")
+        out["load"][str(functions)] = load()
+    small, large = (out[str(n)] for n in PIPELINE_SIZES)
+    out["peak_growth"] = round(large["peak_rss_mb"] / small["peak_rss_mb"], 3)
+    late = [stage for stage in (*STAGES[STAGES.index("dedup") + 1 :], "report")]
+    out["late_peak_mb"] = [
+        max(run["stages"].get(stage, {}).get("c2c_mb", 0.0) for stage in late)
+        for run in (small, large)
+    ]
+    out["late_peak_growth"] = round(out["late_peak_mb"][1] / out["late_peak_mb"][0], 3)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# (c) The default run against the version before the redesign
+
+
+def default_run(python_dir: Path, cache_dir: Path | None, folder: Path) -> dict[str, Any]:
+    """The README's first command (`c2c run`, the stdlib, built-in inputs) with the package in
+    `python_dir`, in a fresh folder: wall and CPU seconds."""
+    env = {**os.environ, "PYTHONPATH": str(python_dir)}
+    if cache_dir is not None:
+        env["C2C_CACHE_DIR"] = str(cache_dir)
+    folder.mkdir(parents=True)
+    command = [sys.executable, "-m", "case2code", "run", "-o", "c2c-run"]
+    out = sampled(command, folder, folder / "c2c-run", env)
+    summary = json.loads((folder / "c2c-run" / "run.json").read_text())
+    out["samples"] = stage_rows(summary)["samples"]
+    del out["stages"]
+    return out
+
+
+def before_after(before: Path, before_cache: Path, repeats: int, folder: Path) -> dict:
+    """Part (c): alternate before / now, `repeats` each, after one untimed run of each (it
+    primes the before version's sandbox interpreter and both versions' file caches)."""
+    if not (before / "python" / "case2code" / "_core.abi3.so").is_file():
+        raise SystemExit(f"{before}: no built case2code/_core.abi3.so (see the docstring)")
+    versions = {"before": (before / "python", before_cache), "now": (ROOT / "python", None)}
+    for name, (python_dir, cache_dir) in versions.items():
+        default_run(python_dir, cache_dir, folder / f"prime-{name}")
+    out: dict[str, Any] = {"commit": BEFORE_COMMIT, "load": {"start": load()}}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in versions}
+    for repeat in range(repeats):
+        for name, (python_dir, cache_dir) in versions.items():
+            runs[name].append(default_run(python_dir, cache_dir, folder / f"{name}-{repeat}"))
+            print(f"default run {name} #{repeat + 1}: {runs[name][-1]['seconds']} s", flush=True)
+    out["load"]["end"] = load()
+    out["runs"] = runs
+    for name in versions:
+        out[name] = {
+            key: statistics.median(run[key] for run in runs[name])
+            for key in ("seconds", "cpu_seconds", "peak_rss_mb")
+        }
+        out[name]["samples"] = runs[name][0]["samples"]
+    out["ratio"] = round(out["now"]["seconds"] / out["before"]["seconds"], 3)
+    out["cpu_ratio"] = round(out["now"]["cpu_seconds"] / out["before"]["cpu_seconds"], 3)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 
 
@@ -218,7 +408,8 @@ def stage_growth(stage: str, quarter_mb: float, full_mb: float) -> str:
     return f"{stage} alone {quarter_mb:,.0f} {ARROW} {full_mb:,.0f} MB ({ratio:.2f}{TIMES})"
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown_a(report: dict[str, Any]) -> list[str]:
+    """Part (a): extract + dedup at 1,000,000 functions and a quarter of that."""
     full, quarter = report["full"], report["quarter"]
     ratio = report["peak_ratio"]
     lines = [
@@ -267,17 +458,92 @@ def markdown(report: dict[str, Any]) -> str:
         f"sketch per function are in a temporary file) and polars' buffers when the extract "
         f"shards are streamed into one table.",
     ]
-    return "\n".join(wrap(line) for line in lines)
+    return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_050_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "c2c-scale")
-    parser.add_argument("--write-readme", action="store_true")
-    args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
+def stage_peaks(run: dict[str, Any]) -> str:
+    """`stage c2c MB (+ workers MB)` for every stage the sampler saw."""
+    return ", ".join(
+        f"{stage} {p['c2c_mb']:,.0f}"
+        + (f" (+{p['workers_mb']:,.0f} workers)" if p["workers_mb"] else "")
+        for stage, p in run["stages"].items()
+    )
+
+
+def markdown_b(part: dict[str, Any]) -> list[str]:
+    """Part (b): the whole pipeline at 5,000 and 20,000 functions."""
+    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    loads = [x for key, value in part["load"].items() for x in value[:1]]
+    lines = [
+        "",
+        f"Whole pipeline, measured {part['date']} (load {min(loads)}-{max(loads)}): `c2c run "
+        f"--max-functions N` (built-in inputs) on the first {part['corpus_rows']:,} rows of "
+        f"such a corpus, a fresh process each; peak RSS is the process's own (`wait4`), per "
+        f"stage from a sampler reading `/proc` every {SAMPLE_EVERY * 1000:.0f} ms (MB of the "
+        f"`c2c` process, plus its sandbox workers together).",
+        "",
+        "| functions | samples | seconds | CPU seconds | peak RSS | per stage (MB) |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
+    for functions in PIPELINE_SIZES:
+        run = part[str(functions)]
+        lines.append(
+            f"| {functions:,} | {run['samples']:,} | {run['seconds']} | {run['cpu_seconds']} | "
+            f"{run['peak_rss_mb']:,.0f} MB | {stage_peaks(run)} |"
+        )
+    small, large = part["late_peak_mb"]
+    lines += [
+        "",
+        f"Peak RSS from {PIPELINE_SIZES[0]:,} to {PIPELINE_SIZES[1]:,} functions: "
+        f"{part['peak_growth']:.2f}{TIMES} (target <= {TARGET_GROWTH}{TIMES}: "
+        f"{met(part['peak_growth'] <= TARGET_GROWTH)}); extract and dedup do the same work at "
+        f"both sizes, so the stages after them are the test: their peak {small:,.0f} {ARROW} "
+        f"{large:,.0f} MB ({part['late_peak_growth']:.2f}{TIMES}).",
+    ]
+    return lines
+
+
+def markdown_c(part: dict[str, Any]) -> list[str]:
+    """Part (c): the default run now and before the redesign."""
+    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    before, now = part["before"], part["now"]
+    runs = lambda name: ", ".join(f"{r['seconds']}" for r in part["runs"][name])  # noqa: E731
+    return [
+        "",
+        f"Default `c2c run` (the stdlib, built-in inputs), measured {part['date']} (load "
+        f"{part['load']['start'][0]}-{part['load']['end'][0]}, 1-minute): this version and "
+        f"commit {part['commit']} (before the stage contract), alternated, "
+        f"{len(part['runs']['now'])} runs each in fresh folders after one untimed run each; "
+        f"medians.",
+        "",
+        "| version | samples | seconds (runs) | CPU seconds | peak RSS |",
+        "|---|---:|---:|---:|---:|",
+        f"| before ({part['commit']}) | {before['samples']:,} | {before['seconds']} "
+        f"({runs('before')}) | {before['cpu_seconds']} | {before['peak_rss_mb']:,.0f} MB |",
+        f"| now | {now['samples']:,} | {now['seconds']} ({runs('now')}) | {now['cpu_seconds']} "
+        f"| {now['peak_rss_mb']:,.0f} MB |",
+        "",
+        f"Time now / before: {part['ratio']:.2f}{TIMES} wall (target <= "
+        f"{TARGET_TIME_RATIO}{TIMES}: {met(part['ratio'] <= TARGET_TIME_RATIO)}), "
+        f"{part['cpu_ratio']:.2f}{TIMES} CPU.",
+    ]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = markdown_a(report) if "full" in report else []
+    if "pipeline" in report:
+        lines += markdown_b(report["pipeline"])
+    if "before_after" in report:
+        lines += markdown_c(report["before_after"])
+    return "\n".join(wrap(line) for line in lines).strip("\n")
+
+
+def previous() -> dict[str, Any]:
+    """The last run's figures, so a run of some parts keeps the others'."""
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def part_a(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "python": platform.python_version(),
@@ -285,14 +551,38 @@ def main() -> None:
         "load": {"start": load()},
     }
     full, quarter, report["originals"] = build_corpus(args.cache, args.rows, args.seed)
-    with tempfile.TemporaryDirectory(prefix="c2c-bench-scale-") as tmp:
-        report["quarter"] = run_corpus(quarter, Path(tmp) / "quarter")
-        report["load"]["quarter"] = load()
-        report["full"] = run_corpus(full, Path(tmp) / "full")
+    report["quarter"] = run_corpus(quarter, folder / "quarter")
+    report["load"]["quarter"] = load()
+    report["full"] = run_corpus(full, folder / "full")
     report["load"]["end"] = load()
     report["peak_ratio"] = round(
         report["full"]["peak_rss_mb"] / report["quarter"]["peak_rss_mb"], 3
     )
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="abc", help="which of (a), (b), (c) to run")
+    parser.add_argument("--rows", type=int, default=1_050_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "c2c-scale")
+    parser.add_argument("--before", type=Path, default=Path("/tmp/c2c-before"))
+    parser.add_argument("--before-cache", type=Path, default=Path("/tmp/c2c-before-cache"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    report = previous()
+    stamp = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version()}
+    with tempfile.TemporaryDirectory(prefix="c2c-bench-scale-") as tmp:
+        if "a" in args.parts:
+            report |= part_a(args, Path(tmp))
+        if "b" in args.parts:
+            report["pipeline"] = stamp | pipeline_sizes(args.cache, args.seed, Path(tmp))
+        if "c" in args.parts:
+            parts = before_after(args.before, args.before_cache, args.repeats, Path(tmp) / "c")
+            report["before_after"] = stamp | parts
     if args.write_readme:
         add_block(AFTER, COMMAND, README_BEGIN, README_END)
     publish(report, RESULTS, markdown(report), args.write_readme, README_BEGIN, README_END)
