@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -183,19 +184,60 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value or () if isinstance(item, Mapping)]
 
 
-def _lengths(samples: pl.DataFrame, column: str) -> pl.Series:
-    """Cases per sample in a case-list column (empty when the table lacks it)."""
-    if column not in samples.columns:
-        return pl.Series(column, [], pl.UInt32)
-    return samples[column].list.len()
+Samples = pl.DataFrame | pl.LazyFrame
 
 
-def _output_lengths(samples: pl.DataFrame) -> pl.Series:
-    """The length in characters of every shown case's output."""
-    if "shown" not in samples.columns or samples.is_empty():
-        return pl.Series("output", [], pl.UInt32)
-    cases = samples["shown"].explode().drop_nulls()
-    return cases.struct.field("output").drop_nulls().str.len_chars()
+@dataclass(frozen=True)
+class _SampleFigures:
+    """What the report needs from the samples table: counts only, so a run of any size is
+    reported in bounded memory (each figure is one aggregating query over the table)."""
+
+    rows: int
+    functions: int
+    shown: dict[int, int]  # cases per sample -> samples
+    held_out: dict[int, int]
+    output_buckets: list[int]  # shown cases per LENGTH_BOUNDS bucket (empty: no shown case)
+    template_ids: dict[str, int]  # template id -> samples
+
+
+def _counts(query: pl.LazyFrame) -> dict[Any, int]:
+    """`value -> n` from a query of one column `value`, counted by polars (nulls left out)."""
+    counts = query.drop_nulls().group_by("value").len().collect(engine="streaming")
+    return dict(zip(counts["value"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def _length_bucket(lengths: pl.Expr) -> pl.Expr:
+    """A length's bucket: the number of LENGTH_BOUNDS it is above."""
+    return pl.sum_horizontal(*[(lengths > bound).cast(pl.UInt32) for bound in LENGTH_BOUNDS])
+
+
+def _sample_figures(samples: Samples) -> _SampleFigures:
+    table = samples.lazy()
+    columns = table.collect_schema().names()
+
+    def counts(expr: pl.Expr, *needs: str) -> dict[Any, int]:
+        if not set(needs) <= set(columns):
+            return {}
+        return _counts(table.select(expr.alias("value")))
+
+    rows = table.select(pl.len()).collect().item()
+    functions = (
+        table.select(pl.col("function_id").n_unique()).collect().item()
+        if "function_id" in columns
+        else 0
+    )
+    # Null outputs (and the null an empty list explodes to) are no shown case.
+    lengths = pl.col("shown").explode().struct.field("output").drop_nulls().str.len_chars()
+    buckets = counts(_length_bucket(lengths), "shown")
+    total = sum(buckets.values())
+    return _SampleFigures(
+        rows=rows,
+        functions=functions,
+        shown=counts(pl.col("shown").list.len(), "shown"),
+        held_out=counts(pl.col("held_out").list.len(), "held_out"),
+        output_buckets=[buckets.get(i, 0) for i in range(len(LENGTH_BOUNDS) + 1)] if total else [],
+        template_ids=counts(pl.col("template_id"), "template_id"),
+    )
 
 
 def _stages(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -269,15 +311,8 @@ def _rejections_chart(summary: Mapping[str, Any]) -> Chart:
     return Chart("rejections", "Rejections by stage", ("reason", "count"), tuple(groups), "stage")
 
 
-def _tally(values: pl.Series) -> dict[int, int]:
-    """How often each whole number occurs in `values` (counted by polars: there may be millions)."""
-    counts = values.rename("value").drop_nulls().value_counts(name="n")
-    return dict(zip(counts["value"].to_list(), counts["n"].to_list(), strict=True))
-
-
-def _histogram(lengths: pl.Series) -> tuple[Bar, ...]:
+def _histogram(counts: Mapping[int, int]) -> tuple[Bar, ...]:
     """One bar per case count from the least to the most, gaps included (as zero bars)."""
-    counts = _tally(lengths)
     if not counts:
         return ()
     low, high = min(counts), max(counts)
@@ -286,10 +321,10 @@ def _histogram(lengths: pl.Series) -> tuple[Bar, ...]:
     )
 
 
-def _case_counts_chart(samples: pl.DataFrame) -> Chart:
+def _case_counts_chart(figures: _SampleFigures) -> Chart:
     groups = (
-        ("shown cases", _histogram(_lengths(samples, "shown"))),
-        ("held-out cases", _histogram(_lengths(samples, "held_out"))),
+        ("shown cases", _histogram(figures.shown)),
+        ("held-out cases", _histogram(figures.held_out)),
     )
     return Chart("case-counts", "Cases per sample", ("cases", "samples"), groups, "kind")
 
@@ -301,15 +336,9 @@ def _length_label(index: int) -> str:
     return f"{low}-{LENGTH_BOUNDS[index]}"
 
 
-def _output_lengths_chart(samples: pl.DataFrame) -> Chart:
-    lengths = _output_lengths(samples)
-    total = lengths.len()
-    # A bucket's index is the number of bounds the length is above.
-    index = pl.zeros(total, pl.UInt32, eager=True)
-    for bound in LENGTH_BOUNDS:
-        index += (lengths > bound).cast(pl.UInt32)
-    buckets = _tally(index)
-    counts = [buckets.get(i, 0) for i in range(len(LENGTH_BOUNDS) + 1)] if total else []
+def _output_lengths_chart(figures: _SampleFigures) -> Chart:
+    counts = figures.output_buckets
+    total = sum(counts)
     bars = tuple(
         Bar(_length_label(i), n, (_count(n), _share(n, total))) for i, n in enumerate(counts)
     )
@@ -321,10 +350,12 @@ def _output_lengths_chart(samples: pl.DataFrame) -> Chart:
     )
 
 
-def _template_chart(samples: pl.DataFrame) -> Chart:
-    ids = samples["template_id"].to_list() if "template_id" in samples.columns else []
-    tokens = template_tokens(ids)
-    total = samples.height
+def _template_chart(figures: _SampleFigures) -> Chart:
+    tokens: Counter[str] = Counter()
+    for template_id, n in figures.template_ids.items():
+        for token, k in template_tokens([template_id]).items():
+            tokens[token] += k * n
+    total = figures.rows
     formats = {t[2:]: n for t, n in tokens.items() if t.startswith("f:")}
     reveals = {label: tokens[token] for token, label in REVEAL_TOKENS.items()}
     turns = {label: tokens[token] for token, label in TURN_TOKENS.items()}
@@ -346,21 +377,22 @@ def _stage_time_chart(summary: Mapping[str, Any]) -> Chart:
     return Chart("stage-time", "Time per stage", ("stage", "time", "share"), (("", bars),))
 
 
-def _charts(summary: Mapping[str, Any], samples: pl.DataFrame) -> dict[str, Chart]:
+def _charts(summary: Mapping[str, Any], figures: _SampleFigures) -> dict[str, Chart]:
     charts = [
         _funnel_chart(summary),
         _rejections_chart(summary),
-        _case_counts_chart(samples),
-        _output_lengths_chart(samples),
-        _template_chart(samples),
+        _case_counts_chart(figures),
+        _output_lengths_chart(figures),
+        _template_chart(figures),
         _stage_time_chart(summary),
     ]
     return {chart.stem: chart for chart in charts}
 
 
-def plots(summary: Mapping[str, Any], samples: pl.DataFrame) -> dict[str, str]:
+def plots(summary: Mapping[str, Any], samples: Samples) -> dict[str, str]:
     """Every plot of the report: file stem -> SVG text (a 'no data' plot when nothing to show)."""
-    return {stem: bar_chart_svg(chart) for stem, chart in _charts(summary, samples).items()}
+    charts = _charts(summary, _sample_figures(samples))
+    return {stem: bar_chart_svg(chart) for stem, chart in charts.items()}
 
 
 # ---------------------------------------------------------------- the document
@@ -436,7 +468,7 @@ def _href(path: str, base: str | Path | None) -> str:
         return path
 
 
-def _header(summary: Mapping[str, Any], samples: pl.DataFrame) -> list[_Block]:
+def _header(summary: Mapping[str, Any], figures: _SampleFigures) -> list[_Block]:
     seconds = _number(summary.get("seconds"))
     corpus = summary.get("corpus") or ()
     corpus = [corpus] if isinstance(corpus, str | Path) else [str(c) for c in corpus]
@@ -444,7 +476,6 @@ def _header(summary: Mapping[str, Any], samples: pl.DataFrame) -> list[_Block]:
     model = summary.get("model")
     steps = dict(_funnel(summary))
     functions = steps.get("unique", next(iter(steps.values()), None))
-    sampled = samples["function_id"].n_unique() if "function_id" in samples.columns else 0
     corpus_line: list[_Inline] = ["Corpus: "]
     for i, path in enumerate(corpus):
         corpus_line += [", "] * bool(i) + [_Code(str(path))]
@@ -459,9 +490,9 @@ def _header(summary: Mapping[str, Any], samples: pl.DataFrame) -> list[_Block]:
                 tuple(generator_line),
                 (
                     f"Total time: {_seconds(seconds)}; {_rate(functions, seconds)} functions/s, "
-                    f"{_rate(samples.height, seconds)} samples/s",
+                    f"{_rate(figures.rows, seconds)} samples/s",
                 ),
-                (f"Samples: {samples.height:,} of {_plural(sampled, 'function')}",),
+                (f"Samples: {figures.rows:,} of {_plural(figures.functions, 'function')}",),
             )
         ),
     ]
@@ -558,12 +589,12 @@ def _outputs(summary: Mapping[str, Any], base: str | Path | None) -> list[_Block
 
 def _document(
     summary: Mapping[str, Any],
-    samples: pl.DataFrame,
+    figures: _SampleFigures,
     charts: Mapping[str, Chart],
     base: str | Path | None,
 ) -> list[_Block]:
     return [
-        *_header(summary, samples),
+        *_header(summary, figures),
         *_stage_section(summary, charts["stage-time"]),
         *_figure_section("Funnel", charts["funnel"], "No funnel counts recorded."),
         *_figure_section("Rejections", charts["rejections"], "No rejections recorded."),
@@ -622,7 +653,7 @@ def _md_block(block: _Block, plots_dir_name: str) -> str:
 
 def render_markdown(
     summary: Mapping[str, Any],
-    samples: pl.DataFrame,
+    samples: Samples,
     plots_dir_name: str = PLOTS_DIR,
     *,
     base: str | Path | None = None,
@@ -632,7 +663,9 @@ def render_markdown(
     `base` is the directory the report goes to: the dataset and eval paths are linked relative
     to it (without one they are linked as given).
     """
-    return _markdown(_document(summary, samples, _charts(summary, samples), base), plots_dir_name)
+    figures = _sample_figures(samples)
+    blocks = _document(summary, figures, _charts(summary, figures), base)
+    return _markdown(blocks, plots_dir_name)
 
 
 def _markdown(blocks: Iterable[_Block], plots_dir_name: str) -> str:
@@ -681,10 +714,11 @@ def _html_block(block: _Block) -> str:
 
 
 def render_html(
-    summary: Mapping[str, Any], samples: pl.DataFrame, *, base: str | Path | None = None
+    summary: Mapping[str, Any], samples: Samples, *, base: str | Path | None = None
 ) -> str:
     """The report as one self-contained HTML file (plots inline; `base` as in Markdown)."""
-    return _html(_document(summary, samples, _charts(summary, samples), base))
+    figures = _sample_figures(samples)
+    return _html(_document(summary, figures, _charts(summary, figures), base))
 
 
 def _html(blocks: Iterable[_Block]) -> str:
@@ -701,14 +735,16 @@ def _html(blocks: Iterable[_Block]) -> str:
 
 
 def write_run_report(
-    summary: Mapping[str, Any], samples: pl.DataFrame, out_dir: str | Path
+    summary: Mapping[str, Any], samples: Samples, out_dir: str | Path
 ) -> tuple[Path, Path]:
-    """Write `report.md`, `report.html` and `report-plots/*.svg` under `out_dir`, atomically."""
+    """Write `report.md`, `report.html` and `report-plots/*.svg` under `out_dir`, atomically.
+    `samples` may be lazy (`pl.scan_parquet`): the report reads only counts from it."""
     out = Path(out_dir)
-    charts = _charts(summary, samples)
+    figures = _sample_figures(samples)
+    charts = _charts(summary, figures)
     for stem, chart in charts.items():
         write_text(bar_chart_svg(chart), out / PLOTS_DIR / f"{stem}.svg")
-    blocks = _document(summary, samples, charts, out)
+    blocks = _document(summary, figures, charts, out)
     md = write_text(_markdown(blocks, PLOTS_DIR), out / "report.md")
     html = write_text(_html(blocks), out / "report.html")
     return md, html
