@@ -238,3 +238,22 @@ def test_cli_reports_contamination_by_benchmark(tmp_path, monkeypatch):
     bad = CliRunner().invoke(app, [*args[:4], "--against", "nowhere.jsonl"])
     assert bad.exit_code == 2
     assert "nowhere.jsonl: does not exist" in " ".join(bad.output.split())
+
+
+def test_cli_checks_the_default_benchmarks_unless_told_not_to(tmp_path, monkeypatch):
+    """`c2c dedup` decontaminates as `c2c run` does: HumanEval by default."""
+    monkeypatch.chdir(tmp_path)
+    functions({**CLEAN, "min_path": LEAK_OF_129}).write_parquet("functions.parquet")
+    base = ["dedup", "functions.parquet", "-o", "unique.parquet", "--report", "report.json"]
+
+    done = CliRunner().invoke(app, base)
+    assert done.exit_code == 0, done.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["contaminated_by_benchmark"] == {"humaneval": 1}
+    assert sorted(pl.read_parquet("unique.parquet")["name"]) == sorted(CLEAN)
+
+    done = CliRunner().invoke(app, [*base, "--no-decontaminate"])
+    assert done.exit_code == 0, done.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["contaminated_by_benchmark"] == {}
+    assert sorted(pl.read_parquet("unique.parquet")["name"]) == sorted([*CLEAN, "min_path"])

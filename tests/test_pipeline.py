@@ -65,13 +65,17 @@ shard_rows = 40
 """
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One copy for every run: function origins name their file, so runs must share it."""
-    root = tmp_path_factory.mktemp("corpus")
+def copy_modules(root: Path) -> Path:
+    """A small real corpus: MODULES of this interpreter's standard library, copied flat."""
     for module in MODULES:
         shutil.copy(STDLIB / module, root / module.replace("/", "_"))
     return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy for every run: function origins name their file, so runs must share it."""
+    return copy_modules(tmp_path_factory.mktemp("corpus"))
 
 
 def _config(root: Path, corpus: Path) -> Path:

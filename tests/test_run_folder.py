@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
@@ -32,22 +31,8 @@ from case2code.steps.choices import EvalSplit
 from faults import c2c, error_line
 from hand_functions import run_hand_functions
 from test_evalsplit import INPUTS, SOURCE, WRITTEN
+from test_pipeline import _outputs, copy_modules
 
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
-MODULES = (
-    "colorsys.py",
-    "heapq.py",
-    "statistics.py",
-    "fnmatch.py",
-    "base64.py",
-    "quopri.py",
-    "difflib.py",
-    "calendar.py",
-    "stringprep.py",
-    "bisect.py",
-    "html/__init__.py",
-    "operator.py",
-)
 # Small shards so a kill lands between shards of a stage; a share that holds some out.
 CONFIG = """
 [run]
@@ -72,10 +57,7 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    for module in MODULES:
-        shutil.copy(STDLIB / module, root / module.replace("/", "_"))
-    return root
+    return copy_modules(tmp_path_factory.mktemp("corpus"))
 
 
 def _config(root: Path, corpus: Path, rounds: int = 2, seed: int = 0, name: str = "run") -> Path:
@@ -83,12 +65,6 @@ def _config(root: Path, corpus: Path, rounds: int = 2, seed: int = 0, name: str 
     path = root / f"{name}.toml"
     path.write_text(CONFIG.format(corpus=corpus, rounds=rounds, seed=seed))
     return path
-
-
-def _outputs(out: Path) -> dict[str, bytes]:
-    """The files a user takes away: the dataset and the evaluation split."""
-    names = [*sorted((out / "dataset").rglob("*")), out / "eval" / "case2code-eval.jsonl"]
-    return {str(p.relative_to(out)): p.read_bytes() for p in names if p.is_file()}
 
 
 @pytest.fixture(scope="module")

@@ -289,19 +289,27 @@ def dedup_command(
             metavar="BENCHMARK",
             help="Drop near-duplicates of this benchmark's solutions: humaneval, or a "
             "JSONL/JSON/Parquet file (HumanEval, MBPP, Case2Code or code/source column). "
-            "Repeatable.",
+            "Repeatable. Default: the pipeline's (humaneval).",
         ),
     ] = None,
+    decontaminate: Annotated[
+        bool,
+        typer.Option(help="Check the benchmarks (--against, else the default ones)."),
+    ] = True,
     threshold: Annotated[float, typer.Option(help="Jaccard similarity of duplicates.")] = 0.7,
     ngram: Annotated[int, typer.Option(help="Tokens per shingle.")] = 5,
     permutations: Annotated[int, typer.Option(help="MinHash permutations.")] = 256,
     bands: Annotated[int, typer.Option(help="LSH bands.")] = 42,
     rows: Annotated[int, typer.Option(help="LSH rows per band.")] = 6,
     verify: Annotated[
-        bool, typer.Option(help="Check candidates' estimated Jaccard before merging.")
+        bool, typer.Option(help="Check candidates' exact Jaccard before merging.")
     ] = True,
     structural: Annotated[
         bool, typer.Option(help="Rename identifiers to placeholders: renamed copies match.")
+    ] = False,
+    raw_text: Annotated[
+        bool,
+        typer.Option(help="Compare tokens as written: comments, docstrings and quoting count."),
     ] = False,
     keep: Annotated[
         str, typer.Option(help="Who represents a cluster: shortest, first or score.")
@@ -312,9 +320,12 @@ def dedup_command(
     threads: Annotated[int, typer.Option(help="Threads; 0 = one per core.")] = 0,
 ) -> None:
     """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
+    from case2code.benchmarks import DEFAULT_BENCHMARKS
     from case2code.dedup import DedupConfig, dedup_parquet, write_report
 
     check_outputs(files=(output, all_rows, report), inputs=[functions, *(against or ())])
+    # As `c2c run` does: a benchmark's solutions never reach training data unless asked.
+    benchmarks = (list(against or DEFAULT_BENCHMARKS)) if decontaminate else []
     config = DedupConfig(
         ngram=ngram,
         permutations=permutations,
@@ -323,12 +334,13 @@ def dedup_command(
         threshold=threshold,
         verify=verify,
         structural=structural,
+        raw_text=raw_text,
         keep=keep,  # type: ignore[arg-type]
         score_column=score_column,
         threads=threads,
     )
     with console.status("deduplicating"):
-        result = dedup_parquet(functions, output, config, against=against, all_rows=all_rows)
+        result = dedup_parquet(functions, output, config, against=benchmarks, all_rows=all_rows)
     table = two_column_table("dedup summary")
     table.add_row("functions", f"{result.functions:,}")
     table.add_row("kept", f"{result.kept:,}")
