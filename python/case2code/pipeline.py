@@ -263,7 +263,7 @@ class Pipeline:
         write_text(json.dumps(summary, indent=2, default=str) + "\n", self.out / "run.json")
         from case2code.report import write_run_report
 
-        write_run_report(summary, pl.read_parquet(self.table("assemble")), self.out)
+        write_run_report(summary, pl.scan_parquet(self.table("assemble")), self.out)
         return summary
 
     def _stage(self, name: str, upstream: str) -> str:
