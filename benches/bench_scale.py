@@ -62,6 +62,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup_mutations
+from case2code.export import SHARD_ROWS
 from case2code.markers import MARKER
 from case2code.run_config import STAGES
 from readme_block import add_block, load, publish, wrap
@@ -498,9 +499,17 @@ def markdown_b(part: dict[str, Any]) -> list[str]:
         f"{part['peak_growth']:.2f}{TIMES} (target <= {TARGET_GROWTH}{TIMES}: "
         f"{met(part['peak_growth'] <= TARGET_GROWTH)}); extract and dedup do the same work at "
         f"both sizes, so the stages after them are the test: their peak {small:,.0f} {ARROW} "
-        f"{large:,.0f} MB ({part['late_peak_growth']:.2f}{TIMES}).",
+        f"{large:,.0f} MB ({part['late_peak_growth']:.2f}{TIMES}), highest in "
+        f"{peak_stage(part[str(PIPELINE_SIZES[1])])}. Export writes the dataset a shard at a "
+        f"time, and a shard holds up to `shard_rows` ({SHARD_ROWS:,}) samples in memory: "
+        f"below that its peak grows with the samples.",
     ]
     return lines
+
+
+def peak_stage(run: dict[str, Any]) -> str:
+    """The stage in which the `c2c` process peaked."""
+    return max(run["stages"], key=lambda stage: run["stages"][stage]["c2c_mb"])
 
 
 def markdown_c(part: dict[str, Any]) -> list[str]:
