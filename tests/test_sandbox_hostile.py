@@ -298,21 +298,25 @@ def test_the_host_process_is_not_the_guest():
 
 
 def _workers() -> set[int]:
-    """This process's sandbox worker processes."""
+    """This process's sandbox worker processes: every process whose parent is this one (a
+    child of a thread has the process as its parent; /proc/<tid>/children misses children
+    whose thread has exited) and whose command line names the worker."""
     found = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        # Threads and children come and go while we look: a vanished one is skipped.
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        # Processes come and go while we look: a vanished one is skipped.
         try:
-            children = (task / "children").read_text().split()
+            status = (proc / "status").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        for child in children:
-            try:
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if b"_sandbox_worker" in cmdline:
-                found.add(int(child))
+        parent = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), ""
+        )
+        if parent == me and b"_sandbox_worker" in cmdline:
+            found.add(int(proc.name))
     return found
 
 
