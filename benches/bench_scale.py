@@ -240,15 +240,19 @@ def run_corpus(corpus: Path, folder: Path) -> dict[str, Any]:
 
 
 def descendants(pid: int) -> list[int]:
-    """The process ids below `pid` (the sandbox workers), from /proc's children lists."""
+    """The process ids below `pid` (the sandbox workers), by each process's parent id in
+    /proc/<id>/stat (a thread's children list misses a worker whose spawning thread exited)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
     found, todo = [], [pid]
     while todo:
-        parent = todo.pop()
-        try:
-            text = Path(f"/proc/{parent}/task/{parent}/children").read_text()
-        except OSError:
-            continue
-        children = [int(child) for child in text.split()]
+        children = parents.get(todo.pop(), [])
         found += children
         todo += children
     return found
