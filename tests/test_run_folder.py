@@ -31,7 +31,7 @@ from case2code.steps.choices import EvalSplit
 from faults import c2c, error_line
 from hand_functions import run_hand_functions
 from test_evalsplit import INPUTS, SOURCE, WRITTEN
-from test_pipeline import _outputs, copy_modules
+from test_pipeline import _outputs, _wait_for, copy_modules
 
 # Small shards so a kill lands between shards of a stage; a share that holds some out.
 CONFIG = """
@@ -84,17 +84,6 @@ def _start(config: Path) -> subprocess.Popen[str]:
         env=ENV,
         start_new_session=True,  # the sandbox's worker processes are in its group
     )
-
-
-def _wait_for(pattern: str, root: Path, process: subprocess.Popen[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if list(root.glob(pattern)):
-            return
-        if process.poll() is not None:
-            pytest.fail(f"the run ended before {pattern} appeared: {process.stderr.read()}")
-        time.sleep(0.02)
-    pytest.fail(f"{pattern} did not appear in {timeout} s")
 
 
 def _kill_mid_inputs(config: Path) -> None:

@@ -197,8 +197,7 @@ impl Runner {
                 .iter()
                 .map(|&(job, first, end)| self.task(jobs, job, first, end, probe))
                 .collect();
-            let (end, session, _) =
-                self.run_instance(RUN_DRIVER, tasks, PIPE_BYTES, self.limits.fuel_per_case);
+            let (end, session) = self.run_instance(tasks);
             for (job, case, outcome) in session.outcomes {
                 results[job][case] = Some(outcome);
             }
@@ -273,15 +272,9 @@ impl Runner {
         }
     }
 
-    /// One instance running `code` in a single `turn`; returns how it ended, the door session
-    /// (the outcomes it reported) and its raw stdout.
-    fn run_instance(
-        &self,
-        code: &str,
-        tasks: VecDeque<Task>,
-        pipe_bytes: usize,
-        fuel: u64,
-    ) -> (End, Session, Vec<u8>) {
+    /// One instance running the driver over `tasks` in a single `turn`; returns how it ended
+    /// and the door session (the outcomes it reported).
+    fn run_instance(&self, tasks: VecDeque<Task>) -> (End, Session) {
         let ticks = self
             .limits
             .wall_ms_per_case
@@ -292,20 +285,19 @@ impl Runner {
             (self.limits.fuel_per_case, self.limits.fuel_per_definition),
             ticks,
         );
-        let os = match guest_os(&self.stdlib_dir, pipe_bytes) {
+        let os = match guest_os(&self.stdlib_dir, PIPE_BYTES) {
             Ok(os) => os,
             Err(e) => {
                 return (
                     End::Stopped(crash(format!("setting up WASI: {e}"))),
                     session,
-                    Vec::new(),
                 );
             }
         };
         let cap = MemoryCap::new(self.limits.memory_bytes as usize);
         let mut store = Store::new(self.pre.module().engine(), Guest { os, cap, session });
         store.limiter(|g| &mut g.cap);
-        let end = match self.drive(&mut store, code, fuel, ticks) {
+        let end = match self.drive(&mut store, ticks) {
             Ok(0) => End::Finished,
             Ok(code) => {
                 let stderr =
@@ -317,25 +309,18 @@ impl Runner {
             }
             Err(e) => End::Stopped(classify(&e, store.data().cap.hit)),
         };
-        let stdout = store.data().os.stdout.contents().to_vec();
         let session = std::mem::replace(
             &mut store.data_mut().session,
             Session::new(VecDeque::new(), (0, 0), 0),
         );
-        (end, session, stdout)
+        (end, session)
     }
 
-    fn drive(
-        &self,
-        store: &mut Store<Guest>,
-        code: &str,
-        fuel: u64,
-        ticks: u64,
-    ) -> wasmtime::Result<i32> {
-        store.set_fuel(fuel)?;
+    fn drive(&self, store: &mut Store<Guest>, ticks: u64) -> wasmtime::Result<i32> {
+        store.set_fuel(self.limits.fuel_per_case)?;
         store.set_epoch_deadline(ticks);
         let instance = self.pre.instantiate(&mut *store)?;
-        run_turn(store, &instance, code)
+        run_turn(store, &instance, RUN_DRIVER)
     }
 }
 
