@@ -159,3 +159,15 @@ def test_stage_command_defaults_are_the_dataclass_defaults(command: str) -> None
 def test_shard_option_is_the_partition_size(command: str) -> None:
     params = {p.name: p for p in _commands()[command].params}
     assert params["shard_functions"].default == PARTITION_FUNCTIONS
+
+
+def test_executor_keys_are_checked() -> None:
+    ray = from_mapping({"run": {"executor": "ray", "ray_address": "auto"}})
+    assert (ray.executor, ray.ray_address) == ("ray", "auto")
+    unknown = r"my.toml \[run\]: executor = 'rey' is not one of local, ray \(did you mean 'ray'"
+    with pytest.raises(C2CError, match=unknown):
+        from_mapping({"run": {"executor": "rey"}}, "my.toml")
+    with pytest.raises(C2CError, match=r"ray_address = 'auto' is set but executor = 'local'"):
+        from_mapping({"run": {"ray_address": "auto"}}, "my.toml")
+    with pytest.raises(C2CError, match=r'executor = "ray" with generator = "vllm"'):
+        from_mapping({"run": {"executor": "ray"}, "inputs": {"generator": "vllm", "model": "m"}})

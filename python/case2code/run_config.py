@@ -28,6 +28,7 @@ from case2code.assemble import MIN_SHOWN, AssembleConfig
 from case2code.benchmarks import NAMED as NAMED_BENCHMARKS
 from case2code.dedup import DedupConfig
 from case2code.errors import C2CError
+from case2code.executors import EXECUTORS
 from case2code.executors.local import PARTITION_FUNCTIONS
 from case2code.export import FORMATS, SHARD_ROWS
 from case2code.extract import ExtractConfig
@@ -74,6 +75,8 @@ class RunConfig:
     max_functions: int = 0  # after dedup, a seeded sample of this many; 0 keeps all
     shard_functions: int = PARTITION_FUNCTIONS  # functions per partition, a resume shard each
     workers: int = 0  # sandbox worker processes; 0: one per core
+    executor: str = "local"  # local, or ray: each partition of a step on a Ray actor
+    ray_address: str | None = None  # the Ray cluster to join; None: a Ray on this machine
     against: tuple[str, ...] = ("humaneval",)  # benchmarks to decontaminate against
     eval_share: float = 0.02  # functions held out for the evaluation split
     eval_max: int = 500
@@ -96,7 +99,21 @@ class RunConfig:
             raise C2CError(f"formats: name at least one of {', '.join(FORMATS)}")
         known_names("formats", self.formats, FORMATS, noun="format")
         one_of("until", self.until, STAGES)
+        self._check_executor()
         self._check_cases_fit()
+
+    def _check_executor(self) -> None:
+        one_of("executor", self.executor, EXECUTORS)
+        if self.ray_address is not None and self.executor != "ray":
+            raise C2CError(
+                f"ray_address = {self.ray_address!r} is set but executor = {self.executor!r}: "
+                'set executor = "ray" to run on that cluster'
+            )
+        if self.executor == "ray" and self.generator.name == "vllm":
+            raise C2CError(
+                'executor = "ray" with generator = "vllm" is not supported yet (every actor '
+                'would load the model): serve it with vLLM and use generator = "openai"'
+            )
 
     def _check_cases_fit(self) -> None:
         """The assemble settings ask for no more cases than a function gets inputs: otherwise
@@ -122,6 +139,8 @@ _RUN_KEYS = {
     "max_functions",
     "shard_functions",
     "workers",
+    "executor",
+    "ray_address",
     "eval_share",
     "eval_max",
     "until",

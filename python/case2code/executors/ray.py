@@ -1,0 +1,215 @@
+"""The Ray executor: the same steps, partitions, shards and output as the local executor, with
+each partition processed by a Ray actor, on this machine or on a Ray cluster.
+
+How it maps onto Ray:
+
+- **Partitions** are the local executor's (`executors/partitions.py`): ranges of sorted
+  `function_id`, `partition_functions` ids each, every input table read for a range on the
+  driver. The resume stamp is the same too, so a Ray run resumes a local run's shards and back.
+- **Actors**: one Ray actor per CPU of the cluster (`actors`, `cpus_per_actor` CPUs each,
+  default 1), created with the step; each opens `step.worker()` once (for the inputs and
+  execute steps, one `Sandbox`: build the step with as many sandbox workers as
+  `cpus_per_actor`, one by default) and closes it when the step's partitions are done.
+  A partition goes to whichever actor is free (`ray.wait` on the running ones), so a slow
+  partition holds up one actor, not the others. Ray places the actors on the cluster's nodes.
+- **Order and resume**: a finished partition comes back to the driver, is checked against the
+  step's schema and stored as a resume shard in `<output>.parts/` (`ShardedOutput`, atomic);
+  the shards are merged in id order at the end, so the output is the local executor's row for
+  row whatever order the partitions finished in. A killed run restarted computes only the
+  partitions without a shard; progress counts the resumed ones first.
+- **Failures**: a step's error (a `C2CError`) stops the run with the same message, the
+  finished shards kept; a lost actor (a node gone, a process killed) is restarted by Ray and
+  its partition retried (`RETRIES`; a step is deterministic, so a retry gives the same rows),
+  then the run stops with a C2CError naming the partition. The actors are killed on any error
+  or Ctrl-C.
+- **The sandbox on a node**: `Sandbox` compiles the WebAssembly interpreter once per machine
+  into the user's cache folder (`case2code.sandbox.cache_dir()`: `$C2C_CACHE_DIR/sandbox`, else
+  `~/.cache/case2code/sandbox`), so actors on a node share one compiled copy; its writes are
+  atomic, so actors starting together on a cold node each compile (about two minutes) and the
+  last rename wins.
+
+Why plain actors and not `ray.data` `map_batches`: a step reads several tables co-partitioned
+by exact id ranges (the resume shards are named by those ranges), while Ray Data cuts one
+dataset into blocks of its own choosing; the driver needs each partition's completion to store
+its shard and move the progress; and the sandbox must be closed when the step ends. A pool of
+actors fed one partition at a time gives all three with Ray's own scheduling of the actors.
+
+Limits: the driver reads every partition and writes every shard (a node's disk and network
+bound the rows per second; the work per row, in the sandbox, is on the actors), so the run
+folder needs no shared file system; every node needs case2code installed (the same version)
+and Ray's Python. Global steps (`decide`) run on the driver, on their summary columns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+
+from case2code.errors import C2CError
+from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor, Progress
+from case2code.executors.partitions import _conform, _Memory, _Plan, _Shards, _Table, read_partition
+from case2code.steps.base import Partition, Process, Schema, Stats, Step
+from case2code.validate import at_least
+
+# Times Ray restarts a lost actor and retries its partition (never a step's own error).
+RETRIES = 2
+
+
+def import_ray() -> ModuleType:
+    """The `ray` module, or a C2CError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise C2CError(
+            "the Ray executor needs Ray: pip install 'case2code[ray]' (or 'ray[data]')"
+        ) from None
+    return ray
+
+
+def connect(address: str | None = None, local_cpus: int | None = None) -> ModuleType:
+    """Ray, connected: to the cluster at `address`, or else to the one this process already
+    joined, or else a Ray started on this machine with `local_cpus` CPUs (None: every core)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    try:
+        if address:
+            ray.init(address=address, include_dashboard=False, logging_level="warning")
+        else:
+            ray.init(num_cpus=local_cpus, include_dashboard=False, logging_level="warning")
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = f"the Ray cluster at {address}" if address else "a Ray on this machine"
+        raise C2CError(f"cannot connect to {where}: {error}") from None
+    return ray
+
+
+class StepActor:
+    """Runs one step's partitions in a Ray actor: its worker (a sandbox) opened once."""
+
+    def __init__(self, step: Step) -> None:
+        self._worker: AbstractContextManager[Process] = step.worker()
+        self._process = self._worker.__enter__()
+
+    def process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        return self._process(partition)
+
+    def close(self) -> None:
+        self._worker.__exit__(None, None, None)
+
+
+class RayExecutor(LocalExecutor):
+    """`LocalExecutor`'s interface (`run`, `decide`, `progress`), each partition processed by
+    a Ray actor. `actors`: how many (None: the cluster's CPUs / `cpus_per_actor`)."""
+
+    def __init__(
+        self,
+        partition_functions: int = PARTITION_FUNCTIONS,
+        progress: Progress | None = None,
+        *,
+        address: str | None = None,
+        actors: int | None = None,
+        cpus_per_actor: int = 1,
+        local_cpus: int | None = None,
+    ) -> None:
+        super().__init__(partition_functions, progress=progress)
+        at_least(1, cpus_per_actor=cpus_per_actor)
+        if actors is not None:
+            at_least(1, actors=actors)
+        self.address, self.actors, self.local_cpus = address, actors, local_cpus
+        self.cpus_per_actor = cpus_per_actor
+        self.ray = import_ray()  # a missing Ray is an error before any work
+
+    def _compute(
+        self,
+        step: Step,
+        tables: Sequence[_Table],
+        plan: _Plan,
+        pending: list[int],
+        store: _Memory | _Shards,
+        expected: Schema,
+    ) -> None:
+        total = sum(plan.sizes)
+        done = total - sum(plan.sizes[i] for i in pending)
+        if self.progress and done:
+            self.progress(done, total)
+        if not pending:
+            return
+        connect(self.address, self.local_cpus)
+        with self._pool(step, len(pending)) as actors:
+            for index, frame, stats in self._dispatch(actors, tables, plan, pending):
+                store.put(index, _conform(frame, expected, step, index), stats)
+                done += plan.sizes[index]
+                if self.progress:
+                    self.progress(done, total)
+
+    def _actor_count(self, partitions: int) -> int:
+        if self.actors is not None:
+            wanted = self.actors
+        else:
+            cpus = self.ray.cluster_resources().get("CPU", 1)
+            wanted = max(1, int(cpus // self.cpus_per_actor))
+        return min(wanted, partitions)
+
+    @contextmanager
+    def _pool(self, step: Step, partitions: int) -> Iterator[list[Any]]:
+        """The step's actors; closed (their workers' resources released) when the step is
+        done, killed on an error or a Ctrl-C."""
+        ray = self.ray
+        remote = ray.remote(
+            num_cpus=self.cpus_per_actor, max_restarts=RETRIES, max_task_retries=RETRIES
+        )(StepActor)
+        # The step itself, not an object-store reference: a restarted actor needs it again.
+        actors = [remote.remote(step) for _ in range(self._actor_count(partitions))]
+        try:
+            yield actors
+        except BaseException:
+            for actor in actors:
+                ray.kill(actor)
+            raise
+        self._get([actor.close.remote() for actor in actors], f"step {step.name} closing")
+        for actor in actors:
+            ray.kill(actor)
+
+    def _dispatch(
+        self, actors: list[Any], tables: Sequence[_Table], plan: _Plan, pending: list[int]
+    ) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
+        """(index, table, stats) of every pending partition, as they finish; each partition
+        read when an actor is free to take it."""
+        queue, idle = deque(pending), list(actors)
+        running: dict[Any, tuple[int, Any]] = {}
+        while queue or running:
+            while queue and idle:
+                index, actor = queue.popleft(), idle.pop()
+                partition = read_partition(tables, plan, index)
+                running[actor.process.remote(partition)] = (index, actor)
+            [finished], _ = self.ray.wait(list(running), num_returns=1)
+            index, actor = running.pop(finished)
+            frame, stats = self._get(finished, f"partition {index} of {plan.count}")
+            idle.append(actor)
+            yield index, frame, stats
+
+    def _get(self, ref: Any, what: str) -> Any:
+        """A result, with a step's own error raised as it is and Ray's failures as a
+        C2CError naming what was lost."""
+        ray = self.ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as error:
+            if isinstance(error.cause, C2CError):
+                raise error.cause from None
+            raise
+        except ray.exceptions.RayActorError as error:
+            raise C2CError(
+                f"ray: the actor running {what} was lost ({_first_line(error)}); the finished "
+                "partitions are kept: run again to resume"
+            ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
