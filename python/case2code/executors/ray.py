@@ -89,17 +89,26 @@ def connect(address: str | None = None, local_cpus: int | None = None) -> Module
 
 
 class StepActor:
-    """Runs one step's partitions in a Ray actor: its worker (a sandbox) opened once."""
+    """Runs one step's partitions in a Ray actor: its worker (a sandbox) opened once. A worker
+    that cannot open (no sandbox on that node) raises its error at the first partition, as the
+    step's own error: an actor that died in its constructor would only say that it died."""
 
     def __init__(self, step: Step) -> None:
         self._worker: AbstractContextManager[Process] = step.worker()
-        self._process = self._worker.__enter__()
+        self._error: Exception | None = None
+        try:
+            self._process = self._worker.__enter__()
+        except Exception as error:
+            self._error = error
 
     def process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        if self._error is not None:
+            raise self._error
         return self._process(partition)
 
     def close(self) -> None:
-        self._worker.__exit__(None, None, None)
+        if self._error is None:
+            self._worker.__exit__(None, None, None)
 
 
 class RayExecutor(LocalExecutor):
