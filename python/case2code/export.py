@@ -5,10 +5,12 @@ Samples are sorted by `sample_id` and written as sharded `data/train-XXXXX-of-YY
 (`README.md`) whose YAML front matter points Hugging Face `datasets.load_dataset(out_dir)` at the
 Parquet shards.
 
-A Parquet table (the pipeline's samples) is streamed in bounded memory: copied a row group's
-worth at a time in training layout (less the evaluation split's functions), sorted only when
-not already in sample_id order, then written a shard at a time; the card's figures are streaming
-queries. A frame in memory gives the same files.
+Memory does not grow with the samples or with `shard_rows`: a Parquet table (the pipeline's
+samples) is copied PIECE_ROWS rows at a time in training layout (less the evaluation split's
+functions) into a scratch file, sorted only when not already in sample_id order; every shard,
+of a frame or of that file, is written PIECE_ROWS rows at a time (its Parquet file through
+polars' streaming sink, in row groups of SHARD_ROW_GROUP_ROWS; its JSON lines appended), and the
+card's figures are streaming queries. A frame in memory gives the same files.
 
 DIGEST is 16 hex digits of SHA-256 over the rows, and the card's `data_files` pattern names it.
 Why: for a local folder with a `configs:` block, `datasets` keys its cache on the card's YAML and
@@ -24,19 +26,21 @@ template id, origin and licence fields when present).
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from case2code.assemble import REPR_ERROR_EXPLANATION, UNSTABLE_EXPLANATION
-from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet, write_text
 from case2code.atomic import _publish as publish  # a file written by a function, atomically
+from case2code.atomic import sink_parquet, write_text
 from case2code.errors import C2CError
 from case2code.tables import parquet_slices, require_columns
 
@@ -59,7 +63,12 @@ SHARD_ROWS = 50_000  # rows per shard file
 DIGEST_CHARS = 16
 # Shards written before their digest is known, and the scratch copy of the samples.
 STAGED, SCRATCH = ".staged-", ".scratch-"
-PIECE_ROWS = 4_096  # rows turned into JSON text at once
+# Rows read, copied or turned into JSON text at once (samples run to several KB each: 256 of
+# them, about 1 MB, keep the export's peak flat from a few thousand samples up).
+PIECE_ROWS = 256
+# Rows per row group of a Parquet shard (what its writer holds): a shard of up to this many
+# rows is one row group, byte for byte what `write_parquet` writes.
+SHARD_ROW_GROUP_ROWS = 1_024
 # Ours, digest or not (exports before the digest had none): a re-export removes stale ones.
 SHARD_NAME = re.compile(
     rf"{SPLIT}-\d{{5}}-of-\d{{5}}(-[0-9a-f]{{{DIGEST_CHARS}}})?\.(parquet|jsonl)"
@@ -123,7 +132,8 @@ def content_digest(table: pl.DataFrame, shard_rows: int) -> str:
     shards: `write_shards` computes the same while writing them)."""
     digest = hashlib.sha256()
     for start in range(0, table.height, shard_rows):
-        digest.update(table.slice(start, shard_rows).write_ndjson().encode())
+        for text in _json_pieces(table, start, min(shard_rows, table.height - start)):
+            digest.update(text)
     return digest.hexdigest()[:DIGEST_CHARS]
 
 
@@ -146,34 +156,79 @@ def _remove_stale(data_dir: Path, keep: Iterable[Path]) -> None:
             path.unlink()
 
 
-def _slices(table: pl.DataFrame | list[Path], shard_rows: int) -> Iterator[pl.DataFrame]:
-    """The table's shards in order: slices of a frame, or of Parquet files read a shard at a
-    time (each slice a query of its own that reads only the files it spans)."""
+def _pieces(table: pl.DataFrame | list[Path], start: int, rows: int) -> Iterator[pl.DataFrame]:
+    """Rows `start` to `start + rows` of the table, PIECE_ROWS at a time: slices of a frame, or
+    of Parquet files (each slice a query of its own that reads only the row groups it spans)."""
+    for begin in range(start, start + rows, PIECE_ROWS):
+        take = min(PIECE_ROWS, start + rows - begin)
+        if isinstance(table, pl.DataFrame):
+            yield table.slice(begin, take)
+        else:
+            yield pl.scan_parquet(table).slice(begin, take).collect()
+
+
+def _row_count(table: pl.DataFrame | list[Path]) -> int:
     if isinstance(table, pl.DataFrame):
-        for start in range(0, table.height, shard_rows):
-            yield table.slice(start, shard_rows)
-        return
-    rows = pl.scan_parquet(table).select(pl.len()).collect().item()
-    for start in range(0, rows, shard_rows):
-        yield pl.scan_parquet(table).slice(start, shard_rows).collect().rechunk()
+        return table.height
+    return pl.scan_parquet(table).select(pl.len()).collect().item()
 
 
-def _json_lines(shard: pl.DataFrame) -> Iterator[str]:
-    """The shard as JSON lines, a piece at a time (the text of a whole shard is several
-    times the size of its rows)."""
-    for start in range(0, shard.height, PIECE_ROWS):
-        yield shard.slice(start, PIECE_ROWS).write_ndjson()
+def _schema(table: pl.DataFrame | list[Path]) -> pl.Schema:
+    if isinstance(table, pl.DataFrame):
+        return table.schema
+    return pl.scan_parquet(table).collect_schema()
 
 
-def _write_shard(shard: pl.DataFrame, path: Path, fmt: str, digest: Any) -> Path:
-    """One shard file; a JSON lines one also feeds its text to the content digest."""
-    if fmt == "parquet":
-        return write_parquet(shard, path)
+def _stream(pieces: Callable[[], Iterator[pl.DataFrame]], schema: pl.Schema) -> pl.LazyFrame:
+    """The frames `pieces()` yields, as one lazy frame that polars reads a piece at a time: its
+    Parquet sink then holds a row group's worth of rows, never the whole table."""
+
+    def source(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _: Any
+    ) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        for piece in pieces():
+            if predicate is not None:
+                piece = piece.filter(predicate)
+            if with_columns is not None:
+                piece = piece.select(with_columns)
+            if left is not None:
+                piece, left = piece.head(left), left - min(left, piece.height)
+            yield piece
+            if left == 0:
+                return
+
+    return register_io_source(source, schema=schema)
+
+
+def _write_parquet_shard(
+    table: pl.DataFrame | list[Path], start: int, rows: int, path: Path
+) -> Path:
+    """One Parquet shard, in row groups of SHARD_ROW_GROUP_ROWS: the bytes `write_parquet`
+    gives the same rows with that row group size, whether they come from a frame or files."""
+    stream = _stream(lambda: _pieces(table, start, rows), _schema(table))
+    return sink_parquet(stream, path, row_group_size=SHARD_ROW_GROUP_ROWS)
+
+
+def _json_pieces(table: pl.DataFrame | list[Path], start: int, rows: int) -> Iterator[memoryview]:
+    """The shard's rows as JSON lines (UTF-8), a piece at a time: the text of a whole shard is
+    several times the size of its rows, and as bytes from polars, not a `str` (which takes 4
+    bytes a character once one is outside Latin-1, and then another copy to encode)."""
+    for piece in _pieces(table, start, rows):
+        buffer = io.BytesIO()
+        piece.write_ndjson(buffer)
+        yield buffer.getbuffer()
+
+
+def _write_jsonl_shard(
+    table: pl.DataFrame | list[Path], start: int, rows: int, path: Path, digest: Any
+) -> Path:
+    """One JSON lines shard; its text also feeds the content digest."""
 
     def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as file:
-            for text in _json_lines(shard):
-                digest.update(text.encode())
+        with open(tmp, "wb") as file:
+            for text in _json_pieces(table, start, rows):
+                digest.update(text)
                 file.write(text)
 
     return publish(path, write)
@@ -182,21 +237,26 @@ def _write_shard(shard: pl.DataFrame, path: Path, fmt: str, digest: Any) -> Path
 def write_shards(
     table: pl.DataFrame | list[Path], out_dir: Path, formats: Sequence[str], shard_rows: int
 ) -> tuple[str, int, list[Path]]:
-    """Write `table` (a frame, or Parquet files streamed a shard at a time), in its order, as
-    this export's shards under `out_dir`/data and remove other exports' shards; returns
-    (digest, shard count, files). The digest names the files but is known only after the
+    """Write `table` (a frame, or Parquet files), in its order, as this export's shards under
+    `out_dir`/data and remove other exports' shards; returns (digest, shard count, files).
+    Every shard is written a piece of PIECE_ROWS rows at a time, so memory does not grow with
+    `shard_rows` or with the table. The digest names the files but is known only after the
     last shard: each is staged under a temporary name, then renamed."""
     data = out_dir / "data"
     digest = hashlib.sha256()
     staged: list[tuple[Path, str]] = []
-    for index, shard in enumerate(_slices(table, shard_rows)):
-        staged += [
-            (_write_shard(shard, data / f"{STAGED}{index:05d}.{fmt}", fmt, digest), fmt)
-            for fmt in formats
-        ]
+    total = _row_count(table)
+    for index, start in enumerate(range(0, total, shard_rows)):
+        rows = min(shard_rows, total - start)
+        for fmt in formats:
+            path = data / f"{STAGED}{index:05d}.{fmt}"
+            if fmt == "parquet":
+                staged.append((_write_parquet_shard(table, start, rows, path), fmt))
+            else:
+                staged.append((_write_jsonl_shard(table, start, rows, path, digest), fmt))
         if "jsonl" not in formats:
-            for text in _json_lines(shard):
-                digest.update(text.encode())
+            for text in _json_pieces(table, start, rows):
+                digest.update(text)
     name, count = digest.hexdigest()[:DIGEST_CHARS], len(staged) // len(formats)
     files = []
     for position, (path, fmt) in enumerate(staged):
@@ -238,29 +298,49 @@ def _sample_order(
     samples: pl.DataFrame | str | Path, kept: pl.Expr, scratch: Path
 ) -> Iterator[pl.DataFrame | list[Path]]:
     """The kept samples in training layout and sample_id order. A frame is sorted in memory;
-    a Parquet file is copied a row group's worth at a time into scratch files (removed after),
-    kept as they are when already in order (the pipeline's tables, sorted by function id,
-    are), else sorted by polars' streaming engine into one."""
+    a Parquet file is copied PIECE_ROWS rows at a time into a scratch file (removed after),
+    kept as it is when already in order (the pipeline's tables, sorted by function id, are),
+    else sorted by polars' streaming engine into another."""
     if isinstance(samples, pl.DataFrame):
         yield training_layout(samples.filter(kept))
         return
     scratch.mkdir(parents=True, exist_ok=True)
-    parts: list[Path] = []
+    for left in scratch.glob(f"{SCRATCH}*"):  # by an interrupted export
+        left.unlink()
+    copy, ordered = scratch / f"{SCRATCH}copy.parquet", scratch / f"{SCRATCH}sorted.parquet"
     try:
-        for index, (_, piece) in enumerate(parquet_slices(samples, None, TABLE_ROW_GROUP_ROWS)):
-            piece = _layout(piece.lazy().filter(kept)).collect()
-            parts.append(write_parquet(piece, scratch / f"{SCRATCH}{index:05d}.parquet"))
-        ids = pl.scan_parquet(parts).select("sample_id").collect()["sample_id"]
-        if not ids.is_sorted():
-            ordered = scratch / f"{SCRATCH}sorted.parquet"
-            sorted_rows = pl.scan_parquet(parts).sort("sample_id")
-            parts.append(sink_parquet(sorted_rows, ordered, row_group_size=TABLE_ROW_GROUP_ROWS))
-            yield parts[-1:]
+        if _copy_kept(Path(samples), kept, copy):
+            yield [copy]
         else:
-            yield parts
+            sorted_rows = pl.scan_parquet(copy).sort("sample_id")
+            sink_parquet(sorted_rows, ordered, row_group_size=PIECE_ROWS)
+            copy.unlink()
+            yield [ordered]
     finally:
-        for part in parts:
-            part.unlink(missing_ok=True)
+        copy.unlink(missing_ok=True)
+        ordered.unlink(missing_ok=True)
+
+
+def _copy_kept(samples: Path, kept: pl.Expr, copy: Path) -> bool:
+    """Copy the kept rows of `samples` in training layout to `copy`, in row groups of
+    PIECE_ROWS, reading PIECE_ROWS rows at a time; returns whether they are in sample_id
+    order (checked piece by piece on the way)."""
+    in_order = True
+
+    def pieces() -> Iterator[pl.DataFrame]:
+        nonlocal in_order
+        last: str | None = None
+        for _, piece in parquet_slices(samples, None, PIECE_ROWS):
+            piece = _layout(piece.lazy().filter(kept)).collect()
+            ids = piece["sample_id"]
+            if piece.height:
+                in_order &= ids.is_sorted() and (last is None or last <= ids[0])
+                last = ids[-1]
+            yield piece
+
+    schema = _layout(pl.scan_parquet(samples)).collect_schema()
+    sink_parquet(_stream(pieces, schema), copy, row_group_size=PIECE_ROWS)
+    return in_order
 
 
 # ---------------------------------------------------------------- the dataset card
