@@ -6,6 +6,7 @@ a hard kill of the driver. Skipped when Ray is not installed (`pip install 'case
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import os
 import signal
@@ -58,7 +59,7 @@ def ray_address() -> Iterator[str]:
     ray.init(
         num_cpus=2,
         include_dashboard=False,
-        logging_level="warning",
+        logging_level=logging.WARNING,
         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}},
     )
     yield ray.get_runtime_context().gcs_address

@@ -11,7 +11,10 @@ How it maps onto Ray:
   execute steps, one `Sandbox`: build the step with as many sandbox workers as
   `cpus_per_actor`, one by default) and closes it when the step's partitions are done.
   A partition goes to whichever actor is free (`ray.wait` on the running ones), so a slow
-  partition holds up one actor, not the others. Ray places the actors on the cluster's nodes.
+  partition holds up one actor, not the others; an actor takes one partition at a time (a
+  step's `concurrent` is the local executor's business: one sandbox worker has nothing to
+  overlap), and the driver reads a partition only when an actor is free to take it, so at
+  most one partition per actor is in flight. Ray places the actors on the cluster's nodes.
 - **Order and resume**: a finished partition comes back to the driver, is checked against the
   step's schema and stored as a resume shard in `<output>.parts/` (`ShardedOutput`, atomic);
   the shards are merged in id order at the end, so the output is the local executor's row for
@@ -42,6 +45,7 @@ and Ray's Python. Global steps (`decide`) run on the driver, on their summary co
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -72,16 +76,18 @@ def import_ray() -> ModuleType:
 
 
 def connect(address: str | None = None, local_cpus: int | None = None) -> ModuleType:
-    """Ray, connected: to the cluster at `address`, or else to the one this process already
-    joined, or else a Ray started on this machine with `local_cpus` CPUs (None: every core)."""
+    """Ray, connected: the Ray this process already joined (`address` is then ignored), else
+    the cluster at `address`, else a Ray started on this machine with `local_cpus` CPUs (None:
+    every core; `RAY_ADDRESS` in the environment, when set, names a cluster instead)."""
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    quiet = {"include_dashboard": False, "logging_level": logging.WARNING}
     try:
         if address:
-            ray.init(address=address, include_dashboard=False, logging_level="warning")
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=local_cpus, include_dashboard=False, logging_level="warning")
+            ray.init(num_cpus=local_cpus, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a Ray on this machine"
         raise C2CError(f"cannot connect to {where}: {error}") from None
