@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,11 +20,13 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from case2code.atomic import write_text
 from case2code.errors import C2CError
@@ -29,18 +34,43 @@ from case2code.executors import PARTITION_FUNCTIONS
 from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract_to_parquet, stdlib_path
 from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
-from case2code.sandbox import Limits
+from case2code.sandbox import PREPARING, Limits, is_prepared, prepare
+
+# `c2c --help` lists the commands in the order a pipeline runs them; others come last.
+COMMAND_ORDER = ("run", "extract", "dedup", "inputs", "exec", "assemble", "mix", "eval", "sandbox")
+
+
+class PipelineOrder(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        def rank(name: str) -> int:
+            return COMMAND_ORDER.index(name) if name in COMMAND_ORDER else len(COMMAND_ORDER)
+
+        return sorted(super().list_commands(ctx), key=rank)
+
 
 app = typer.Typer(
+    cls=PipelineOrder,
     help="Turn real Python code into execution-verified Case2Code training data.",
     no_args_is_help=True,
-    add_completion=False,
 )
 console = Console(stderr=True)
 
 
+def print_version(asked: bool) -> None:
+    if asked:
+        print(f"c2c (case2code) {metadata.version('case2code')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """case2code command line."""
 
 
@@ -52,6 +82,24 @@ def say(label: str, message: str) -> None:
 def fail(message: str) -> typer.Exit:
     say("error", message)
     return typer.Exit(code=2)
+
+
+def ready_sandbox() -> None:
+    """The first run on a machine compiles the sandbox's interpreter (minutes, once): that is
+    its own announced step, with a spinner, before any stage's bar sits still through it."""
+    if is_prepared():
+        return
+    # A line first: a log or pipe shows no spinner.
+    console.print(f"preparing the sandbox: {PREPARING}", highlight=False, soft_wrap=True)
+    started = time.monotonic()
+    with Progress(
+        SpinnerColumn(), "compiling", TimeElapsedColumn(), console=console, transient=True
+    ) as spinner:
+        spinner.add_task("compiling", total=None)
+        compiled, _ = prepare()
+    seconds = time.monotonic() - started
+    done = f"sandbox prepared in {seconds:.0f} s: {escape(str(compiled))} (c2c sandbox info)"
+    console.print(done, highlight=False, soft_wrap=True)
 
 
 # Exit status of a command stopped by Ctrl-C, as a shell reports one killed by SIGINT.
@@ -246,6 +294,7 @@ def exec_command(
         isolation=isolation,  # type: ignore[arg-type]
         check_stability=check_stability,
     )
+    ready_sandbox()
     with functions_progress("executing") as advance:
         summary = execute_to_parquet(
             functions,
@@ -426,6 +475,7 @@ def inputs_command(
         workers=workers,
     )
     chosen = make_generator(generator, model, base_url, settings, concurrency)
+    ready_sandbox()
     with functions_progress(f"inputs ({chosen.name})") as advance:
         result = generate_inputs_to_parquet(
             functions,
@@ -637,12 +687,14 @@ def run_command(
     """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable.
     One run per folder: a second run on a folder in use is refused."""
     from case2code.pipeline import Pipeline
-    from case2code.run_config import load_config
+    from case2code.run_config import STAGES, load_config
 
     options = {"out": out, "corpus": corpus or None, "max_functions": max_functions}
     options |= {"generator": generator, "model": model, "base_url": base_url}
     config = load_config(config_file, options | {"workers": workers, "until": until})
     pipeline = Pipeline(config, notice=lambda message: say("note", message))
+    if STAGES.index(config.until) >= STAGES.index("inputs"):  # the first stage in the sandbox
+        ready_sandbox()
     with stage_bars() as bars:
         pipeline.progress = bars
         summary = pipeline.run()
@@ -718,6 +770,7 @@ def eval_command(
     if (predictions is None) == (generator is None):
         raise fail("give --predictions FILE or --generator openai|vllm")
     check_outputs(files=[output / name for name in RESULT_FILES], inputs=[data, predictions])
+    ready_sandbox()
     with Progress(
         "[progress.description]{task.description:<10}",
         BarColumn(),
@@ -770,3 +823,58 @@ def eval_summary_table(summary: dict[str, Any]) -> Table:
             table.add_row(f"  not reproduced: {cause}", f"{len(ids):,}")
         table.add_row("self-check: constant baseline", f"{check['baseline']['pass@1']:.1%}")
     return table
+
+
+sandbox_app = typer.Typer(
+    help="The sandbox's interpreter, compiled once per machine: prepare it, show or clear it.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("prepare")
+@reports_errors(RESTARTS)
+def sandbox_prepare_command() -> None:
+    """Compile the interpreter for this CPU before the first run (Docker images, cluster nodes)."""
+    from case2code.sandbox import compiled_path
+
+    if is_prepared():
+        console.print(
+            f"the sandbox is already prepared: {escape(str(compiled_path()))}", soft_wrap=True
+        )
+        return
+    ready_sandbox()
+
+
+@sandbox_app.command("info")
+@reports_errors(RESTARTS)
+def sandbox_info_command() -> None:
+    """Where the sandbox's cache is, what it holds and whether it is prepared for this CPU."""
+    from case2code.sandbox_cache import cache_info
+
+    info = cache_info()
+    # Plain lines on stdout, one entry a line: for reading and for scripts alike.
+    print(f"sandbox cache: {info.folder}")
+    for entry in info.entries:
+        mark = "  (in use)" if entry.in_use else ""
+        name = entry.path.name if entry.path.parent == info.folder else entry.path
+        print(f"  {name}  {entry.kind}  {entry.bytes / 1e6:,.1f} MB{mark}")
+    print(f"total: {info.bytes / 1e6:,.1f} MB")
+    print("versions: " + ", ".join(f"{name} {version}" for name, version in info.versions.items()))
+    prepared = "yes" if info.prepared else "no: the next run compiles it (c2c sandbox prepare)"
+    print(f"prepared for this CPU and these versions: {prepared}")
+
+
+@sandbox_app.command("clear")
+@reports_errors(RESTARTS)
+def sandbox_clear_command() -> None:
+    """Remove the sandbox's cache (the next run prepares it again)."""
+    from case2code.sandbox import cache_dir
+    from case2code.sandbox_cache import clear_cache
+
+    freed = clear_cache()
+    console.print(
+        f"removed {freed / 1e6:,.1f} MB: {escape(str(cache_dir()))}",
+        highlight=False,
+        soft_wrap=True,
+    )

