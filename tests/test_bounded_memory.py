@@ -20,7 +20,8 @@ from case2code.extract import corpus_fingerprint, extract_to_parquet
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benches"))
 import dedup_mutations
 
-dedup_module = importlib.import_module("case2code.dedup")
+local_executor = importlib.import_module("case2code.executors.local")
+partitions = importlib.import_module("case2code.executors.partitions")
 
 GOOD = "import math\n\ndef hyp(a, b):\n    s = a * a + b * b\n    return math.sqrt(s)\n"
 
@@ -130,16 +131,18 @@ def functions_with_copies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("keep", ["shortest", "first"])
-@pytest.mark.parametrize("block_size, output_rows", [(10_000, 10_000), (7, 13), (64, 1)])
+@pytest.mark.parametrize("partition, summary_rows", [(16_384, 50_000), (7, 13), (64, 1)])
 def test_dedup_streams_to_the_in_memory_answer(
-    functions_with_copies: Path, tmp_path: Path, monkeypatch, keep, block_size, output_rows
+    functions_with_copies: Path, tmp_path: Path, monkeypatch, keep, partition, summary_rows
 ) -> None:
-    """However the table is cut (one block, or blocks of 7 and output batches of 13), the
-    streamed dedup writes what the in-memory one computes, and reports the same."""
-    monkeypatch.setattr(dedup_module, "OUTPUT_BATCH_ROWS", output_rows)
+    """However the table is cut (one partition, or partitions of 7 functions and the
+    signatures read back 13 rows at a time), the streamed dedup writes what the in-memory one
+    computes, and reports the same."""
     table = pl.read_parquet(functions_with_copies)
     expected = dedup(table, DedupConfig(keep=keep), against="humaneval")
-    config = DedupConfig(keep=keep, block_size=block_size)
+    monkeypatch.setattr(local_executor, "partition_size", lambda step, size: partition)
+    monkeypatch.setattr(partitions, "SUMMARY_BATCH_ROWS", summary_rows)
+    config = DedupConfig(keep=keep)
     unique, everything = tmp_path / "unique.parquet", tmp_path / "all.parquet"
     report = dedup_parquet(
         functions_with_copies, unique, config, against="humaneval", all_rows=everything

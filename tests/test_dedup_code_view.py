@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from case2code import _core, extract
-from case2code.benchmarks import load_benchmark
-from case2code.dedup import DedupConfig, dedup, reference_parts
+from case2code.benchmarks import load_benchmark, reference_parts
+from case2code.dedup import DedupConfig, dedup
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benches"))
 import dedup_mutations

@@ -9,11 +9,12 @@ from 1, as a JSONL file's lines do.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import importlib.resources
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -155,3 +156,57 @@ def load_benchmarks(specs: Sequence[str | Path]) -> list[BenchmarkTask]:
             seen.add(_key(spec))
             tasks.extend(load_benchmark(spec))
     return tasks
+
+
+# Benchmarks to decontaminate against: one spec (`humaneval` or a benchmark file), or a
+# sequence of specs, loaded tasks, or (the older form) function sources.
+Against = str | Path | Sequence[str | Path | BenchmarkTask]
+
+
+def reference_tasks(against: Against | None) -> list[BenchmarkTask]:
+    """The tasks `against` names. A string with a line break is a function's source (the older
+    form), task k of benchmark `reference`; any other string or path is a benchmark spec."""
+    if against is None:
+        return []
+    if isinstance(against, (str, Path)):
+        against = [against]
+    tasks: list[BenchmarkTask] = []
+    specs: list[str | Path] = []
+    for k, item in enumerate(against):
+        if isinstance(item, BenchmarkTask):
+            tasks.append(item)
+        elif isinstance(item, str) and "\n" in item:
+            tasks.append(BenchmarkTask("reference", str(k), item))
+        else:
+            specs.append(item)
+    return tasks + load_benchmarks(specs)
+
+
+def _function_sources(source: str) -> list[str]:
+    """The top-level functions of a benchmark task's source, each alone (none when it does not
+    parse, or is one function and nothing else). Parsed with `ast`, never run."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    lines = source.splitlines(keepends=True)
+    parts = [
+        "".join(lines[min(d.lineno for d in [node, *node.decorator_list]) - 1 : node.end_lineno])
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    return [p for p in parts if p.strip() != source.strip()]
+
+
+def reference_parts(tasks: Sequence[BenchmarkTask]) -> list[BenchmarkTask]:
+    """What corpus functions are checked against: each task's whole source, and each function
+    in it alone (a task's helper, such as HumanEval/10's `is_palindrome`, is extracted from a
+    copy as a function of its own, far from the whole task)."""
+    return [
+        part
+        for task in tasks
+        for part in (
+            task,
+            *(replace(task, source=f) for f in _function_sources(task.source)),
+        )
+    ]

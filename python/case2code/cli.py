@@ -370,7 +370,8 @@ def dedup_command(
 ) -> None:
     """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
     from case2code.benchmarks import DEFAULT_BENCHMARKS
-    from case2code.dedup import DedupConfig, dedup_parquet, write_report
+    from case2code.dedup import DedupConfig, dedup_parquet
+    from case2code.dedup_report import write_report
 
     check_outputs(files=(output, all_rows, report), inputs=[functions, *(against or ())])
     # As `c2c run` does: a benchmark's solutions never reach training data unless asked.

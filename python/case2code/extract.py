@@ -27,6 +27,8 @@ from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet
 from case2code.corpus import Batch, Corpus, FileBatch, Unreadable, batches, plan
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
+from case2code.steps.base import KEY
+from case2code.tables import RUN_ROW_GROUP_ROWS, sink_sorted_runs
 from case2code.validate import at_least, known_names
 
 # The last rule is checked here, not in Rust: CPython's own compiler (docs/extraction-rules.md).
@@ -373,16 +375,17 @@ ProgressCallback = Callable[[int, int], None]
 SHARD_BYTES = 16 << 20
 
 
-def _resolve(
+def _corpus(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
     config: ExtractConfig,
-) -> tuple[list[str | os.PathLike[str]], tuple[str, ...]]:
-    """The inputs as a list, and the directories to skip; None is the standard library."""
+) -> Corpus:
+    """The files and tables to read; None is the standard library (less the third-party
+    packages installed inside it)."""
     if inputs is None:
-        return [stdlib_path()], (*config.exclude_dirs, *THIRD_PARTY_DIRS)
+        return plan([stdlib_path()], (*config.exclude_dirs, *THIRD_PARTY_DIRS))
     if isinstance(inputs, (str, os.PathLike)):
-        return [inputs], config.exclude_dirs
-    return list(inputs), config.exclude_dirs
+        return plan([inputs], config.exclude_dirs)
+    return plan(list(inputs), config.exclude_dirs)
 
 
 def _feed(
@@ -414,22 +417,47 @@ def extract(
     `.ipynb` notebooks), JSONL, JSON arrays and Parquet; a missing path is refused.
 
     With no inputs, the running interpreter's standard library (without the third-party
-    packages installed inside it) is the corpus.
+    packages installed inside it) is the corpus. The functions come sorted by function id
+    (ties in corpus order), as `extract_to_parquet` writes them.
     `progress(done_bytes, total_bytes)` is called after every batch.
     """
     config = config or ExtractConfig()
-    inputs, exclude_dirs = _resolve(inputs, config)
-    extractor = config.extractor()
     started = time.perf_counter()
-    corpus = plan(inputs, exclude_dirs)
+    corpus = _corpus(inputs, config)
+    ((_, result),) = _shards(corpus, config, None, lambda _: False, progress)
+    assert result is not None
+    result.summary.seconds = time.perf_counter() - started
+    result.functions = result.functions.sort(KEY, maintain_order=True, nulls_last=False)
+    return result
+
+
+def _shards(
+    corpus: Corpus,
+    config: ExtractConfig,
+    shard_bytes: int | None,
+    finished: Callable[[int], bool],
+    progress: ProgressCallback | None,
+) -> Iterator[tuple[int, ExtractResult | None]]:
+    """The corpus's batches grouped into shards of about `shard_bytes` of source (None: one
+    shard), each shard's extraction in turn; a shard `finished` says is done gives None, its
+    batches read past without being parsed."""
+    extractor = config.extractor()
+    index, in_shard, shard_size, done = 0, 0, 0, 0
     collector = _Collector(config.check_compile)
-    done = 0
     for batch in batches(corpus, config.text_column, config.batch_bytes):
-        _feed(extractor, batch, collector, config.threads, corpus)
+        if not finished(index):
+            _feed(extractor, batch, collector, config.threads, corpus)
+        in_shard += 1
+        shard_size += _source_bytes(batch)
         done += _size(batch)
+        if shard_bytes is not None and shard_size >= shard_bytes:
+            yield index, None if finished(index) else collector.result(0.0)
+            index, in_shard, shard_size = index + 1, 0, 0
+            collector = _Collector(config.check_compile)
         if progress is not None:
             progress(min(done, corpus.total_bytes), corpus.total_bytes)
-    return collector.result(time.perf_counter() - started)
+    if in_shard or index == 0:
+        yield index, None if finished(index) else collector.result(0.0)
 
 
 def _size(batch: Batch) -> int:
@@ -473,8 +501,7 @@ def corpus_fingerprint(
     """A digest of the corpus `extract` would read (None: the standard library), so that a
     cached extraction is redone when files come, go or change (even in place, to the same
     size)."""
-    inputs, exclude_dirs = _resolve(inputs, config or ExtractConfig())
-    return _corpus_digest(plan(inputs, exclude_dirs))
+    return _corpus_digest(_corpus(inputs, config or ExtractConfig()))
 
 
 def _shards_fingerprint(
@@ -493,9 +520,15 @@ def _rejected_shard(sharded: ShardedOutput, index: int) -> Path:
     return sharded.parts / f"rejected-{index:05d}.parquet"
 
 
-def _merge(parts: Sequence[Path], output: str | os.PathLike[str], empty: pl.DataFrame) -> None:
-    """Stream the shards into `output` (polars' streaming engine: a shard at a time). Shards
-    of tables with other origin columns are given each other's, as nulls, in one order."""
+def _merge(
+    parts: Sequence[Path],
+    output: str | os.PathLike[str],
+    empty: pl.DataFrame,
+    sorted_by: str | None = None,
+) -> None:
+    """Stream the shards into `output` (a shard at a time; merged in `sorted_by` order when
+    the shards are runs sorted by it). Shards of tables with other origin columns are given
+    each other's, as nulls, in one order."""
     schemas = [pl.read_parquet_schema(part) for part in parts]
     # The columns and types a diagonal, relaxed concatenation gives, from empty frames.
     columns = pl.concat(
@@ -509,6 +542,9 @@ def _merge(parts: Sequence[Path], output: str | os.PathLike[str], empty: pl.Data
         )
         for part, schema in zip(parts, schemas, strict=True)
     ]
+    if frames and sorted_by is not None:
+        sink_sorted_runs(frames, output, sorted_by)
+        return
     table = pl.concat(frames) if frames else empty.lazy()
     sink_parquet(table, output, row_group_size=TABLE_ROW_GROUP_ROWS)
 
@@ -536,45 +572,30 @@ def extract_to_parquet(
     resumably and in bounded memory. The corpus's batches are grouped into shards of about
     `shard_bytes` of source, each written to `<output>.parts/` when done and dropped from
     memory; a rerun after a crash reads past the finished shards' batches without parsing
-    them. The shards are streamed into the outputs at the end."""
+    them. The shards, each sorted by function id, are merged into `output` in function-id
+    order (the order every table between stages has) at the end."""
     config = config or ExtractConfig()
-    inputs, exclude_dirs = _resolve(inputs, config)
-    extractor = config.extractor()
     started = time.perf_counter()
-    corpus = plan(inputs, exclude_dirs)
+    corpus = _corpus(inputs, config)
     fingerprint = _shards_fingerprint(corpus, config, shard_bytes, rejected is not None)
     sharded = ShardedOutput(output, fingerprint, 0, 1)
-    index, in_shard, shard_size, done = 0, 0, 0, 0
-    collector = _Collector(config.check_compile)
-
-    def publish() -> None:
-        if not sharded.done(index):
-            result = collector.result(0.0)
-            if rejected is not None:  # before the shard: a shard never exists without it
-                write_parquet(result.rejected, _rejected_shard(sharded, index))
-            sharded.write(index, result.functions, _shard_stats(result.summary))
-
-    for batch in batches(corpus, config.text_column, config.batch_bytes):
-        if not sharded.done(index):
-            _feed(extractor, batch, collector, config.threads, corpus)
-        in_shard += 1
-        shard_size += _source_bytes(batch)
-        done += _size(batch)
-        if shard_size >= shard_bytes:
-            publish()
-            index, in_shard, shard_size = index + 1, 0, 0
-            collector = _Collector(config.check_compile)
-        if progress is not None:
-            progress(min(done, corpus.total_bytes), corpus.total_bytes)
-    if in_shard or index == 0:
-        publish()
-        index += 1
-    _merge([sharded.shard(i) for i in range(index)], output, pl.DataFrame(schema=FUNCTION_SCHEMA))
+    count = 0
+    for index, result in _shards(corpus, config, shard_bytes, sharded.done, progress):
+        count = index + 1
+        if result is None:
+            continue
+        if rejected is not None:  # before the shard: a shard never exists without it
+            write_parquet(result.rejected, _rejected_shard(sharded, index))
+        functions = result.functions.sort(KEY, maintain_order=True, nulls_last=False)
+        stats = _shard_stats(result.summary)
+        sharded.write(index, functions, stats, row_group_size=RUN_ROW_GROUP_ROWS)
+    shards = [sharded.shard(i) for i in range(count)]
+    _merge(shards, output, pl.DataFrame(schema=FUNCTION_SCHEMA), sorted_by=KEY)
     if rejected is not None:
-        parts = [_rejected_shard(sharded, i) for i in range(index)]
+        parts = [_rejected_shard(sharded, i) for i in range(count)]
         _merge(parts, rejected, pl.DataFrame(schema=REJECTION_SCHEMA))
     summary = ExtractSummary(seconds=time.perf_counter() - started)
-    for stats in (sharded.stats(i) for i in range(index)):
+    for stats in (sharded.stats(i) for i in range(count)):
         summary.sources += stats["sources"]
         summary.bytes += stats["bytes"]
         summary.skipped.update(stats["skipped"])

@@ -44,7 +44,8 @@ import polars as pl
 
 from case2code.assemble import AssembleStep
 from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_text
-from case2code.dedup import dedup_parquet
+from case2code.benchmarks import reference_tasks
+from case2code.dedup import run_dedup
 from case2code.errors import C2CError
 from case2code.evalsplit import EvalRecordsStep, write_records
 from case2code.execute import ExecuteStep
@@ -221,7 +222,7 @@ class Pipeline:
             }
         elif name == "dedup":
             own = {
-                "dedup": _settings(c.dedup, "threads", "block_size"),
+                "dedup": c.dedup.settings(),
                 "against": c.against,
                 "sample": self.sample.fingerprint(),
             }
@@ -322,8 +323,11 @@ class Pipeline:
 
     def _dedup(self, name: str, advance: Advance) -> Ran:
         unique = self.table("dedup")
-        report = dedup_parquet(
-            self.table("extract"), unique, self.config.dedup, against=self.config.against
+        tasks = reference_tasks(self.config.against)
+        outputs = [(unique, True)]
+        executor = self.executor(advance)
+        report = run_dedup(
+            executor, self.table("extract"), self.stage_dir(name), outputs, self.config.dedup, tasks
         )
         kept = pl.scan_parquet(unique).select(pl.len()).collect().item()
         if self.sample.count and kept > self.sample.count:

@@ -47,11 +47,17 @@ class ShardedOutput:
     def done(self, index: int) -> bool:
         return self.shard(index).is_file()
 
-    def write(self, index: int, frame: pl.DataFrame, stats: dict[str, Any] | None = None) -> None:
+    def write(
+        self,
+        index: int,
+        frame: pl.DataFrame,
+        stats: dict[str, Any] | None = None,
+        row_group_size: int | None = None,
+    ) -> None:
         """Publish shard `index`; its stats first, so a shard never exists without them."""
         if stats is not None:
             write_text(json.dumps(stats, sort_keys=True), self._stats_path(index))
-        write_parquet(frame, self.shard(index))
+        write_parquet(frame, self.shard(index), row_group_size=row_group_size)
 
     def stats(self, index: int) -> dict[str, Any]:
         path = self._stats_path(index)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet
 from case2code.errors import C2CError
 
 
@@ -61,3 +64,43 @@ def parquet_slices(
         yield start, piece
         if piece.height < min(rows, total - start):
             return
+
+
+# Rows of a sorted run per row group: small, so that a range of keys reads few rows beyond it.
+RUN_ROW_GROUP_ROWS = 2_000
+# Rows gathered and sorted at once when sorted runs are merged: what the merge holds in memory.
+MERGE_RANGE_ROWS = 50_000
+
+
+def sink_sorted_runs(
+    runs: Sequence[pl.LazyFrame], output: str | os.PathLike[str], key: str
+) -> None:
+    """Merge runs sorted by `key` into `output`, sorted (ties in run order), in bounded
+    memory: the keys are read whole (one column) to cut them into ranges of
+    `MERGE_RANGE_ROWS` rows; each range is read from every run (row groups outside it are
+    skipped by their statistics), sorted and set aside; the pieces are then streamed out."""
+    output = Path(output)
+    table = pl.concat(list(runs))
+    keys = table.select(pl.col(key).drop_nulls().sort()).collect()[key]
+    cuts = [keys[i] for i in range(MERGE_RANGE_ROWS, len(keys), MERGE_RANGE_ROWS)]
+    bounds = [None, *cuts, None]
+    pieces = output.with_name(f".{output.name}.ranges")
+    shutil.rmtree(pieces, ignore_errors=True)
+    try:
+        paths = []
+        for index in range(len(bounds) - 1):
+            lower, upper = bounds[index], bounds[index + 1]
+            within = pl.col(key).is_null() if index == 0 else pl.lit(False)
+            inside = pl.lit(True)
+            if lower is not None:
+                inside = inside & (pl.col(key) >= lower)
+            if upper is not None:
+                inside = inside & (pl.col(key) < upper)
+            piece = table.filter(within | inside).sort(key, maintain_order=True, nulls_last=False)
+            paths.append(pieces / f"{index:06d}.parquet")
+            write_parquet(piece.collect(), paths[-1])
+        sink_parquet(
+            pl.scan_parquet([str(p) for p in paths]), output, row_group_size=TABLE_ROW_GROUP_ROWS
+        )
+    finally:
+        shutil.rmtree(pieces, ignore_errors=True)

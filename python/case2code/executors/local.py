@@ -43,6 +43,8 @@ from case2code.executors.partitions import (
     _Shards,
     _Table,
     decide,
+    decide_into,
+    partition_size,
     read_partition,
     resume_stamp,
 )
@@ -95,11 +97,12 @@ class LocalExecutor:
         tables = [_Table(inputs[name], name) for name in step.reads]
         schemas = {table.what: table.schema for table in tables}
         step.check(schemas)
-        plan = _Plan.of(tables[0].ids(), self.partition_functions)
+        size = partition_size(step, self.partition_functions)
+        plan = _Plan.of(tables[0].ids(), size)
         store: _Memory | _Shards = (
             _Memory()
             if output is None
-            else _Shards(Path(output), self._stamp(step, tables), plan.count)
+            else _Shards(Path(output), resume_stamp(step, tables, size), plan.count)
         )
         pending = [i for i in range(plan.count) if not store.done(i)]
         expected = step.schema(schemas)
@@ -111,9 +114,6 @@ class LocalExecutor:
         if isinstance(store, _Shards):
             store.clean()
         return StepRun(table, stats, partition_stats, plan.count, len(pending))
-
-    def _stamp(self, step: Step, tables: Sequence[_Table]) -> str:
-        return resume_stamp(step, tables, self.partition_functions)
 
     def _compute(
         self,
@@ -153,6 +153,10 @@ class LocalExecutor:
     ) -> pl.DataFrame:
         """Run a global step on the summary columns of its table (written to `output`)."""
         return decide(step, source, output)
+
+    def decide_into(self, step: GlobalStep, source: Source, output: str | os.PathLike[str]) -> None:
+        """Run a global step whose decision is as big as its table, streamed into `output`."""
+        decide_into(step, source, output)
 
 
 class _Scheduler:

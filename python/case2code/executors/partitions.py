@@ -11,7 +11,8 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
 from case2code.steps.base import KEY, GlobalStep, Partition, Schema, Stats, Step
+from case2code.tables import parquet_slices
 
 Source = str | os.PathLike[str] | pl.DataFrame
 
@@ -185,18 +187,67 @@ def resume_stamp(step: Step, tables: Sequence[_Table], partition_functions: int)
     return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
 
 
-def decide(
-    step: GlobalStep, source: Source, output: str | os.PathLike[str] | None = None
-) -> pl.DataFrame:
-    """Run a global step on the summary columns of its table (written to `output`)."""
+# Rows per batch when a global step reads its summary in pieces.
+SUMMARY_BATCH_ROWS = 50_000
+
+
+def partition_size(step: Step, executor_size: int) -> int:
+    """Functions per partition: the executor's size, or more when the step asks for it."""
+    return max(executor_size, step.partition_functions or 0)
+
+
+def _summary_table(step: GlobalStep, source: Source) -> _Table:
     table = _Table(source, step.reads)
     missing = [c for c in step.summary_columns if c not in table.schema]
     if missing:
         raise C2CError(
             f"{step.reads}: missing column(s) {', '.join(missing)} (has {', '.join(table.schema)})"
         )
-    summary = table._collect(table.frame.select(step.summary_columns).collect)
-    decision = _conform(step.decide(summary), step.decision_schema, step, 0)
+    return table
+
+
+def _decisions(step: GlobalStep, table: _Table) -> Iterator[pl.DataFrame]:
+    """The step's decision pieces, each checked against its declared schema."""
+
+    def read(columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+        if table.path is None:
+            frame = table.frame.select(columns).collect()
+            yield from frame.iter_slices(SUMMARY_BATCH_ROWS)
+            return
+        try:
+            for _, batch in parquet_slices(table.path, columns, SUMMARY_BATCH_ROWS):
+                yield batch
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise C2CError(f"{table.what}: cannot read {table.path}: {e}") from None
+
+    for index, piece in enumerate(step.decide_stream(read)):
+        yield _conform(piece, step.decision_schema, step, index)
+
+
+def decide(
+    step: GlobalStep, source: Source, output: str | os.PathLike[str] | None = None
+) -> pl.DataFrame:
+    """Run a global step on the summary columns of its table (written to `output`)."""
+    pieces = list(_decisions(step, _summary_table(step, source)))
+    decision = pl.concat([pl.DataFrame(schema=dict(step.decision_schema)), *pieces])
     if output is not None:
         write_parquet(decision, output)
     return decision
+
+
+def decide_into(step: GlobalStep, source: Source, output: str | os.PathLike[str]) -> None:
+    """Run a global step whose decision is as big as its table (dedup's clusters): its pieces
+    go to disk as they come and are streamed into `output`, never held together."""
+    output = Path(output)
+    parts = output.with_name(f".{output.name}.pieces")
+    shutil.rmtree(parts, ignore_errors=True)
+    try:
+        paths = []
+        for index, piece in enumerate(_decisions(step, _summary_table(step, source))):
+            paths.append(parts / f"{index:06d}.parquet")
+            write_parquet(piece, paths[-1])
+        empty = pl.LazyFrame(schema=dict(step.decision_schema))
+        merged = pl.scan_parquet([str(p) for p in paths]) if paths else empty
+        sink_parquet(merged, output, row_group_size=TABLE_ROW_GROUP_ROWS)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)

@@ -17,9 +17,15 @@ folder, a progress bar or a thread; an executor never knows what a step computes
   yields `process` and closes them at exit.
 - `merge_stats(stats)`: the stage's figures from every partition's counters.
 
+- `partition_functions`: at least this many functions per partition (None: the executor's
+  choice). A step whose work per function is tiny (dedup's signatures and labels) asks for big
+  partitions, so that reading and storing a partition does not cost more than computing it.
+
 A **global step** needs the whole picture, but only of a compact summary: a few columns per
 function in, a decision table keyed by `function_id` out (dedup's clustering over signatures,
-the seeded `max_functions` sample, the evaluation split, export's shard naming).
+the seeded `max_functions` sample, the evaluation split, export's shard naming). A summary too
+big for memory (dedup's signatures) is read in batches, as often as the step needs
+(`decide_stream`), and the decision comes out in pieces.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -56,6 +62,7 @@ class Partition:
 
 
 Process = Callable[[Partition], tuple[pl.DataFrame, Stats]]
+SummaryReader = Callable[[Sequence[str]], Iterator[pl.DataFrame]]
 
 
 def fingerprint_of(name: str, settings: Mapping[str, Any]) -> str:
@@ -70,6 +77,7 @@ class Step(ABC):
     # Whether `process` may run on two partitions at once (from two threads of one worker):
     # an executor then keeps the next partition's work going while one finishes.
     concurrent: bool = False
+    partition_functions: ClassVar[int | None] = None
 
     def check(self, schemas: Mapping[str, Schema]) -> None:  # noqa: B027 (optional hook)
         """Raise a C2CError naming the table when one lacks a column the step needs."""
@@ -114,6 +122,11 @@ class GlobalStep(ABC):
     @abstractmethod
     def decide(self, summary: pl.DataFrame) -> pl.DataFrame:
         """The decision table (one row per function id it decides about)."""
+
+    def decide_stream(self, read: SummaryReader) -> Iterator[pl.DataFrame]:
+        """The decision table in pieces, in order. `read(columns)` yields the summary's rows in
+        batches, in table order, each time it is called. By default: the summary whole."""
+        yield self.decide(pl.concat(list(read(self.summary_columns))))
 
 
 def sum_counters(stats: Iterable[Mapping[str, Any]]) -> Stats:

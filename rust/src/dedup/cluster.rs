@@ -44,6 +44,48 @@ pub struct Outcome {
     pub exact_hash: Vec<u128>,
 }
 
+/// Functions' dedup signatures, function by function: the exact hash of the normalised tokens,
+/// the LSH band keys (`bands` per function), the MinHash sketch (the low byte of each of the
+/// `permutations` values) and the sorted shingle set (`lengths[i]` values of `shingles`).
+/// Computed per partition anywhere ([`Deduper::sign`]); clustered where they are gathered
+/// ([`Deduper::add_signatures`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Signatures {
+    pub exact: Vec<u128>,
+    pub bands: Vec<u64>,
+    pub sketches: Vec<u8>,
+    pub lengths: Vec<u32>,
+    pub shingles: Vec<u32>,
+}
+
+impl Signatures {
+    pub fn len(&self) -> usize {
+        self.exact.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty()
+    }
+
+    /// Whether the columns fit `bands` keys and `permutations` sketch bytes per function.
+    fn check(&self, bands: usize, permutations: usize) -> Result<(), DedupError> {
+        let n = self.len();
+        let total: usize = self.lengths.iter().map(|&l| l as usize).sum();
+        let shape = [
+            ("band keys", self.bands.len(), n * bands),
+            ("sketch bytes", self.sketches.len(), n * permutations),
+            ("shingle sets", self.lengths.len(), n),
+            ("shingles", self.shingles.len(), total),
+        ];
+        match shape.into_iter().find(|(_, got, want)| got != want) {
+            Some((what, got, want)) => Err(DedupError::SignatureShape(format!(
+                "{got} {what} for {n} functions, expected {want} (signed with other settings?)"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Functions are known by their position in the order they were added (the row of the table
 /// they come from): function ids are no key, exact copies share one.
 pub struct Deduper {
@@ -127,6 +169,14 @@ impl Deduper {
         self.exact.is_empty()
     }
 
+    pub fn bands(&self) -> usize {
+        self.config.bands
+    }
+
+    pub fn permutations(&self) -> usize {
+        self.config.permutations
+    }
+
     pub fn bytes_per_function(&self) -> usize {
         16 + self.config.bands * 8 + self.config.permutations + 8 + 1 + 8
     }
@@ -204,6 +254,39 @@ impl Deduper {
         sorted
     }
 
+    /// Hashes a block of sources in parallel: each one's exact hash, band keys, sketch and
+    /// shingle set, function by function (what a partition of the dedup step computes).
+    pub fn sign(&self, sources: &[&str]) -> Signatures {
+        let (n, b, k) = (sources.len(), self.config.bands, self.config.permutations);
+        let mut exact = vec![0u128; n];
+        let mut bands = vec![0u64; n * b];
+        let mut sketches = vec![0u8; n * k];
+        let sets: Vec<Vec<u32>> = sources
+            .par_iter()
+            .zip(exact.par_iter_mut())
+            .zip(bands.par_chunks_mut(b))
+            .zip(sketches.par_chunks_mut(k))
+            .map_init(
+                || Scratch::new(k),
+                |scratch, (((source, exact), bands), sketch)| {
+                    let slots = Slots {
+                        exact,
+                        bands,
+                        sketch,
+                    };
+                    self.record(source, scratch, slots)
+                },
+            )
+            .collect();
+        Signatures {
+            exact,
+            bands,
+            sketches,
+            lengths: sets.iter().map(|set| set.len() as u32).collect(),
+            shingles: sets.concat(),
+        }
+    }
+
     /// Hashes a block of sources (in parallel) and appends them. `ranks` orders candidates for
     /// keeping (e.g. length for "shortest"); reference functions are never kept. Fails when
     /// `ranks` is not one per source, or the records cannot be written to the temporary
@@ -220,65 +303,52 @@ impl Deduper {
                 ranks: ranks.len(),
             });
         }
-        let (start, end) = (self.len(), self.len() + sources.len());
-        let (b, k) = (self.config.bands, self.config.permutations);
-        // Records are written in place, each function's into its own slots; band keys by
-        // function first, then band-major for the file.
-        let mut exact = std::mem::take(&mut self.exact);
-        exact.resize(end, 0);
-        let mut sketches = vec![0u8; sources.len() * k];
-        let mut bands = vec![0u64; sources.len() * b];
-        let chunks = sources
+        // A chunk at a time: bounds the shingle sets held in RAM.
+        for (sources, ranks) in sources
             .chunks(Self::SHINGLE_CHUNK)
-            .zip(exact[start..].chunks_mut(Self::SHINGLE_CHUNK))
-            .zip(bands.chunks_mut(Self::SHINGLE_CHUNK * b))
-            .zip(sketches.chunks_mut(Self::SHINGLE_CHUNK * k));
-        let mut written = Ok(());
-        for (((sources, exact), bands), sketches) in chunks {
-            let sets: Vec<Vec<u32>> = sources
-                .par_iter()
-                .zip(exact.par_iter_mut())
-                .zip(bands.par_chunks_mut(b))
-                .zip(sketches.par_chunks_mut(k))
-                .map_init(
-                    || Scratch::new(k),
-                    |scratch, (((source, exact), bands), sketch)| {
-                        let slots = Slots {
-                            exact,
-                            bands,
-                            sketch,
-                        };
-                        self.record(source, scratch, slots)
-                    },
-                )
-                .collect();
-            let lengths: Vec<u32> = sets.iter().map(|set| set.len() as u32).collect();
-            written = self.records.append_shingles(&lengths, &sets.concat());
-            if written.is_err() {
-                break;
-            }
+            .zip(ranks.chunks(Self::SHINGLE_CHUNK))
+        {
+            let signatures = self.sign(sources);
+            self.add_signatures(&signatures, ranks, reference)?;
         }
-        if let Err(error) = written {
-            self.records.truncate_shingles(start);
-            exact.truncate(start);
-            self.exact = exact;
-            return Err(error);
+        Ok(())
+    }
+
+    /// Appends functions signed before (by [`sign`](Self::sign), here or in another process
+    /// with the same settings), one rank each. Fails when the signatures do not have this
+    /// configuration's shape, or the records cannot be written.
+    pub fn add_signatures(
+        &mut self,
+        signatures: &Signatures,
+        ranks: &[f64],
+        reference: bool,
+    ) -> Result<(), DedupError> {
+        let (b, k) = (self.config.bands, self.config.permutations);
+        signatures.check(b, k)?;
+        let n = signatures.len();
+        if n != ranks.len() {
+            return Err(DedupError::LengthMismatch {
+                sources: n,
+                ranks: ranks.len(),
+            });
         }
-        self.exact = exact;
-        let n = sources.len();
+        let start = self.len();
+        self.records
+            .append_shingles(&signatures.lengths, &signatures.shingles)?;
+        // Band keys by function in, band-major for the file.
         let mut band_major = vec![0u64; n * b];
-        for (i, function) in bands.chunks_exact(b).enumerate() {
+        for (i, function) in signatures.bands.chunks_exact(b).enumerate() {
             for (band, &key) in function.iter().enumerate() {
                 band_major[band * n + i] = key;
             }
         }
-        if let Err(error) = self.records.append(&band_major, &sketches) {
-            self.exact.truncate(start);
+        if let Err(error) = self.records.append(&band_major, &signatures.sketches) {
             self.records.truncate_shingles(start);
             return Err(error);
         }
+        self.exact.extend_from_slice(&signatures.exact);
         self.rank.extend_from_slice(ranks);
-        self.reference.resize(end, reference);
+        self.reference.resize(start + n, reference);
         Ok(())
     }
 
@@ -682,6 +752,33 @@ mod tests {
         assert_eq!(out.reason, vec![Reason::Kept, Reason::Near, Reason::Kept]);
         assert_eq!(sorted_jaccard(&[], &[]), 1.0);
         assert_eq!(sorted_jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+    }
+
+    #[test]
+    fn signatures_signed_apart_cluster_as_sources_added() {
+        let sources = [B, A_COMMENTED, A];
+        let ranks = [0.0, 1.0, 2.0];
+        let direct = run(&sources, &[]);
+        let mut d = Deduper::new(DedupConfig::default()).unwrap();
+        // Signed in two partitions, by another Deduper with the same settings.
+        let signer = Deduper::new(DedupConfig::default()).unwrap();
+        d.add_signatures(&signer.sign(&sources[..1]), &ranks[..1], false)
+            .unwrap();
+        d.add_signatures(&signer.sign(&sources[1..]), &ranks[1..], false)
+            .unwrap();
+        let apart = d.finish().unwrap();
+        assert_eq!(apart.cluster, direct.cluster);
+        assert_eq!(apart.reason, direct.reason);
+        assert_eq!(apart.exact_hash, direct.exact_hash);
+        let narrow = Deduper::new(DedupConfig {
+            bands: 10,
+            ..DedupConfig::default()
+        })
+        .unwrap();
+        assert!(matches!(
+            d.add_signatures(&narrow.sign(&[A]), &[0.0], false),
+            Err(DedupError::SignatureShape(_))
+        ));
     }
 
     #[test]

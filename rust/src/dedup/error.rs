@@ -29,6 +29,8 @@ pub enum DedupError {
     },
     /// An outcome asked for before clustering.
     NotClustered,
+    /// Signatures whose columns do not fit the configuration, or cannot be read.
+    SignatureShape(String),
     /// The records' temporary files could not be created, written or read back.
     RecordsCreate {
         dir: PathBuf,
@@ -66,6 +68,7 @@ impl fmt::Display for DedupError {
                 write!(f, "no such function: {index} (of {len} added)")
             }
             DedupError::NotClustered => write!(f, "outcome() before cluster()"),
+            DedupError::SignatureShape(what) => write!(f, "signatures do not fit: {what}"),
             DedupError::RecordsCreate { dir, error } => write!(
                 f,
                 "cannot create dedup's record files in {} ({error}); set TMPDIR to a writable \

@@ -19,7 +19,7 @@ pub mod minhash;
 pub mod spill;
 pub mod tokens;
 
-pub use cluster::{Deduper, Outcome, Reason};
+pub use cluster::{Deduper, Outcome, Reason, Signatures};
 pub use error::DedupError;
 
 /// Bands x rows: 42 x 6, not the 25 x 10 that minimises false positives plus negatives for

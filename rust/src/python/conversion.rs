@@ -8,7 +8,8 @@
 use std::ops::Range;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::dedup::{self, DedupConfig};
 use crate::extract::{
@@ -384,4 +385,86 @@ pub fn outcome_columns<'py>(
             outcome.exact_hash[rows].iter().map(|h| format!("{h:032x}")),
         )?
         .into_dict())
+}
+
+/// Signatures as columns: `exact_hash` (32 hex digits), and per function its `bands` (the
+/// band keys, 8 bytes each, little-endian), `sketch` and `shingles` (4 bytes each) as bytes.
+pub fn signature_columns<'py>(
+    py: Python<'py>,
+    signatures: &dedup::Signatures,
+    bands: usize,
+    permutations: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut at = 0usize;
+    let shingle_sets = signatures.lengths.iter().map(|&len| {
+        let set = &signatures.shingles[at..at + len as usize];
+        at += len as usize;
+        PyBytes::new(py, &little_endian(set.iter().map(|s| s.to_le_bytes())))
+    });
+    Ok(Columns::new(py)
+        .with(
+            "exact_hash",
+            signatures.exact.iter().map(|h| format!("{h:032x}")),
+        )?
+        .with(
+            "bands",
+            signatures
+                .bands
+                .chunks_exact(bands.max(1))
+                .map(|keys| PyBytes::new(py, &little_endian(keys.iter().map(|k| k.to_le_bytes())))),
+        )?
+        .with(
+            "sketch",
+            signatures
+                .sketches
+                .chunks_exact(permutations.max(1))
+                .map(|sketch| PyBytes::new(py, sketch)),
+        )?
+        .with("shingles", shingle_sets)?
+        .into_dict())
+}
+
+fn little_endian<const N: usize>(values: impl Iterator<Item = [u8; N]>) -> Vec<u8> {
+    values.flatten().collect()
+}
+
+/// `signature_columns`' columns back as signatures; a cell that cannot be one is named.
+pub fn signatures_from(
+    exact_hash: &[PyBackedStr],
+    bands: &[PyBackedBytes],
+    sketch: &[PyBackedBytes],
+    shingles: &[PyBackedBytes],
+) -> Result<dedup::Signatures, dedup::DedupError> {
+    let bad =
+        |row: usize, what: &str| dedup::DedupError::SignatureShape(format!("row {row}: {what}"));
+    let n = exact_hash.len();
+    if [bands.len(), sketch.len(), shingles.len()] != [n; 3] {
+        return Err(dedup::DedupError::SignatureShape(format!(
+            "columns of {n}, {}, {} and {} rows",
+            bands.len(),
+            sketch.len(),
+            shingles.len()
+        )));
+    }
+    let mut out = dedup::Signatures::default();
+    for row in 0..n {
+        let hash = u128::from_str_radix(&exact_hash[row], 16)
+            .map_err(|_| bad(row, "exact_hash is not 32 hex digits"))?;
+        out.exact.push(hash);
+        let (keys, set) = (&*bands[row], &*shingles[row]);
+        if keys.len() % 8 != 0 || set.len() % 4 != 0 {
+            return Err(bad(row, "band keys or shingles cut short"));
+        }
+        out.bands.extend(
+            keys.chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        );
+        out.sketches.extend_from_slice(&sketch[row]);
+        out.lengths.push((set.len() / 4) as u32);
+        out.shingles.extend(
+            set.chunks_exact(4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))),
+        );
+    }
+    Ok(out)
 }

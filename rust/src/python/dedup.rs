@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedStr;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyDict;
 
 use crate::dedup::{self, DedupConfig, DedupError, inspect};
@@ -71,6 +71,44 @@ impl Deduper {
             let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let inner: &mut dedup::Deduper = &mut guard;
             driver::pool(self.threads).install(|| inner.add(&refs, &ranks, reference))
+        })?;
+        Ok(())
+    }
+
+    /// The signatures of a block of sources, as columns (`conversion::signature_columns`):
+    /// what `add_signatures` takes back, here or in another process with the same settings.
+    fn signatures<'py>(
+        &self,
+        py: Python<'py>,
+        sources: Vec<PyBackedStr>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (signatures, bands, permutations) = py.detach(|| {
+            let refs: Vec<&str> = sources.iter().map(|s| &**s).collect();
+            let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let inner: &dedup::Deduper = &guard;
+            let signed = driver::pool(self.threads).install(|| inner.sign(&refs));
+            (signed, inner.bands(), inner.permutations())
+        });
+        conversion::signature_columns(py, &signatures, bands, permutations)
+    }
+
+    /// Append functions signed before (`signatures`' columns); `ranks` as for `add`.
+    #[pyo3(signature = (exact_hash, bands, sketch, shingles, ranks, reference=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_signatures(
+        &self,
+        py: Python<'_>,
+        exact_hash: Vec<PyBackedStr>,
+        bands: Vec<PyBackedBytes>,
+        sketch: Vec<PyBackedBytes>,
+        shingles: Vec<PyBackedBytes>,
+        ranks: Vec<f64>,
+        reference: bool,
+    ) -> PyResult<()> {
+        py.detach(|| {
+            let signatures = conversion::signatures_from(&exact_hash, &bands, &sketch, &shingles)?;
+            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            guard.add_signatures(&signatures, &ranks, reference)
         })?;
         Ok(())
     }

@@ -48,7 +48,8 @@ impl From<DedupError> for PyErr {
             | DedupError::Threshold(_) => ConfigError::new_err(error.to_string()),
             DedupError::LengthMismatch { .. }
             | DedupError::NoSuchFunction { .. }
-            | DedupError::NotClustered => PyValueError::new_err(error.to_string()),
+            | DedupError::NotClustered
+            | DedupError::SignatureShape(_) => PyValueError::new_err(error.to_string()),
             DedupError::RecordsCreate { .. }
             | DedupError::RecordsWrite { .. }
             | DedupError::RecordsRead(_) => PyOSError::new_err(error.to_string()),
