@@ -22,6 +22,7 @@ import case2code
 import polars as pl
 import pytest
 from case2code.assemble import AssembleConfig, AssembleStep
+from case2code.dedup import ClusterStep, DedupConfig, LabelStep, SignStep
 from case2code.errors import C2CError
 from case2code.execute import ExecuteStep
 from case2code.executors import LocalExecutor
@@ -129,6 +130,35 @@ def test_assemble_step_gives_the_local_rows_and_figures(functions, results) -> N
     assert ray.table.equals(local.table)
     assert ray.stats == local.stats
     assert ray.stats["samples"] == ray.table.height > 0
+
+
+class SmallSign(SignStep):
+    partition_functions = None  # the test's partitions (dedup's are big), so several actors
+
+
+class SmallLabel(LabelStep):
+    partition_functions = None
+
+
+@needs_ray
+def test_dedup_steps_give_the_local_signatures_decisions_and_labels(ray_address, functions) -> None:
+    """Dedup's per-partition steps on actors, its clustering on the driver: the same tables."""
+    copies = functions.head(10).with_columns(pl.col("function_id") + "-copy")
+    corpus = pl.concat([functions, copies])
+    config = DedupConfig()
+    runs = []
+    for executor in (LocalExecutor(PARTITION), ray_executor(PARTITION)):
+        signed = executor.run(SmallSign(config), {"functions": corpus})
+        assert signed.table is not None
+        assert signed.partitions == math.ceil(corpus.height / PARTITION) > 2
+        decisions = executor.decide(ClusterStep(config), signed.table)
+        tables = {"functions": corpus, "decisions": decisions}
+        labelled = executor.run(SmallLabel(config, kept_only=False), tables).table
+        runs.append((signed.table, decisions, labelled))
+    for local, ray in zip(*runs, strict=True):
+        assert ray.equals(local)
+    labels = runs[1][2]["dedup_reason"].value_counts().to_dicts()
+    assert {row["dedup_reason"] for row in labels} > {"kept"}  # the copies were clustered
 
 
 @needs_ray
