@@ -172,7 +172,7 @@ def stdlib_functions(stdlib_dir):
 
 
 def test_real_corpus_is_deterministic_and_thread_independent(stdlib_functions):
-    one = dedup(stdlib_functions, DedupConfig(threads=1, block_size=500))
+    one = dedup(stdlib_functions, DedupConfig(threads=1))
     two = dedup(stdlib_functions, DedupConfig(threads=2))
     columns = ["function_id", "cluster_id", "dedup_reason", "exact_hash"]
     assert one.functions.select(columns).equals(two.functions.select(columns))

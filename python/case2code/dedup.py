@@ -101,7 +101,6 @@ class DedupConfig:
     score_column: str | None = None
     seed: int = 1
     threads: int = 0
-    block_size: int = 50_000
 
     def __post_init__(self) -> None:
         at_least(
@@ -110,7 +109,6 @@ class DedupConfig:
             permutations=self.permutations,
             bands=self.bands,
             rows=self.rows,
-            block_size=self.block_size,
         )
         at_least(0, threads=self.threads)
         between(0.0, 1.0, threshold=self.threshold)
@@ -124,9 +122,8 @@ class DedupConfig:
             raise C2CError("keep = 'score' needs a score_column")
 
     def settings(self) -> dict[str, Any]:
-        """What changes the result: every setting but the thread count and the batch size."""
-        values = asdict(self)
-        return {k: v for k, v in values.items() if k not in ("threads", "block_size")}
+        """What changes the result: every setting but the thread count."""
+        return {k: v for k, v in asdict(self).items() if k != "threads"}
 
     def deduper(self) -> _core.Deduper:
         return _checked(
