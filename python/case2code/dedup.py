@@ -407,7 +407,7 @@ def run_dedup(
     signatures.unlink()
     for path, kept_only in outputs:
         tables = {"functions": functions, "decisions": decisions}
-        LocalExecutor().run(LabelStep(config, kept_only), tables, path)
+        executor.run(LabelStep(config, kept_only), tables, path)
     per_function = config.deduper().bytes_per_function()
     return report_of(pl.scan_parquet(decisions), tasks, per_function)
 
