@@ -2,7 +2,7 @@
 # Install the package with its test dependencies, then run every test: Rust, then Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet ".[test]"
+python3 -m pip install --quiet ".[test,ray]"
 # The real small LLM server the input-generation tests use (cached; a no-op once installed).
 bash scripts/install-llm.sh
 cargo test --workspace --quiet

@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from case2code.execute import ExecuteStep
 from case2code.executors import LocalExecutor
 from case2code.inputs import BuiltinGenerator, InputsConfig
 from case2code.inputs.stage import InputsStep
+from case2code.pipeline import Pipeline
+from case2code.run_config import RunConfig
 from case2code.sandbox import Limits
 from case2code.steps import Partition, Process, Schema, Stats, Step
 
@@ -350,3 +353,50 @@ def test_a_killed_ray_run_resumes_without_recomputing_finished_partitions(
     got = pl.read_parquet(output).drop(VOLATILE)
     assert got.equals(pl.read_parquet(tmp_path / "reference.parquet").drop(VOLATILE))
     assert not parts.exists()
+
+
+@needs_ray
+def test_c2c_run_on_ray_writes_the_local_dataset(
+    ray_address, stdlib_dir, tmp_path, monkeypatch
+) -> None:
+    """The whole pipeline with `[run] executor = "ray"`: its steps run by the Ray executor, and
+    the same dataset shards, card and evaluation split, byte for byte, as the local one's."""
+    from case2code.executors.ray import RayExecutor
+
+    on_ray: list[str] = []
+    run = RayExecutor.run
+
+    def noting_the_step(self: RayExecutor, step: Step, *args: Any, **options: Any) -> Any:
+        on_ray.append(step.name)
+        return run(self, step, *args, **options)
+
+    monkeypatch.setattr(RayExecutor, "run", noting_the_step)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for module in MODULES[:8]:
+        shutil.copy(stdlib_dir / module, corpus / module.replace("/", "_"))
+    outputs = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / executor
+        config = RunConfig(
+            out=out,
+            corpus=(str(corpus),),
+            executor=executor,
+            workers=2,
+            shard_functions=8,
+            eval_share=0.1,
+            inputs=InputsConfig(n_inputs=6, rounds=2),
+        )
+        Pipeline(config).run()
+        files = [*sorted((out / "dataset").rglob("*")), out / "eval" / "case2code-eval.jsonl"]
+        outputs[executor] = {str(p.relative_to(out)): p.read_bytes() for p in files if p.is_file()}
+    assert on_ray == [
+        "dedup_signatures",
+        "dedup_labels",
+        "inputs",
+        "execute",
+        "assemble",
+        "eval_records",
+    ]
+    assert outputs["ray"] == outputs["local"]
+    assert any(name.startswith("dataset/data/train-") for name in outputs["ray"])

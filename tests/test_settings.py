@@ -104,12 +104,17 @@ def test_every_run_option_is_a_toml_key_and_sets_it() -> None:
         "base_url": "http://host:1/v1",
         "workers": 3,
         "until": "dedup",
+        "executor": "ray",
+        "ray_address": "auto",
     }
+    # An address is refused without the Ray executor: it is given with it.
+    companions = {"ray_address": {"executor": "ray"}}
     for name, (section, key) in RUN_OPTIONS.items():
         assert key in known[section], name
         assert params[name].default is None, name
-        by_option = load_config(None, {name: samples[name]})
-        by_key = from_mapping({section: {key: samples[name]}})
+        also = companions.get(name, {})
+        by_option = load_config(None, {name: samples[name], **also})
+        by_key = from_mapping({section: {key: samples[name], **also}})
         assert by_option == by_key != RunConfig(), name
 
 

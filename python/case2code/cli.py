@@ -11,7 +11,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -41,7 +40,7 @@ COMMAND_ORDER = ("run", "extract", "dedup", "inputs", "exec", "assemble", "mix",
 
 
 class PipelineOrder(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         def rank(name: str) -> int:
             return COMMAND_ORDER.index(name) if name in COMMAND_ORDER else len(COMMAND_ORDER)
 
@@ -684,6 +683,14 @@ def run_command(
             "run.json and the report come with a full run."
         ),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="Where the steps run: local (this machine) or ray (a Ray cluster)."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: start one."),
+    ] = None,
 ) -> None:
     """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable.
     One run per folder: a second run on a folder in use is refused."""
@@ -692,6 +699,7 @@ def run_command(
 
     options = {"out": out, "corpus": corpus or None, "max_functions": max_functions}
     options |= {"generator": generator, "model": model, "base_url": base_url}
+    options |= {"executor": executor, "ray_address": ray_address}
     config = load_config(config_file, options | {"workers": workers, "until": until})
     pipeline = Pipeline(config, notice=lambda message: say("note", message))
     if STAGES.index(config.until) >= STAGES.index("inputs"):  # the first stage in the sandbox

@@ -7,6 +7,7 @@ keeps the counts for the summary. The rules are in docs/extraction-rules.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -431,6 +432,35 @@ def extract(
     return result
 
 
+class ExtractStep:
+    """Extraction as a step: a partition of the corpus (a list of its batches: files, or rows
+    of a table) in, its functions, rejections and counts out, anywhere (this process, a Ray
+    task). Its partitions are the corpus's own, cut by size (`corpus.batches`), not ranges of
+    function ids: ids exist only after it."""
+
+    name = "extract"
+
+    def __init__(self, config: ExtractConfig, corpus: Corpus) -> None:
+        self.config, self.corpus = config, corpus
+
+    def settings(self) -> dict[str, Any]:
+        """What changes its output: every setting but the thread count and the batch size."""
+        drop = ("threads", "batch_bytes")
+        return {k: v for k, v in asdict(self.config).items() if k not in drop}
+
+    @contextlib.contextmanager
+    def worker(self) -> Iterator[Callable[[Sequence[Batch]], ExtractResult]]:
+        extractor = self.config.extractor()
+
+        def process(partition: Sequence[Batch]) -> ExtractResult:
+            collector = _Collector(self.config.check_compile)
+            for batch in partition:
+                _feed(extractor, batch, collector, self.config.threads, self.corpus)
+            return collector.result(0.0)
+
+        yield process
+
+
 def _shards(
     corpus: Corpus,
     config: ExtractConfig,
@@ -441,23 +471,20 @@ def _shards(
     """The corpus's batches grouped into shards of about `shard_bytes` of source (None: one
     shard), each shard's extraction in turn; a shard `finished` says is done gives None, its
     batches read past without being parsed."""
-    extractor = config.extractor()
-    index, in_shard, shard_size, done = 0, 0, 0, 0
-    collector = _Collector(config.check_compile)
-    for batch in batches(corpus, config.text_column, config.batch_bytes):
-        if not finished(index):
-            _feed(extractor, batch, collector, config.threads, corpus)
-        in_shard += 1
-        shard_size += _source_bytes(batch)
-        done += _size(batch)
-        if shard_bytes is not None and shard_size >= shard_bytes:
-            yield index, None if finished(index) else collector.result(0.0)
-            index, in_shard, shard_size = index + 1, 0, 0
-            collector = _Collector(config.check_compile)
-        if progress is not None:
-            progress(min(done, corpus.total_bytes), corpus.total_bytes)
-    if in_shard or index == 0:
-        yield index, None if finished(index) else collector.result(0.0)
+    index, shard_size, done = 0, 0, 0
+    shard: list[Batch] = []
+    with ExtractStep(config, corpus).worker() as process:
+        for batch in batches(corpus, config.text_column, config.batch_bytes):
+            shard.append(batch)
+            shard_size += _source_bytes(batch)
+            done += _size(batch)
+            if shard_bytes is not None and shard_size >= shard_bytes:
+                yield index, None if finished(index) else process(shard)
+                index, shard, shard_size = index + 1, [], 0
+            if progress is not None:
+                progress(min(done, corpus.total_bytes), corpus.total_bytes)
+        if shard or index == 0:
+            yield index, None if finished(index) else process(shard)
 
 
 def _size(batch: Batch) -> int:

@@ -195,7 +195,8 @@ class Pipeline:
         its server for the model's name)."""
         if name not in self._steps:
             c = self.config
-            workers = c.workers or None
+            # Under Ray each actor holds one sandbox worker: [run] workers counts the actors.
+            workers = 1 if c.executor == "ray" else (c.workers or None)
             if name == "inputs":
                 g = c.generator
                 generator = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
@@ -208,7 +209,16 @@ class Pipeline:
         return self._steps[name]
 
     def executor(self, advance: Advance) -> LocalExecutor:
-        return LocalExecutor(self.config.shard_functions, progress=advance)
+        c = self.config
+        if c.executor == "ray":
+            from case2code.executors.ray import RayExecutor
+
+            # [run] workers: the actors (0: one per CPU of the cluster), a sandbox worker each.
+            actors = c.workers or None
+            return RayExecutor(
+                c.shard_functions, progress=advance, address=c.ray_address, actors=actors
+            )
+        return LocalExecutor(c.shard_functions, progress=advance)
 
     def fingerprint(self, name: str, upstream: str) -> str:
         """A stage's fingerprint: everything that changes its output besides its input tables

@@ -162,6 +162,8 @@ RUN_OPTIONS = {
     "base_url": ("inputs", "base_url"),
     "workers": ("run", "workers"),
     "until": ("run", "until"),
+    "executor": ("run", "executor"),
+    "ray_address": ("run", "ray_address"),
 }
 
 
