@@ -115,6 +115,10 @@ class ExtractConfig:
         at_least(0, threads=self.threads)
         known_names("rules", self.rules, RULES, noun="rule")
 
+    def settings(self) -> dict[str, Any]:
+        """What changes the result: every setting but the thread count and the batch size."""
+        return {k: v for k, v in asdict(self).items() if k not in ("threads", "batch_bytes")}
+
     def extractor(self) -> Any:
         if self.min_lines < 1 or self.max_lines < self.min_lines:
             raise C2CError(
@@ -444,9 +448,7 @@ class ExtractStep:
         self.config, self.corpus = config, corpus
 
     def settings(self) -> dict[str, Any]:
-        """What changes its output: every setting but the thread count and the batch size."""
-        drop = ("threads", "batch_bytes")
-        return {k: v for k, v in asdict(self.config).items() if k not in drop}
+        return self.config.settings()
 
     @contextlib.contextmanager
     def worker(self) -> Iterator[Callable[[Sequence[Batch]], ExtractResult]]:

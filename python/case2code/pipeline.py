@@ -142,12 +142,6 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _settings(obj: Any, *drop: str) -> dict[str, Any]:
-    """A settings dataclass as a dict, less the fields that do not change results (threads)."""
-    values = dataclasses.asdict(obj)
-    return {k: v for k, v in values.items() if k not in drop}
-
-
 class Pipeline:
     """One run folder; `run()` brings every stage up to date."""
 
@@ -228,7 +222,7 @@ class Pipeline:
             own: Any = {
                 "corpus": [str(Path(p).resolve()) for p in c.corpus],
                 "files": corpus_fingerprint(list(c.corpus) or None, c.extract),
-                "extract": _settings(c.extract, "threads", "batch_bytes"),
+                "extract": c.extract.settings(),
             }
         elif name == "dedup":
             own = {
