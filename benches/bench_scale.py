@@ -62,7 +62,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup_mutations
-from case2code.export import SHARD_ROWS
+from case2code.export import PIECE_ROWS, SHARD_ROW_GROUP_ROWS
 from case2code.markers import MARKER
 from case2code.run_config import STAGES
 from readme_block import add_block, load, publish, wrap
@@ -504,9 +504,11 @@ def markdown_b(part: dict[str, Any]) -> list[str]:
         f"{met(part['peak_growth'] <= TARGET_GROWTH)}); extract and dedup do the same work at "
         f"both sizes, so the stages after them are the test: their peak {small:,.0f} {ARROW} "
         f"{large:,.0f} MB ({part['late_peak_growth']:.2f}{TIMES}), highest in "
-        f"{peak_stage(part[str(PIPELINE_SIZES[1])])}. Export writes the dataset a shard at a "
-        f"time, and a shard holds up to `shard_rows` ({SHARD_ROWS:,}) samples in memory: "
-        f"below that its peak grows with the samples.",
+        f"{peak_stage(part[str(PIPELINE_SIZES[1])])}. Export writes every shard "
+        f"{PIECE_ROWS:,} samples at a time (Parquet row groups of {SHARD_ROW_GROUP_ROWS:,}), "
+        f"holding neither a shard nor the samples (`tests/test_export_bounded.py`); what still "
+        f"grows with the samples is the local executor's runs of the assemble step and of "
+        f"export's evaluation-records step.",
     ]
     return lines
 
