@@ -400,3 +400,59 @@ def test_c2c_run_on_ray_writes_the_local_dataset(
     ]
     assert outputs["ray"] == outputs["local"]
     assert any(name.startswith("dataset/data/train-") for name in outputs["ray"])
+
+
+def _dataset_files(out: Path) -> dict[str, bytes]:
+    files = [*sorted((out / "dataset").rglob("*")), out / "eval" / "case2code-eval.jsonl"]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files if p.is_file()}
+
+
+@needs_ray
+def test_a_c2c_run_on_ray_killed_mid_stage_resumes_to_the_local_dataset(
+    ray_address, stdlib_dir, tmp_path
+) -> None:
+    """`c2c run` on Ray, SIGKILLed (driver and its process group) once its inputs stage has
+    stored a partition, then run again: it resumes the stored partitions and the dataset is
+    the local executor's, byte for byte."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for module in MODULES[:8]:
+        shutil.copy(stdlib_dir / module, corpus / module.replace("/", "_"))
+    settings = "workers = 2\nshard_functions = 8\neval_share = 0.1\n"
+    local = RunConfig(
+        out=tmp_path / "local",
+        corpus=(str(corpus),),
+        workers=2,
+        shard_functions=8,
+        eval_share=0.1,
+        inputs=InputsConfig(n_inputs=6, rounds=2),
+    )
+    Pipeline(local).run()
+    config = tmp_path / "ray.toml"
+    config.write_text(
+        f'[run]\nout = "{tmp_path / "ray"}"\nexecutor = "ray"\nray_address = "{ray_address}"\n'
+        f'{settings}[corpus]\npaths = ["{corpus}"]\n[inputs]\nn_inputs = 6\nrounds = 2\n'
+    )
+    command = [sys.executable, "-m", "case2code", "run", str(config)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    shard = tmp_path / "ray" / "stages" / "inputs" / "inputs.parquet.parts" / "part-00001.parquet"
+    deadline = time.monotonic() + 300
+    while not shard.is_file():
+        assert process.poll() is None, f"the run ended before a shard: {process.stderr.read()}"
+        assert time.monotonic() < deadline, "no inputs shard in 300 s"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "ray" / "stages" / "inputs" / "stage.json").exists(), "killed mid-stage"
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert _dataset_files(tmp_path / "ray") == _dataset_files(tmp_path / "local")
+    assert any(name.startswith("dataset/data/train-") for name in _dataset_files(local.out))
