@@ -244,6 +244,15 @@ class SignStep(Step):
                     pl.col("_order").first().alias("order"),
                     pl.col("source").first().cast(pl.Utf8).fill_null(""),
                 )
+                if not rows[KEY].is_unique().all()
+                else rows.select(  # the common case, without a sort: one row per id
+                    KEY,
+                    name.cast(pl.Utf8).alias("name"),
+                    pl.lit(1, pl.UInt32).alias("copies"),
+                    _rank(self.config).alias("rank"),
+                    _order(rows.columns).alias("order"),
+                    pl.col("source").cast(pl.Utf8).fill_null(""),
+                )
             )
             signed = _checked(deduper.signatures, best["source"].to_list())
             table = best.drop("source").hstack(
@@ -367,11 +376,14 @@ class LabelStep(Step):
 
     def process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
         rows = partition["functions"].drop(list(LABELS), strict=False)
-        standing = _occurrences(rows, self.config).group_by(KEY, maintain_order=True).first()
         decisions = partition["decisions"].select(KEY, *LABELS)
         labelled = rows.with_row_index("_position").join(
             decisions, on=KEY, how="left", maintain_order="left"
         )
+        if rows[KEY].is_unique().all():  # the common case: every row stands for its id
+            standing = labelled.select("_position")
+        else:
+            standing = _occurrences(rows, self.config).group_by(KEY, maintain_order=True).first()
         if labelled["dedup_reason"].null_count():
             missing = labelled.filter(pl.col("dedup_reason").is_null())[KEY][0]
             raise C2CError(f"dedup: no decision for function {missing} (decisions out of date)")
