@@ -262,3 +262,38 @@ def test_the_fast_lexer_gives_tree_sitters_tokens(corpus, request):
         same = sum(a == b for a, b in zip(fast, oracle, strict=True))
         differing = [s[:200] for s, a, b in zip(sources, fast, oracle, strict=True) if a != b]
         assert same / len(sources) >= 0.998, differing[:3]
+
+
+def test_rows_sharing_a_function_id_are_copies_and_the_keep_rule_picks_among_them():
+    """Rows with one function id share their standalone source (exact copies from other files):
+    one of them stands for the id (here the best-scored), the others are exact duplicates of
+    it, and the figures count every row."""
+    other = NEAR["one line changed"]
+    functions = pl.DataFrame(
+        {
+            "function_id": ["b", "a", "a", "a"],
+            "name": ["other", "base", "base", "base"],
+            "source": [LOOK_ALIKES["same vocabulary"], BASE, BASE, BASE],
+            "stars": [5, 1, 9, 3],
+        }
+    )
+    result = dedup(functions, DedupConfig(keep="score", score_column="stars"))
+    rows = result.functions.select("function_id", "stars", "dedup_reason", "cluster_id").rows()
+    assert rows == [
+        ("a", 1, "exact", "a"),
+        ("a", 9, "kept", "a"),
+        ("a", 3, "exact", "a"),
+        ("b", 5, "kept", "b"),
+    ]
+    assert result.report.as_dict()["removed"] == {"exact": 2}
+    assert result.report.largest == [{"cluster_id": "a", "size": 3, "names": ["base"] * 3}]
+    # A near copy under its own id joins the cluster of the row that stands for "a".
+    with_near = pl.concat(
+        [
+            functions,
+            pl.DataFrame({"function_id": ["c"], "name": ["near"], "source": [other], "stars": [1]}),
+        ]
+    )
+    near = dedup(with_near, DedupConfig(keep="score", score_column="stars")).functions
+    assert near.filter(pl.col("function_id") == "c")["dedup_reason"].to_list() == ["near"]
+    assert near.filter(pl.col("function_id") == "c")["cluster_id"].to_list() == ["a"]
