@@ -128,6 +128,28 @@ def test_assemble_step_is_the_same_on_1_3_and_17_partitions(functions, results_r
     assert "origin" in samples.columns  # provenance carried over
 
 
+def test_dedup_steps_are_the_same_on_1_3_and_17_partitions(functions) -> None:
+    """Dedup's signature and label steps (their big-partition wish set aside), with rows that
+    share a function id (copies) and near copies under their own ids."""
+    from case2code.dedup import ClusterStep, DedupConfig, LabelStep, SignStep
+
+    copies = functions.head(4).with_columns(pl.col("origin") + "-copy")
+    # Functions 4-7 made near copies of functions 0-3 (ids unchanged: 34 ids in all).
+    sources = functions["source"].to_list()
+    sources[4:8] = [s.replace("return", "return  ") + "\n# near copy" for s in sources[:4]]
+    table = pl.concat([functions.with_columns(pl.Series("source", sources)), copies])
+    config = DedupConfig()
+    sign, label = SignStep(config), LabelStep(config, kept_only=False)
+    sign.partition_functions = label.partition_functions = None
+    signed = run_partitioned(sign, {"functions": table})
+    assert_same(signed, [])
+    decisions = LocalExecutor().decide(ClusterStep(config), signed[0][0])
+    assert set(decisions["dedup_reason"]) >= {"kept", "exact"}, "near copies found"
+    labelled = run_partitioned(label, {"functions": table, "decisions": decisions})
+    assert_same(labelled, [])
+    assert labelled[0][0].height == table.height
+
+
 def test_step_fingerprints_follow_every_setting_that_changes_the_output() -> None:
     assert ExecuteStep(LIMITS).fingerprint() != ExecuteStep(Limits()).fingerprint()
     assert ExecuteStep(LIMITS, workers=1).fingerprint() == ExecuteStep(LIMITS, 4).fingerprint()
