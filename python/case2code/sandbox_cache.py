@@ -29,7 +29,7 @@ from case2code.evaluation.checks import self_check_cache_dir
 class CacheEntry:
     path: Path
     kind: str
-    bytes: int
+    bytes: int  # what removing it frees
     in_use: bool  # what a sandbox started now would use
 
 
@@ -81,7 +81,8 @@ def cache_info() -> CacheInfo:
     if folder.is_dir():
         compiled = sandbox.compiled_path()
         prepared = compiled.is_file()
-        in_use.add(compiled)
+        # The stdlib folder is named by its zip's digest, which must be the pinned one (engine.rs).
+        in_use |= {compiled, folder / f"stdlib-{sandbox.STDLIB_ZIP_SHA256[:16]}"}
     entries = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else ():
         kind = _kind(path)
