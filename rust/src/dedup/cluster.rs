@@ -383,7 +383,7 @@ impl Deduper {
     /// shingle sets of most chance collisions.
     fn verified(&self, i: usize, j: usize, pair: &mut SketchPair) -> Result<bool, DedupError> {
         let threshold = self.config.threshold;
-        if self.similarity_into(i, j, pair)? < threshold - ESTIMATE_MARGIN {
+        if !estimate_reaches(self.similarity_into(i, j, pair)?, threshold) {
             return Ok(false);
         }
         Ok(self.jaccard_into(i, j, pair)? >= threshold)
@@ -398,24 +398,13 @@ impl Deduper {
     ) -> Result<f64, DedupError> {
         self.records.sketch(i, &mut pair.a)?;
         self.records.sketch(j, &mut pair.b)?;
-        let same = equal_bytes(&pair.a, &pair.b) as f64 / pair.a.len() as f64;
-        // Unrelated values agree on their low byte 1 time in 256.
-        Ok(((same - 1.0 / 256.0) / (1.0 - 1.0 / 256.0)).max(0.0))
+        Ok(estimated_jaccard(&pair.a, &pair.b))
     }
 
     /// Clusters everything added so far.
     pub fn finish(&self) -> Result<Outcome, DedupError> {
         let n = self.len();
-        let mut sets = UnionFind::new(n);
-        // Exact duplicates.
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.par_sort_unstable_by_key(|&i| (self.exact[i as usize], i));
-        for pair in order.windows(2) {
-            if self.exact[pair[0] as usize] == self.exact[pair[1] as usize] {
-                sets.union(pair[0] as usize, pair[1] as usize);
-            }
-        }
-        drop(order);
+        let mut sets = exact_unions(&self.exact);
         // Near duplicates, one band at a time so only one band's keys are in memory at once.
         let mut band = SortedBand::default();
         let mut column = Vec::new();
@@ -435,14 +424,9 @@ impl Deduper {
                         keys[k - 1].1 as usize,
                         keys[k].1 as usize,
                     );
-                    if sets.find(prev) == sets.find(this) {
-                        continue;
-                    }
-                    if !self.config.verify || self.verified(prev, this, &mut pair)? {
-                        sets.union(prev, this);
-                    } else if head != prev && self.verified(head, this, &mut pair)? {
-                        sets.union(head, this);
-                    }
+                    join_candidate(&mut sets, head, prev, this, |a, b| {
+                        Ok(!self.config.verify || self.verified(a, b, &mut pair)?)
+                    })?;
                 }
                 start = end;
             }
@@ -489,60 +473,128 @@ impl Deduper {
     }
 
     fn assign(&self, sets: &mut UnionFind) -> Outcome {
-        let n = self.len();
-        // u32 indices with NONE for "no member" (not Option<usize>): 4 bytes per function each.
-        const NONE: u32 = u32::MAX;
-        let roots: Vec<u32> = (0..n).map(|i| sets.find(i) as u32).collect();
-        // Per root: the best non-reference member, and any reference member.
-        let mut best: Vec<u32> = vec![NONE; n];
-        let mut reference: Vec<u32> = vec![NONE; n];
-        for (i, &root) in roots.iter().enumerate() {
-            let root = root as usize;
-            if self.reference[i] {
-                if reference[root] == NONE {
-                    reference[root] = i as u32;
-                }
-                continue;
-            }
-            let j = best[root];
-            if j == NONE || self.rank[i] < self.rank[j as usize] {
-                best[root] = i as u32;
-            }
+        assign(&self.exact, &self.rank, &self.reference, sets)
+    }
+}
+
+/// Exact duplicates joined: functions with the same exact hash (the first step of clustering).
+pub(super) fn exact_unions(exact: &[u128]) -> UnionFind {
+    let mut sets = UnionFind::new(exact.len());
+    let mut order: Vec<u32> = (0..exact.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| (exact[i as usize], i));
+    for pair in order.windows(2) {
+        if exact[pair[0] as usize] == exact[pair[1] as usize] {
+            sets.union(pair[0] as usize, pair[1] as usize);
         }
-        let mut cluster = Vec::with_capacity(n);
-        let mut reason = Vec::with_capacity(n);
-        for (i, &root) in roots.iter().enumerate() {
-            let root = root as usize;
-            if self.reference[i] {
-                cluster.push(i as u32);
-                reason.push(Reason::Reference);
-            } else if reference[root] != NONE {
-                cluster.push(reference[root]);
-                reason.push(Reason::Contaminated);
+    }
+    sets
+}
+
+/// One position of an LSH bucket (members in index order: `this` at position k, `prev` at
+/// k - 1, `head` at 0), the rule clustering applies in band, key and position order: nothing
+/// when `prev` and `this` are joined already; else `this` joins `prev` when `near(prev,
+/// this)`, else `head` when `near(head, this)`. Which pairs get asked depends on what was
+/// joined before: the outcome depends on the order, which [`super::replay`] follows too.
+pub(super) fn join_candidate(
+    sets: &mut UnionFind,
+    head: usize,
+    prev: usize,
+    this: usize,
+    mut near: impl FnMut(usize, usize) -> Result<bool, DedupError>,
+) -> Result<(), DedupError> {
+    if sets.find(prev) == sets.find(this) {
+        return Ok(());
+    }
+    if near(prev, this)? {
+        sets.union(prev, this);
+    } else if head != prev && near(head, this)? {
+        sets.union(head, this);
+    }
+    Ok(())
+}
+
+/// Each function's cluster and reason from the joined sets: per cluster the best-ranked
+/// non-reference member is kept (ties: the earlier one), and a cluster holding a reference
+/// function is contaminated by its first one.
+pub(super) fn assign(
+    exact: &[u128],
+    rank: &[f64],
+    reference: &[bool],
+    sets: &mut UnionFind,
+) -> Outcome {
+    let n = exact.len();
+    // u32 indices with NONE for "no member" (not Option<usize>): 4 bytes per function each.
+    const NONE: u32 = u32::MAX;
+    let roots: Vec<u32> = (0..n).map(|i| sets.find(i) as u32).collect();
+    // Per root: the best non-reference member, and any reference member.
+    let mut best: Vec<u32> = vec![NONE; n];
+    let mut referenced: Vec<u32> = vec![NONE; n];
+    for (i, &root) in roots.iter().enumerate() {
+        let root = root as usize;
+        if reference[i] {
+            if referenced[root] == NONE {
+                referenced[root] = i as u32;
+            }
+            continue;
+        }
+        let j = best[root];
+        if j == NONE || rank[i] < rank[j as usize] {
+            best[root] = i as u32;
+        }
+    }
+    let mut cluster = Vec::with_capacity(n);
+    let mut reason = Vec::with_capacity(n);
+    for (i, &root) in roots.iter().enumerate() {
+        let root = root as usize;
+        if reference[i] {
+            cluster.push(i as u32);
+            reason.push(Reason::Reference);
+        } else if referenced[root] != NONE {
+            cluster.push(referenced[root]);
+            reason.push(Reason::Contaminated);
+        } else {
+            assert_ne!(best[root], NONE, "every cluster has a member");
+            let keep = best[root] as usize;
+            cluster.push(keep as u32);
+            reason.push(if keep == i {
+                Reason::Kept
+            } else if exact[keep] == exact[i] {
+                Reason::Exact
             } else {
-                assert_ne!(best[root], NONE, "every cluster has a member");
-                let keep = best[root] as usize;
-                cluster.push(keep as u32);
-                reason.push(if keep == i {
-                    Reason::Kept
-                } else if self.exact[keep] == self.exact[i] {
-                    Reason::Exact
-                } else {
-                    Reason::Near
-                });
-            }
+                Reason::Near
+            });
         }
-        Outcome {
-            cluster,
-            reason,
-            exact_hash: self.exact.clone(),
-        }
+    }
+    Outcome {
+        cluster,
+        reason,
+        exact_hash: exact.to_vec(),
     }
 }
 
 /// How far below the threshold a pair's estimated Jaccard may be and still be checked exactly:
 /// 5 standard deviations of a 256-permutation estimate at Jaccard 0.7.
 const ESTIMATE_MARGIN: f64 = 0.15;
+
+/// Jaccard estimated from two b-bit sketches (the low byte of each MinHash value).
+pub fn estimated_jaccard(a: &[u8], b: &[u8]) -> f64 {
+    let same = equal_bytes(a, b) as f64 / a.len() as f64;
+    // Unrelated values agree on their low byte 1 time in 256.
+    ((same - 1.0 / 256.0) / (1.0 - 1.0 / 256.0)).max(0.0)
+}
+
+/// Whether an estimate is close enough to the threshold for the exact Jaccard to be checked.
+fn estimate_reaches(estimate: f64, threshold: f64) -> bool {
+    estimate >= threshold - ESTIMATE_MARGIN
+}
+
+/// The verification of a candidate pair from its signatures, wherever they are (what
+/// [`Deduper::finish`] asks of its records): the sketches' estimate near the threshold, then
+/// the exact Jaccard of the sorted shingle sets at or above it.
+pub fn near_duplicates(threshold: f64, sketches: [&[u8]; 2], sets: [&[u32]; 2]) -> bool {
+    estimate_reaches(estimated_jaccard(sketches[0], sketches[1]), threshold)
+        && sorted_jaccard(sets[0], sets[1]) >= threshold
+}
 
 /// Two sketches and two shingle sets read back from the records, in reused buffers.
 struct SketchPair {
@@ -635,18 +687,18 @@ fn equal_bytes(a: &[u8], b: &[u8]) -> usize {
         .sum()
 }
 
-struct UnionFind {
+pub(super) struct UnionFind {
     parent: Vec<u32>,
 }
 
 impl UnionFind {
-    fn new(n: usize) -> Self {
+    pub(super) fn new(n: usize) -> Self {
         UnionFind {
             parent: (0..n as u32).collect(),
         }
     }
 
-    fn find(&mut self, mut i: usize) -> usize {
+    pub(super) fn find(&mut self, mut i: usize) -> usize {
         while self.parent[i] as usize != i {
             let grandparent = self.parent[self.parent[i] as usize];
             self.parent[i] = grandparent;
@@ -655,7 +707,7 @@ impl UnionFind {
         i
     }
 
-    fn union(&mut self, a: usize, b: usize) {
+    pub(super) fn union(&mut self, a: usize, b: usize) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
             // The smaller index is the root: deterministic whatever the merge order.

@@ -16,6 +16,7 @@ mod error;
 pub mod inspect;
 pub mod lexer;
 pub mod minhash;
+pub mod replay;
 pub mod spill;
 pub mod tokens;
 

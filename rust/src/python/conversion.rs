@@ -446,11 +446,11 @@ pub fn signatures_from(
             shingles.len()
         )));
     }
-    let mut out = dedup::Signatures::default();
+    let mut out = dedup::Signatures {
+        exact: exact_hashes(exact_hash)?,
+        ..dedup::Signatures::default()
+    };
     for row in 0..n {
-        let hash = u128::from_str_radix(&exact_hash[row], 16)
-            .map_err(|_| bad(row, "exact_hash is not 32 hex digits"))?;
-        out.exact.push(hash);
         let (keys, set) = (&*bands[row], &*shingles[row]);
         if keys.len() % 8 != 0 || set.len() % 4 != 0 {
             return Err(bad(row, "band keys or shingles cut short"));
@@ -467,4 +467,33 @@ pub fn signatures_from(
         );
     }
     Ok(out)
+}
+
+/// `exact_hash` cells (32 hex digits) as hashes; a cell that cannot be one is named.
+pub fn exact_hashes(exact_hash: &[PyBackedStr]) -> Result<Vec<u128>, dedup::DedupError> {
+    exact_hash
+        .iter()
+        .enumerate()
+        .map(|(row, hex)| {
+            u128::from_str_radix(hex, 16).map_err(|_| {
+                dedup::DedupError::SignatureShape(format!(
+                    "row {row}: exact_hash is not 32 hex digits"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// A column of u32 values given as bytes, 4 each, little-endian (`what` names it in errors).
+pub fn u32_column(bytes: &[u8], what: &str) -> Result<Vec<u32>, dedup::DedupError> {
+    if bytes.len() % 4 != 0 {
+        return Err(dedup::DedupError::SignatureShape(format!(
+            "{what}: {} bytes is not a whole number of 4-byte values",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect())
 }

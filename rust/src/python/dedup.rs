@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyDict;
 
-use crate::dedup::{self, DedupConfig, DedupError, inspect};
+use crate::dedup::{self, DedupConfig, DedupError, cluster, inspect, replay};
 use crate::extract::driver;
 
 use super::conversion;
@@ -184,6 +184,146 @@ impl Deduper {
     }
 }
 
+/// Clustering from candidates found and verified elsewhere (a distributed dedup): the same
+/// outcome as `Deduper.finish` on the same functions (`dedup::replay`). Functions are added
+/// in index order (`add`), then `cluster` walks the bucket positions.
+#[pyclass(module = "case2code._core")]
+struct ClusterReplay {
+    inner: Mutex<replay::Replay>,
+    outcome: Mutex<Option<dedup::Outcome>>,
+}
+
+#[pymethods]
+impl ClusterReplay {
+    #[new]
+    fn new() -> Self {
+        ClusterReplay {
+            inner: Mutex::new(replay::Replay::new()),
+            outcome: Mutex::new(None),
+        }
+    }
+
+    /// Append functions: their exact hashes (32 hex digits) and ranks (lower wins).
+    #[pyo3(signature = (exact_hash, ranks, reference=false))]
+    fn add(&self, exact_hash: Vec<PyBackedStr>, ranks: Vec<f64>, reference: bool) -> PyResult<()> {
+        let exact = conversion::exact_hashes(&exact_hash)?;
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(inner.add(&exact, &ranks, reference)?)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Cluster from the bucket positions in `finish`'s order (band, key, position): `head`,
+    /// `prev`, `this` as u32 little-endian bytes, one value per position; `near_a`/`near_b`
+    /// the near pairs (earlier index first) among those the positions may ask about, or None
+    /// when candidates are not verified. The outcome is kept, to be read by `outcome`.
+    #[pyo3(signature = (head, prev, this, near_a=None, near_b=None))]
+    fn cluster(
+        &self,
+        py: Python<'_>,
+        head: PyBackedBytes,
+        prev: PyBackedBytes,
+        this: PyBackedBytes,
+        near_a: Option<PyBackedBytes>,
+        near_b: Option<PyBackedBytes>,
+    ) -> PyResult<()> {
+        let outcome = py.detach(|| -> Result<dedup::Outcome, DedupError> {
+            let candidates = replay::Candidates {
+                head: conversion::u32_column(&head, "head")?,
+                prev: conversion::u32_column(&prev, "prev")?,
+                this: conversion::u32_column(&this, "this")?,
+            };
+            let near = match (near_a, near_b) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (
+                        conversion::u32_column(&a, "near_a")?,
+                        conversion::u32_column(&b, "near_b")?,
+                    );
+                    if a.len() != b.len() {
+                        return Err(DedupError::SignatureShape(format!(
+                            "near pairs: {} first and {} second members",
+                            a.len(),
+                            b.len()
+                        )));
+                    }
+                    Some(a.into_iter().zip(b).collect())
+                }
+                (None, None) => None,
+                _ => {
+                    return Err(DedupError::SignatureShape(
+                        "near pairs: near_a and near_b go together".to_string(),
+                    ));
+                }
+            };
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            inner.cluster(&candidates, near)
+        })?;
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        Ok(())
+    }
+
+    /// Rows `start..stop` of the outcome `cluster` kept, as `Deduper.finish`'s columns.
+    fn outcome<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let guard = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = guard.as_ref().ok_or(DedupError::NotClustered)?;
+        let stop = stop.min(outcome.cluster.len());
+        conversion::outcome_columns(py, outcome, start.min(stop)..stop)
+    }
+}
+
+/// Whether each pair (a[i], b[i]) is a near duplicate, from the two functions' sketches and
+/// shingle sets (`Deduper.signatures`' `sketch` and `shingles` bytes): `Deduper.finish`'s own
+/// verification (the sketches' estimate near `threshold`, then exact Jaccard at or above it).
+#[pyfunction]
+fn dedup_near_pairs(
+    py: Python<'_>,
+    threshold: f64,
+    sketch_a: Vec<PyBackedBytes>,
+    sketch_b: Vec<PyBackedBytes>,
+    shingles_a: Vec<PyBackedBytes>,
+    shingles_b: Vec<PyBackedBytes>,
+) -> PyResult<Vec<bool>> {
+    let n = sketch_a.len();
+    if [sketch_b.len(), shingles_a.len(), shingles_b.len()] != [n; 3] {
+        return Err(DedupError::SignatureShape(format!(
+            "pair columns of {n}, {}, {} and {} rows",
+            sketch_b.len(),
+            shingles_a.len(),
+            shingles_b.len()
+        ))
+        .into());
+    }
+    Ok(py.detach(|| -> Result<Vec<bool>, DedupError> {
+        (0..n)
+            .map(|row| {
+                let (a, b) = (&*sketch_a[row], &*sketch_b[row]);
+                if a.len() != b.len() || a.is_empty() {
+                    return Err(DedupError::SignatureShape(format!(
+                        "pair {row}: sketches of {} and {} bytes",
+                        a.len(),
+                        b.len()
+                    )));
+                }
+                let what = format!("pair {row} shingles");
+                let set_a = conversion::u32_column(&shingles_a[row], &what)?;
+                let set_b = conversion::u32_column(&shingles_b[row], &what)?;
+                Ok(cluster::near_duplicates(
+                    threshold,
+                    [a, b],
+                    [&set_a, &set_b],
+                ))
+            })
+            .collect()
+    })?)
+}
+
 /// Token texts of each source: from the dedup lexer, or from tree-sitter (its oracle).
 #[pyfunction]
 #[pyo3(signature = (sources, structural=false, tree_sitter=false))]
@@ -223,6 +363,8 @@ fn dedup_shingles(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Deduper>()?;
+    m.add_class::<ClusterReplay>()?;
+    m.add_function(wrap_pyfunction!(dedup_near_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_shingles, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_tokens, m)?)?;
     Ok(())

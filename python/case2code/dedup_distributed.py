@@ -1,0 +1,311 @@
+"""Dedup's clustering on Ray Data: `ClusterStep`'s decision table, row for row, with the LSH
+buckets and the verification of candidate pairs computed on the cluster.
+
+The local `Deduper.finish` is order-dependent: in band, key and position order it skips a
+bucket position whose two functions are joined already, and asks about (head, this) only when
+(prev, this) is not a near duplicate. So the components of "every candidate pair, verified"
+are not its clusters. `RayClusterStep` instead computes on Ray what `finish` might ask, and
+replays `finish`'s walk on the driver:
+
+1. **Signatures in.** The driver reads the signature table in batches (as `ClusterStep`
+   does): it keeps what clustering needs per function (id, exact hash, rank) and puts the rest
+   (band keys, sketch, shingles) into Ray's object store, one block per batch, with each
+   function's index (its row; the benchmark tasks' signatures follow, as in `ClusterStep`).
+2. **Buckets** (Ray Data): one (band, key, index) row per function and band, hash-shuffled by
+   (band, key) (`repartition(keys=...)`: Ray Data's groupby shuffle, a bucket in one block);
+   per bucket of two or more members in index order, one row per position k >= 1:
+   (band, key, head = member 0, prev = member k - 1, this = member k).
+3. **Verification** (Ray Data): the distinct pairs (prev, this) and (head, this) (a groupby),
+   joined with both functions' sketch and shingles (two hash joins on the index) and verified
+   by the Rust core's own check (`_core.dedup_near_pairs`: `finish`'s estimate, then exact
+   Jaccard); the near pairs come back to the driver.
+4. **Replay** (driver, Rust: `_core.ClusterReplay`): the positions sorted into `finish`'s order
+   (band, key, this) and checked whole, then `finish`'s walk on them: exact-hash unions, every
+   position in order, the same keep rule (ranks; a cluster with a benchmark task is
+   contaminated).
+
+**The driver's memory** holds the edge list: per bucket position 24 bytes (band, key, head,
+prev, this), twice that while sorting, 12 in the replay; per near pair 8 (16 while sorted);
+per function its id, 16 bytes of exact hash and 8 of rank (`ClusterStep` holds as much). With
+the default 42 bands a corpus where a third of the functions have near copies has about 14
+positions per function: about 700 bytes per function at the peak, so a 64 GiB driver clusters
+some 90 million functions. Beyond that the positions would have to be streamed into the replay
+in order (a distributed sort by (band, key, this), the verdicts joined onto the positions on
+Ray), leaving the driver the union-find alone (a few dozen bytes per function); and past a
+driver's memory altogether, a distributed connected components such as the large-star /
+small-star rounds of BigCode's and NeMo Curator's pipelines, which give the components of the
+verified pairs: not always `finish`'s clusters (see above). Neither is built.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from case2code import _core
+from case2code.dedup import ClusterStep, DedupConfig, _checked
+from case2code.errors import C2CError
+from case2code.steps.base import KEY, GlobalStep, SummaryReader
+
+# Rows per partition of a Ray Data shuffle (at least one partition per CPU of the cluster): a
+# partition of bucket rows is sorted in one task's memory, 20 bytes a row.
+SHUFFLE_PARTITION_ROWS = 1_000_000
+# The signature columns that go to Ray; the others stay on the driver.
+RAY_COLUMNS = ("bands", "sketch", "shingles")
+POSITIONS: dict[str, pl.DataType] = {"band": pl.UInt32(), "key": pl.UInt64()}
+POSITIONS |= {member: pl.UInt32() for member in ("head", "prev", "this")}
+PAIRS: dict[str, pl.DataType] = {"a": pl.UInt32(), "b": pl.UInt32()}
+
+
+def on_ray(step: GlobalStep) -> GlobalStep:
+    """The step a Ray executor runs for `step`: dedup's clustering on Ray, others as they are."""
+    if isinstance(step, ClusterStep) and not isinstance(step, RayClusterStep):
+        return RayClusterStep(step.config, step.tasks)
+    return step
+
+
+class RayClusterStep(ClusterStep):
+    """`ClusterStep` with its candidates found and verified on Ray Data (module docstring): the
+    same name, settings and decision table, so its output stands for `ClusterStep`'s."""
+
+    def __init__(
+        self,
+        config: DedupConfig,
+        tasks: Sequence[Any] = (),
+        partitions: int | None = None,
+    ) -> None:
+        super().__init__(config, tasks)
+        if partitions is not None and partitions < 1:
+            raise C2CError(f"dedup on Ray: partitions must be at least 1 (got {partitions})")
+        self.partitions = partitions
+
+    def decide_stream(self, read: SummaryReader) -> Iterator[pl.DataFrame]:
+        from case2code.executors.ray import connect
+
+        ray = connect()
+        replay = _core.ClusterReplay()
+        ranks = self._corpus_order(read) if self.config.keep == "first" else None
+        ids: list[pl.Series] = []
+        blocks: list[Any] = []
+        count = 0
+        for batch in read([KEY, "rank", "exact_hash", *RAY_COLUMNS]):
+            self._check_shapes(batch)
+            rank = ranks[count : count + batch.height] if ranks else batch["rank"].to_list()
+            _checked(replay.add, batch["exact_hash"].to_list(), rank)
+            blocks.append(ray.put(_ray_block(batch, count)))
+            ids.append(batch[KEY])
+            count += batch.height
+        if self.parts:
+            signed = _checked(self.config.deduper().signatures, [p.source for p in self.parts])
+            references = pl.DataFrame(signed)
+            _checked(replay.add, references["exact_hash"].to_list(), [0.0] * len(self.parts), True)
+            blocks.append(ray.put(_ray_block(references, count)))
+        if blocks:
+            _checked(replay.cluster, *self._candidates(ray, blocks, len(replay)))
+        else:
+            _checked(replay.cluster, b"", b"", b"", b"", b"")
+        every_id = pl.concat(ids) if ids else pl.Series(KEY, [], pl.Utf8)
+        start = 0
+        for batch in read([KEY, "name", "copies"]):
+            outcome = replay.outcome(start, start + batch.height)
+            yield self._decided(batch, outcome, every_id, count)
+            start += batch.height
+
+    def _check_shapes(self, batch: pl.DataFrame) -> None:
+        """Every signature as wide as this configuration's: a table signed with other
+        settings is named here, not deep in a Ray task."""
+        widths = {"bands": 8 * self.config.bands, "sketch": self.config.permutations}
+        sizes = batch.select(
+            *(pl.col(c).bin.size().alias(c) for c in RAY_COLUMNS), pl.col(KEY)
+        ).with_row_index("row")
+        bad = sizes.filter(
+            (pl.col("bands") != widths["bands"])
+            | (pl.col("sketch") != widths["sketch"])
+            | (pl.col("shingles") % 4 != 0)
+            | pl.any_horizontal(pl.col(*RAY_COLUMNS).is_null())
+        )
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise C2CError(
+                f"signatures: function {row[KEY]}: {row['bands']} band-key bytes, "
+                f"{row['sketch']} sketch bytes and {row['shingles']} shingle bytes; this "
+                f"configuration signs {widths['bands']}, {widths['sketch']} and a multiple "
+                "of 4 (signed with other settings?)"
+            )
+
+    def _candidates(
+        self, ray: Any, blocks: list[Any], functions: int
+    ) -> tuple[bytes, bytes, bytes, bytes | None, bytes | None]:
+        """`ClusterReplay.cluster`'s arguments: the bucket positions in `finish`'s order and
+        the near pairs among those they may ask about."""
+        signatures = ray.data.from_arrow_refs(blocks)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        rows = functions * self.config.bands
+        partitions = self.partitions or max(cpus, math.ceil(rows / SHUFFLE_PARTITION_ROWS))
+        positions = bucket_positions(signatures, self.config.bands, partitions)
+        ordered = _in_finish_order(_collect(positions, POSITIONS))
+        head, prev, this = (_u32_bytes(ordered[c]) for c in ("head", "prev", "this"))
+        if not self.config.verify:
+            return head, prev, this, None, None
+        asked = _asked_pairs(ordered.drop("band", "key"))
+        del ordered
+        near = _collect(near_pairs(signatures, asked, self.config.threshold, partitions), PAIRS)
+        return head, prev, this, _u32_bytes(near["a"]), _u32_bytes(near["b"])
+
+
+def _ray_block(signatures: pl.DataFrame, start: int) -> pa.Table:
+    """The signature columns Ray works on, with each function's index from `start`."""
+    index = pl.Series("index", np.arange(start, start + signatures.height, dtype=np.uint32))
+    table = signatures.select(*RAY_COLUMNS).with_columns(index)
+    return table.to_arrow(compat_level=pl.CompatLevel.oldest())  # binary cells: plain offsets
+
+
+# ------------------------------------------------------------ on Ray
+
+
+def bucket_positions(signatures: Any, bands: int, partitions: int) -> Any:
+    """The positions k >= 1 of every LSH bucket of two or more members: (band, key, head,
+    prev, this), from a dataset of (index, bands) rows."""
+    rows = signatures.map_batches(
+        _bucket_rows, fn_kwargs={"bands": bands}, batch_format="pyarrow", zero_copy_batch=True
+    )
+    return rows.repartition(partitions, keys=["band", "key"]).map_batches(
+        _positions, batch_size=None, batch_format="numpy"
+    )
+
+
+def near_pairs(signatures: Any, pairs: pl.DataFrame, threshold: float, partitions: int) -> Any:
+    """Those of `pairs` (columns a, b: indices of `signatures`) that are near duplicates, by
+    the Rust core's verification, with both functions' sketch and shingles brought to each
+    pair by two hash joins on the index."""
+    ray = sys.modules["ray"]
+    pieces = [piece.to_arrow() for piece in pairs.iter_slices(SHUFFLE_PARTITION_ROWS)]
+    joined = ray.data.from_arrow(pieces or [pairs.to_arrow()])
+    sides = signatures.select_columns(["index", "sketch", "shingles"])
+    for side in ("a", "b"):
+        named = {"index": side, "sketch": f"sketch_{side}", "shingles": f"shingles_{side}"}
+        joined = joined.join(
+            sides.rename_columns(named),
+            join_type="inner",
+            num_partitions=partitions,
+            on=(side,),
+        )
+    return joined.map_batches(_verified, fn_kwargs={"threshold": threshold}, batch_format="pyarrow")
+
+
+def _bucket_rows(batch: pa.Table, bands: int) -> dict[str, np.ndarray]:
+    """One (band, key, index) row per function and band."""
+    keys = _fixed_width(batch["bands"], 8 * bands).view("<u8")
+    index = batch["index"].to_numpy()
+    return {
+        "band": np.tile(np.arange(bands, dtype=np.uint32), len(index)),
+        "key": keys.astype(np.uint64, copy=False),
+        "index": np.repeat(index.astype(np.uint32), bands),
+    }
+
+
+def _fixed_width(column: pa.ChunkedArray, width: int) -> np.ndarray:
+    """A binary column whose cells are all `width` bytes, as one byte array (no copy per
+    cell)."""
+    cells = column.combine_chunks()
+    if not pa.types.is_binary(cells.type):
+        cells = cells.cast(pa.large_binary())
+    if len(cells) == 0:
+        return np.zeros(0, dtype=np.uint8)
+    large = pa.types.is_large_binary(cells.type)
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int64 if large else np.int32)
+    offsets = offsets[cells.offset : cells.offset + len(cells) + 1]
+    if not (np.diff(offsets) == width).all():
+        raise C2CError(f"dedup on Ray: a signature cell is not {width} bytes")
+    data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]]
+
+
+def _positions(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A shuffle partition's bucket rows (whole buckets) as the positions k >= 1 of its buckets
+    of two or more members, members in index order."""
+    band, key, index = rows["band"], rows["key"], rows["index"]
+    order = np.lexsort((index, key, band))
+    band, key, index = band[order], key[order], index[order]
+    n = len(index)
+    first = np.ones(n, dtype=bool)
+    first[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    bucket_start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else first
+    at = np.flatnonzero(~first)
+    return {
+        "band": band[at],
+        "key": key[at],
+        "head": index[bucket_start[at]],
+        "prev": index[at - 1],
+        "this": index[at],
+    }
+
+
+def _verified(pairs: pa.Table, threshold: float) -> pa.Table:
+    """The near pairs of a batch, by the Rust core's verification."""
+    near = _core.dedup_near_pairs(
+        threshold,
+        pairs["sketch_a"].to_pylist(),
+        pairs["sketch_b"].to_pylist(),
+        pairs["shingles_a"].to_pylist(),
+        pairs["shingles_b"].to_pylist(),
+    )
+    return pairs.select(["a", "b"]).filter(pa.array(near, type=pa.bool_()))
+
+
+# ------------------------------------------------------------ on the driver
+
+
+def _collect(dataset: Any, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A dataset of a few numbers a row gathered on the driver, in `schema`'s columns."""
+    frames = [pl.DataFrame(schema=schema)]
+    for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        frames.append(frame.select(pl.col(c).cast(t) for c, t in schema.items()))
+    return pl.concat(frames)
+
+
+def _asked_pairs(positions: pl.DataFrame) -> pl.DataFrame:
+    """The distinct pairs the positions may ask about: (prev, this), and (head, this) where
+    head != prev (a position asks about the second only when the first is not near)."""
+    by_prev = positions.select(pl.col("prev").alias("a"), pl.col("this").alias("b"))
+    by_head = positions.filter(pl.col("head") != pl.col("prev"))
+    by_head = by_head.select(pl.col("head").alias("a"), pl.col("this").alias("b"))
+    return pl.concat([by_prev, by_head]).unique()
+
+
+def _u32_bytes(column: pl.Series) -> bytes:
+    """A column as 4-byte little-endian values, as the Rust core reads them."""
+    return column.cast(pl.UInt32).to_numpy().astype("<u4").tobytes()
+
+
+def _in_finish_order(positions: pl.DataFrame) -> pl.DataFrame:
+    """The positions by band, key and position (`this` grows along a bucket), checked: every
+    bucket whole (each position's prev the one before's this, one head throughout). A bucket
+    cut across shuffle blocks would cluster differently: refused, not guessed."""
+    ordered = positions.sort(["band", "key", "this"])
+    same_bucket = (pl.col("band") == pl.col("band").shift(1)) & (
+        pl.col("key") == pl.col("key").shift(1)
+    )
+    whole = (
+        pl.when(same_bucket.fill_null(False))
+        .then((pl.col("prev") == pl.col("this").shift(1)) & (pl.col("head") == pl.col("head").shift(1)))
+        .otherwise(pl.col("head") == pl.col("prev"))
+    )
+    broken = ordered.select((~whole).sum()).item()
+    if broken:
+        raise C2CError(
+            f"dedup on Ray: {broken} bucket position(s) came back from a bucket cut in pieces "
+            "(the shuffle split a (band, key) group): cannot replay the local clustering"
+        )
+    return ordered
+
+
+__all__ = ["RayClusterStep", "bucket_positions", "near_pairs", "on_ray"]
