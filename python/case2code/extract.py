@@ -611,13 +611,33 @@ def extract_to_parquet(
     count = 0
     for index, result in _shards(corpus, config, shard_bytes, sharded.done, progress):
         count = index + 1
-        if result is None:
-            continue
-        if rejected is not None:  # before the shard: a shard never exists without it
-            write_parquet(result.rejected, _rejected_shard(sharded, index))
-        functions = result.functions.sort(KEY, maintain_order=True, nulls_last=False)
-        stats = _shard_stats(result.summary)
-        sharded.write(index, functions, stats, row_group_size=RUN_ROW_GROUP_ROWS)
+        if result is not None:
+            write_shard(sharded, index, result, rejected is not None)
+    return merge_shards(sharded, count, output, rejected, started)
+
+
+def write_shard(
+    sharded: ShardedOutput, index: int, result: ExtractResult, with_rejected: bool
+) -> None:
+    """Shard `index`: its functions as a run sorted by function id (ties in corpus order), its
+    figures, and its rejections when they are kept."""
+    if with_rejected:  # before the shard: a shard never exists without it
+        write_parquet(result.rejected, _rejected_shard(sharded, index))
+    functions = result.functions.sort(KEY, maintain_order=True, nulls_last=False)
+    stats = _shard_stats(result.summary)
+    sharded.write(index, functions, stats, row_group_size=RUN_ROW_GROUP_ROWS)
+
+
+def merge_shards(
+    sharded: ShardedOutput,
+    count: int,
+    output: str | os.PathLike[str],
+    rejected: str | os.PathLike[str] | None,
+    started: float,
+) -> ExtractSummary:
+    """The `count` finished shards (each sorted by function id, with its rejections when
+    `rejected` is asked for) merged into `output` in function-id order, their figures summed;
+    the shards then removed. `started`: the `perf_counter` the extraction began at."""
     shards = [sharded.shard(i) for i in range(count)]
     _merge(shards, output, pl.DataFrame(schema=FUNCTION_SCHEMA), sorted_by=KEY)
     if rejected is not None:

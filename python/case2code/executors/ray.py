@@ -46,6 +46,7 @@ and Ray's Python. Global steps (`decide`) run on the driver, on their summary co
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -57,6 +58,7 @@ import polars as pl
 from case2code.errors import C2CError
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor, Progress
 from case2code.executors.partitions import _conform, _Memory, _Plan, _Shards, _Table, read_partition
+from case2code.extract import SHARD_BYTES, ExtractConfig, ExtractSummary, ProgressCallback
 from case2code.steps.base import Partition, Process, Schema, Stats, Step
 from case2code.validate import at_least
 
@@ -138,6 +140,36 @@ class RayExecutor(LocalExecutor):
         self.address, self.actors, self.local_cpus = address, actors, local_cpus
         self.cpus_per_actor = cpus_per_actor
         self.ray = import_ray()  # a missing Ray is an error before any work
+
+    def extract(
+        self,
+        inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+        output: str | os.PathLike[str],
+        config: ExtractConfig | None = None,
+        *,
+        rejected: str | os.PathLike[str] | None = None,
+        shard_bytes: int = SHARD_BYTES,
+        progress: ProgressCallback | None = None,
+    ) -> ExtractSummary:
+        """`extract_to_parquet` on Ray: the corpus read and extracted by a pool of Ray Data
+        actors (executors/ray_extract.py); the same table and figures. `progress`: the
+        executor's own when not given."""
+        from case2code.executors.ray_extract import Pool, extract_on_ray
+
+        def pool(partitions: int) -> Pool:
+            connect(self.address, self.local_cpus)
+            return Pool(self._actor_count(partitions), self.cpus_per_actor, RETRIES)
+
+        return extract_on_ray(
+            self.ray,
+            pool,
+            inputs,
+            output,
+            config,
+            rejected=rejected,
+            shard_bytes=shard_bytes,
+            progress=progress or self.progress,
+        )
 
     def _compute(
         self,
