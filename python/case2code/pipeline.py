@@ -320,9 +320,10 @@ class Pipeline:
 
     def _extract(self, name: str, advance: Advance) -> Ran:
         corpus = list(self.config.corpus) or None
-        summary = extract_to_parquet(
-            corpus, self.table("extract"), self.config.extract, progress=advance
-        )
+        executor = self.executor(advance)
+        # The Ray executor reads and extracts the corpus on Ray Data; the same table.
+        extract = getattr(executor, "extract", extract_to_parquet)
+        summary = extract(corpus, self.table("extract"), self.config.extract, progress=advance)
         return Ran(summary.sources, summary.kept, summary.as_dict(), [self.table("extract")])
 
     def _dedup(self, name: str, advance: Advance) -> Ran:
