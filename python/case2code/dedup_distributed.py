@@ -294,9 +294,12 @@ def _in_finish_order(positions: pl.DataFrame) -> pl.DataFrame:
     same_bucket = (pl.col("band") == pl.col("band").shift(1)) & (
         pl.col("key") == pl.col("key").shift(1)
     )
+    follows = (pl.col("prev") == pl.col("this").shift(1)) & (
+        pl.col("head") == pl.col("head").shift(1)
+    )
     whole = (
         pl.when(same_bucket.fill_null(False))
-        .then((pl.col("prev") == pl.col("this").shift(1)) & (pl.col("head") == pl.col("head").shift(1)))
+        .then(follows)
         .otherwise(pl.col("head") == pl.col("prev"))
     )
     broken = ordered.select((~whole).sum()).item()

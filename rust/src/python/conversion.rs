@@ -486,7 +486,7 @@ pub fn exact_hashes(exact_hash: &[PyBackedStr]) -> Result<Vec<u128>, dedup::Dedu
 
 /// A column of u32 values given as bytes, 4 each, little-endian (`what` names it in errors).
 pub fn u32_column(bytes: &[u8], what: &str) -> Result<Vec<u32>, dedup::DedupError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(dedup::DedupError::SignatureShape(format!(
             "{what}: {} bytes is not a whole number of 4-byte values",
             bytes.len()
