@@ -702,7 +702,10 @@ def run_command(
     options |= {"executor": executor, "ray_address": ray_address}
     config = load_config(config_file, options | {"workers": workers, "until": until})
     pipeline = Pipeline(config, notice=lambda message: say("note", message))
-    if STAGES.index(config.until) >= STAGES.index("inputs"):  # the first stage in the sandbox
+    # The sandbox runs on this machine unless a remote Ray cluster's nodes run the steps (each
+    # prepares its own: `c2c sandbox prepare` there); inputs is the first stage that needs it.
+    sandbox_here = config.executor == "local" or config.ray_address is None
+    if sandbox_here and STAGES.index(config.until) >= STAGES.index("inputs"):
         ready_sandbox()
     with stage_bars() as bars:
         pipeline.progress = bars
