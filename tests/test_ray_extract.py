@@ -12,7 +12,10 @@ import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ import polars as pl
 import pytest
 from case2code.corpus import FileBatch
 from case2code.errors import C2CError
+from case2code.executors.ray import RayExecutor
+from case2code.executors.ray_extract import Part, RowGroupsPart, SourcesPart, TablePart, plan_parts
 from case2code.extract import ExtractConfig, ExtractSummary, _corpus, extract_to_parquet
 from case2code.pipeline import Pipeline
 from case2code.run_config import RunConfig
@@ -100,8 +105,6 @@ def local(corpus, tmp_path_factory) -> tuple[Path, Path, ExtractSummary]:
 def ray_extract(
     corpus: list[Path], out: Path, progress: Any = None, **options: Any
 ) -> ExtractSummary:
-    from case2code.executors.ray import RayExecutor
-
     return RayExecutor().extract(
         corpus,
         out / "functions.parquet",
@@ -113,14 +116,16 @@ def ray_extract(
     )
 
 
+def plan(corpus: list[Path]) -> list[Part]:
+    return plan_parts(_corpus(corpus, CONFIG), CONFIG, SHARD_BYTES)
+
+
 def figures(summary: ExtractSummary) -> dict[str, Any]:
     return {k: v for k, v in summary.as_dict().items() if k not in TIMING}
 
 
 def test_the_corpus_is_cut_into_partitions_of_files_row_groups_and_tables(corpus) -> None:
-    from case2code.executors.ray_extract import RowGroupsPart, SourcesPart, TablePart, plan_parts
-
-    parts = plan_parts(_corpus(corpus, CONFIG), CONFIG, SHARD_BYTES)
+    parts = plan(corpus)
     kinds = [type(part).__name__ for part in parts]
     assert kinds[0] == kinds[1] == "SourcesPart" and kinds[-1] == "TablePart"
     files = [
@@ -171,9 +176,7 @@ class Interrupted(Exception):
 def test_an_interrupted_ray_extraction_resumes_its_missing_partitions(
     ray_address, corpus, local, tmp_path
 ) -> None:
-    from case2code.executors.ray_extract import plan_parts
-
-    parts = plan_parts(_corpus(corpus, CONFIG), CONFIG, SHARD_BYTES)
+    parts = plan(corpus)
     calls: list[int] = []
 
     def stop_after_three(done: int, total: int) -> None:
@@ -194,9 +197,46 @@ def test_an_interrupted_ray_extraction_resumes_its_missing_partitions(
     assert figures(summary) == figures(local[2])
 
 
-def test_settings_the_extractor_refuses_stop_it_before_any_work(corpus, tmp_path) -> None:
-    from case2code.executors.ray import RayExecutor
+# A driver extracting on the test's Ray cluster, slowed after each stored partition so that
+# the kill comes mid-run: argv = output, Ray address, corpus paths.
+VICTIM = """
+import sys, time
+from case2code.executors.ray import RayExecutor
+from case2code.extract import ExtractConfig
+output, address, *corpus = sys.argv[1:]
+RayExecutor(address=address).extract(
+    corpus, output, ExtractConfig(batch_bytes=20_000), shard_bytes=60_000,
+    progress=lambda done, total: time.sleep(0.5),
+)
+"""
 
+
+def test_a_killed_ray_extraction_resumes_to_the_local_table(
+    ray_address, corpus, local, tmp_path
+) -> None:
+    output = tmp_path / "functions.parquet"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-c", VICTIM, str(output), ray_address, *map(str, corpus)]
+    victim = subprocess.Popen(command, start_new_session=True, env=env)
+    parts = tmp_path / "functions.parquet.ray.parts"
+    deadline = time.monotonic() + 300
+    while len(list(parts.glob("part-*.parquet"))) < 2 and time.monotonic() < deadline:
+        assert victim.poll() is None, "the Ray run ended before it was killed"
+        time.sleep(0.02)
+    os.killpg(victim.pid, signal.SIGKILL)  # the driver, mid-run; Ray ends its actors
+    victim.wait()
+    finished = len(list(parts.glob("part-*.parquet")))
+    assert finished >= 2 and not output.exists(), "killed mid-run"
+    calls: list[int] = []
+    summary = RayExecutor(address=ray_address).extract(
+        corpus, output, CONFIG, shard_bytes=SHARD_BYTES, progress=lambda d, t: calls.append(d)
+    )
+    assert len(calls) == 1 + len(plan(corpus)) - finished  # only the missing ones computed
+    assert pl.read_parquet(output).equals(pl.read_parquet(local[0]))
+    assert figures(summary) == figures(local[2])
+
+
+def test_settings_the_extractor_refuses_stop_it_before_any_work(corpus, tmp_path) -> None:
     config = ExtractConfig(lists={"stdlib_modules": [], "colours": ["red"]})
     with pytest.raises(C2CError) as local_error:
         extract_to_parquet(corpus, tmp_path / "local.parquet", config)

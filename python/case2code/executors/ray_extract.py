@@ -281,9 +281,11 @@ def _actor_class(config: ExtractConfig, roots: list[str], with_rejected: bool) -
 
 
 @contextmanager
-def _quiet(ray: ModuleType) -> Iterator[None]:
+def _quiet(ray_data: ModuleType) -> Iterator[None]:
     """Ray Data without its progress bars and execution notes: the caller shows progress."""
-    context = ray.data.DataContext.get_current()
+    with warnings.catch_warnings():  # made on first use, it warns of its deprecated fields
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = ray_data.DataContext.get_current()
     saved = context.enable_progress_bars, context.print_on_execution_start
     logger = logging.getLogger("ray.data")
     level = logger.level
@@ -327,7 +329,7 @@ def extract_on_ray(
     sharded = ShardedOutput(_shards_of(output), fingerprint, 0, 1)  # shards counted here
     pending = [index for index in range(len(parts)) if not sharded.done(index)]
     total = corpus.total_bytes
-    done = sum(part.bytes for index, part in enumerate(parts) if index not in set(pending))
+    done = sum(part.bytes for part in parts) - sum(parts[index].bytes for index in pending)
     if progress is not None:
         progress(min(done, total), total)
     if pending:
@@ -367,23 +369,26 @@ def _answers(
     rejected: str | os.PathLike[str] | None,
 ) -> Iterator[tuple[int, ExtractResult]]:
     """(index, result) of every pending partition, as the actors finish them."""
+    from ray import data as ray_data  # `import ray` alone does not load it
+
     actor_config = dataclasses.replace(config, threads=pool.cpus_per_actor)
     actor = _actor_class(actor_config, roots, rejected is not None)
     items = [{"index": i, "part": pickle.dumps(parts[i], protocol=5)} for i in pending]
-    with _quiet(ray), warnings.catch_warnings():
-        # Ray Data restarts a lost actor and retries its task forever by default: a partition
-        # that crashes its actor would loop. Only `ray_remote_args` bound that in Ray 2.60
-        # (deprecated for named parameters that do not cover it yet).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            actor,
-            batch_size=1,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=pool.actors),
-            num_cpus=pool.cpus_per_actor,
-            max_restarts=pool.retries,
-            max_task_retries=pool.retries,
-        )
+    with _quiet(ray_data):
+        with warnings.catch_warnings():
+            # Ray Data restarts a lost actor and retries its task forever by default: a
+            # partition that crashes its actor would loop. Only `ray_remote_args` bound that
+            # in Ray 2.60 (deprecated for named parameters that do not cover it yet).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dataset = ray_data.from_items(items, override_num_blocks=len(items)).map_batches(
+                actor,
+                batch_size=1,
+                batch_format="pyarrow",
+                compute=ray_data.ActorPoolStrategy(size=pool.actors),
+                num_cpus=pool.cpus_per_actor,
+                max_restarts=pool.retries,
+                max_task_retries=pool.retries,
+            )
         rows = iter(dataset.iter_rows())
         try:
             while True:
