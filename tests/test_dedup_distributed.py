@@ -130,6 +130,24 @@ def test_ray_clusters_are_the_local_clusters_on_over_50k_functions(
     assert components < counts["kept"]
 
 
+def test_the_first_rule_and_unverified_candidates_cluster_as_locally(
+    ray_cluster: None, signatures: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """On 4,000 of the functions read back 700 at a time (several blocks on Ray, indices
+    continued across them): the `first` keep rule with unverified candidates, as locally."""
+    from case2code.dedup_distributed import on_ray
+    from case2code.executors import partitions
+
+    monkeypatch.setattr(partitions, "SUMMARY_BATCH_ROWS", 700)
+    some = tmp_path / "some.parquet"
+    pl.read_parquet(signatures).head(4_000).write_parquet(some)
+    config, tasks = DedupConfig(keep="first", verify=False), reference_tasks("humaneval")
+    local, _ = decide(ClusterStep(config, tasks), some, tmp_path / "local.parquet")
+    distributed, _ = decide(on_ray(ClusterStep(config, tasks)), some, tmp_path / "ray.parquet")
+    assert distributed.equals(local)
+    assert local.filter(pl.col("dedup_reason") == "near").height > 100
+
+
 def near_components(exact: pl.Series, near_a: bytes, near_b: bytes, references: int) -> int:
     """Clusters (with at least one corpus function) of the union of exact copies and every
     near pair: what a "verify every candidate, take components" dedup would keep."""
