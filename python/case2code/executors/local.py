@@ -36,8 +36,8 @@ import polars as pl
 
 from case2code.atomic import write_text
 from case2code.executors.partitions import (
+    PartitionProgress,
     Source,
-    _conform,
     _Memory,
     _Plan,
     _Shards,
@@ -47,6 +47,7 @@ from case2code.executors.partitions import (
     partition_size,
     read_partition,
     resume_stamp,
+    store_results,
 )
 from case2code.steps.base import GlobalStep, Partition, Process, Schema, Stats, Step
 from case2code.validate import at_least
@@ -124,10 +125,7 @@ class LocalExecutor:
         store: _Memory | _Shards,
         expected: Schema,
     ) -> None:
-        total = sum(plan.sizes)
-        done = total - sum(plan.sizes[i] for i in pending)
-        if self.progress and done:
-            self.progress(done, total)
+        progress = PartitionProgress(plan, pending, self.progress)
 
         def read(index: int) -> Partition:
             return read_partition(tables, plan, index)
@@ -139,11 +137,7 @@ class LocalExecutor:
         # closes its resources (a sandbox) first, which ends the partitions still running at
         # their next call into it, and the scheduler then waits for their threads.
         with _Scheduler(read, pending, threads) as scheduler, step.worker() as process:
-            for index, frame, stats in scheduler.results(process):
-                store.put(index, _conform(frame, expected, step, index), stats)
-                done += plan.sizes[index]
-                if self.progress:
-                    self.progress(done, total)
+            store_results(scheduler.results(process), step, expected, store, progress)
 
     def decide(
         self,

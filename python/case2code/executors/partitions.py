@@ -12,7 +12,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from case2code.steps.base import KEY, GlobalStep, Partition, Schema, Stats, Step
 from case2code.tables import parquet_slices
 
 Source = str | os.PathLike[str] | pl.DataFrame
+Progress = Callable[[int, int], None]
 
 
 class _Table:
@@ -167,6 +168,36 @@ def _conform(
             f"declared {dict(expected)}"
         )
     return frame
+
+
+class PartitionProgress:
+    """Functions done out of a step's, for the progress callback (`done, total`): partitions
+    resumed from shards count as done from the start."""
+
+    def __init__(self, plan: _Plan, pending: Sequence[int], callback: Progress | None) -> None:
+        self.sizes, self.callback = plan.sizes, callback
+        self.total = sum(plan.sizes)
+        self.done = self.total - sum(plan.sizes[i] for i in pending)
+        if callback and self.done:
+            callback(self.done, self.total)
+
+    def stored(self, index: int) -> None:
+        self.done += self.sizes[index]
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
+def store_results(
+    results: Iterable[tuple[int, pl.DataFrame, Stats]],
+    step: Step,
+    expected: Schema,
+    store: _Memory | _Shards,
+    progress: PartitionProgress,
+) -> None:
+    """Each processed partition checked against the step's schema, stored, and counted."""
+    for index, frame, stats in results:
+        store.put(index, _conform(frame, expected, step, index), stats)
+        progress.stored(index)
 
 
 def read_partition(tables: Sequence[_Table], plan: _Plan, index: int) -> Partition:

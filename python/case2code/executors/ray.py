@@ -57,7 +57,15 @@ import polars as pl
 
 from case2code.errors import C2CError
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor, Progress
-from case2code.executors.partitions import _conform, _Memory, _Plan, _Shards, _Table, read_partition
+from case2code.executors.partitions import (
+    PartitionProgress,
+    _Memory,
+    _Plan,
+    _Shards,
+    _Table,
+    read_partition,
+    store_results,
+)
 from case2code.extract import SHARD_BYTES, ExtractConfig, ExtractSummary, ProgressCallback
 from case2code.steps.base import Partition, Process, Schema, Stats, Step
 from case2code.validate import at_least
@@ -180,19 +188,13 @@ class RayExecutor(LocalExecutor):
         store: _Memory | _Shards,
         expected: Schema,
     ) -> None:
-        total = sum(plan.sizes)
-        done = total - sum(plan.sizes[i] for i in pending)
-        if self.progress and done:
-            self.progress(done, total)
+        progress = PartitionProgress(plan, pending, self.progress)
         if not pending:
             return
         connect(self.address, self.local_cpus)
         with self._pool(step, len(pending)) as actors:
-            for index, frame, stats in self._dispatch(actors, tables, plan, pending):
-                store.put(index, _conform(frame, expected, step, index), stats)
-                done += plan.sizes[index]
-                if self.progress:
-                    self.progress(done, total)
+            results = self._dispatch(actors, tables, plan, pending)
+            store_results(results, step, expected, store, progress)
 
     def _actor_count(self, partitions: int) -> int:
         if self.actors is not None:
