@@ -244,3 +244,18 @@ def test_only_dedups_clustering_moves_to_ray() -> None:
     assert moved.fingerprint() == step.fingerprint()
     sample = SampleFunctions(10, seed=1)
     assert on_ray(sample) is sample
+
+
+def test_a_bucket_cut_across_shuffle_blocks_is_refused() -> None:
+    """Bucket [0, 1, 2, 3] of band 0 seen as two buckets [0, 1] and [2, 3] (a shuffle that
+    split it) would replay differently: refused. Whole buckets come back in finish's order."""
+    from case2code.dedup_distributed import POSITIONS, _in_finish_order
+
+    def positions(*rows: tuple[int, int, int, int, int]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema=POSITIONS, orient="row")
+
+    whole = positions((0, 7, 0, 2, 3), (0, 7, 0, 0, 1), (0, 5, 4, 4, 6), (0, 7, 0, 1, 2))
+    assert _in_finish_order(whole)["this"].to_list() == [6, 1, 2, 3]
+    cut = positions((0, 7, 0, 0, 1), (0, 7, 2, 2, 3))
+    with pytest.raises(C2CError, match=r"1 bucket position.* cut in pieces"):
+        _in_finish_order(cut)

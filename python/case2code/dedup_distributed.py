@@ -21,9 +21,9 @@ replays `finish`'s walk on the driver:
    (`_core.dedup_near_pairs`: `finish`'s estimate, then exact Jaccard); the near pairs come
    back to the driver.
 4. **Replay** (driver, Rust: `_core.ClusterReplay`): the positions sorted into `finish`'s order
-   (band, key, this) and checked whole, then `finish`'s walk on them: exact-hash unions, every
-   position in order, the same keep rule (ranks; a cluster with a benchmark task is
-   contaminated).
+   (band, key, this) and checked for cut buckets, then `finish`'s walk on them: exact-hash
+   unions, every position in order, the same keep rule (ranks; a cluster with a benchmark task
+   is contaminated).
 
 **The driver's memory** holds the edge list: the bucket positions (24 bytes each as they
 arrive: band, key, head, prev, this; about 70 at the peak, while they are gathered and sorted;
@@ -44,7 +44,6 @@ local clusters (above: on the test corpus they are 20,912 where the local cluste
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -53,6 +52,7 @@ import polars as pl
 import pyarrow as pa
 
 from case2code import _core
+from case2code.benchmarks import BenchmarkTask
 from case2code.dedup import ClusterStep, DedupConfig, _checked
 from case2code.errors import C2CError
 from case2code.steps.base import KEY, GlobalStep, SummaryReader
@@ -81,7 +81,7 @@ class RayClusterStep(ClusterStep):
     def __init__(
         self,
         config: DedupConfig,
-        tasks: Sequence[Any] = (),
+        tasks: Sequence[BenchmarkTask] = (),
         partitions: int | None = None,
     ) -> None:
         super().__init__(config, tasks)
@@ -126,9 +126,7 @@ class RayClusterStep(ClusterStep):
         """Every signature as wide as this configuration's: a table signed with other
         settings is named here, not deep in a Ray task."""
         widths = {"bands": 8 * self.config.bands, "sketch": self.config.permutations}
-        sizes = batch.select(
-            *(pl.col(c).bin.size().alias(c) for c in RAY_COLUMNS), pl.col(KEY)
-        ).with_row_index("row")
+        sizes = batch.select(*(pl.col(c).bin.size().alias(c) for c in RAY_COLUMNS), pl.col(KEY))
         bad = sizes.filter(
             (pl.col("bands") != widths["bands"])
             | (pl.col("sketch") != widths["sketch"])
@@ -189,9 +187,10 @@ def near_pairs(signatures: Any, pairs: pl.DataFrame, threshold: float, partition
     """Those of `pairs` (columns a, b: indices of `signatures`) that are near duplicates, by
     the Rust core's verification, with both functions' sketch and shingles brought to each
     pair by two hash joins on the index."""
-    ray = sys.modules["ray"]
+    from case2code.executors.ray import import_ray
+
     pieces = [piece.to_arrow() for piece in pairs.iter_slices(SHUFFLE_PARTITION_ROWS)]
-    joined = ray.data.from_arrow(pieces or [pairs.to_arrow()])
+    joined = import_ray().data.from_arrow(pieces or [pairs.to_arrow()])
     sides = signatures.select_columns(["index", "sketch", "shingles"])
     for side in ("a", "b"):
         named = {"index": side, "sketch": f"sketch_{side}", "shingles": f"shingles_{side}"}
@@ -292,9 +291,10 @@ def _u32_bytes(column: pl.Series) -> bytes:
 
 
 def _in_finish_order(positions: pl.DataFrame) -> pl.DataFrame:
-    """The positions by band, key and position (`this` grows along a bucket), checked: every
-    bucket whole (each position's prev the one before's this, one head throughout). A bucket
-    cut across shuffle blocks would cluster differently: refused, not guessed."""
+    """The positions by band, key and position (`this` grows along a bucket), checked for a
+    bucket cut across shuffle blocks (a position's prev not the one before's this, two heads),
+    which would cluster differently: refused, not guessed. (Ray Data's key repartition puts a
+    key's rows in one block, and `batch_size=None` hands a block whole: this is the guard.)"""
     ordered = positions.sort(["band", "key", "this"])
     same_bucket = (pl.col("band") == pl.col("band").shift(1)) & (
         pl.col("key") == pl.col("key").shift(1)
