@@ -233,6 +233,8 @@ def test_signatures_of_other_settings_are_named(
     assert signed.table is not None
     with pytest.raises(C2CError, match=r"function a1: 80 band-key bytes.* signs 336"):
         LocalExecutor().decide(RayClusterStep(DedupConfig()), signed.table)
+    empty = LocalExecutor().decide(RayClusterStep(DedupConfig(bands=10)), signed.table.clear())
+    assert empty.height == 0 and empty.columns == list(ClusterStep.decision_schema)
 
 
 def test_only_dedups_clustering_moves_to_ray() -> None:
