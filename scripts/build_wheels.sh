@@ -17,7 +17,7 @@ rm -f "$out"/case2code-*.whl "$out"/case2code-*.tar.gz
 
 # No --compatibility: maturin audits the library and tags it with the oldest manylinux it
 # satisfies (glibc of the build machine or older); a wheel that is not manylinux fails here.
-python3 -m maturin build --release --strip --out "$out"
+python3 -m maturin build --release --out "$out"
 python3 -m maturin sdist --out "$out"
 
 wheel="$(ls "$out"/case2code-*.whl)"

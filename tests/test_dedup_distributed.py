@@ -238,7 +238,7 @@ def test_signatures_of_other_settings_are_named(
 
 
 def test_only_dedups_clustering_moves_to_ray() -> None:
-    from case2code.dedup_distributed import RayClusterStep, on_ray
+    from case2code.dedup_distributed import DISTRIBUTED_MIN_FUNCTIONS, RayClusterStep, on_ray
 
     step = ClusterStep(DedupConfig(keep="first"), reference_tasks("humaneval"))
     moved = on_ray(step)
@@ -246,6 +246,9 @@ def test_only_dedups_clustering_moves_to_ray() -> None:
     assert moved.fingerprint() == step.fingerprint()
     sample = SampleFunctions(10, seed=1)
     assert on_ray(sample) is sample
+    # A small table is clustered on the driver (the same decisions, without Ray Data's cost).
+    assert on_ray(step, functions=DISTRIBUTED_MIN_FUNCTIONS - 1) is step
+    assert isinstance(on_ray(step, functions=DISTRIBUTED_MIN_FUNCTIONS), RayClusterStep)
 
 
 def test_a_bucket_cut_across_shuffle_blocks_is_refused() -> None:

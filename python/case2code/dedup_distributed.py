@@ -67,8 +67,18 @@ POSITIONS |= {member: pl.UInt32() for member in ("head", "prev", "this")}
 PAIRS: dict[str, pl.DataType] = {"a": pl.UInt32(), "b": pl.UInt32()}
 
 
-def on_ray(step: GlobalStep) -> GlobalStep:
-    """The step a Ray executor runs for `step`: dedup's clustering on Ray, others as they are."""
+# Below this many functions the driver clusters in process: the decisions are the same, and
+# Ray Data's fixed cost (two runs of ~10-20 s each) outweighs the work (the local clustering
+# takes ~1.3 s for 51,000 functions on 2 cores; the driver then holds 33 bytes per function
+# in RAM, far less than the bucket positions the Ray path gathers).
+DISTRIBUTED_MIN_FUNCTIONS = 1_000_000
+
+
+def on_ray(step: GlobalStep, functions: int | None = None) -> GlobalStep:
+    """The step a Ray executor runs for `step`: dedup's clustering on Ray when its table has at
+    least `DISTRIBUTED_MIN_FUNCTIONS` functions (None: always), others as they are."""
+    if functions is not None and functions < DISTRIBUTED_MIN_FUNCTIONS:
+        return step
     if isinstance(step, ClusterStep) and not isinstance(step, RayClusterStep):
         return RayClusterStep(step.config, step.tasks)
     return step

@@ -59,6 +59,7 @@ from case2code.errors import C2CError
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor, Progress
 from case2code.executors.partitions import (
     PartitionProgress,
+    Source,
     _Memory,
     _Plan,
     _Shards,
@@ -67,7 +68,7 @@ from case2code.executors.partitions import (
     store_results,
 )
 from case2code.extract import SHARD_BYTES, ExtractConfig, ExtractSummary, ProgressCallback
-from case2code.steps.base import Partition, Process, Schema, Stats, Step
+from case2code.steps.base import GlobalStep, Partition, Process, Schema, Stats, Step
 from case2code.validate import at_least
 
 # Times Ray restarts a lost actor and retries its partition (never a step's own error).
@@ -178,6 +179,29 @@ class RayExecutor(LocalExecutor):
             shard_bytes=shard_bytes,
             progress=progress or self.progress,
         )
+
+    def decide(
+        self, step: GlobalStep, source: Source, output: str | os.PathLike[str] | None = None
+    ) -> pl.DataFrame:
+        """A global step; dedup's clustering of a big table on the cluster
+        (`dedup_distributed.RayClusterStep`: the same decisions), others on the driver."""
+        return super().decide(self._global(step, source), source, output)
+
+    def decide_into(self, step: GlobalStep, source: Source, output: str | os.PathLike[str]) -> None:
+        super().decide_into(self._global(step, source), source, output)
+
+    def _global(self, step: GlobalStep, source: Source) -> GlobalStep:
+        from case2code.dedup_distributed import on_ray
+
+        rows = (
+            source.height
+            if isinstance(source, pl.DataFrame)
+            else pl.scan_parquet(source).select(pl.len()).collect().item()
+        )
+        chosen = on_ray(step, rows)
+        if chosen is not step:
+            connect(self.address, self.local_cpus)
+        return chosen
 
     def _compute(
         self,
