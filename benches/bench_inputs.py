@@ -5,11 +5,20 @@ In one run, on this interpreter's standard library (>= 1,000 functions):
   candidate runs in the sandbox, and an input is valid when the call returns;
 - a type-agnostic baseline: the same stage with random literals from a fixed pool instead of
   the built-in generator's guesses (the ratio of the two is the figure reported);
+- the stage as before issue 17, for the speed-up: its cuts off (`patience=0, max_limit_hits=0`,
+  validation fuel 200M: every function short of inputs asked every round, under a tenth of the
+  execute stage's budget) and the built-in generator's stuck rounds as they were (no more
+  candidates than another round, no extra weight on the kinds not tried): the same inputs as
+  the code before it,
+  for the speed-up per input kept, in CPU seconds (the stage's process and its sandbox workers)
+  and in wall seconds;
 - on a seeded subset, the small real model SmolLM2-135M-Instruct (llama-cpp-python's server on
   127.0.0.1, one request at a time) with and without the JSON schema, beside the built-in
   generator on the same subset.
 
-    python benches/bench_inputs.py [--llm-functions 24] [--write-readme]
+    python benches/bench_inputs.py [--llm-functions 24] [--speed-only] [--write-readme]
+
+`--speed-only` runs the two built-in rows alone and prints their figures (no file written).
 
 Writes benches/results/inputs.json; with --write-readme, the README block between the
 `bench:inputs` markers.
@@ -18,11 +27,14 @@ Writes benches/results/inputs.json; with --write-readme, the README block betwee
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import random
+import resource
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import case2code
@@ -32,7 +44,7 @@ from case2code.inputs.drivers import make_generator
 from case2code.inputs.literals import render_arguments
 from case2code.inputs.llm import LLMSettings
 from case2code.inputs.spec import Candidate
-from readme_block import publish, wrap
+from readme_block import load, publish, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -43,11 +55,28 @@ README_BEGIN, README_END = "<!-- bench:inputs -->", "<!-- /bench:inputs -->"
 MIN_VALID = 5
 TIMES = "\N{MULTIPLICATION SIGN}"
 CONFIG = InputsConfig(n_inputs=10, min_valid=MIN_VALID, rounds=4, mutate=True, seed=0)
+# The same stage with issue 17's cuts off: every function short of inputs is asked every round,
+# under the validation budget of before (a tenth of the execute stage's, not a twentieth).
+BEFORE_17 = replace(
+    CONFIG,
+    patience=0,
+    max_limit_hits=0,
+    limits=replace(CONFIG.limits, fuel_per_case=200_000_000),
+)
+WORKERS = 2
 EXTRACT = case2code.ExtractConfig(min_lines=1)
 
 # The type-agnostic pool: one of each common literal type and a few edge values.
 POOL = (0, 1, -3, 2.5, "", "abc", "hello world", [], [1, 2, 3], ["a", "b"], {}, {"a": 1},
         (1, 2), None, True, b"xy", 10**6)  # fmt: skip
+
+
+class BuiltinBefore17(BuiltinGenerator):
+    """The built-in generator as before issue 17: a round for a function none of whose inputs
+    returned asks as many candidates as another and weighs the kinds not tried as before."""
+
+    stuck_budget_factor = 1
+    untried_weight = 0.0
 
 
 class PoolGenerator:
@@ -84,22 +113,56 @@ def functions() -> pl.DataFrame:
     return frame
 
 
-def measure(label: str, frame: pl.DataFrame, generator, config: InputsConfig, sandbox) -> dict:
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its children reaped so far: a
+    sandbox's worker processes count once it is closed."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def measure(label: str, frame: pl.DataFrame, generator, config: InputsConfig) -> dict:
+    """One row: the stage on `frame` in a sandbox of its own, timed in wall and CPU seconds."""
+    load_before = load()
+    host_before, workers_before = cpu_seconds()
     started = time.perf_counter()
-    result = generate_inputs(frame, generator, config, sandbox=sandbox)
+    with case2code.Sandbox(config.limits, workers=WORKERS) as sandbox:
+        result = generate_inputs(frame, generator, config, sandbox=sandbox)
     figures = result.report()
     figures["wall_seconds"] = time.perf_counter() - started
+    host_after, workers_after = cpu_seconds()
+    figures["host_cpu_seconds"] = host_after - host_before
+    figures["worker_cpu_seconds"] = workers_after - workers_before
+    figures["cpu_seconds"] = figures["host_cpu_seconds"] + figures["worker_cpu_seconds"]
+    figures["inputs_per_cpu_s"] = figures["inputs_kept"] / max(figures["cpu_seconds"], 1e-9)
+    figures["inputs_per_wall_s"] = figures["inputs_kept"] / max(figures["wall_seconds"], 1e-9)
+    figures["load"] = [load_before, load()]
     figures["label"] = label
     print(
         f"{label}: {figures['share_with_min_valid']:.1%} of {figures['functions']} functions "
         f"with >= {MIN_VALID} valid; valid rate {figures['valid_rate']:.1%}; "
-        f"{figures['inputs_per_s']:.1f} inputs/s; {figures['wall_seconds']:.1f} s",
+        f"{figures['inputs_kept']} kept; {figures['inputs_per_cpu_s']:.1f} inputs/CPU-s "
+        f"({figures['host_cpu_seconds']:.1f} host + {figures['worker_cpu_seconds']:.1f} workers); "
+        f"{figures['inputs_per_wall_s']:.1f} inputs/s, {figures['wall_seconds']:.1f} s; "
+        f"load {figures['load']}",
         flush=True,
     )
     return figures
 
 
-def llm_runs(subset: pl.DataFrame, sandbox, max_tokens: int) -> list[dict]:
+def speedup(after: dict, before: dict) -> dict:
+    """How much faster per input kept, in CPU and wall seconds; quality beside it."""
+    return {
+        "per_cpu_second": after["inputs_per_cpu_s"] / max(before["inputs_per_cpu_s"], 1e-9),
+        "per_wall_second": after["inputs_per_wall_s"] / max(before["inputs_per_wall_s"], 1e-9),
+        "candidates": after["candidates"] / max(before["candidates"], 1),
+        "share_with_min_valid": [before["share_with_min_valid"], after["share_with_min_valid"]],
+        "mean_distinct_outputs": [before["mean_distinct_outputs"], after["mean_distinct_outputs"]],
+    }
+
+
+def llm_runs(subset: pl.DataFrame, max_tokens: int) -> list[dict]:
     runs = []
     # The model alone, as the paper uses one: no mutation; one re-prompt with the errors.
     config = InputsConfig(n_inputs=10, min_valid=MIN_VALID, rounds=2, reprompts=1, mutate=False)
@@ -108,38 +171,52 @@ def llm_runs(subset: pl.DataFrame, sandbox, max_tokens: int) -> list[dict]:
             settings = LLMSettings(structured=structured, max_tokens=max_tokens)
             generator = make_generator("openai", server.model, server.base_url, settings, 1)
             label = f"SmolLM2-135M, {'JSON schema' if structured else 'free text'}"
-            runs.append(measure(label, subset, generator, config, sandbox))
+            runs.append(measure(label, subset, generator, config))
     return runs
 
 
 def markdown(report: dict) -> str:
-    b, p = report["builtin"], report["pool"]
+    b, p, before, up = report["builtin"], report["pool"], report["before"], report["speedup"]
+    loads = [x for run in (b, before, p) for pair in run["load"] for x in pair[:1]]
     lines = [
         wrap(
-            f"Measured on this project's 2-core machine, {b['functions']:,} functions of this "
-            f"interpreter's standard library (CPython {report['python']}; extracted with "
-            f"`min_lines=1`), 10 inputs wanted per function, up to 4 rounds, sandbox-validated "
-            f"(an input is valid when the call returns); in one run:"
+            f"Measured on this project's 2-core machine (shared; 1-minute load average "
+            f"{min(loads):.2f} to {max(loads):.2f} during the built-in rows), {b['functions']:,} "
+            f"functions of this interpreter's standard library (CPython {report['python']}; "
+            f"extracted with `min_lines=1`), 10 inputs wanted per function, up to 4 rounds, "
+            f"sandbox-validated (an input is valid when the call returns), {WORKERS} sandbox "
+            f"workers; CPU seconds are the stage's process and its workers; in one run:"
         ),
         "",
         f"| generator | functions | with ≥ {MIN_VALID} valid inputs | valid-input rate "
-        "| distinct outputs per function | candidates run | inputs kept/s | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| distinct outputs per function | candidates run | CPU s | inputs kept/CPU-s "
+        "| inputs kept/s | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in (b, p, *report["subset"], *report["llm"]):
+    for run in (b, before, p, *report["subset"], *report["llm"]):
         lines.append(
             f"| {run['label']} | {run['functions']:,} | **{run['share_with_min_valid']:.1%}** "
             f"| {run['valid_rate']:.1%} | {run['mean_distinct_outputs']:.2f} "
-            f"| {run['candidates']:,} | {run['inputs_per_s']:,.1f} | {run['wall_seconds']:.1f} |"
+            f"| {run['candidates']:,} | {run['cpu_seconds']:.1f} "
+            f"| {run['inputs_per_cpu_s']:,.1f} | {run['inputs_per_wall_s']:,.1f} "
+            f"| {run['wall_seconds']:.1f} |"
         )
     lines += [
         "",
         f"- Built-in generator: **{b['share_with_min_valid']:.1%}** of {b['functions']:,} "
         f"functions get ≥ {MIN_VALID} valid, distinct inputs (target ≥ 60%): "
         f"**{b['share_with_min_valid'] / max(p['share_with_min_valid'], 1e-9):.2f}{TIMES}** the "
-        f"type-agnostic pool's {p['share_with_min_valid']:.1%} in the same run, at "
-        f"{b['inputs_per_s']:,.0f} inputs kept/s ({b['candidates_per_s']:,.0f} candidates "
-        "run/s).",
+        f"type-agnostic pool's {p['share_with_min_valid']:.1%} in the same run.",
+        f"- Issue 17's cuts (a function is given up after `patience` rounds without a new valid "
+        f"input, after `max_limit_hits` candidates over the limits, or when its inputs all "
+        f"fail reading an attribute no literal has; validation fuel a twentieth of the execute "
+        f"stage's; a round for a function with no valid input yet asks twice the candidates, "
+        f"spread over the kinds not tried): **{up['per_cpu_second']:.2f}{TIMES}** the inputs "
+        f"kept per CPU second and {up['per_wall_second']:.2f}{TIMES} per wall second of the "
+        f"stage before them (its settings and generator, same seed), running "
+        f"{up['candidates']:.0%} of its candidates; "
+        f"{', '.join(f'{k} {v:,}' for k, v in b['functions_stopped_early'].items())} "
+        "functions given up.",
         f"- Kept inputs by origin: {', '.join(f'{k} {v:,}' for k, v in b['origins'].items())}.",
     ]
     for run in report["llm"]:
@@ -164,19 +241,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-functions", type=int, default=24)
     parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
     frame = functions()
     subset = frame.sample(args.llm_functions, seed=1)
     report: dict = {"python": platform.python_version(), "max_tokens": args.max_tokens}
-    with case2code.Sandbox(CONFIG.limits, workers=2) as sandbox:
-        report["builtin"] = measure("built-in", frame, BuiltinGenerator(), CONFIG, sandbox)
-        report["pool"] = measure("type-agnostic pool", frame, PoolGenerator(), CONFIG, sandbox)
-        report["subset"] = [
-            measure("built-in (model subset)", subset, BuiltinGenerator(), CONFIG, sandbox)
-        ]
-        report["llm"] = llm_runs(subset, sandbox, args.max_tokens) if args.llm_functions else []
+    report["builtin"] = measure("built-in", frame, BuiltinGenerator(), CONFIG)
+    report["before"] = measure("built-in, #17 cuts off", frame, BuiltinGenerator(), BEFORE_17)
+    report["speedup"] = speedup(report["builtin"], report["before"])
+    print(f"speed-up per input kept: {report['speedup']}")
+    if args.speed_only:
+        report["seconds"] = time.perf_counter() - started
+        print(json.dumps(report, indent=2))
+        return
+    report["pool"] = measure("type-agnostic pool", frame, PoolGenerator(), CONFIG)
+    report["subset"] = [measure("built-in (model subset)", subset, BuiltinGenerator(), CONFIG)]
+    report["llm"] = llm_runs(subset, args.max_tokens) if args.llm_functions else []
     report["seconds"] = time.perf_counter() - started
     publish(report, RESULTS, markdown(report), args.write_readme, README_BEGIN, README_END)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from case2code.inputs.analyze import FunctionHints, analyze
@@ -22,8 +23,16 @@ from case2code.inputs.values import BROAD, KINDS, Sampler, kind_of
 # Candidates per round for each input wanted: most first guesses fail, execution sorts them.
 CANDIDATES_PER_WANTED = 3
 MIN_CANDIDATES = 24
+# A function none of whose inputs returned yet is asked twice as many: a candidate costs the
+# sandbox about a fortieth of what a round costs a function (its fresh instance), and the
+# inputs stage gives such a function up after a round or two (`InputsConfig.patience`).
+STUCK_BUDGET_FACTOR = 2
 # Weight every kind keeps, so a function nothing is known about is still explored.
 EXPLORE = 0.15
+# Weight added to each kind not yet tried for a parameter while no input has returned: the
+# next round then covers the vocabulary (a function wanting bytes where its body suggests str
+# is found in one round, not three).
+UNTRIED = 2.0
 OPTIONAL_PARAM_RATE = 0.3
 
 Stats = dict[tuple[str, str], list[int]]  # (param, kind) -> [ok, tried]
@@ -32,6 +41,9 @@ Stats = dict[tuple[str, str], list[int]]  # (param, kind) -> [ok, tried]
 class BuiltinGenerator:
     name = "builtin"
     model: str | None = None
+    # Class attributes so a benchmark can rebuild the generator of before issue 17 (1 and 0).
+    stuck_budget_factor = STUCK_BUDGET_FACTOR
+    untried_weight = UNTRIED
 
     thread_safe = True  # the inputs stage may ask for two partitions at once
 
@@ -66,8 +78,14 @@ class BuiltinGenerator:
                 offer(self._fill(spec, hints, sampler, {}, with_optional=False), "default")
         stats = _stats(spec, request.history)
         stuck = request.round > 0 and not any(t.status == "ok" for t in request.history)
-        weights = {p.name: _weights(p, hints, stats, broaden=stuck) for p in _fillable(spec)}
+        untried = self.untried_weight if stuck else 0.0
+        weights = {
+            p.name: _weights(p, hints, stats, broaden=stuck, untried=untried)
+            for p in _fillable(spec)
+        }
         budget = max(MIN_CANDIDATES, CANDIDATES_PER_WANTED * request.want)
+        if stuck:
+            budget *= self.stuck_budget_factor
         attempts = 0
         while len(proposal.candidates) < budget and attempts < budget * 4:
             attempts += 1
@@ -127,8 +145,11 @@ def _choose(weights: dict[str, float], rng: random.Random) -> str:
     return rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
 
 
-def _weights(param: Param, hints: FunctionHints, stats: Stats, broaden: bool) -> dict[str, float]:
-    """Prior from the text's evidence, reweighted by how each kind fared in the sandbox."""
+def _weights(
+    param: Param, hints: FunctionHints, stats: Stats, broaden: bool, untried: float
+) -> dict[str, float]:
+    """Prior from the text's evidence, reweighted by how each kind fared in the sandbox;
+    `untried` is added to each kind not tried yet."""
     prior = dict(hints.weights.get(param.name) or {})
     if not prior or broaden:
         for kind, weight in BROAD.items():
@@ -141,23 +162,29 @@ def _weights(param: Param, hints: FunctionHints, stats: Stats, broaden: bool) ->
             # Laplace-smoothed success rate: a kind that ran gains up to 8x, one that
             # failed every time keeps a small share in case another argument was to blame.
             weight *= 0.25 + 8 * (ok + 0.1) / (tried + 1)
+        else:
+            weight += untried
         out[kind] = weight
     return out
 
 
 def _stats(spec: FunctionSpec, history: Sequence[Tried]) -> Stats:
     stats: Stats = defaultdict(lambda: [0, 0])
-    positional = [p.name for p in spec.params if p.positional]
+    positional = tuple(p.name for p in spec.params if p.positional)
     for tried in history:
-        arguments = values(tried.input)
-        if arguments is None:
-            continue
-        named = dict(zip(positional, arguments.args, strict=False)) | dict(arguments.kwargs)
-        for name, value in named.items():
-            kind = kind_of(value)
-            if kind is None:
-                continue
+        for name, kind in _argument_kinds(positional, tried.input):
             entry = stats[(name, kind)]
             entry[0] += tried.status == "ok"
             entry[1] += 1
     return stats
+
+
+@lru_cache(maxsize=1 << 16)
+def _argument_kinds(positional: tuple[str, ...], text: str) -> tuple[tuple[str, str], ...]:
+    """(parameter, kind) of each argument of an input with a kind. Cached: every round reads a
+    function's whole history again, and parsing it was a tenth of the stage's host time."""
+    arguments = values(text)
+    if arguments is None:
+        return ()
+    named = dict(zip(positional, arguments.args, strict=False)) | dict(arguments.kwargs)
+    return tuple((name, kind) for name, value in named.items() if (kind := kind_of(value)))

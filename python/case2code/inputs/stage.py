@@ -5,7 +5,10 @@ Per block of functions, rounds alternate between writing candidates and running 
   errors shown for functions still short of `min_valid`, up to `reprompts` times);
 - with `mutate`, inputs that ran are mutated (type-aware) to grow the set;
 - every candidate runs in the sandbox, under tighter limits than the execute stage (an input that
-  needs seconds of compute makes a poor training case).
+  needs seconds of compute makes a poor training case);
+- a function is asked no more once `patience` rounds in a row brought it no new valid input, or
+  once `max_limit_hits` of its candidates ran into the per-case limits (each of those costs as
+  much as hundreds of calls that return): most of the sandbox's time went to such functions.
 Then up to `n_inputs` per function are kept: inputs that returned, distinct outputs first, plus
 a few that raise (the paper keeps exceptions as cases). Blocks are shards: a crashed run resumes.
 
@@ -18,6 +21,7 @@ in the report's `function_errors`. A `C2CError` (a mistake in the run's settings
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -51,9 +55,31 @@ from case2code.steps.base import Partition, Process, Schema, Stats, Step, busy_s
 from case2code.tables import require_columns
 from case2code.validate import at_least, between
 
-# Validation runs many throwaway candidates: a tenth of the execute stage's budget each. It only
-# asks whether a call returns; the execute stage checks outputs for stability.
-VALIDATION_LIMITS = Limits(fuel_per_case=200_000_000, wall_ms_per_case=2_000, check_stability=False)
+# Validation runs many throwaway candidates: a twentieth of the execute stage's budget each. It
+# only asks whether a call returns; the execute stage checks outputs for stability. At a tenth,
+# the 0.5% of candidates that ran out of it took half the sandbox's CPU time on the standard
+# library; the costliest valid call there took 0.19 of it, the first call of a function that
+# imports the email package 0.07 (issue 17).
+VALIDATION_LIMITS = Limits(fuel_per_case=100_000_000, wall_ms_per_case=2_000, check_stability=False)
+# Outcomes of a candidate stopped by a per-case limit: it ran up to the whole budget.
+LIMIT_STATUSES = frozenset({"timeout", "memory", "output_limit"})
+# One value of each type an input can hold (inputs are literals): a function that only ever
+# fails reading an attribute none of them has wants an object no input can give it.
+LITERAL_VALUES: tuple[object, ...] = (
+    0,
+    0.0,
+    0j,
+    "",
+    b"",
+    True,
+    None,
+    [],
+    (),
+    {},
+    set(),
+    frozenset(),
+)
+MISSING_ATTRIBUTE = re.compile(r"<class 'AttributeError'>: '\w+' object has no attribute '(\w+)'")
 
 INPUT_SCHEMA: dict[str, pl.DataType] = {
     "function_id": pl.Utf8(),
@@ -77,6 +103,12 @@ class InputsConfig:
     reprompts: int = 1  # extra LLM prompts for functions short of min_valid
     mutate: bool | None = None  # None: on for the built-in generator, off for LLMs
     mutations_per_wanted: int = 2
+    # A function is asked no more after this many rounds in a row without a new valid input
+    # (0: never). At 2, one round with broadened guesses follows a round with none valid. Not
+    # 0 also gives up a function whose inputs all failed reading an attribute no literal has.
+    patience: int = 2
+    # ... or once this many of its candidates ran into the per-case limits (0: never).
+    max_limit_hits: int = 20
     error_share: float = 0.2  # at most this share of kept inputs may raise
     seed: int = 0
     limits: Limits = VALIDATION_LIMITS
@@ -89,6 +121,8 @@ class InputsConfig:
             min_valid=self.min_valid,
             reprompts=self.reprompts,
             mutations_per_wanted=self.mutations_per_wanted,
+            patience=self.patience,
+            max_limit_hits=self.max_limit_hits,
             workers=self.workers,
         )
         between(0.0, 1.0, error_share=self.error_share)
@@ -119,6 +153,8 @@ class Tally:
     failures: Counter[str] = field(default_factory=Counter)
     # Functions an exception cost, by reason (`generator_error: KeyError`, ...).
     errors: Counter[str] = field(default_factory=Counter)
+    # Functions asked no more before the last round, by reason (see `_give_up`).
+    stopped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -130,7 +166,7 @@ class Tally:
     def from_json(cls, data: dict[str, Any]) -> Tally:
         tally = cls(**{k: v for k, v in data.items() if k != "usage"})
         tally.usage = Usage(**data.get("usage", {}))
-        for name in ("statuses", "origins", "rejections", "failures", "errors"):
+        for name in ("statuses", "origins", "rejections", "failures", "errors", "stopped"):
             setattr(tally, name, Counter(data.get(name, {})))
         return tally
 
@@ -175,9 +211,11 @@ def generate_block(
     mutating = config.mutating(generator)
     is_model = generator.name != "builtin"
     broken: set[str] = set()  # functions an exception cost: asked and mutated no more
+    given_up: set[str] = set()  # functions more rounds would not help (see `_give_up`)
+    barren: Counter[str] = Counter()  # rounds in a row without a new valid input
     for round_ in range(config.rounds):
         wanted = {s.function_id: config.n_inputs - _ok_count(history[s.function_id]) for s in specs}
-        pending = [s for s in specs if wanted[s.function_id] > 0]
+        pending = [s for s in specs if wanted[s.function_id] > 0 and s.function_id not in given_up]
         if not pending:
             break
         batch: dict[str, list[Candidate]] = {s.function_id: [] for s in pending}
@@ -213,6 +251,10 @@ def generate_block(
                 except Exception as error:  # one function's odd value must not stop the run
                     _lose(spec, "mutation_error", error, broken, tally)
         _validate(pending, batch, history, made, round_, sandbox, tally)
+        if round_ < config.rounds - 1:
+            ok_before = {s.function_id: config.n_inputs - wanted[s.function_id] for s in pending}
+            asked = [s for s in pending if s.function_id not in broken]
+            _give_up(asked, history, ok_before, barren, config, given_up, tally)
         if is_model and not mutating and round_ >= config.reprompts:
             break
     frame = _keep(specs, history, made, generator, config, tally)
@@ -330,6 +372,46 @@ def _validate(
             tally.candidates += 1
             tally.statuses[case.status] += 1
             history[spec.function_id].append(Tried(text, case.status, case.error, case.value_repr))
+
+
+def _give_up(
+    asked: Sequence[FunctionSpec],
+    history: dict[str, list[Tried]],
+    ok_before: Mapping[str, int],
+    barren: Counter[str],
+    config: InputsConfig,
+    given_up: set[str],
+    tally: Tally,
+) -> None:
+    """After a round: stop asking for the functions still short of inputs that `patience`
+    rounds in a row brought no new valid input, whose candidates ran into the per-case limits
+    `max_limit_hits` times, or (with `patience`) that no input has run for and that every
+    input failed reading an attribute no literal has. Counted in the tally's `stopped`."""
+    for spec in asked:
+        tried = history[spec.function_id]
+        ok = _ok_count(tried)
+        if ok >= config.n_inputs:
+            continue
+        barren[spec.function_id] = (
+            0 if ok > ok_before[spec.function_id] else barren[spec.function_id] + 1
+        )
+        limit_hits = sum(t.status in LIMIT_STATUSES for t in tried)
+        if config.patience and barren[spec.function_id] >= config.patience:
+            reason = "no_new_valid_input"
+        elif config.max_limit_hits and limit_hits >= config.max_limit_hits:
+            reason = "limit_hits"
+        elif config.patience and tried and not ok and all(map(_wants_an_object, tried)):
+            reason = "wants_an_object"
+        else:
+            continue
+        given_up.add(spec.function_id)
+        tally.stopped[reason] += 1
+
+
+def _wants_an_object(tried: Tried) -> bool:
+    """Whether the input raised reading an attribute that no literal value has."""
+    found = MISSING_ATTRIBUTE.match(tried.error or "") if tried.status == "error" else None
+    return found is not None and not any(hasattr(v, found[1]) for v in LITERAL_VALUES)
 
 
 def _sendable(text: str) -> bool:
@@ -535,6 +617,7 @@ def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:
         "truncated_answers": tally.usage.truncated,
         "answer_failures": dict(tally.failures.most_common()),
         "function_errors": dict(tally.errors.most_common()),
+        "functions_stopped_early": dict(tally.stopped.most_common()),
         "parse_rejections": dict(tally.rejections.most_common(10)),
         "seconds": tally.seconds,
         "inputs_per_s": tally.kept / seconds,
