@@ -190,3 +190,32 @@ def test_an_in_place_edit_of_the_same_size_changes_the_fingerprint(tmp_path: Pat
         assert path.stat().st_size == before.st_size
         assert corpus_fingerprint([corpus, table]) != first
         first = corpus_fingerprint([corpus, table])
+
+
+def test_sorted_runs_merge_into_one_sorted_table_whatever_the_keys(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Runs sorted by key, with hex digests, keys that are not hex and missing keys, merged in
+    ranges of 300 rows: one table sorted by key, ties (and nulls) in run order, no row lost."""
+    import hashlib
+
+    from case2code import tables
+
+    monkeypatch.setattr(tables, "MERGE_RANGE_ROWS", 300)
+    runs = []
+    for run in range(5):
+        ids = [hashlib.sha256(f"{run}-{i}".encode()).hexdigest()[:32] for i in range(700)]
+        ids += ["zz-not-hex", "ABC", None]
+        frame = pl.DataFrame({"function_id": ids, "run": [run] * len(ids)})
+        path = tmp_path / f"run-{run}.parquet"
+        frame.sort("function_id", nulls_last=False).write_parquet(path, row_group_size=100)
+        runs.append(path)
+    tables.sink_sorted_runs(
+        [pl.scan_parquet(p) for p in runs], tmp_path / "out.parquet", "function_id"
+    )
+    merged = pl.read_parquet(tmp_path / "out.parquet")
+    expected = pl.concat([pl.read_parquet(p) for p in runs]).sort(
+        "function_id", maintain_order=True, nulls_last=False
+    )
+    assert merged.equals(expected) and merged.height == 5 * 703
+    assert not list(tmp_path.glob(".*ranges")), "the range pieces are removed"

@@ -70,19 +70,24 @@ def parquet_slices(
 RUN_ROW_GROUP_ROWS = 2_000
 # Rows gathered and sorted at once when sorted runs are merged: what the merge holds in memory.
 MERGE_RANGE_ROWS = 50_000
+HEX_DIGITS = 8  # leading hex digits the ranges are cut at
+HEX_SPACE = 16**HEX_DIGITS
 
 
 def sink_sorted_runs(
     runs: Sequence[pl.LazyFrame], output: str | os.PathLike[str], key: str
 ) -> None:
     """Merge runs sorted by `key` into `output`, sorted (ties in run order), in bounded
-    memory: the keys are read whole (one column) to cut them into ranges of
-    `MERGE_RANGE_ROWS` rows; each range is read from every run (row groups outside it are
-    skipped by their statistics), sorted and set aside; the pieces are then streamed out."""
+    memory: the key space is cut into ranges of about `MERGE_RANGE_ROWS` rows; each range is
+    read from every run (row groups outside it are skipped by their statistics), sorted and
+    set aside; the pieces are then streamed out. Keys are function ids, hex digests spread
+    evenly, so the ranges are cut at evenly spaced leading hex digits, without reading the
+    keys; other keys merge just as well, in ranges of uneven size."""
     output = Path(output)
     table = pl.concat(list(runs))
-    keys = table.select(pl.col(key).drop_nulls().sort()).collect()[key]
-    cuts = [keys[i] for i in range(MERGE_RANGE_ROWS, len(keys), MERGE_RANGE_ROWS)]
+    rows = table.select(pl.len()).collect().item()
+    count = max(1, -(-rows // MERGE_RANGE_ROWS))
+    cuts = [format(i * HEX_SPACE // count, f"0{HEX_DIGITS}x") for i in range(1, count)]
     bounds = [None, *cuts, None]
     pieces = output.with_name(f".{output.name}.ranges")
     shutil.rmtree(pieces, ignore_errors=True)
