@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import site
+import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,19 @@ def llm_server():
         pytest.fail(str(e), pytrace=False)
     with run_llm_server() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A local Ray cluster of 2 CPUs for the test module (skipped without Ray); its workers
+    import what this process does (the test module's own steps included)."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}},
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import logging
-import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -37,20 +34,6 @@ FUNCTIONS = 53_000  # rows before exact copies share an id: over 50,000 function
 SITE_PACKAGES = ("networkx", "pip", "jedi")
 LEAKED = 40  # HumanEval solutions put in the corpus with their docstring rewritten
 KEY = "function_id"
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray = pytest.importorskip("ray")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}},
-    )
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield
-    ray.shutdown()
 
 
 def function_ids(sources: list[str]) -> list[str]:
@@ -94,7 +77,7 @@ def decide(step: ClusterStep, signatures: Path, output: Path) -> tuple[pl.DataFr
 
 
 def test_ray_clusters_are_the_local_clusters_on_over_50k_functions(
-    ray_cluster: None, signatures: Path, tmp_path: Path, monkeypatch
+    ray_address: str, signatures: Path, tmp_path: Path, monkeypatch
 ) -> None:
     from case2code import dedup_distributed
 
@@ -131,7 +114,7 @@ def test_ray_clusters_are_the_local_clusters_on_over_50k_functions(
 
 
 def test_the_first_rule_and_unverified_candidates_cluster_as_locally(
-    ray_cluster: None, signatures: Path, tmp_path: Path, monkeypatch
+    ray_address: str, signatures: Path, tmp_path: Path, monkeypatch
 ) -> None:
     """On 4,000 of the functions read back 700 at a time (several blocks on Ray, indices
     continued across them): the `first` keep rule with unverified candidates, as locally."""
@@ -223,7 +206,7 @@ def test_verification_from_signature_bytes_is_the_local_one() -> None:
 
 
 def test_signatures_of_other_settings_are_named(
-    ray_cluster: None, tmp_path: Path, monkeypatch
+    ray_address: str, tmp_path: Path, monkeypatch
 ) -> None:
     from case2code.dedup_distributed import RayClusterStep
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,20 +37,6 @@ TABLE_MODULES = ("statistics.py", "gettext.py", "quopri.py", "posixpath.py", "sh
 CONFIG = ExtractConfig(batch_bytes=20_000)
 SHARD_BYTES = 60_000
 TIMING = ("seconds", "mb_per_s", "functions_per_s")
-
-
-@pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    """A local Ray cluster of 2 CPUs for the module; its workers import what this process does."""
-    ray = pytest.importorskip("ray")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}},
-    )
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 def stack_table(path: Path, texts: list[str | None]) -> Path:
