@@ -5,9 +5,11 @@ moves with them.
 - extract: `scale.json` (a) at full size: MB of Stack-schema Parquet per CPU-second, and
   functions seen per MB;
 - dedup: `scale.json` (a): functions per CPU-second (signatures, clustering, labels);
-- inputs (the built-in generator), execute, assemble and export: `pipeline.json` (the default
-  `c2c run` on the standard library, 2 sandbox workers on 2 cores: a stage's core-seconds are
-  taken as twice its wall time, both cores being busy through it), per unique function;
+- inputs (the built-in generator): `inputs.json`, its measured CPU seconds (the stage's process
+  and its sandbox workers) per function;
+- execute, assemble and export: `pipeline.json` (the default `c2c run` on the standard library,
+  2 sandbox workers on 2 cores: a stage's core-seconds are taken as twice its wall time, both
+  cores being busy through it), per unique function;
 - the funnel (self-contained share of the functions seen, unique share after dedup): the
   standard library's, from `pipeline.json`: real code, but not The Stack (its near-duplicate
   files are gone already, and its share of self-contained functions is unknown here).
@@ -37,6 +39,7 @@ def rates() -> dict[str, float]:
     """Core-seconds per unit of each stage, and the funnel, from the benches' results."""
     scale = json.loads((RESULTS / "scale.json").read_text())["full"]
     pipeline = json.loads((RESULTS / "pipeline.json").read_text())["run"]
+    builtin = json.loads((RESULTS / "inputs.json").read_text())["builtin"]
     extract, dedup = scale["extract"], scale["dedup"]
     stages = {stage["name"]: stage for stage in pipeline["stages"]}
     unique = pipeline["unique_functions"]
@@ -46,10 +49,11 @@ def rates() -> dict[str, float]:
         "dedup_core_s_per_function": dedup["cpu_seconds"] / dedup["functions"],
         "self_contained_share": stages["extract"]["rows_out"] / pipeline["functions_seen"],
         "unique_share": unique / stages["extract"]["rows_out"],
+        "inputs_core_s_per_function": builtin["cpu_seconds"] / builtin["functions"],
         # Two sandbox workers on two cores: core-seconds = 2 x wall.
         **{
             f"{name}_core_s_per_function": 2 * stages[name]["seconds"] / unique
-            for name in ("inputs", "execute", "assemble", "export")
+            for name in ("execute", "assemble", "export")
         },
     }
 
@@ -102,11 +106,15 @@ def markdown(p: dict) -> str:
             f"The run is bound by {p['bound_by']}. In a day it needs "
             f"{p['nodes_for_a_day']:.2f} node(s) of {p['node_cores']} cores "
             "(Ray: `c2c run --executor ray`), i.e. one such node finishes in about "
-            f"{p['total_core_hours'] / p['node_cores']:,.1f} hours. Dedup's clustering runs on "
-            "the driver: at 33 bytes of RAM and ~1.4 KB of temporary disk per function, "
-            f"{f['self_contained'] / 1e6:,.1f} M functions need about "
-            f"{f['self_contained'] * 33 / 1e9:,.1f} GB of RAM. Rates: "
-            f"`benches/results/scale.json` (extract, dedup) and `pipeline.json` (the rest); "
+            f"{p['total_core_hours'] / p['node_cores']:,.1f} hours. Dedup's clustering in "
+            "process holds 33 bytes of RAM and ~1.4 KB of temporary disk per function: "
+            f"{f['self_contained'] * 33 / 1e9:,.1f} GB of RAM for "
+            f"{f['self_contained'] / 1e6:,.1f} M functions; on Ray Data (tables of 1 M "
+            "functions or more under the Ray executor) the driver holds up to ~1.5 KB per "
+            f"function on a copy-heavy corpus, about {f['self_contained'] * 1.5e3 / 1e9:,.0f} "
+            "GB here. Rates: "
+            f"`benches/results/scale.json` (extract, dedup), `inputs.json` (inputs) and "
+            "`pipeline.json` (the rest); "
             "`python benches/stack_projection.py --gigabytes N` for another corpus. "
             "LLM-written inputs are bounded by the model's throughput on GPUs instead (not "
             "measured here).",
