@@ -132,4 +132,6 @@ def test_memory_does_not_grow_with_the_samples(tmp_path: Path) -> None:
     polars, in memory.)"""
     small = _export_peak_mb(synthetic_samples(2_000, 4_000, shuffled=False), tmp_path / "small")
     large = _export_peak_mb(synthetic_samples(8_000, 4_000, shuffled=False), tmp_path / "large")
-    assert large - small < 25, (small, large)
+    # 72 MB more answers: an export holding its shard grows by several times that; a streamed
+    # one by a fraction (about 25 MB on current polars, 37 MB on its 1.34 floor).
+    assert large - small < 0.6 * 72, (small, large)
