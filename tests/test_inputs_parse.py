@@ -333,7 +333,9 @@ HOSTILE = [
 def test_hostile_text_never_raises(text: str) -> None:
     started = time.perf_counter()
     result = parse(text)
-    assert time.perf_counter() - started < 1.0
+    # A guard against runaway parsing (backtracking, recursion), not a speed target: a loaded
+    # 2-core machine took 1.2 s on one of these.
+    assert time.perf_counter() - started < 5.0
     assert all(isinstance(i, str) for i in result.inputs)
 
 
