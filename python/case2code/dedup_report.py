@@ -61,16 +61,19 @@ class DedupResult:
         return self.functions.filter(pl.col("dedup_reason") == "kept")
 
 
-def _removed(decisions: pl.LazyFrame) -> dict[str, int]:
+def _by_reason(decisions: pl.LazyFrame) -> dict[str, tuple[int, int]]:
+    """Per reason: the rows (every copy counted) and the function ids, in one pass."""
+    counts = decisions.group_by("dedup_reason").agg(
+        pl.col("copies").cast(pl.Int64).sum().alias("rows"), pl.len().alias("ids")
+    )
+    return {reason: (rows, ids) for reason, rows, ids in counts.collect().iter_rows()}
+
+
+def _removed(by_reason: dict[str, tuple[int, int]]) -> dict[str, int]:
     """Rows dropped, by reason. The other rows of a kept function id are exact copies."""
-    by_reason = decisions.group_by("dedup_reason").agg(
-        pl.col("copies").cast(pl.Int64).sum().alias("rows")
-    )
-    counts = dict(by_reason.collect().iter_rows())
-    counts["exact"] = counts.get("exact", 0) + counts.get("kept", 0)
-    counts["exact"] -= (
-        decisions.filter(pl.col("dedup_reason") == "kept").select(pl.len()).collect().item()
-    )
+    counts = {reason: rows for reason, (rows, _) in by_reason.items()}
+    kept_rows, kept_ids = by_reason.get("kept", (0, 0))
+    counts["exact"] = counts.get("exact", 0) + kept_rows - kept_ids
     return {reason: rows for reason, rows in sorted(counts.items()) if reason != "kept" and rows}
 
 
@@ -104,18 +107,15 @@ def _largest(decisions: pl.LazyFrame) -> tuple[int, list[dict[str, object]]]:
 def report_of(
     decisions: pl.LazyFrame, tasks: Sequence[BenchmarkTask], bytes_per_function: int
 ) -> DedupReport:
-    totals = decisions.select(
-        pl.col("copies").cast(pl.Int64).sum().alias("functions"),
-        (pl.col("dedup_reason") == "kept").sum().alias("kept"),
-    ).collect()
+    by_reason = _by_reason(decisions)
     hits = decisions.filter(pl.col("dedup_reason") == "contaminated").select(
         KEY, "name", "copies", "benchmark", "task_id"
     )
     clusters, largest = _largest(decisions)
     return DedupReport(
-        functions=int(totals["functions"][0] or 0),
-        kept=int(totals["kept"][0] or 0),
-        removed=_removed(decisions),
+        functions=sum(rows for rows, _ in by_reason.values()),
+        kept=by_reason.get("kept", (0, 0))[1],
+        removed=_removed(by_reason),
         clusters=clusters,
         largest=largest,
         bytes_per_function=bytes_per_function,
