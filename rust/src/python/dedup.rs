@@ -167,10 +167,7 @@ impl Deduper {
         start: usize,
         stop: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let guard = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = guard.as_ref().ok_or(DedupError::NotClustered)?;
-        let stop = stop.min(outcome.cluster.len());
-        conversion::outcome_columns(py, outcome, start.min(stop)..stop)
+        outcome_rows(py, &self.outcome, start, stop)
     }
 }
 
@@ -187,6 +184,20 @@ impl Deduper {
 /// Clustering from candidates found and verified elsewhere (a distributed dedup): the same
 /// outcome as `Deduper.finish` on the same functions (`dedup::replay`). Functions are added
 /// in index order (`add`), then `cluster` walks the bucket positions.
+/// Rows `start..stop` of a kept clustering outcome (`Deduper.cluster`'s or
+/// `ClusterReplay.cluster`'s), as `finish`'s columns; an error before it is clustered.
+fn outcome_rows<'py>(
+    py: Python<'py>,
+    slot: &Mutex<Option<dedup::Outcome>>,
+    start: usize,
+    stop: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let outcome = guard.as_ref().ok_or(DedupError::NotClustered)?;
+    let stop = stop.min(outcome.cluster.len());
+    conversion::outcome_columns(py, outcome, start.min(stop)..stop)
+}
+
 #[pyclass(module = "case2code._core")]
 struct ClusterReplay {
     inner: Mutex<replay::Replay>,
@@ -271,10 +282,7 @@ impl ClusterReplay {
         start: usize,
         stop: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let guard = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        let outcome = guard.as_ref().ok_or(DedupError::NotClustered)?;
-        let stop = stop.min(outcome.cluster.len());
-        conversion::outcome_columns(py, outcome, start.min(stop)..stop)
+        outcome_rows(py, &self.outcome, start, stop)
     }
 }
 
