@@ -95,12 +95,15 @@ class Chart:
     group_column: str = ""
 
     @property
-    def grouped(self) -> bool:
-        return bool(self.group_column)
-
-    @property
     def bars(self) -> list[Bar]:
         return [bar for _, bars in self.groups for bar in bars]
+
+    def table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]], int]:
+        """Its numbers as a table: header, rows and the first numeric column."""
+        if not self.group_column:
+            return self.columns, [(bar.label, *bar.cells) for bar in self.bars], 1
+        rows = [(title, bar.label, *bar.cells) for title, bars in self.groups for bar in bars]
+        return (self.group_column, *self.columns), rows, 2
 
 
 def _clip(text: str, limit: int = LABEL_CHARS) -> str:
@@ -200,25 +203,17 @@ class _SampleFigures:
     template_ids: dict[str, int]  # template id -> samples
 
 
-def _counts(query: pl.LazyFrame) -> dict[Any, int]:
-    """`value -> n` from a query of one column `value`, counted by polars (nulls left out)."""
-    counts = query.drop_nulls().group_by("value").len().collect(engine="streaming")
-    return dict(zip(counts["value"].to_list(), counts["len"].to_list(), strict=True))
-
-
-def _length_bucket(lengths: pl.Expr) -> pl.Expr:
-    """A length's bucket: the number of LENGTH_BOUNDS it is above."""
-    return pl.sum_horizontal(*[(lengths > bound).cast(pl.UInt32) for bound in LENGTH_BOUNDS])
-
-
 def _sample_figures(samples: Samples) -> _SampleFigures:
     table = samples.lazy()
     columns = table.collect_schema().names()
 
     def counts(expr: pl.Expr, *needs: str) -> dict[Any, int]:
+        """`value -> n` for the values of `expr` (nulls left out), counted by polars."""
         if not set(needs) <= set(columns):
             return {}
-        return _counts(table.select(expr.alias("value")))
+        query = table.select(expr.alias("value")).drop_nulls().group_by("value").len()
+        found = query.collect(engine="streaming")
+        return dict(zip(found["value"].to_list(), found["len"].to_list(), strict=True))
 
     rows = table.select(pl.len()).collect().item()
     functions = (
@@ -228,7 +223,9 @@ def _sample_figures(samples: Samples) -> _SampleFigures:
     )
     # Null outputs (and the null an empty list explodes to) are no shown case.
     lengths = pl.col("shown").explode().struct.field("output").drop_nulls().str.len_chars()
-    buckets = counts(_length_bucket(lengths), "shown")
+    # A length's bucket: the number of LENGTH_BOUNDS it is above.
+    bucket = pl.sum_horizontal(*[(lengths > bound).cast(pl.UInt32) for bound in LENGTH_BOUNDS])
+    buckets = counts(bucket, "shown")
     total = sum(buckets.values())
     return _SampleFigures(
         rows=rows,
@@ -395,67 +392,103 @@ def plots(summary: Mapping[str, Any], samples: Samples) -> dict[str, str]:
     return {stem: bar_chart_svg(chart) for stem, chart in charts.items()}
 
 
+# ---------------------------------------------------------------- the two formats
+
+
+class _Markdown:
+    """The report's pieces in Markdown; a plot is linked as `<plots_dir>/<stem>.svg`."""
+
+    def __init__(self, plots_dir: str) -> None:
+        self.plots_dir = plots_dir
+
+    def text(self, text: str) -> str:
+        text = " ".join(text.split("\n"))
+        return "".join("\\" + c if c in "\\`*[]<|" else c for c in text)
+
+    def code(self, text: str) -> str:
+        text = " ".join(text.split("\n"))
+        if "`" not in text:
+            return f"`{text}`"
+        fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
+        return f"{fence} {text} {fence}"
+
+    def link(self, text: str, href: str) -> str:
+        return f"[{self.text(text)}]({quote(href, safe='/:#')})"
+
+    def heading(self, text: str, level: int = 2) -> str:
+        return f"{'#' * level} {self.text(text)}"
+
+    def para(self, text: str) -> str:
+        return self.text(text)
+
+    def bullets(self, lines: Iterable[str]) -> str:
+        return "\n".join(f"- {line}" for line in lines)
+
+    def table(self, header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
+        """Cells are plain text; the columns from `left` on hold numbers, right-aligned."""
+        rule = ["---" if i < left else "---:" for i in range(len(header))]
+        head, *body = [[self.text(cell) for cell in row] for row in (header, *rows)]
+        return "\n".join("| " + " | ".join(row) + " |" for row in (head, rule, *body))
+
+    def figure(self, chart: Chart, table: bool = True) -> str:
+        image = f"![{self.text(chart.title)}]({self.plots_dir}/{chart.stem}.svg)"
+        return image + ("\n\n" + self.table(*chart.table()) if table else "")
+
+    def page(self, blocks: Iterable[str]) -> str:
+        return "\n\n".join(blocks) + "\n"
+
+
+class _Html:
+    """The report's pieces in HTML, plots inline; well-formed XML too (void elements closed),
+    so any XML parser reads it."""
+
+    def text(self, text: str) -> str:
+        return escape(text)
+
+    def code(self, text: str) -> str:
+        return f"<code>{escape(text)}</code>"
+
+    def link(self, text: str, href: str) -> str:
+        return f'<a href="{escape(quote(href, safe="/:#"))}">{escape(text)}</a>'
+
+    def heading(self, text: str, level: int = 2) -> str:
+        return f"<h{level}>{escape(text)}</h{level}>"
+
+    def para(self, text: str) -> str:
+        return f"<p>{escape(text)}</p>"
+
+    def bullets(self, lines: Iterable[str]) -> str:
+        items = "\n".join(f"<li>{line}</li>" for line in lines)
+        return f"<ul>\n{items}\n</ul>"
+
+    def table(self, header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
+        def row(cells: Sequence[str], tag: str) -> str:
+            numeric = ' class="n"'
+            out = [
+                f"<{tag}{'' if i < left else numeric}>{escape(c)}</{tag}>"
+                for i, c in enumerate(cells)
+            ]
+            return "<tr>" + "".join(out) + "</tr>"
+
+        body = "\n".join(row(cells, "td") for cells in rows)
+        return f"<table>\n<thead>{row(header, 'th')}</thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+    def figure(self, chart: Chart, table: bool = True) -> str:
+        svg = bar_chart_svg(chart).rstrip("\n")
+        return svg + ("\n" + self.table(*chart.table()) if table else "")
+
+    def page(self, blocks: Iterable[str]) -> str:
+        head = (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8" />\n'
+            f"<title>{escape(TITLE)}</title>\n<style>{CSS}</style>\n</head>\n<body>"
+        )
+        return head + "\n" + "\n".join(blocks) + "\n</body>\n</html>\n"
+
+
+_Writer = _Markdown | _Html
+
+
 # ---------------------------------------------------------------- the document
-
-
-@dataclass(frozen=True)
-class _Code:
-    text: str
-
-
-@dataclass(frozen=True)
-class _Link:
-    text: str
-    href: str
-
-
-_Inline = str | _Code | _Link
-_Line = tuple[_Inline, ...]
-
-
-@dataclass(frozen=True)
-class _Heading:
-    text: str
-    level: int = 2
-
-
-@dataclass(frozen=True)
-class _Para:
-    line: _Line
-
-
-@dataclass(frozen=True)
-class _Bullets:
-    lines: tuple[_Line, ...]
-
-
-@dataclass(frozen=True)
-class _Table:
-    """Cells are plain text; the columns from `left` on hold numbers and are right-aligned."""
-
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    left: int = 1
-
-
-@dataclass(frozen=True)
-class _Figure:
-    chart: Chart
-    table: bool = True  # False when a table nearby already holds its numbers
-
-
-_Block = _Heading | _Para | _Bullets | _Table | _Figure
-
-
-def _chart_table(chart: Chart) -> _Table:
-    grouped = chart.grouped
-    rows = tuple(
-        ((title,) if grouped else ()) + (bar.label, *bar.cells)
-        for title, bars in chart.groups
-        for bar in bars
-    )
-    header = (chart.group_column, *chart.columns) if grouped else chart.columns
-    return _Table(header, rows, left=2 if grouped else 1)
 
 
 def _href(path: str, base: str | Path | None) -> str:
@@ -468,40 +501,38 @@ def _href(path: str, base: str | Path | None) -> str:
         return path
 
 
-def _header(summary: Mapping[str, Any], figures: _SampleFigures) -> list[_Block]:
+def _header(summary: Mapping[str, Any], figures: _SampleFigures, w: _Writer) -> list[str]:
     seconds = _number(summary.get("seconds"))
     corpus = summary.get("corpus") or ()
     corpus = [corpus] if isinstance(corpus, str | Path) else [str(c) for c in corpus]
-    generator = str(summary.get("generator") or MISSING)
-    model = summary.get("model")
     steps = dict(_funnel(summary))
     functions = steps.get("unique", next(iter(steps.values()), None))
-    corpus_line: list[_Inline] = ["Corpus: "]
-    for i, path in enumerate(corpus):
-        corpus_line += [", "] * bool(i) + [_Code(str(path))]
-    generator_line: list[_Inline] = ["Input generator: ", _Code(generator)]
-    if model:
-        generator_line += [", model ", _Code(str(model))]
+    paths = ", ".join(w.code(str(path)) for path in corpus) if corpus else MISSING
+    generator = w.code(str(summary.get("generator") or MISSING))
+    if summary.get("model"):
+        generator += ", model " + w.code(str(summary["model"]))
+    throughput = (
+        f"Total time: {_seconds(seconds)}; {_rate(functions, seconds)} functions/s, "
+        f"{_rate(figures.rows, seconds)} samples/s"
+    )
+    samples = f"Samples: {figures.rows:,} of {_plural(figures.functions, 'function')}"
     return [
-        _Heading(TITLE, 1),
-        _Bullets(
-            (
-                tuple(corpus_line) if corpus else (f"Corpus: {MISSING}",),
-                tuple(generator_line),
-                (
-                    f"Total time: {_seconds(seconds)}; {_rate(functions, seconds)} functions/s, "
-                    f"{_rate(figures.rows, seconds)} samples/s",
-                ),
-                (f"Samples: {figures.rows:,} of {_plural(figures.functions, 'function')}",),
-            )
+        w.heading(TITLE, 1),
+        w.bullets(
+            [
+                "Corpus: " + paths,
+                "Input generator: " + generator,
+                w.text(throughput),
+                w.text(samples),
+            ]
         ),
     ]
 
 
-def _stage_section(summary: Mapping[str, Any], chart: Chart) -> list[_Block]:
+def _stage_section(summary: Mapping[str, Any], chart: Chart, w: _Writer) -> list[str]:
     stages = _stages(summary)
     if not stages:
-        return [_Heading("Stages"), _Para(("No stages recorded.",))]
+        return [w.heading("Stages"), w.para("No stages recorded.")]
     total = sum(s["seconds"] or 0 for s in stages)
     rows = []
     for s in stages:
@@ -513,27 +544,23 @@ def _stage_section(summary: Mapping[str, Any], chart: Chart) -> list[_Block]:
         )
     header = ("stage", "status", "time", "share", "rows in → out", "rows in/s")
     return [
-        _Heading("Stages"),
-        _Para((f"Shares are of the stages' total, {_seconds(total)}.",)),
-        _Table(header, tuple(rows), left=2),
-        _Figure(chart, table=False),
+        w.heading("Stages"),
+        w.para(f"Shares are of the stages' total, {_seconds(total)}."),
+        w.table(header, rows, left=2),
+        w.figure(chart, table=False),  # the table above holds its numbers
     ]
 
 
-def _figure_section(title: str, chart: Chart, empty: str) -> list[_Block]:
-    return [_Heading(title), _Figure(chart) if chart.bars else _Para((empty,))]
-
-
-def _left_out(summary: Mapping[str, Any]) -> list[_Block]:
+def _left_out(summary: Mapping[str, Any], w: _Writer) -> list[str]:
     """Cases no sample may show, and functions an exception cost, with what each means."""
     assemble = _stage_figures(summary, "assemble")
-    lines: list[_Line] = []
+    lines = []
     unstable = _number(assemble.get("unstable_cases"))
     if unstable is not None:
-        lines.append((f"Unstable cases: {_count(unstable)}. {UNSTABLE_EXPLANATION}",))
+        lines.append(f"Unstable cases: {_count(unstable)}. {UNSTABLE_EXPLANATION}")
     repr_errors = _number(assemble.get("repr_error_cases"))
     if repr_errors:
-        lines.append((f"repr() errors: {_count(repr_errors)}. {REPR_ERROR_EXPLANATION}",))
+        lines.append(f"repr() errors: {_count(repr_errors)}. {REPR_ERROR_EXPLANATION}")
     for stage, key, what in (
         ("inputs", "function_errors", "Functions an exception cost in input generation"),
         ("assemble", "samples_failed", "Samples whose rendering raised"),
@@ -545,110 +572,63 @@ def _left_out(summary: Mapping[str, Any]) -> list[_Block]:
                 for reason, value in sorted(counts.items())
                 if (n := _number(value)) is not None
             )
-            lines.append((f"{what}: {listed}.",))
+            lines.append(f"{what}: {listed}.")
     if not lines:
         return []
-    return [_Heading("Cases left out"), _Bullets(tuple(lines))]
+    return [w.heading("Cases left out"), w.bullets(map(w.text, lines))]
 
 
-def _contamination(summary: Mapping[str, Any]) -> list[_Block]:
+def _contamination(summary: Mapping[str, Any], w: _Writer) -> list[str]:
     found = _mappings(summary.get("contaminated"))
     if not found:
         return []
     keys = ("name", "function_id", "benchmark", "task_id")
-    rows = tuple(tuple(str(item.get(key) or MISSING) for key in keys) for item in found)
+    rows = [[str(item.get(key) or MISSING) for key in keys] for item in found]
     return [
-        _Heading("Contamination"),
-        _Para((f"Left out as matching a benchmark: {_plural(len(found), 'function')}.",)),
-        _Table(("function", "function id", "benchmark", "task"), rows, left=len(keys)),
+        w.heading("Contamination"),
+        w.para(f"Left out as matching a benchmark: {_plural(len(found), 'function')}."),
+        w.table(("function", "function id", "benchmark", "task"), rows, left=len(keys)),
     ]
 
 
-def _outputs(summary: Mapping[str, Any], base: str | Path | None) -> list[_Block]:
-    lines: list[_Line] = []
-    dataset = summary.get("dataset") or {}
-    if isinstance(dataset, Mapping) and dataset.get("path"):
-        path = str(dataset["path"])
-        rows, shards = _number(dataset.get("rows")), _number(dataset.get("shards"))
-        counts = []
-        if rows is not None:
-            counts.append(_plural(rows, "row"))
-        if shards is not None:
-            counts.append(_plural(shards, "shard"))
-        tail = (f" ({', '.join(counts)})",) if counts else ()
-        lines.append(("Dataset: ", _Link(path, _href(path, base)), *tail))
-    split = summary.get("eval_split") or {}
-    if isinstance(split, Mapping) and split.get("path"):
-        path = str(split["path"])
-        functions = _number(split.get("functions"))
-        tail = (f" ({_plural(functions, 'function')})",) if functions is not None else ()
-        lines.append(("Eval split: ", _Link(path, _href(path, base)), *tail))
-    body: _Block = _Bullets(tuple(lines)) if lines else _Para(("No dataset was written.",))
-    return [_Heading("Outputs"), body]
+def _outputs(summary: Mapping[str, Any], base: str | Path | None, w: _Writer) -> list[str]:
+    """The dataset and the eval split, linked, with their counts (summary keys `rows`...)."""
+    lines = []
+    for key, label, counted in (
+        ("dataset", "Dataset: ", ("row", "shard")),
+        ("eval_split", "Eval split: ", ("function",)),
+    ):
+        entry = summary.get(key) or {}
+        if not isinstance(entry, Mapping) or not entry.get("path"):
+            continue
+        path = str(entry["path"])
+        counts = [
+            _plural(n, word)
+            for word in counted
+            if (n := _number(entry.get(f"{word}s"))) is not None
+        ]
+        tail = f" ({', '.join(counts)})" if counts else ""
+        lines.append(label + w.link(path, _href(path, base)) + tail)
+    return [w.heading("Outputs"), w.bullets(lines) if lines else w.para("No dataset was written.")]
 
 
-def _document(
-    summary: Mapping[str, Any],
-    figures: _SampleFigures,
-    charts: Mapping[str, Chart],
-    base: str | Path | None,
-) -> list[_Block]:
-    return [
-        *_header(summary, figures),
-        *_stage_section(summary, charts["stage-time"]),
-        *_figure_section("Funnel", charts["funnel"], "No funnel counts recorded."),
-        *_figure_section("Rejections", charts["rejections"], "No rejections recorded."),
-        *_figure_section("Cases per sample", charts["case-counts"], "No samples."),
-        *_figure_section("Output lengths", charts["output-lengths"], "No shown cases."),
-        *_figure_section("Template mix", charts["template-mix"], "No samples."),
-        *_left_out(summary),
-        *_contamination(summary),
-        *_outputs(summary, base),
-    ]
-
-
-# ---------------------------------------------------------------- Markdown
-
-
-def _md_escape(text: str) -> str:
-    text = " ".join(text.split("\n"))
-    return "".join("\\" + c if c in "\\`*[]<|" else c for c in text)
-
-
-def _md_inline(piece: _Inline) -> str:
-    if isinstance(piece, _Code):
-        text = " ".join(piece.text.split("\n"))
-        if "`" not in text:
-            return f"`{text}`"
-        fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
-        return f"{fence} {text} {fence}"
-    if isinstance(piece, _Link):
-        return f"[{_md_escape(piece.text)}]({quote(piece.href, safe='/:#')})"
-    return _md_escape(piece)
-
-
-def _md_line(line: _Line) -> str:
-    return "".join(_md_inline(piece) for piece in line)
-
-
-def _md_table(table: _Table) -> str:
-    rule = ["---" if i < table.left else "---:" for i in range(len(table.header))]
-    rows = [table.header, rule, *table.rows]
-    cells = [[_md_escape(c) if row is not rule else c for c in row] for row in rows]
-    return "\n".join("| " + " | ".join(row) + " |" for row in cells)
-
-
-def _md_block(block: _Block, plots_dir_name: str) -> str:
-    if isinstance(block, _Heading):
-        return f"{'#' * block.level} {_md_escape(block.text)}"
-    if isinstance(block, _Para):
-        return _md_line(block.line)
-    if isinstance(block, _Bullets):
-        return "\n".join(f"- {_md_line(line)}" for line in block.lines)
-    if isinstance(block, _Table):
-        return _md_table(block)
-    image = f"![{_md_escape(block.chart.title)}]({plots_dir_name}/{block.chart.stem}.svg)"
-    return image + ("\n\n" + _md_table(_chart_table(block.chart)) if block.table else "")
+def _render(
+    summary: Mapping[str, Any], figures: _SampleFigures, base: str | Path | None, w: _Writer
+) -> str:
+    charts = _charts(summary, figures)
+    figure_sections = (
+        ("Funnel", "funnel", "No funnel counts recorded."),
+        ("Rejections", "rejections", "No rejections recorded."),
+        ("Cases per sample", "case-counts", "No samples."),
+        ("Output lengths", "output-lengths", "No shown cases."),
+        ("Template mix", "template-mix", "No samples."),
+    )
+    blocks = [*_header(summary, figures, w), *_stage_section(summary, charts["stage-time"], w)]
+    for title, stem, empty in figure_sections:
+        chart = charts[stem]
+        blocks += [w.heading(title), w.figure(chart) if chart.bars else w.para(empty)]
+    blocks += [*_left_out(summary, w), *_contamination(summary, w), *_outputs(summary, base, w)]
+    return w.page(blocks)
 
 
 def render_markdown(
@@ -663,75 +643,14 @@ def render_markdown(
     `base` is the directory the report goes to: the dataset and eval paths are linked relative
     to it (without one they are linked as given).
     """
-    figures = _sample_figures(samples)
-    blocks = _document(summary, figures, _charts(summary, figures), base)
-    return _markdown(blocks, plots_dir_name)
-
-
-def _markdown(blocks: Iterable[_Block], plots_dir_name: str) -> str:
-    return "\n\n".join(_md_block(block, plots_dir_name) for block in blocks) + "\n"
-
-
-# ---------------------------------------------------------------- HTML
-
-
-def _html_inline(piece: _Inline) -> str:
-    if isinstance(piece, _Code):
-        return f"<code>{escape(piece.text)}</code>"
-    if isinstance(piece, _Link):
-        return f'<a href="{escape(quote(piece.href, safe="/:#"))}">{escape(piece.text)}</a>'
-    return escape(piece)
-
-
-def _html_line(line: _Line) -> str:
-    return "".join(_html_inline(piece) for piece in line)
-
-
-def _html_row(cells: Sequence[str], tag: str, left: int) -> str:
-    numeric = ' class="n"'
-    out = [f"<{tag}{'' if i < left else numeric}>{escape(c)}</{tag}>" for i, c in enumerate(cells)]
-    return "<tr>" + "".join(out) + "</tr>"
-
-
-def _html_table(table: _Table) -> str:
-    head = _html_row(table.header, "th", table.left)
-    body = "\n".join(_html_row(row, "td", table.left) for row in table.rows)
-    return f"<table>\n<thead>{head}</thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
-def _html_block(block: _Block) -> str:
-    if isinstance(block, _Heading):
-        return f"<h{block.level}>{escape(block.text)}</h{block.level}>"
-    if isinstance(block, _Para):
-        return f"<p>{_html_line(block.line)}</p>"
-    if isinstance(block, _Bullets):
-        items = "\n".join(f"<li>{_html_line(line)}</li>" for line in block.lines)
-        return f"<ul>\n{items}\n</ul>"
-    if isinstance(block, _Table):
-        return _html_table(block)
-    svg = bar_chart_svg(block.chart).rstrip("\n")
-    return svg + ("\n" + _html_table(_chart_table(block.chart)) if block.table else "")
+    return _render(summary, _sample_figures(samples), base, _Markdown(plots_dir_name))
 
 
 def render_html(
     summary: Mapping[str, Any], samples: Samples, *, base: str | Path | None = None
 ) -> str:
     """The report as one self-contained HTML file (plots inline; `base` as in Markdown)."""
-    figures = _sample_figures(samples)
-    return _html(_document(summary, figures, _charts(summary, figures), base))
-
-
-def _html(blocks: Iterable[_Block]) -> str:
-    # Well-formed XML too (void elements closed), so any XML parser can read it.
-    head = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8" />\n'
-        f"<title>{escape(TITLE)}</title>\n<style>{CSS}</style>\n</head>\n<body>"
-    )
-    body = "\n".join(_html_block(block) for block in blocks)
-    return f"{head}\n{body}\n</body>\n</html>\n"
-
-
-# ---------------------------------------------------------------- files
+    return _render(summary, _sample_figures(samples), base, _Html())
 
 
 def write_run_report(
@@ -741,10 +660,8 @@ def write_run_report(
     `samples` may be lazy (`pl.scan_parquet`): the report reads only counts from it."""
     out = Path(out_dir)
     figures = _sample_figures(samples)
-    charts = _charts(summary, figures)
-    for stem, chart in charts.items():
+    for stem, chart in _charts(summary, figures).items():
         write_text(bar_chart_svg(chart), out / PLOTS_DIR / f"{stem}.svg")
-    blocks = _document(summary, figures, charts, out)
-    md = write_text(_markdown(blocks, PLOTS_DIR), out / "report.md")
-    html = write_text(_html(blocks), out / "report.html")
+    md = write_text(_render(summary, figures, out, _Markdown(PLOTS_DIR)), out / "report.md")
+    html = write_text(_render(summary, figures, out, _Html()), out / "report.html")
     return md, html
