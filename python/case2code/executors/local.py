@@ -5,66 +5,67 @@ outputs, progress and the merged figures.
 
 - **Partitioning**: the driving table (the step's first input) is cut into ranges of sorted
   `function_id`, `partition_functions` distinct ids each; every input table is read for a
-  range with a filter (`pl.scan_parquet(...).filter(...)`, so only one partition is in memory
-  and Parquet row groups outside the range are skipped). The first range is open below (and
-  holds rows without an id), the last open above, so no row of any table is lost or doubled.
-- **Order**: partitions follow the ids and are stored in that order, so the output is sorted
-  by function id whatever the partition count, and progress only moves forward.
-- **Scheduling**: a step that allows it (`concurrent`) gets `in_flight` partitions processed at
-  once, on threads sharing one worker: while one partition's last slow function runs, the next
-  one's jobs keep the other sandbox workers busy (`Sandbox.run_table` releases the GIL and the
-  Rust pool hands jobs to whichever worker is free), so small partitions cost little speed.
-  Threads run at most `_Scheduler.AHEAD` partitions past the oldest one not yet stored.
-- **Resume**: with an output path, each finished partition is a shard written atomically into
-  `<output>.parts/` (`case2code.shards.ShardedOutput`) with its counters beside it; a rerun
-  after a crash computes only the missing ones. The shards are stamped with the step's
-  fingerprint and the input tables' digests, and shards of another run are refused. At the end
-  the shards are streamed into the output and removed.
+  range with a filter, so only one partition is in memory and Parquet row groups outside the
+  range are skipped. The first range is open below (and holds rows without an id), the last
+  open above, so no row of any table is lost or doubled.
+- **Order**: partitions are stored in id order, so the output is sorted by function id
+  whatever the partition count, and progress only moves forward.
+- **Scheduling**: a `concurrent` step gets `in_flight` partitions processed at once, on
+  threads sharing one worker: while one partition's last slow function runs, the next one's
+  jobs keep the other sandbox workers busy (`Sandbox.run_table` releases the GIL), so small
+  partitions cost little speed. At most `AHEAD` partitions run past the oldest one not stored.
+- **Resume**: with an output path, each finished partition is a shard in `<output>.parts/`
+  (`case2code.shards.ShardedOutput`), stamped with the step's fingerprint and the input
+  tables' digests; a rerun computes only the missing ones, shards of another run are refused.
+  At the end the shards are streamed into the output and removed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import shutil
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
-from case2code.atomic import write_text
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet, write_text
 from case2code.executors.partitions import (
     PartitionProgress,
+    Progress,
     Source,
     _Memory,
     _Plan,
     _Shards,
     _Table,
-    decide,
-    decide_into,
+    decisions,
     partition_size,
     read_partition,
     resume_stamp,
     store_results,
 )
-from case2code.steps.base import GlobalStep, Partition, Process, Schema, Stats, Step
+from case2code.steps.base import GlobalStep, Process, Schema, Stats, Step
 from case2code.validate import at_least
 
 # Functions per partition: small, since scheduling keeps the sandbox workers busy across
 # partitions; a crash loses at most this many functions' work per partition in flight.
 PARTITION_FUNCTIONS = 256
 IN_FLIGHT = 2  # partitions processed at once by a concurrent step
-
-Progress = Callable[[int, int], None]
+# Partitions computed past the oldest one not yet stored: the finished work a slow partition
+# holds up in memory.
+AHEAD = 8
 
 
 @dataclass(frozen=True)
 class StepRun:
-    """What a run of a step gave: the output table (None when written to a path), the step's
-    merged figures, every partition's own counters, and how many partitions this run computed
-    (the rest were resumed from shards)."""
+    """What a run of a step gave: the output table (None when written to a path), the merged
+    figures, every partition's counters, and how many partitions this run computed (the rest
+    were resumed from shards)."""
 
     table: pl.DataFrame | None
     stats: Stats
@@ -126,108 +127,70 @@ class LocalExecutor:
         expected: Schema,
     ) -> None:
         progress = PartitionProgress(plan, pending, self.progress)
-
-        def read(index: int) -> Partition:
-            return read_partition(tables, plan, index)
-
         if not pending:
             return
-        threads = self.in_flight if step.concurrent else 1
-        # The scheduler is entered first, so it exits last: on an error or a Ctrl-C the worker
+        threads = min(self.in_flight if step.concurrent else 1, len(pending))
+        # The pool is entered first, so it exits last: on an error or a Ctrl-C the worker
         # closes its resources (a sandbox) first, which ends the partitions still running at
-        # their next call into it, and the scheduler then waits for their threads.
-        with _Scheduler(read, pending, threads) as scheduler, step.worker() as process:
-            store_results(scheduler.results(process), step, expected, store, progress)
+        # their next call into it, and the pool then waits for their threads.
+        with ThreadPoolExecutor(threads, "c2c-partition") as pool, step.worker() as process:
+            try:
+                results = _in_order(pool, process, tables, plan, pending, threads)
+                store_results(results, step, expected, store, progress)
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)  # what is queued never starts
 
     def decide(
-        self,
-        step: GlobalStep,
-        source: Source,
-        output: str | os.PathLike[str] | None = None,
+        self, step: GlobalStep, source: Source, output: str | os.PathLike[str] | None = None
     ) -> pl.DataFrame:
         """Run a global step on the summary columns of its table (written to `output`)."""
-        return decide(step, source, output)
+        pieces = list(decisions(step, source))
+        decision = pl.concat([pl.DataFrame(schema=dict(step.decision_schema)), *pieces])
+        if output is not None:
+            write_parquet(decision, output)
+        return decision
 
     def decide_into(self, step: GlobalStep, source: Source, output: str | os.PathLike[str]) -> None:
-        """Run a global step whose decision is as big as its table, streamed into `output`."""
-        decide_into(step, source, output)
+        """Run a global step whose decision is as big as its table (dedup's clusters): its
+        pieces go to disk as they come and are streamed into `output`, never held together."""
+        output = Path(output)
+        parts = output.with_name(f".{output.name}.pieces")
+        shutil.rmtree(parts, ignore_errors=True)
+        try:
+            paths = []
+            for index, piece in enumerate(decisions(step, source)):
+                paths.append(parts / f"{index:06d}.parquet")
+                write_parquet(piece, paths[-1])
+            empty = pl.LazyFrame(schema=dict(step.decision_schema))
+            merged = pl.scan_parquet([str(p) for p in paths]) if paths else empty
+            sink_parquet(merged, output, row_group_size=TABLE_ROW_GROUP_ROWS)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
 
 
-class _Scheduler:
-    """Processes partitions, `threads` at once, and yields (index, table, stats) in partition
-    order. A thread takes the next partition when it is free, up to `AHEAD` partitions past
-    the oldest one not yet yielded: a slow partition holds up only that much finished work in
-    memory. Threads only compute; when the consumer stops early (an error, a Ctrl-C), results
-    still to come are never stored, and leaving the context waits for the threads."""
+def _in_order(
+    pool: ThreadPoolExecutor,
+    process: Process,
+    tables: Sequence[_Table],
+    plan: _Plan,
+    pending: Sequence[int],
+    threads: int,
+) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
+    """(index, table, stats) of the pending partitions in order. With one thread they are
+    computed here, one by one (a worker's resources may be bound to the thread that opened
+    them); with more, on the pool, at most `AHEAD` past the oldest one not yet yielded."""
+    if threads == 1:
+        for index in pending:
+            yield index, *process(read_partition(tables, plan, index))
+        return
 
-    AHEAD = 8
+    def submit(index: int) -> tuple[int, Future[tuple[pl.DataFrame, Stats]]]:
+        return index, pool.submit(lambda: process(read_partition(tables, plan, index)))
 
-    def __init__(
-        self, read: Callable[[int], Partition], pending: Sequence[int], threads: int
-    ) -> None:
-        self.read, self.pending = read, list(pending)
-        self.threads = max(1, min(threads, len(self.pending)))
-        self.stopped = False
-        self.changed = threading.Condition()
-        self.taken = 0  # positions in `pending` handed to a thread
-        self.yielded = 0  # positions handed to the consumer
-        self.ready: dict[int, tuple[Any, BaseException | None]] = {}
-        self.running: list[threading.Thread] = []
-
-    def __enter__(self) -> _Scheduler:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self.changed:
-            self.stopped = True
-            self.changed.notify_all()
-        for thread in self.running:
-            thread.join()
-
-    def results(self, process: Process) -> Iterator[tuple[int, pl.DataFrame, Stats]]:
-        if self.threads == 1:
-            for index in self.pending:
-                frame, stats = process(self.read(index))
-                yield index, frame, stats
-            return
-        for n in range(self.threads):
-            thread = threading.Thread(
-                target=self._work, args=(process,), name=f"c2c-partition-{n}", daemon=True
-            )
-            thread.start()
-            self.running.append(thread)
-        for position, index in enumerate(self.pending):
-            with self.changed:
-                while position not in self.ready:
-                    self.changed.wait()
-                result, error = self.ready.pop(position)
-                self.yielded = position + 1
-                self.changed.notify_all()
-            if error is not None:
-                raise error
-            yield index, *result
-
-    def _take(self) -> int | None:
-        """The next position to process; None when there is none or the run stopped."""
-        with self.changed:
-            while not self.stopped and self.taken < len(self.pending):
-                if self.taken < self.yielded + self.AHEAD:
-                    self.taken += 1
-                    return self.taken - 1
-                self.changed.wait()
-            return None
-
-    def _work(self, process: Process) -> None:
-        while (position := self._take()) is not None:
-            try:
-                result: tuple[Any, BaseException | None] = (
-                    process(self.read(self.pending[position])),
-                    None,
-                )
-            except BaseException as error:  # handed to the consumer, raised there
-                result = (None, error)
-            with self.changed:
-                self.ready[position] = result
-                self.changed.notify_all()
-            if result[1] is not None:
-                return
+    upcoming = iter(pending)
+    running = deque(submit(index) for index in itertools.islice(upcoming, AHEAD))
+    while running:
+        index, future = running.popleft()
+        frame, stats = future.result()
+        running.extend(submit(index) for index in itertools.islice(upcoming, 1))
+        yield index, frame, stats

@@ -1,8 +1,7 @@
-"""What every executor shares: the input tables read a range of function ids at a time, the
-partition plan (ranges of sorted `function_id`), the stores of finished partitions (in memory,
-or resume shards in `<output>.parts/`), the resume stamp, the schema check and global steps
-run on a table's summary. The local and the Ray executor cut, stamp and store partitions with
-this code, so they make the same partitions and resume each other's shards.
+"""What every executor shares: input tables read a range of function ids at a time, the
+partition plan, the stores of finished partitions (in memory, or resume shards), the resume
+stamp, the schema check and global steps' summaries. The local and the Ray executor both use
+it, so they make the same partitions and resume each other's shards.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet
+from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
 from case2code.steps.base import KEY, GlobalStep, Partition, Schema, Stats, Step
@@ -227,18 +225,15 @@ def partition_size(step: Step, executor_size: int) -> int:
     return max(executor_size, step.partition_functions or 0)
 
 
-def _summary_table(step: GlobalStep, source: Source) -> _Table:
+def decisions(step: GlobalStep, source: Source) -> Iterator[pl.DataFrame]:
+    """A global step's decision pieces from the summary columns of its table, each checked
+    against its declared schema."""
     table = _Table(source, step.reads)
     missing = [c for c in step.summary_columns if c not in table.schema]
     if missing:
         raise C2CError(
             f"{step.reads}: missing column(s) {', '.join(missing)} (has {', '.join(table.schema)})"
         )
-    return table
-
-
-def _decisions(step: GlobalStep, table: _Table) -> Iterator[pl.DataFrame]:
-    """The step's decision pieces, each checked against its declared schema."""
 
     def read(columns: Sequence[str]) -> Iterator[pl.DataFrame]:
         if table.path is None:
@@ -253,32 +248,3 @@ def _decisions(step: GlobalStep, table: _Table) -> Iterator[pl.DataFrame]:
 
     for index, piece in enumerate(step.decide_stream(read)):
         yield _conform(piece, step.decision_schema, step, index)
-
-
-def decide(
-    step: GlobalStep, source: Source, output: str | os.PathLike[str] | None = None
-) -> pl.DataFrame:
-    """Run a global step on the summary columns of its table (written to `output`)."""
-    pieces = list(_decisions(step, _summary_table(step, source)))
-    decision = pl.concat([pl.DataFrame(schema=dict(step.decision_schema)), *pieces])
-    if output is not None:
-        write_parquet(decision, output)
-    return decision
-
-
-def decide_into(step: GlobalStep, source: Source, output: str | os.PathLike[str]) -> None:
-    """Run a global step whose decision is as big as its table (dedup's clusters): its pieces
-    go to disk as they come and are streamed into `output`, never held together."""
-    output = Path(output)
-    parts = output.with_name(f".{output.name}.pieces")
-    shutil.rmtree(parts, ignore_errors=True)
-    try:
-        paths = []
-        for index, piece in enumerate(_decisions(step, _summary_table(step, source))):
-            paths.append(parts / f"{index:06d}.parquet")
-            write_parquet(piece, paths[-1])
-        empty = pl.LazyFrame(schema=dict(step.decision_schema))
-        merged = pl.scan_parquet([str(p) for p in paths]) if paths else empty
-        sink_parquet(merged, output, row_group_size=TABLE_ROW_GROUP_ROWS)
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
