@@ -289,39 +289,45 @@ class ClusterStep(GlobalStep):
 
     def decide_stream(self, read: SummaryReader) -> Iterator[pl.DataFrame]:
         deduper = self.config.deduper()
-        ranks = self._corpus_order(read) if self.config.keep == "first" else None
         ids: list[pl.Series] = []
-        count = 0
-        for batch in read([KEY, "rank", "exact_hash", "bands", "sketch", "shingles"]):
-            _checked(
-                deduper.add_signatures,
-                batch["exact_hash"].to_list(),
-                batch["bands"].to_list(),
-                batch["sketch"].to_list(),
-                batch["shingles"].to_list(),
-                ranks[count : count + batch.height] if ranks else batch["rank"].to_list(),
-            )
+        signed = ("exact_hash", "bands", "sketch", "shingles")
+        for batch, ranks in self._ranked(read, signed):
+            _checked(deduper.add_signatures, *(batch[c].to_list() for c in signed), ranks)
             ids.append(batch[KEY])
-            count += batch.height
         if self.parts:
             sources = [part.source for part in self.parts]
             _checked(deduper.add, sources, [0.0] * len(sources), reference=True)
         _checked(deduper.cluster)
+        yield from self._decisions(read, deduper, ids)
+
+    def _ranked(
+        self, read: SummaryReader, columns: Sequence[str]
+    ) -> Iterator[tuple[pl.DataFrame, list[float]]]:
+        """The signatures' batches (function id, rank, then `columns`), each with its
+        functions' ranks: their `rank`, or under the `first` rule their place in the corpus
+        (their `order`; without one, after those that have one, by function id)."""
+        ranks = None
+        if self.config.keep == "first":
+            orders = pl.concat([batch["order"] for batch in read(["order"])])
+            ranked = pl.DataFrame({"order": orders}).with_row_index("row")
+            ranked = ranked.sort(["order", "row"], nulls_last=True).with_row_index("rank")
+            ranks = ranked.sort("row")["rank"].cast(pl.Float64).to_list()
+        start = 0
+        for batch in read([KEY, "rank", *columns]):
+            yield batch, ranks[start : start + batch.height] if ranks else batch["rank"].to_list()
+            start += batch.height
+
+    def _decisions(
+        self, read: SummaryReader, clustered: Any, ids: list[pl.Series]
+    ) -> Iterator[pl.DataFrame]:
+        """The decision table in pieces, from a finished clustering (a `Deduper` or a
+        `ClusterReplay`) of the functions `ids`, in table order."""
         every_id = pl.concat(ids) if ids else pl.Series(KEY, [], pl.Utf8)
         start = 0
         for batch in read([KEY, "name", "copies"]):
-            outcome = deduper.outcome(start, start + batch.height)
-            yield self._decided(batch, outcome, every_id, count)
+            outcome = clustered.outcome(start, start + batch.height)
+            yield self._decided(batch, outcome, every_id, len(every_id))
             start += batch.height
-
-    @staticmethod
-    def _corpus_order(read: SummaryReader) -> list[float]:
-        """Each function's place in the corpus (its `order`; without one, after those that
-        have one, by function id) as a rank."""
-        orders = pl.concat([batch["order"] for batch in read(["order"])])
-        ranked = pl.DataFrame({"order": orders}).with_row_index("row")
-        ranked = ranked.sort(["order", "row"], nulls_last=True).with_row_index("rank")
-        return ranked.sort("row")["rank"].cast(pl.Float64).to_list()
 
     def _decided(
         self, batch: pl.DataFrame, outcome: dict[str, list[Any]], ids: pl.Series, count: int

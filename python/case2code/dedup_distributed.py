@@ -104,33 +104,25 @@ class RayClusterStep(ClusterStep):
 
         ray = connect()
         replay = _core.ClusterReplay()
-        ranks = self._corpus_order(read) if self.config.keep == "first" else None
         ids: list[pl.Series] = []
         blocks: list[Any] = []
-        count = 0
-        for batch in read([KEY, "rank", "exact_hash", *RAY_COLUMNS]):
+        for batch, ranks in self._ranked(read, ["exact_hash", *RAY_COLUMNS]):
             self._check_shapes(batch)
-            rank = ranks[count : count + batch.height] if ranks else batch["rank"].to_list()
-            _checked(replay.add, batch["exact_hash"].to_list(), rank)
-            blocks.append(ray.put(_ray_block(batch, count)))
+            _checked(replay.add, batch["exact_hash"].to_list(), ranks)
+            blocks.append(ray.put(_ray_block(batch, len(replay) - batch.height)))
             ids.append(batch[KEY])
-            count += batch.height
         if self.parts:
             signed = _checked(self.config.deduper().signatures, [p.source for p in self.parts])
             references = pl.DataFrame(signed)
+            start = len(replay)
             _checked(replay.add, references["exact_hash"].to_list(), [0.0] * len(self.parts), True)
-            blocks.append(ray.put(_ray_block(references, count)))
+            blocks.append(ray.put(_ray_block(references, start)))
         if blocks:
             _checked(replay.cluster, *self._candidates(ray, blocks, len(replay)))
             blocks.clear()  # the object store's copy of the signatures is no longer needed
         else:
             _checked(replay.cluster, b"", b"", b"", b"", b"")
-        every_id = pl.concat(ids) if ids else pl.Series(KEY, [], pl.Utf8)
-        start = 0
-        for batch in read([KEY, "name", "copies"]):
-            outcome = replay.outcome(start, start + batch.height)
-            yield self._decided(batch, outcome, every_id, count)
-            start += batch.height
+        yield from self._decisions(read, replay, ids)
 
     def _check_shapes(self, batch: pl.DataFrame) -> None:
         """Every signature as wide as this configuration's: a table signed with other
