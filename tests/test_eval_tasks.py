@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from case2code.errors import C2CError
 from case2code.evaluation import checks
+from case2code.evaluation.answers import read_predictions
 from case2code.evaluation.passk import pass_at_k, reported_ks
-from case2code.evaluation.predictions import read_predictions
 from case2code.evaluation.sanitize import (
     FOUND,
     NO_CODE,

@@ -1,7 +1,7 @@
 """The eval split in the Case2Code paper's benchmark format.
 
 First against 20 records of the paper's own test set (tests/data/case2code-official-sample.jsonl):
-their prompts and answers rebuilt from their own fields, and records built by `eval_record` from
+their prompts and answers rebuilt from their own fields, and records built by `convert` from
 the paper's functions run on the paper's inputs in our sandbox, compared field by field. Then on
 samples made for real (extract, sandbox execute, assemble): the written file, its partition of
 cases, skips, and the reference solution passing the split's own `example_str` as the paper's
@@ -11,6 +11,7 @@ grader runs it.
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,26 +21,29 @@ import pytest
 from case2code import C2CError, ExtractConfig, extract_source
 from case2code.assemble import AssembleConfig, assemble
 from case2code.evalsplit import (
+    ANSWER,
     ARGUMENT_MISMATCH,
     CASE_LINE,
+    NEW_LINES,
     OUR_FIELDS,
     PAPER_FIELDS,
+    PARTS,
     UNPARSABLE_INPUT,
+    EvalRecordsStep,
     Layout,
     Unconvertible,
     convert,
     dict_call,
     encode_output,
-    eval_record,
-    layouts,
-    paper_answer,
+    layout_of,
     paper_prompt,
     prompt_output,
     read_eval_split,
     record_line,
-    write_eval_split,
+    write_records,
 )
 from case2code.execute import execute
+from case2code.executors.local import LocalExecutor
 from case2code.inputs.literals import render_arguments
 from hand_functions import run_hand_functions
 
@@ -61,13 +65,27 @@ def _shown_examples(record: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _layouts() -> list[Layout]:
+    """Every layout the paper's generator can pick."""
+    gaps = sorted(set(NEW_LINES), key=len)
+    orders = itertools.permutations(PARTS)
+    return [Layout(o, g) for o in orders for g in itertools.product(gaps, repeat=len(PARTS))]
+
+
 def _matching_layouts(record: dict[str, Any]) -> list[Layout]:
     shown = _shown_examples(record)
     return [
         lay
-        for lay in layouts()
+        for lay in _layouts()
         if paper_prompt(record["func_name"], shown, lay) == record["prompt"]
     ]
+
+
+def _write_split(samples: pl.DataFrame, functions: pl.DataFrame, path: Path) -> dict[str, int]:
+    """Every function's record written, as `c2c run` writes the held-out ones."""
+    run = LocalExecutor().run(EvalRecordsStep(), {"samples": samples, "functions": functions})
+    assert run.table is not None
+    return write_records(run.table, path)
 
 
 # ---------------------------------------------------------------- the paper's records
@@ -85,7 +103,7 @@ def test_official_prompts_rebuild_byte_for_byte(official: list[dict[str, Any]]) 
 def test_official_answers_rebuild(official: list[dict[str, Any]]) -> None:
     for record in official:
         assert record["code"].endswith("\n") and record["exec_code"] == record["code"]
-        assert paper_answer(record["code"]) == record["output"]
+        assert ANSWER.format(code=record["code"]) == record["output"]
         assert record["id"].endswith("_0") and record["exec_status"] is True
 
 
@@ -96,12 +114,9 @@ def test_official_lines_serialise_alike(official: list[dict[str, Any]]) -> None:
 
 
 def test_layouts_drawn_are_the_papers() -> None:
-    import random
-
-    every = set(layouts())
+    every = set(_layouts())
     assert len(every) == 6 * 27
-    rng = random.Random(0)
-    assert all(Layout.pick(rng) in every for _ in range(200))
+    assert all(layout_of(f"f{i}") in every for i in range(200))
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +157,7 @@ def official_rebuilt(official: list[dict[str, Any]]) -> list[tuple[dict, dict]]:
             "shown": [cases[i] for i in chosen],
             "held_out": [cases[i] for i in rest],
         }
-        ours = eval_record(sample, function["params"])
-        assert ours is not None
+        ours = convert(sample, function["params"])
         pairs.append((record, ours | {"_order": chosen + rest}))
     assert len(pairs) >= 15  # the rest use print or undefined helpers, which extract rejects
     return pairs
@@ -216,7 +230,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     samples = assemble(functions, results, AssembleConfig(seed=5, samples_per_function=2)).samples
     assert set(samples["name"]) == set(INPUTS)
     path = tmp_path_factory.mktemp("split") / "eval.jsonl"
-    counts = write_eval_split(samples, functions, path)
+    counts = _write_split(samples, functions, path)
     return {"functions": functions, "samples": samples, "path": path, "counts": counts}
 
 
@@ -287,7 +301,7 @@ def test_reference_passes_its_examples(made: dict[str, Any]) -> None:
 
 def test_rewrite_is_identical(made: dict[str, Any], tmp_path: Path) -> None:
     shuffled = made["samples"].sample(fraction=1.0, shuffle=True, seed=11)
-    counts = write_eval_split(shuffled, made["functions"], tmp_path / "again.jsonl")
+    counts = _write_split(shuffled, made["functions"], tmp_path / "again.jsonl")
     assert counts == made["counts"]
     assert (tmp_path / "again.jsonl").read_bytes() == made["path"].read_bytes()
     assert not list(tmp_path.glob("*.tmp"))
@@ -305,7 +319,8 @@ def _sample_and_params(made: dict[str, Any], name: str) -> tuple[dict, list]:
 def test_positional_only_and_star_args_are_skipped(made: dict[str, Any]) -> None:
     for name in ("head", "total"):
         sample, params = _sample_and_params(made, name)
-        assert eval_record(sample, params) is None
+        with pytest.raises(Unconvertible):
+            convert(sample, params)
 
 
 @pytest.mark.parametrize(
@@ -320,10 +335,9 @@ def test_inputs_without_keyword_form_are_skipped(
     made: dict[str, Any], bad_input: str, reason: str
 ) -> None:
     sample, params = _sample_and_params(made, "clamp")
-    assert eval_record(sample, params) is not None
+    convert(sample, params)  # writable as it is
     held = [{**sample["held_out"][0], "input": bad_input}, *sample["held_out"][1:]]
     broken = {**sample, "held_out": held}
-    assert eval_record(broken, params) is None
     with pytest.raises(Unconvertible) as caught:
         convert(broken, params)
     assert caught.value.reason == reason
@@ -342,9 +356,9 @@ def test_keyword_inputs_bind_by_name(made: dict[str, Any]) -> None:
 def test_unknown_function_is_an_error(made: dict[str, Any], tmp_path: Path) -> None:
     others = made["functions"].filter(pl.col("name") != "clamp")
     with pytest.raises(C2CError, match="not in the functions table"):
-        write_eval_split(made["samples"], others, tmp_path / "x.jsonl")
+        _write_split(made["samples"], others, tmp_path / "x.jsonl")
     with pytest.raises(C2CError, match="missing column"):
-        write_eval_split(made["samples"].drop("shown"), made["functions"], tmp_path / "x.jsonl")
+        _write_split(made["samples"].drop("shown"), made["functions"], tmp_path / "x.jsonl")
     assert not (tmp_path / "x.jsonl").exists()
 
 

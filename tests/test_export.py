@@ -4,6 +4,7 @@ and byte-identical re-exports."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import datasets
@@ -12,7 +13,7 @@ import polars as pl
 import pytest
 from case2code import C2CError
 from case2code.assemble import AssembleConfig, AssembleResult, assemble
-from case2code.export import SHARD_NAME, content_digest, export, template_tokens, training_layout
+from case2code.export import SHARD_NAME, export, template_tokens, training_layout
 from hand_functions import run_hand_functions
 
 SOURCE = (
@@ -49,8 +50,9 @@ def _files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-def _digest(samples: pl.DataFrame, shard_rows: int = 50_000) -> str:
-    return content_digest(training_layout(samples), shard_rows)
+def _digest(samples: pl.DataFrame) -> str:
+    """What names the shards: SHA-256 over the rows, in training layout, as JSON lines."""
+    return hashlib.sha256(training_layout(samples).write_ndjson().encode()).hexdigest()[:16]
 
 
 def test_writes_shards_and_card(assembled: AssembleResult, tmp_path: Path) -> None:
@@ -159,7 +161,7 @@ def test_small_shards(assembled: AssembleResult, tmp_path: Path) -> None:
     export(assembled.samples, tmp_path, formats=("parquet",), shard_rows=2)
     count = -(-rows // 2)
     names = sorted(p.name for p in (tmp_path / "data").iterdir())
-    digest = _digest(assembled.samples, 2)
+    digest = _digest(assembled.samples)
     assert names == [f"train-{i:05d}-of-{count:05d}-{digest}.parquet" for i in range(count)]
     assert pl.read_parquet(tmp_path / "data" / "*.parquet")["sample_id"].is_sorted()
     # A later export with another shard count leaves no stale shards behind, nor the

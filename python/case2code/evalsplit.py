@@ -1,59 +1,50 @@
 """The held-out evaluation split, written in the Case2Code paper's benchmark format.
 
-One JSONL record per function, with the fields of the paper's `dataset/test.jsonl` (20 of its
-records are in tests/data/case2code-official-sample.jsonl) in the paper's order, then ours:
+One JSONL record per function with the fields of the paper's `dataset/test.jsonl` (20 of its
+records are in tests/data/case2code-official-sample.jsonl), in its order, then ours:
 
-- `example_str`: Python source defining `examples = [dict(arg=value), ...]`, every case in order.
-  The paper's grader runs it after a model's code and calls `func_name(**example)` for each.
+- `example_str`: Python source defining `examples = [dict(arg=value), ...]`, every case in order;
+  the paper's grader runs it after a model's code and calls `func_name(**example)` for each.
 - `example_inputs`: per case, `json.dumps(repr(kwargs))`, e.g. `"{'num': 123}"` in quotes.
 - `example_outputs`: per case, `{"return": json.dumps(repr(value))}` or, for an exception,
-  `{"error": "<|EXCEPTION|> " + json.dumps("<class 'X'>: msg")}` -- the paper's sandbox prints
-  exactly these (json.dumps with its default ASCII escapes), so its grader compares them as text.
+  `{"error": "<|EXCEPTION|> " + json.dumps("<class 'X'>: msg")}`: what the paper's sandbox
+  prints (ASCII escapes), so its grader compares them as text.
 - `parsed_inputs`: per case, `[[name, value source], ...]`; a string's source is its
   `json.dumps` form (`"a"`, `"\\u662f"`), any other value's its repr.
-- `code` / `exec_code`: the standalone source, ending in a newline (the paper's code always does).
-- `func_name`, `exec_status` (true: every case here ran), `id` (`<function_id>_0`).
-- `choosed_example_idx`: indices of the cases shown in the prompt, in prompt order.
-- `output`: "The function is:\\n\\n```python\\n{code}\\n```" (a blank line before the fence).
-- `prompt`: three parts -- the instruction "Write a function that generates the output from the
-  input.", the header "Function: {name}" and the case block, one `Input: dict(a=1, b="x"),
-  Output: {output}` line per shown case, each ending in a newline, where {output} is the
-  `return` text or the `error` text less its `<|EXCEPTION|>` mark. The parts come in a random
-  order, each followed by "\\n" (5 in 8), "\\n\\n" (2 in 8) or "\\n\\n\\n" (1 in 8), as the
-  paper's generator does in eval mode (`prompt_code_data.py --for_eval` in the authors'
-  repository, choosewhatulike/case2code); here the draw is seeded by the function id.
-- ours: `function_id`, `held_out_idx` (indices of the held-out cases) and `cases` (our
-  argument-list inputs, outputs and error flags, for graders that call with our inputs).
+- `code` / `exec_code`: the standalone source, ending in a newline; `func_name`; `exec_status`
+  (true: every case here ran); `id` (`<function_id>_0`); `choosed_example_idx`: the cases shown.
+- `output`: "The function is:\\n\\n```python\\n{code}\\n```".
+- `prompt`: the instruction, the header "Function: {name}" and one `Input: dict(a=1, b="x"),
+  Output: {output}` line per shown case ({output}: the `return` text, or the `error` text less
+  its mark), the three parts in a random order, each followed by "\\n" (5 in 8), "\\n\\n" (2 in
+  8) or "\\n\\n\\n" (1 in 8), as the paper's generator does in eval mode (`prompt_code_data.py
+  --for_eval`, choosewhatulike/case2code); here the draw is seeded by the function id.
+- ours: `function_id`, `held_out_idx` and `cases` (our argument-list inputs, outputs and error
+  flags, for graders that call with our inputs).
 
-Cases are the sample's shown ones, then its held-out ones, so `choosed_example_idx` is
-`0..k-1` and `held_out_idx` `k..n-1`. Lines are `json.dumps(record, ensure_ascii=False)`, as the
-paper wrote them. In the paper's own file `example_outputs` can be longer than `example_inputs`
-(it ran every list of its `example_str`); here all per-case lists have one entry per case.
-
-A function is left out, and counted by reason, when its cases cannot be written as keyword
-dicts: a positional-only or `*args` parameter, an input the host does not parse (see
-`case2code.inputs.literals`; nothing is evaluated), or arguments that do not bind to the
-parameters by name.
+Cases are the sample's shown ones, then its held-out ones (`choosed_example_idx` is `0..k-1`),
+every per-case list has one entry per case, and lines are `json.dumps(record,
+ensure_ascii=False)`, as the paper wrote them. A function whose cases have no keyword-dict form
+(a positional-only or `*args` parameter, an input the host does not parse -- see
+`case2code.inputs.literals`, nothing is evaluated -- or arguments that do not bind by name) is
+left out and counted by reason.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import keyword
 import random
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
 from case2code.atomic import write_text
 from case2code.errors import C2CError
-from case2code.executors.local import LocalExecutor
 from case2code.inputs.literals import render_value, values
 from case2code.steps.base import Partition, Process, Schema, Stats, Step
 from case2code.tables import json_object, require_columns
@@ -91,33 +82,24 @@ ARGUMENT_MISMATCH = "argument_mismatch"
 class Unconvertible(Exception):
     """A sample whose cases cannot be written as keyword dicts; `reason` says why."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    @property
+    def reason(self) -> str:
+        return self.args[0]
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where the prompt's parts go: their order and the newlines after each, in that order."""
+class Layout(NamedTuple):
+    """The prompt's parts in order, and the newlines after each."""
 
-    order: tuple[str, str, str]
-    gaps: tuple[str, str, str]
-
-    @classmethod
-    def pick(cls, rng: random.Random) -> Layout:
-        """A layout drawn as the paper's generator draws it."""
-        order = list(PARTS)
-        rng.shuffle(order)
-        gaps = tuple(rng.choice(NEW_LINES) for _ in order)
-        return cls((order[0], order[1], order[2]), (gaps[0], gaps[1], gaps[2]))
+    order: tuple[str, ...]
+    gaps: tuple[str, ...]
 
 
-def layouts() -> Iterator[Layout]:
-    """Every layout the paper's generator can pick."""
-    gaps = sorted(set(NEW_LINES), key=len)
-    for order in itertools.permutations(PARTS):
-        for chosen in itertools.product(gaps, repeat=len(PARTS)):
-            yield Layout(order, chosen)  # type: ignore[arg-type]
+def layout_of(function_id: str) -> Layout:
+    """A function's prompt layout, drawn as the paper's generator draws it, seeded by its id."""
+    rng = random.Random(f"evalsplit:{function_id}")
+    order = list(PARTS)
+    rng.shuffle(order)
+    return Layout(tuple(order), tuple(rng.choice(NEW_LINES) for _ in order))
 
 
 # ---------------------------------------------------------------- one case
@@ -157,10 +139,6 @@ def paper_prompt(name: str, examples: Sequence[tuple[str, str]], layout: Layout)
     return "".join(parts[part] + gap for part, gap in zip(layout.order, layout.gaps, strict=True))
 
 
-def paper_answer(code: str) -> str:
-    return ANSWER.format(code=code)
-
-
 def keyword_arguments(input_text: str, params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A call's arguments bound to parameter names, or Unconvertible saying why not."""
     kinds = [p["kind"] for p in params]
@@ -197,7 +175,7 @@ def _dict_repr(kwargs: Mapping[str, Any]) -> str:
 
 
 def convert(sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """`eval_record`, raising Unconvertible instead of returning None."""
+    """A sample row and its function's params as a paper-format record, or Unconvertible."""
     cases = [*sample["shown"], *sample["held_out"]]
     try:
         bound = [keyword_arguments(case["input"], params) for case in cases]
@@ -209,8 +187,8 @@ def convert(sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]) -> d
     calls = [dict_call(p) for p in pairs]
     shown = range(len(sample["shown"]))
     function_id = sample["function_id"]
-    layout = Layout.pick(random.Random(f"evalsplit:{function_id}"))
     code = sample["source"] if sample["source"].endswith("\n") else sample["source"] + "\n"
+    examples = [(calls[i], prompt_output(outputs[i])) for i in shown]
     return {
         "example_str": "examples = [\n" + "".join(f"    {call},\n" for call in calls) + "]",
         "code": code,
@@ -220,11 +198,9 @@ def convert(sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]) -> d
         "example_outputs": outputs,
         "parsed_inputs": pairs,
         "exec_code": code,
-        "output": paper_answer(code),
+        "output": ANSWER.format(code=code),
         "choosed_example_idx": list(shown),
-        "prompt": paper_prompt(
-            sample["name"], [(calls[i], prompt_output(outputs[i])) for i in shown], layout
-        ),
+        "prompt": paper_prompt(sample["name"], examples, layout_of(function_id)),
         "id": f"{function_id}_0",
         "function_id": function_id,
         "held_out_idx": list(range(len(shown), len(cases))),
@@ -232,17 +208,6 @@ def convert(sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]) -> d
             {"input": c["input"], "output": c["output"], "is_error": c["is_error"]} for c in cases
         ],
     }
-
-
-def eval_record(
-    sample: Mapping[str, Any], params: Sequence[Mapping[str, Any]]
-) -> dict[str, Any] | None:
-    """A sample row and its function's params as a paper-format record; None when its cases
-    cannot be written as keyword dicts (see `convert` for the reason)."""
-    try:
-        return convert(sample, params)
-    except Unconvertible:
-        return None
 
 
 def record_line(record: Mapping[str, Any]) -> str:
@@ -261,23 +226,6 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.Utf8(),  # the JSONL line written when the function is held out
     "skipped": pl.Utf8(),  # the reason it cannot be written (null when writable)
 }
-
-
-def _params_by_function(functions: pl.DataFrame) -> dict[str, list[Any]]:
-    return {
-        row["function_id"]: row["params"] or []
-        for row in functions.unique("function_id", keep="first", maintain_order=True)
-        .select("function_id", "params")
-        .iter_rows(named=True)
-    }
-
-
-def _first_samples(samples: pl.DataFrame) -> pl.DataFrame:
-    """Each function's first sample (by sample id), the one its record is written from."""
-    order = ["function_id", "sample_id"] if "sample_id" in samples.columns else ["function_id"]
-    return samples.sort(order, maintain_order=True).unique(
-        "function_id", keep="first", maintain_order=True
-    )
 
 
 def _record_row(sample: Mapping[str, Any], params: Mapping[str, list[Any]]) -> dict[str, Any]:
@@ -314,12 +262,18 @@ class EvalRecordsStep(Step):
         yield self._process
 
     def _process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
-        params = _params_by_function(partition["functions"])
-        first = _first_samples(partition["samples"])
+        functions = partition["functions"].unique("function_id", keep="first")
+        params = {fid: p or [] for fid, p in functions.select("function_id", "params").iter_rows()}
+        samples = partition["samples"]
+        order = ["function_id", "sample_id"] if "sample_id" in samples.columns else ["function_id"]
+        # Each function's first sample (by sample id) is the one its record is written from.
+        first = samples.sort(order, maintain_order=True).unique(
+            "function_id", keep="first", maintain_order=True
+        )
         rows = [_record_row(sample, params) for sample in first.iter_rows(named=True)]
-        table = pl.DataFrame(rows, schema=RECORD_SCHEMA)
         skipped = Counter(row["skipped"] for row in rows if row["skipped"])
-        return table, {"functions": len(rows), "skipped": dict(skipped)}
+        stats = {"functions": len(rows), "skipped": dict(skipped)}
+        return pl.DataFrame(rows, schema=RECORD_SCHEMA), stats
 
 
 def write_records(records: pl.DataFrame, path: str | Path) -> dict[str, int]:
@@ -332,29 +286,25 @@ def write_records(records: pl.DataFrame, path: str | Path) -> dict[str, int]:
     return {"functions": written.height} | {f"skipped_{r}": n for r, n in sorted(skipped.items())}
 
 
-def write_eval_split(
-    samples: pl.DataFrame, functions: pl.DataFrame, path: str | Path
-) -> dict[str, int]:
-    """One record per function (its first sample), sorted by function id, written atomically.
-    Returns {"functions": records written, "skipped_<reason>": functions left out}."""
-    run = LocalExecutor().run(EvalRecordsStep(), {"samples": samples, "functions": functions})
-    assert run.table is not None
-    return write_records(run.table, path)
+def jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank line; C2CError names the file and the bad line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise C2CError(f"{what}: cannot read {path}: {e}") from None
+    lines = enumerate(text.splitlines(), 1)
+    return [(n, json_object(line, f"{path}:{n}")) for n, line in lines if line.strip()]
+
+
+def numbered_eval_split(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) of an eval split file (ours or the paper's)."""
+    records = jsonl_objects(path, "eval split")
+    for number, record in records:
+        if missing := [f for f in PAPER_FIELDS if f not in record]:
+            raise C2CError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+    return records
 
 
 def read_eval_split(path: str | Path) -> list[dict[str, Any]]:
-    """The records of an eval split file (ours or the paper's); C2CError names a bad line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise C2CError(f"eval split: cannot read {path}: {e}") from None
-    records = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        record = json_object(line, f"{path}:{number}")
-        if missing := [f for f in PAPER_FIELDS if f not in record]:
-            raise C2CError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
-        records.append(record)
-    return records
+    """The records of an eval split file (ours or the paper's)."""
+    return [record for _, record in numbered_eval_split(path)]

@@ -1,26 +1,19 @@
 """The export stage: assembled samples in, files users load out.
 
-Samples are sorted by `sample_id` and written as sharded `data/train-XXXXX-of-YYYYY-DIGEST.parquet`
-(and `.jsonl`) files under the output directory, each atomically, beside a dataset card
-(`README.md`) whose YAML front matter points Hugging Face `datasets.load_dataset(out_dir)` at the
-Parquet shards.
+Samples, sorted by `sample_id`, are written as sharded `data/train-XXXXX-of-YYYYY-DIGEST.parquet`
+(and `.jsonl`) files, each atomically, beside a dataset card (`README.md`) whose front matter
+points Hugging Face `datasets.load_dataset(out_dir)` at the Parquet shards. Every row has the
+chat form (`messages`, assistant answer last), the plain form (`prompt`, `completion`) and the
+structured fields (ids, source, shown and held-out cases, template id, origin and licence).
 
-Memory does not grow with the samples or with `shard_rows`: a Parquet table (the pipeline's
-samples) is copied PIECE_ROWS rows at a time in training layout (less the evaluation split's
-functions) into a scratch file, sorted only when not already in sample_id order; every shard,
-of a frame or of that file, is written PIECE_ROWS rows at a time (its Parquet file through
-polars' streaming sink, in row groups of SHARD_ROW_GROUP_ROWS; its JSON lines appended), and the
+Memory does not grow with the samples or with `shard_rows`: a Parquet table is copied PIECE_ROWS
+rows at a time in training layout (less the evaluation split's functions) into a scratch file,
+sorted only when not already in order; every shard is written PIECE_ROWS rows at a time, and the
 card's figures are streaming queries. A frame in memory gives the same files.
 
-DIGEST is 16 hex digits of SHA-256 over the rows, and the card's `data_files` pattern names it.
-Why: for a local folder with a `configs:` block, `datasets` keys its cache on the card's YAML and
-the folder's name only (the patterns, not the files they match), so without it a re-export into
-the same folder, or another folder of the same name, loaded an earlier export's rows from the
-cache. New rows give a new pattern, hence a new cache entry; the same rows give the same files.
-
-Every row has the chat form (`messages`, assistant answer last), the plain form
-(`prompt`, `completion`) and the structured fields (ids, source, shown and held-out cases,
-template id, origin and licence fields when present).
+DIGEST (16 hex digits of SHA-256 over the rows) is in the card's `data_files` pattern because
+`datasets` keys its cache of a local folder on the card's YAML and the folder's name only: without
+it a re-export into the same folder loaded an earlier export's rows from the cache.
 """
 
 from __future__ import annotations
@@ -32,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +83,6 @@ CITATION = """@inproceedings{shao2025case2code,
 }"""
 
 
-def citation_section() -> list[str]:
-    """The card's closing section: how to cite the paper."""
-    return ["## Citation", "", "```bibtex", CITATION, "```", ""]
-
-
 @dataclass(frozen=True)
 class ExportSummary:
     out_dir: Path
@@ -127,16 +116,6 @@ def _layout(samples: pl.LazyFrame) -> pl.LazyFrame:
     return samples.select(*LEADING_COLUMNS, *rest)
 
 
-def content_digest(table: pl.DataFrame, shard_rows: int) -> str:
-    """SHA-256 over the rows as JSON lines, a shard at a time, shortened (what names the
-    shards: `write_shards` computes the same while writing them)."""
-    digest = hashlib.sha256()
-    for start in range(0, table.height, shard_rows):
-        for text in _json_pieces(table, start, min(shard_rows, table.height - start)):
-            digest.update(text)
-    return digest.hexdigest()[:DIGEST_CHARS]
-
-
 def shard_path(out_dir: Path, index: int, count: int, digest: str, fmt: str) -> Path:
     return out_dir / "data" / f"{SPLIT}-{index:05d}-of-{count:05d}-{digest}.{fmt}"
 
@@ -156,27 +135,11 @@ def _remove_stale(data_dir: Path, keep: Iterable[Path]) -> None:
             path.unlink()
 
 
-def _pieces(table: pl.DataFrame | list[Path], start: int, rows: int) -> Iterator[pl.DataFrame]:
-    """Rows `start` to `start + rows` of the table, PIECE_ROWS at a time: slices of a frame, or
-    of Parquet files (each slice a query of its own that reads only the row groups it spans)."""
+def _pieces(table: pl.LazyFrame, start: int, rows: int) -> Iterator[pl.DataFrame]:
+    """Rows `start` to `start + rows` of the table, PIECE_ROWS at a time (over Parquet files,
+    each slice a query of its own that reads only the row groups it spans)."""
     for begin in range(start, start + rows, PIECE_ROWS):
-        take = min(PIECE_ROWS, start + rows - begin)
-        if isinstance(table, pl.DataFrame):
-            yield table.slice(begin, take)
-        else:
-            yield pl.scan_parquet(table).slice(begin, take).collect()
-
-
-def _row_count(table: pl.DataFrame | list[Path]) -> int:
-    if isinstance(table, pl.DataFrame):
-        return table.height
-    return pl.scan_parquet(table).select(pl.len()).collect().item()
-
-
-def _schema(table: pl.DataFrame | list[Path]) -> pl.Schema:
-    if isinstance(table, pl.DataFrame):
-        return table.schema
-    return pl.scan_parquet(table).collect_schema()
+        yield table.slice(begin, min(PIECE_ROWS, start + rows - begin)).collect()
 
 
 def _stream(pieces: Callable[[], Iterator[pl.DataFrame]], schema: pl.Schema) -> pl.LazyFrame:
@@ -201,16 +164,7 @@ def _stream(pieces: Callable[[], Iterator[pl.DataFrame]], schema: pl.Schema) -> 
     return register_io_source(source, schema=schema)
 
 
-def _write_parquet_shard(
-    table: pl.DataFrame | list[Path], start: int, rows: int, path: Path
-) -> Path:
-    """One Parquet shard, in row groups of SHARD_ROW_GROUP_ROWS: the bytes `write_parquet`
-    gives the same rows with that row group size, whether they come from a frame or files."""
-    stream = _stream(lambda: _pieces(table, start, rows), _schema(table))
-    return sink_parquet(stream, path, row_group_size=SHARD_ROW_GROUP_ROWS)
-
-
-def _json_pieces(table: pl.DataFrame | list[Path], start: int, rows: int) -> Iterator[memoryview]:
+def _json_pieces(table: pl.LazyFrame, start: int, rows: int) -> Iterator[memoryview]:
     """The shard's rows as JSON lines (UTF-8), a piece at a time: the text of a whole shard is
     several times the size of its rows, and as bytes from polars, not a `str` (which takes 4
     bytes a character once one is outside Latin-1, and then another copy to encode)."""
@@ -220,9 +174,7 @@ def _json_pieces(table: pl.DataFrame | list[Path], start: int, rows: int) -> Ite
         yield buffer.getbuffer()
 
 
-def _write_jsonl_shard(
-    table: pl.DataFrame | list[Path], start: int, rows: int, path: Path, digest: Any
-) -> Path:
+def _write_jsonl_shard(table: pl.LazyFrame, start: int, rows: int, path: Path, digest: Any) -> Path:
     """One JSON lines shard; its text also feeds the content digest."""
 
     def write(tmp: str) -> None:
@@ -235,33 +187,37 @@ def _write_jsonl_shard(
 
 
 def write_shards(
-    table: pl.DataFrame | list[Path], out_dir: Path, formats: Sequence[str], shard_rows: int
+    table: pl.DataFrame | pl.LazyFrame, out_dir: Path, formats: Sequence[str], shard_rows: int
 ) -> tuple[str, int, list[Path]]:
-    """Write `table` (a frame, or Parquet files), in its order, as this export's shards under
-    `out_dir`/data and remove other exports' shards; returns (digest, shard count, files).
-    Every shard is written a piece of PIECE_ROWS rows at a time, so memory does not grow with
-    `shard_rows` or with the table. The digest names the files but is known only after the
-    last shard: each is staged under a temporary name, then renamed."""
+    """Write `table` in its order as this export's shards under `out_dir`/data and remove other
+    exports' shards; returns (digest, shard count, files). Each shard is written PIECE_ROWS rows
+    at a time (its Parquet file in row groups of SHARD_ROW_GROUP_ROWS: the bytes
+    `write_parquet` gives), so memory does not grow with `shard_rows` or with the table. The
+    digest, over the rows as JSON lines, names the files but is known only after the last
+    shard: each is staged under a temporary name, then renamed."""
+    table = table.lazy()
+    schema = table.collect_schema()
     data = out_dir / "data"
     digest = hashlib.sha256()
-    staged: list[tuple[Path, str]] = []
-    total = _row_count(table)
+    staged: list[Path] = []
+    total = table.select(pl.len()).collect().item()
     for index, start in enumerate(range(0, total, shard_rows)):
         rows = min(shard_rows, total - start)
         for fmt in formats:
             path = data / f"{STAGED}{index:05d}.{fmt}"
             if fmt == "parquet":
-                staged.append((_write_parquet_shard(table, start, rows, path), fmt))
+                stream = _stream(partial(_pieces, table, start, rows), schema)
+                staged.append(sink_parquet(stream, path, row_group_size=SHARD_ROW_GROUP_ROWS))
             else:
-                staged.append((_write_jsonl_shard(table, start, rows, path, digest), fmt))
+                staged.append(_write_jsonl_shard(table, start, rows, path, digest))
         if "jsonl" not in formats:
             for text in _json_pieces(table, start, rows):
                 digest.update(text)
     name, count = digest.hexdigest()[:DIGEST_CHARS], len(staged) // len(formats)
     files = []
-    for position, (path, fmt) in enumerate(staged):
-        final = shard_path(out_dir, position // len(formats), count, name, fmt)
-        files.append(path.replace(final))
+    for position, path in enumerate(staged):
+        fmt = formats[position % len(formats)]
+        files.append(path.replace(shard_path(out_dir, position // len(formats), count, name, fmt)))
     _remove_stale(data, files)
     return name, count, files
 
@@ -284,9 +240,8 @@ def export(
     else:
         check_export(pl.scan_parquet(samples).filter(kept), formats, shard_rows)
     out = Path(out_dir)
-    with _sample_order(samples, kept, out / "data") as ordered:
-        digest, count, files = write_shards(ordered, out, formats, shard_rows)
-        table = ordered.lazy() if isinstance(ordered, pl.DataFrame) else pl.scan_parquet(ordered)
+    with _sample_order(samples, kept, out / "data") as table:
+        digest, count, files = write_shards(table, out, formats, shard_rows)
         card_text = dataset_card(table, formats, report, digest)
         rows = table.select(pl.len()).collect().item()
     card = write_text(card_text, out / "README.md")
@@ -296,13 +251,13 @@ def export(
 @contextmanager
 def _sample_order(
     samples: pl.DataFrame | str | Path, kept: pl.Expr, scratch: Path
-) -> Iterator[pl.DataFrame | list[Path]]:
+) -> Iterator[pl.LazyFrame]:
     """The kept samples in training layout and sample_id order. A frame is sorted in memory;
     a Parquet file is copied PIECE_ROWS rows at a time into a scratch file (removed after),
     kept as it is when already in order (the pipeline's tables, sorted by function id, are),
     else sorted by polars' streaming engine into another."""
     if isinstance(samples, pl.DataFrame):
-        yield training_layout(samples.filter(kept))
+        yield training_layout(samples.filter(kept)).lazy()
         return
     scratch.mkdir(parents=True, exist_ok=True)
     for left in scratch.glob(f"{SCRATCH}*"):  # by an interrupted export
@@ -310,12 +265,12 @@ def _sample_order(
     copy, ordered = scratch / f"{SCRATCH}copy.parquet", scratch / f"{SCRATCH}sorted.parquet"
     try:
         if _copy_kept(Path(samples), kept, copy):
-            yield [copy]
+            yield pl.scan_parquet(copy)
         else:
             sorted_rows = pl.scan_parquet(copy).sort("sample_id")
             sink_parquet(sorted_rows, ordered, row_group_size=PIECE_ROWS)
             copy.unlink()
-            yield [ordered]
+            yield pl.scan_parquet(ordered)
     finally:
         copy.unlink(missing_ok=True)
         ordered.unlink(missing_ok=True)
@@ -352,9 +307,7 @@ def _size_category(rows: int) -> str:
     return next((label for bound, label in bounds if rows < bound), "n>10M")
 
 
-def front_matter(
-    rows: int, formats: Sequence[str], digest: str, pretty_name: str = "Case2Code"
-) -> str:
+def _front_matter(rows: int, formats: Sequence[str], digest: str, pretty_name: str) -> str:
     # Parquet when written: typed columns load faster and keep the struct types exactly.
     fmt = "parquet" if "parquet" in formats else "jsonl"
     return "\n".join(
@@ -383,10 +336,8 @@ def front_matter(
 
 def _stats_row(label: str, values: pl.LazyFrame) -> str:
     """Mean, min and max of the frame's one column, computed by a streaming query."""
-    column = pl.first()
-    stats = column.mean().alias("mean"), column.min().alias("min"), column.max().alias("max")
-    figures = values.select(stats).collect(engine="streaming").row(0)
-    mean, low, high = figures
+    stats = pl.first().mean().alias("mean"), pl.first().min().alias("min"), pl.first().max()
+    mean, low, high = values.select(stats).collect(engine="streaming").row(0)
     return f"| {label} | {mean:.1f} | {low} | {high} |"
 
 
@@ -459,33 +410,45 @@ def _drop_reasons(report: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def card(
+    title: str,
+    rows: int,
+    formats: Sequence[str],
+    digest: str,
+    about: str,
+    columns: str,
+    sections: Sequence[str],
+) -> str:
+    """An export's README.md: Hugging Face front matter, what the data is, its files and
+    columns, then `sections` and how to cite the paper."""
+    files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
+    head = [_front_matter(rows, formats, digest, title), "", f"# {title}", "", about, ""]
+    citation = ["## Citation", "", "```bibtex", CITATION, "```", ""]
+    return "\n".join([*head, f"Files: {files}. {columns}", "", *sections, *citation])
+
+
 def dataset_card(
     table: pl.LazyFrame,
     formats: Sequence[str],
     report: Mapping[str, Any] | None,
     digest: str,
 ) -> str:
-    """The README.md of an export: Hugging Face front matter, description and statistics,
-    each figure a streaming query over the exported rows."""
+    """The README.md of an export, each figure a streaming query over the exported rows."""
     query = table.select(pl.len(), pl.col("function_id").n_unique())
-    counts = query.collect(engine="streaming").row(0)
-    rows, functions = counts
-    files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
-    body = [
-        front_matter(rows, formats, digest),
-        "",
-        "# Case2Code",
-        "",
+    rows, functions = query.collect(engine="streaming").row(0)
+    about = (
         "Execution-verified Case2Code data: each sample shows input/output cases of a real Python "
         "function, run in a sandbox, and asks for the function; the answer is its source. "
         'Built with the method of Shao et al., "Case2Code: Scalable Synthetic Data for Code '
-        'Generation", COLING 2025.',
-        "",
-        f"Files: {files}. Columns: `messages` (chat, assistant answer last), `prompt` and "
+        'Generation", COLING 2025.'
+    )
+    columns = (
+        "Columns: `messages` (chat, assistant answer last), `prompt` and "
         "`completion` (plain), and the structured fields `sample_id`, `function_id`, `name`, "
         "`source`, `template_id`, `shown` and `held_out` (cases: `input`, `output`, `is_error`), "
-        "plus origin and licence fields when the input had them.",
-        "",
+        "plus origin and licence fields when the input had them."
+    )
+    sections = [
         "## Counts",
         "",
         f"- Samples: {rows}",
@@ -498,6 +461,5 @@ def dataset_card(
         *_template_mix(table),
         "",
         *_drop_reasons(report),
-        *citation_section(),
     ]
-    return "\n".join(body)
+    return card("Case2Code", rows, formats, digest, about, columns, sections)

@@ -2,21 +2,18 @@
 
 The other data are JSONL or Parquet files (or folders of them) whose rows have `messages` (a list
 of {role, content}, the assistant's answer last) or `prompt` and `completion` strings. Each row
-is normalised to the export's columns: the chat form and the plain form (from `messages`, the
-plain prompt is the text before the answer, one message per paragraph, unless the row has its
-own; from prompt/completion, the chat is one user and one assistant turn), a `sample_id` naming
-its file and row, our structured fields left null, and `mix_source` naming the source
-(`case2code` for ours; the export already has a `source` column: the function's code).
+gets the export's chat and plain columns (from `messages`, the plain prompt is the messages
+before the answer, one per paragraph, unless the row has its own), a `sample_id` naming its file
+and row, null structured fields, and `mix_source` naming its source (`case2code` for ours).
 
-How much of our data goes in is set by a ratio (the share of case2code rows in the result; every
-other row is kept) or a token budget for the case2code part. Tokens are estimated without a
-tokenizer: the characters of every message's content divided by CHARS_PER_TOKEN, rounded up,
-per row. Rows are sampled without replacement; when the dataset is too small for the ratio, the
-other rows are sampled down to keep it (or, with `repeat`, case2code rows are repeated), and the
-budget, when out of reach, is met only with `repeat`; either way a note says what was done.
-Every random choice is seeded. The result is written by the export's `write_shards` (sharded
-Parquet/JSONL with the rows' digest in their names) in the mixture's shuffled order, with a
-dataset card recording the sources, rows and estimated tokens per source, ratio and seed.
+How much of our data goes in is set by a ratio (the share of case2code rows; every other row is
+kept) or a token budget for the case2code part, tokens estimated as the characters of every
+message's content / CHARS_PER_TOKEN, rounded up per row. Rows are sampled without replacement;
+when the dataset is too small, the other rows are sampled down to keep the ratio (or, with
+`repeat`, case2code rows are repeated; a budget out of reach is met only with `repeat`), and a
+note says so. Every random choice is seeded. The result is written by the export's
+`write_shards` in the mixture's shuffled order, with a card recording the sources, rows and
+estimated tokens per source, ratio and seed.
 """
 
 from __future__ import annotations
@@ -39,10 +36,8 @@ from case2code.export import (
     LEADING_COLUMNS,
     SHARD_NAME,
     SHARD_ROWS,
+    card,
     check_export,
-    citation_section,
-    front_matter,
-    shard_pattern,
     stats_table,
     write_shards,
 )
@@ -516,22 +511,18 @@ def mixture_card(
     formats: Sequence[str],
     digest: str,
 ) -> str:
-    """The mixture's README.md: the export's front matter, the mixture, our part's statistics."""
-    files = ", ".join(f"`{shard_pattern(digest, fmt)}`" for fmt in formats)
-    rows = sum(p.used for p in parts)
-    body = [
-        front_matter(rows, formats, digest, PRETTY_NAME),
-        "",
-        f"# {PRETTY_NAME}",
-        "",
+    """The mixture's README.md: the export's card, with the mixture and our part's statistics."""
+    about = (
         "Execution-verified Case2Code samples mixed with other chat data for supervised "
         'fine-tuning. Case2Code: Shao et al., "Case2Code: Scalable Synthetic Data for Code '
-        'Generation", COLING 2025.',
-        "",
-        f"Files: {files}. Columns as in a Case2Code export (`messages`, `prompt`, `completion`, "
-        f"then the structured fields) plus `{SOURCE_COLUMN}`, the source of the row. Rows of the "
-        "other sources have null structured fields and a `sample_id` naming their file and row.",
-        "",
+        'Generation", COLING 2025.'
+    )
+    columns = (
+        "Columns as in a Case2Code export (`messages`, `prompt`, `completion`, then the "
+        f"structured fields) plus `{SOURCE_COLUMN}`, the source of the row. Rows of the other "
+        "sources have null structured fields and a `sample_id` naming their file and row."
+    )
+    sections = [
         "## Mixture",
         "",
         *_parts_table(parts),
@@ -550,6 +541,6 @@ def mixture_card(
         "",
         *stats_table(ours),
         "",
-        *citation_section(),
     ]
-    return "\n".join(body)
+    rows = sum(p.used for p in parts)
+    return card(PRETTY_NAME, rows, formats, digest, about, columns, sections)

@@ -30,18 +30,19 @@ import random
 import re
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from case2code.errors import C2CError
 
 Reveal = Literal["signature", "name", "hidden"]
 Turns = Literal["single", "multi"]
 Message = dict[str, str]
+T = TypeVar("T")
 
 LINE_FILES: dict[str, frozenset[str]] = {  # file stem -> placeholders it may use
     "instructions": frozenset({"name"}),
@@ -53,7 +54,6 @@ LINE_FILES: dict[str, frozenset[str]] = {  # file stem -> placeholders it may us
     "replies_after_task": frozenset({"name"}),
 }
 FORMATS_FILE = "case_formats.txt"
-ESCAPES = ("none", "json", "python", "markdown", "csv")
 _CASE_KEYS = frozenset({"index", "name", "call", "args", "input", "output"})
 _FORMAT_KEYS: dict[str, frozenset[str]] = {
     "case": _CASE_KEYS,
@@ -251,8 +251,8 @@ def _make_format(where: str, name: str, values: dict[str, str]) -> CaseFormat:
         or ("{{error_type}}" in error and "{{error_message}}" in error)
     ):
         raise PartFileError(f"{where}: [{name}] error needs {{{{error}}}} or type and message")
-    if values.get("escape", "none") not in ESCAPES:
-        raise PartFileError(f"{where}: [{name}] escape must be one of {', '.join(ESCAPES)}")
+    if values.get("escape", "none") not in _ESCAPERS:
+        raise PartFileError(f"{where}: [{name}] escape must be one of {', '.join(_ESCAPERS)}")
     return CaseFormat(name=name, **values)
 
 
@@ -334,20 +334,19 @@ def _error_parts(output: str) -> tuple[str, str]:
     return match.group(1), match.group(2) or "(no message)"
 
 
-def _escaper(kind: str) -> Callable[[str], str]:
-    return {
-        "none": str,
-        "json": lambda text: json.dumps(text, ensure_ascii=False),
-        "python": repr,
-        "markdown": lambda text: text.replace("|", "\\|").replace("\n", "<br>"),
-        "csv": _csv_field,
-    }[kind]
-
-
 def _csv_field(text: str) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow([text])
     return buffer.getvalue()
+
+
+_ESCAPERS: dict[str, Callable[[str], str]] = {
+    "none": str,
+    "json": lambda text: json.dumps(text, ensure_ascii=False),
+    "python": repr,
+    "markdown": lambda text: text.replace("|", "\\|").replace("\n", "<br>"),
+    "csv": _csv_field,
+}
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -356,7 +355,7 @@ def _fill(template: str, values: dict[str, str]) -> str:
 
 def render_cases(fmt: CaseFormat, cases: Sequence[Case], name: str, real_name: str = "") -> str:
     """The cases in one format, calling `name`; `real_name` is replaced by it in error texts."""
-    escape = _escaper(fmt.escape)
+    escape = _ESCAPERS[fmt.escape]
     rendered = []
     for index, case in enumerate(cases, 1):
         args = split_args(case.input)
@@ -378,16 +377,11 @@ def render_cases(fmt: CaseFormat, cases: Sequence[Case], name: str, real_name: s
 # ---------------------------------------------------------------- one sample
 
 
-@dataclass
-class _Choices:
-    """The parts picked for one sample, with the template_id tokens that name them."""
-
-    tokens: list[str] = field(default_factory=list)
-
-    def pick(self, rng: random.Random, prefix: str, options: Sequence[str]) -> tuple[int, str]:
-        index = rng.randrange(len(options))
-        self.tokens.append(f"{prefix}{index}")
-        return index, options[index]
+def _pick(rng: random.Random, tokens: list[str], prefix: str, options: Sequence[T]) -> T:
+    """A part drawn at random; its index, after `prefix`, joins the template_id `tokens`."""
+    index = rng.randrange(len(options))
+    tokens.append(f"{prefix}{index}")
+    return options[index]
 
 
 def _signature(function: Function) -> str:
@@ -414,46 +408,45 @@ def render(
         else options.reveal
     )
     turns = rng.choice(("single", "multi")) if options.turns == "random" else options.turns
-    chosen = _Choices()
-
+    tokens: list[str] = []
     name = function.name
     if reveal == "hidden":
         # Index among the neutral names that differ from the real one.
-        neutral = [n for n in parts.neutral_names if n != function.name] or ["f", "g"]
-        _, name = chosen.pick(rng, "u", [n for n in neutral if n != function.name])
+        neutral = [n for n in parts.neutral_names if n != function.name]
+        name = _pick(rng, tokens, "u", neutral or [n for n in ("f", "g") if n != function.name])
     values = {"name": name, "n": str(len(cases))}
-    _, instruction = chosen.pick(rng, "i", parts.instructions)
-    _, header = chosen.pick(rng, "h", parts.case_headers)
+    instruction = _pick(rng, tokens, "i", parts.instructions)
+    header = _pick(rng, tokens, "h", parts.case_headers)
     pieces = {"instruction": _fill(instruction, values)}
     if reveal != "hidden":
-        _, name_header = chosen.pick(rng, "n", parts.name_headers)
+        name_header = _pick(rng, tokens, "n", parts.name_headers)
         shown = _signature(function) if reveal == "signature" else function.name
         pieces["name"] = _fill(name_header, values | {"function": shown})
     fmt = parts.formats[rng.randrange(len(parts.formats))]
-    chosen.tokens.append(f"f:{fmt.name}")
+    tokens.append(f"f:{fmt.name}")
     block = render_cases(fmt, cases, name, function.name)
     pieces["cases"] = _fill(header, values) + "\n" + block
-    _, separator = chosen.pick(rng, "s", parts.separators)
+    separator = _pick(rng, tokens, "s", parts.separators)
     orders = list(itertools.permutations(pieces))
-    _, order = chosen.pick(rng, "o", orders)
+    order = _pick(rng, tokens, "o", orders)
     prompt = separator.join(pieces[key] for key in order)
 
     fenced = rng.random() < 0.5
     source = function.source.rstrip("\n")
     completion = f"```python\n{source}\n```" if fenced else function.source
-    chosen.tokens += [reveal[:3], "fence" if fenced else "plain"]
+    tokens += [reveal[:3], "fence" if fenced else "plain"]
     if turns == "single":
-        chosen.tokens.append("single")
+        tokens.append("single")
         messages = ({"role": "user", "content": prompt},)
     else:
-        messages = _multi_turn(rng, chosen, parts, pieces, separator, values)
+        messages = _multi_turn(rng, tokens, parts, pieces, separator, values)
     messages += ({"role": "assistant", "content": completion},)
-    return Sample("-".join(chosen.tokens), prompt, messages, completion)
+    return Sample("-".join(tokens), prompt, messages, completion)
 
 
 def _multi_turn(
     rng: random.Random,
-    chosen: _Choices,
+    tokens: list[str],
     parts: Parts,
     pieces: dict[str, str],
     separator: str,
@@ -462,12 +455,12 @@ def _multi_turn(
     """Cases first (then the task) or task first (then the cases), with a reply in between."""
     named = [pieces["name"]] if "name" in pieces else []
     if rng.random() < 0.5:
-        chosen.tokens.append("multic")
-        _, reply = chosen.pick(rng, "r", parts.replies_after_cases)
+        tokens.append("multic")
+        reply = _pick(rng, tokens, "r", parts.replies_after_cases)
         first, second = [*named, pieces["cases"]], [pieces["instruction"]]
     else:
-        chosen.tokens.append("multit")
-        _, reply = chosen.pick(rng, "r", parts.replies_after_task)
+        tokens.append("multit")
+        reply = _pick(rng, tokens, "r", parts.replies_after_task)
         first, second = [pieces["instruction"], *named], [pieces["cases"]]
     return (
         {"role": "user", "content": separator.join(first)},

@@ -5,12 +5,11 @@
                                 predictions="preds.jsonl", output="eval-out")
     result.figures["pass@1"], result.tasks, result.samples, result.self_check
 
-Tasks come from our split or the paper's file (tasks.py); answers from a predictions file
-(predictions.py) or a model (answers.py: an OpenAI-compatible server or vLLM); the code in each
-answer (sanitize.py) runs on all cases of its task in the sandbox (grade.py); pass@k (passk.py)
-and the files (results.py) follow, with the self-checks (checks.py; computed once per data
-file and cached). With `output`, grading
-writes shards to `<output>/samples.parquet.parts/` as it goes and a rerun resumes there;
+Tasks come from our split or the paper's file (tasks.py); answers from a predictions file or a
+model (answers.py: an OpenAI-compatible server or vLLM); the code in each answer (sanitize.py)
+runs on all cases of its task in the sandbox (grade.py); pass@k (passk.py), the files
+(results.py) and the self-checks (checks.py, cached per data file) follow. With `output`,
+grading writes shards to `<output>/samples.parquet.parts/` as it goes and a rerun resumes there;
 generated answers are kept in `<output>/answers.parquet` so a rerun does not ask again.
 """
 
@@ -79,50 +78,47 @@ def evaluate(
     `model`) sampling `n` answers per task. Writes the result files into `output` if given."""
     if (predictions is None) == (generator is None):
         raise C2CError("evaluate: give either predictions (a JSONL file) or a generator")
+    from case2code.evaluation.answers import read_predictions
+
     limits = limits or GRADING_LIMITS
+    report = progress or (lambda stage, done, total: None)
     tasks = load_tasks(data)
     folder = Path(output) if output is not None else None
     settings: dict[str, Any] = {"limits": json.loads(limits.to_json())}
     if predictions is not None:
-        from case2code.evaluation.predictions import read_predictions
-
         answers = read_predictions(predictions, tasks["id"].to_list())
         settings["predictions"] = str(predictions)
     else:
-        answer_settings = {"n": n, "temperature": temperature, "max_tokens": max_tokens}
-        settings |= {"generator": generator, **answer_settings}
+        asked = {"n": n, "temperature": temperature, "max_tokens": max_tokens}
+        settings |= {"generator": generator, **asked}
         answers = _generated(
-            tasks, str(generator), answer_settings, model, base_url, concurrency, folder, progress
+            tasks, str(generator), asked, model, base_url, concurrency, folder, report
         )
     unanswered = tasks.height - answers["id"].n_unique()
     answers = _with_missing_tasks(tasks, answers)
-    sandbox: Sandbox | None = None
+    opened: list[Sandbox] = []  # started on first use: cached answers and checks need none
+
+    def sandbox() -> Sandbox:
+        if not opened:
+            opened.append(Sandbox(limits, workers))
+        return opened[0]
 
     def grade(block: pl.DataFrame) -> pl.DataFrame:
-        nonlocal sandbox
-        sandbox = sandbox or Sandbox(limits, workers)
-        return grade_answers(sandbox, tasks, block)
+        return grade_answers(sandbox(), tasks, block)
 
     try:
-        verdicts = _graded(tasks, answers, limits, folder, grade, progress)
+        verdicts = _graded(tasks, answers, limits, folder, grade, report)
         check = None
         if self_check:
             from case2code.evaluation.checks import cached_self_check
             from case2code.evaluation.checks import self_check as run_self_check
 
-            def compute_check() -> dict[str, Any]:
-                nonlocal sandbox
-                sandbox = sandbox or Sandbox(limits, workers)
-                return run_self_check(sandbox, tasks)
-
-            if progress:
-                progress("self-check", 0, tasks.height)
-            check = cached_self_check(data, limits, compute_check)
-            if progress:
-                progress("self-check", tasks.height, tasks.height)
+            report("self-check", 0, tasks.height)
+            check = cached_self_check(data, limits, lambda: run_self_check(sandbox(), tasks))
+            report("self-check", tasks.height, tasks.height)
     finally:
-        if sandbox is not None:
-            sandbox.close()
+        for box in opened:
+            box.close()
     table = task_results(tasks, verdicts)
     overall = figures(table, verdicts)
     summary = {
@@ -140,21 +136,15 @@ def evaluate(
 def _with_missing_tasks(tasks: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
     """Answers, plus failed ones for tasks with none (as many as the most answered task has),
     so that a task left unanswered counts as failed, as the paper's grader counts it."""
+    from case2code.evaluation.answers import ANSWER_SCHEMA, answer_row
+
     answered = set(answers["id"].unique().to_list())
     missing = [task_id for task_id in tasks["id"] if task_id not in answered]
     if not missing:
         return answers
     most = int(answers.group_by("id").len()["len"].max() or 1)  # type: ignore[arg-type]
-    filler = pl.DataFrame(
-        {
-            "id": [t for t in missing for _ in range(most)],
-            "sample": [k for _ in missing for k in range(most)],
-            "completion": "",
-            "truncated": False,
-            "failed": "no answer given",
-        }
-    )
-    return pl.concat([answers, filler], how="diagonal_relaxed").select(answers.columns)
+    filler = [answer_row(t, k, "", failed="no answer given") for t in missing for k in range(most)]
+    return pl.concat([answers, pl.DataFrame(filler, schema=ANSWER_SCHEMA)])
 
 
 def _graded(
@@ -163,27 +153,21 @@ def _graded(
     limits: Limits,
     folder: Path | None,
     grade: Callable[[pl.DataFrame], pl.DataFrame],
-    progress: Progress | None,
+    report: Progress,
 ) -> pl.DataFrame:
     """Every answer graded; with a folder, in shards that a rerun finds and skips."""
-
-    def advance(done: int, total: int) -> None:
-        if progress:
-            progress("grading", done, total)
-
     if folder is None:
         parts = []
         for start in range(0, answers.height, SHARD_ANSWERS):
             parts.append(grade(answers.slice(start, SHARD_ANSWERS)))
-            advance(min(start + SHARD_ANSWERS, answers.height), answers.height)
+            report("grading", min(start + SHARD_ANSWERS, answers.height), answers.height)
         return pl.concat(parts) if parts else pl.DataFrame(schema=VERDICT_SCHEMA)
-    sharded = ShardedOutput(
-        folder / GRADED_FILE,
-        _fingerprint(tasks, answers, limits),
-        answers.height,
-        SHARD_ANSWERS,
+    fingerprint = _fingerprint(tasks, answers, limits)
+    sharded = ShardedOutput(folder / GRADED_FILE, fingerprint, answers.height, SHARD_ANSWERS)
+    sharded.compute_missing(
+        lambda a, b: (grade(answers.slice(a, b - a)), None),
+        lambda done, total: report("grading", done, total),
     )
-    sharded.compute_missing(lambda a, b: (grade(answers.slice(a, b - a)), None), advance)
     verdicts = sharded.merge(VERDICT_SCHEMA)
     sharded.clean()
     return verdicts
@@ -205,41 +189,27 @@ def _fingerprint(tasks: pl.DataFrame, answers: pl.DataFrame, limits: Limits) -> 
 def _generated(
     tasks: pl.DataFrame,
     generator: str,
-    answer_settings: dict[str, Any],
+    asked: dict[str, Any],
     model: str | None,
     base_url: str | None,
     concurrency: int,
     folder: Path | None,
-    progress: Progress | None,
+    report: Progress,
 ) -> pl.DataFrame:
     """A model's answers; with a folder they are kept there, and reused by a rerun that asks
     the same model the same questions with the same settings."""
     from case2code.evaluation.answers import AnswerSettings, generate_answers
 
-    settings = AnswerSettings(**answer_settings)
-    stamp = hashlib.sha256(
-        json.dumps(
-            [generator, model, base_url, answer_settings, tasks["id"].to_list()],
-            sort_keys=True,
-        ).encode()
-    )
-    stamp.update(json.dumps(tasks["prompt"].to_list()).encode())
-    saved, saved_stamp = (
-        (None, None)
-        if folder is None
-        else (
-            folder / ANSWERS_FILE,
-            folder / (ANSWERS_FILE + ".stamp"),
-        )
-    )
-    if (
-        saved is not None
-        and saved_stamp is not None
-        and saved.is_file()
-        and saved_stamp.is_file()
-        and saved_stamp.read_text().strip() == stamp.hexdigest()
-    ):
-        return pl.read_parquet(saved)
+    settings = AnswerSettings(**asked)
+    question = [generator, model, base_url, asked, tasks["id"].to_list()]
+    digest = hashlib.sha256(json.dumps(question, sort_keys=True).encode())
+    digest.update(json.dumps(tasks["prompt"].to_list()).encode())
+    stamp = digest.hexdigest()
+    saved = folder / ANSWERS_FILE if folder is not None else None
+    stamp_file = folder / f"{ANSWERS_FILE}.stamp" if folder is not None else None
+    if saved and stamp_file and saved.is_file() and stamp_file.is_file():
+        if stamp_file.read_text().strip() == stamp:
+            return pl.read_parquet(saved)
     answers = generate_answers(
         tasks,
         generator,
@@ -247,11 +217,11 @@ def _generated(
         model=model,
         base_url=base_url,
         concurrency=concurrency,
-        progress=(lambda done, total: progress("answers", done, total)) if progress else None,
+        progress=lambda done, total: report("answers", done, total),
     )
-    if saved is not None and saved_stamp is not None:
+    if saved and stamp_file:
         write_parquet(answers, saved)
-        write_text(stamp.hexdigest() + "\n", saved_stamp)
+        write_text(stamp + "\n", stamp_file)
     return answers
 
 

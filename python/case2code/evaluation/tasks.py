@@ -1,25 +1,18 @@
 """Tasks to grade, from our evaluation split or the Case2Code paper's benchmark file.
 
-Both files have the paper's fields (see case2code.evalsplit). They differ in where the cases are:
+Both have the paper's fields (see case2code.evalsplit); the cases differ:
 
-- ours (`c2c run`'s `eval/case2code-eval.jsonl`): `cases`, one per case, each with our
-  argument-list `input` (`(1, [2], key='x')`), its `output` text and `is_error`. The inputs
-  are the very texts the execute stage ran, literals only, so they are graded as it ran them:
-  the sandbox's driver builds the arguments from the text (a set display is built element by
-  element, in the order written; compiling it instead would build it from a frozenset
-  constant, whose order can differ, and the output shows that order).
+- ours: `cases`, each our argument-list `input` (`(1, [2], key='x')`), its `output` text and
+  `is_error`: literals only, the very texts the execute stage ran, so the sandbox's driver builds
+  the arguments as it did then (a set display element by element, in the written order).
 - the paper's (`dataset/test.jsonl` of choosewhatulike/case2code): `example_str`, Python source
-  that builds `examples`, the keyword dicts of every case (often three lists: one assignment
-  and two `+=`), and `example_outputs`, one per case of that whole list. The paper's grader runs
-  `example_str` after the model's code and calls `func_name(**example)` for each; about 3% of
-  the dicts are not plain literals (`list('abc')`, `ET.Element('a')`, a lambda) and a few files
-  add statements (imports, classes, constants) the cases use.
+  building `examples`, the keyword dicts of every case (often an assignment and two `+=`), and
+  `example_outputs`, one per case. About 3% of its dicts are not plain literals (`list('abc')`,
+  a lambda) and a few files add statements (imports, classes) the cases use.
 
 Nothing here runs any of it: `example_str` is parsed with `ast` only. Each case becomes an
-argument-list text (`(**dict(num=123))` for the paper's, our `input` as is), evaluated only
-inside the sandbox, and the statements of `example_str` that build no case become the task's
-`setup`, run in the sandbox before the cases. `literal_cases` tells the grader which kind a
-task has.
+argument-list text (`(**dict(num=123))`), evaluated only in the sandbox, and the statements that
+build no case become the task's `setup`, run there before the cases.
 """
 
 from __future__ import annotations
@@ -27,7 +20,6 @@ from __future__ import annotations
 import ast
 import json
 import keyword
-import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from case2code.errors import C2CError
-from case2code.evalsplit import EXCEPTION_MARK, Layout, read_eval_split
+from case2code.evalsplit import EXCEPTION_MARK, layout_of, numbered_eval_split
 from case2code.inputs.literals import is_literal
 
 # The family of every task of the paper's file: its prompts have one layout family.
@@ -69,11 +61,9 @@ def load_tasks(path: str | Path) -> pl.DataFrame:
     """One row per task (TASK_SCHEMA); a C2CError names the file, line, id and field of
     anything malformed, and a file in neither format."""
     path = Path(path)
-    records = read_eval_split(path)
-    lines = _record_lines(path)
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for record, line in zip(records, lines, strict=True):
+    for line, record in numbered_eval_split(path):
         where = f"{path}:{line}"
         task_id = record.get("id")
         if not isinstance(task_id, str) or not task_id:
@@ -88,12 +78,6 @@ def load_tasks(path: str | Path) -> pl.DataFrame:
     if not rows:
         raise C2CError(f"{path}: holds no tasks")
     return pl.DataFrame(rows, schema=TASK_SCHEMA)
-
-
-def _record_lines(path: Path) -> list[int]:
-    """The line number of each record read_eval_split returns (it skips blank lines)."""
-    text = path.read_text(encoding="utf-8")
-    return [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
 def task_row(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,8 +172,7 @@ def _layout_family(record: Mapping[str, Any]) -> str:
     function_id = record.get("function_id")
     if not isinstance(function_id, str):
         raise BadTask("field function_id must be a string")
-    layout = Layout.pick(random.Random(f"evalsplit:{function_id}"))
-    return "/".join(layout.order)
+    return "/".join(layout_of(function_id).order)
 
 
 # ---------------------------------------------------------------- the paper's file
@@ -253,10 +236,7 @@ def _is_examples(node: ast.expr) -> bool:
 
 
 def _segment(source: str, node: ast.AST) -> str:
-    text = ast.get_source_segment(source, node)
-    if text is None:  # pragma: no cover - parsed nodes always have positions
-        raise BadTask("example_str: a statement has no source position")
-    return text
+    return ast.get_source_segment(source, node) or ""  # parsed nodes always have positions
 
 
 def _paper_outputs(outputs: Any) -> tuple[list[str], list[bool]]:
