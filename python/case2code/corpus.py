@@ -10,7 +10,6 @@ and the others are still read.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -161,11 +160,11 @@ def plan(inputs: Sequence[str | os.PathLike[str]], exclude_dirs: Sequence[str] =
         unreadable.extend(
             Unreadable(str(path), None, UNREADABLE, reason) for path, reason in errors
         )
-    total = sum(size for _, size in files) + sum(_size_or_zero(t) for t in tables)
+    total = sum(size for _, size in files) + sum(file_size(t) for t in tables)
     return Corpus(files, tables, unreadable, total, py_roots)
 
 
-def _size_or_zero(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
@@ -185,19 +184,12 @@ def file_batches(files: list[tuple[str, int]], batch_bytes: int) -> Iterator[Fil
         yield FileBatch(batch, size)
 
 
-# One record of a JSON corpus file: (row, bytes it took, the parsed value or why it did not parse).
+# One record of a JSON corpus file: (row, bytes it took, the parsed value, None for a blank
+# line, or an `Unreadable` for a line that does not parse).
 JsonRecord = tuple[int, int, Any]
 
 
-class _BadJson:
-    """A row that did not parse (kept apart from records, which may be any JSON value)."""
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-
-
-def _jsonl_records(handle: BinaryIO) -> Iterator[JsonRecord]:
-    """One JSON value per line; blank lines are skipped."""
+def _jsonl_records(handle: BinaryIO, origin: str) -> Iterator[JsonRecord]:
     for row, line in enumerate(handle):
         if not line.strip():
             yield row, len(line), None
@@ -205,15 +197,7 @@ def _jsonl_records(handle: BinaryIO) -> Iterator[JsonRecord]:
         try:
             yield row, len(line), json.loads(line)
         except ValueError as error:
-            yield row, len(line), _BadJson(f"invalid JSON: {error}")
-
-
-def _json_array_records(handle: BinaryIO, file_size: int) -> Iterator[JsonRecord]:
-    """A JSON array of records, read whole (the standard library has no streaming parser)."""
-    records = json.load(handle)
-    share = file_size // max(1, len(records))
-    for row, record in enumerate(records):
-        yield row, share, record
+            yield row, len(line), Unreadable(origin, row, "bad_row", f"invalid JSON: {error}")
 
 
 def _starts_with_array(handle: BinaryIO) -> bool:
@@ -233,17 +217,15 @@ def jsonl_batches(
     try:
         with path.open("rb") as handle:
             if path.name.lower().endswith(".json") and _starts_with_array(handle):
-                try:
-                    records = _json_array_records(handle, path.stat().st_size)
-                    first = next(records, None)
+                try:  # read whole: the standard library has no streaming parser
+                    values = json.load(handle)
                 except ValueError as error:
                     yield Unreadable(origin, None, UNREADABLE, f"invalid JSON: {error}")
                     return
-                if first is None:
-                    return
-                records = itertools.chain([first], records)
+                share = path.stat().st_size // max(1, len(values))
+                records: Iterator[JsonRecord] = ((r, share, v) for r, v in enumerate(values))
             else:
-                records = _jsonl_records(handle)
+                records = _jsonl_records(handle, origin)
             yield from _record_batches(records, origin, text_column, batch_bytes)
     except OSError as error:
         yield Unreadable(origin, None, UNREADABLE, f"cannot read: {error}")
@@ -257,8 +239,8 @@ def _record_batches(
         batch.bytes += size
         if record is None:
             continue
-        if isinstance(record, _BadJson):
-            yield Unreadable(origin, row, "bad_row", record.detail)
+        if isinstance(record, Unreadable):
+            yield record
             continue
         if not isinstance(record, dict):
             yield Unreadable(origin, row, "bad_row", "a record is not a JSON object")
@@ -307,26 +289,21 @@ def parquet_batches(
     that cannot be read, or whose text column is missing or not text, is reported whole; a
     read error part way keeps the rows read before it."""
     origin = str(path)
-    schema = _parquet_schema(path)
-    if isinstance(schema, str):
-        yield Unreadable(origin, None, UNREADABLE, schema)
+    columns = parquet_columns(path, text_column)
+    if isinstance(columns, Unreadable):
+        yield columns
         return
-    problem = _text_column_problem(path, schema, text_column)
-    if problem is not None:
-        yield Unreadable(origin, None, BAD_TABLE, problem)
-        return
-    extras = [c for c in ORIGIN_COLUMNS if c in schema and c != text_column]
     try:
-        file_size = path.stat().st_size
+        size = path.stat().st_size
         declared = pl.scan_parquet(path).select(pl.len()).collect().item()
     except Exception as error:  # polars: ComputeError, OSError, ...
         yield Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")
         return
-    row_bytes = file_size / (declared or 1)
+    row_bytes = size / (declared or 1)
     # Rows per chunk: aim at `batch_bytes` of text from the file's average (compressed) row
-    # size; chunks are cut further by their texts' size (`_pieces`).
+    # size; chunks are cut further by their texts' size (`chunk_batches`).
     chunk_rows = max(64, int(batch_bytes / max(1, PARQUET_COMPRESSION * row_bytes)))
-    chunks = parquet_slices(path, [text_column, *extras], chunk_rows, declared)
+    chunks = parquet_slices(path, columns, chunk_rows, declared)
     read = 0
     while True:
         try:
@@ -342,43 +319,49 @@ def parquet_batches(
             yield Unreadable(origin, None, UNREADABLE, f"read failed part way: {error}")
             return
         read += chunk.height
-        chunk = chunk.with_columns(pl.int_range(start, start + chunk.height).alias("__row"))
-        for piece in _pieces(chunk, text_column, batch_bytes):
-            yield from _chunk_batch(piece, origin, text_column, extras, row_bytes)
+        yield from chunk_batches(chunk, start, origin, columns, row_bytes, batch_bytes)
 
 
-def _pieces(chunk: pl.DataFrame, text_column: str, batch_bytes: int) -> Iterator[pl.DataFrame]:
-    """A chunk cut into runs of rows holding about `batch_bytes` of text each (a compressed
-    Parquet file says little of its texts' size, so chunks can be far bigger than a batch)."""
-    sizes = chunk.get_column(text_column).cast(pl.String, strict=False).str.len_bytes()
-    ends = (sizes.fill_null(0).cum_sum() // batch_bytes).to_list()
-    start = 0
-    for end in range(1, chunk.height + 1):
-        if end == chunk.height or ends[end] != ends[start]:
-            yield chunk.slice(start, end - start)
-            start = end
+def parquet_columns(path: Path, text_column: str) -> list[str] | Unreadable:
+    """The columns to read from a Parquet table (its text column, then the origin columns it
+    has), or why it cannot be read as a table of source."""
+    schema = _parquet_schema(path)
+    if isinstance(schema, str):
+        return Unreadable(str(path), None, UNREADABLE, schema)
+    problem = _text_column_problem(path, schema, text_column)
+    if problem is not None:
+        return Unreadable(str(path), None, BAD_TABLE, problem)
+    return [text_column, *(c for c in ORIGIN_COLUMNS if c in schema and c != text_column)]
 
 
-def _chunk_batch(
-    chunk: pl.DataFrame, origin: str, text_column: str, extras: list[str], row_bytes: float
+def chunk_batches(
+    chunk: pl.DataFrame,
+    start: int,
+    origin: str,
+    columns: Sequence[str],
+    row_bytes: float,
+    batch_bytes: int,
 ) -> Iterator[RowBatch | Unreadable]:
-    """Parquet rows as a batch; rows with a null (or non-UTF-8) text are reported."""
-    texts = chunk.get_column(text_column)
-    if texts.dtype == pl.Binary:
-        texts = texts.cast(pl.String, strict=False)
-    rows = chunk.get_column("__row").to_list()
-    batch = RowBatch(origin, [], [], {c: [] for c in extras})
-    batch.bytes = int(row_bytes * len(rows))
-    extra_values = {c: chunk.get_column(c).to_list() for c in extras}
-    for index, (row, text) in enumerate(zip(rows, texts.to_list(), strict=True)):
-        if text is None:
-            yield Unreadable(origin, row, "bad_row", f"{text_column!r} is null or not UTF-8")
-            continue
-        batch.rows.append(row)
-        batch.texts.append(text)
-        for column in extras:
-            batch.extra[column].append(extra_values[column][index])
-    yield batch
+    """A table's rows from row `start` on (`columns`: the text column first) as batches of
+    about `batch_bytes` of text (a compressed Parquet file says little of its texts' size, so
+    a chunk can be far bigger than a batch); a row whose text is null or not UTF-8 is reported."""
+    text = columns[0]
+    chunk = chunk.with_columns(
+        pl.col(text).cast(pl.String, strict=False),
+        pl.int_range(start, start + chunk.height).alias("__row"),
+    )
+    ends = (chunk[text].str.len_bytes().fill_null(0).cum_sum() // batch_bytes).to_list()
+    first = 0
+    for end in range(1, chunk.height + 1):
+        if end == chunk.height or ends[end] != ends[first]:
+            piece = chunk.slice(first, end - first)
+            for row in piece.filter(pl.col(text).is_null())["__row"]:
+                yield Unreadable(origin, row, "bad_row", f"{text!r} is null or not UTF-8")
+            kept = piece.filter(pl.col(text).is_not_null())
+            extra = {c: kept[c].to_list() for c in columns[1:]}
+            rows, texts = kept["__row"].to_list(), kept[text].to_list()
+            yield RowBatch(origin, rows, texts, extra, int(row_bytes * piece.height))
+            first = end
 
 
 def require_text_column(tables: Sequence[Path], text_column: str) -> None:

@@ -1,29 +1,25 @@
 """The dedup stage: exact and near-duplicate removal, and decontamination against benchmarks.
 
 Functions are compared on their code: comments, docstrings and layout are gone and string
-literals are their values whatever their quoting, so a copy with its docstring rewritten, a
-comment added or its code reformatted is an exact duplicate; `raw_text` compares the tokens as
-written instead.
+literals are their values whatever their quoting, so a copy with its docstring rewritten or
+its code reformatted is an exact duplicate (`raw_text` compares the tokens as written).
 
-The stage is three steps (docs/architecture.md), so any executor runs it:
+Three steps (docs/architecture.md):
 
-1. `SignStep`, per partition of the functions table: one row per function id (rows sharing an
-   id share their standalone source: `copies` counts them; the best by the keep rule stands
-   for them) with its signature from the Rust core: the exact hash of its normalised tokens,
-   its LSH band keys, its MinHash sketch and its shingle set.
-2. `ClusterStep`, a global step on the signatures, read in batches: the Rust `Deduper` takes
-   them in (a few dozen bytes per function in RAM, the rest in unnamed temporary files), adds
-   the benchmark tasks, finds candidate pairs by LSH bands, verifies each by exact Jaccard,
-   joins clusters with union-find and keeps the best-ranked function of each. Its decision
-   table gives each function id a `cluster_id` (the id kept for its cluster, or
-   `<benchmark>:<task_id>` for a function near a benchmark task: `contaminated`), a
-   `dedup_reason` (`kept`, `exact`, `near`, `contaminated`) and an `exact_hash`.
-3. `LabelStep`, per partition of the functions and the decisions: each row with its cluster,
-   reason and hash (the other rows of a kept id are `exact`); the kept rows only, for the
-   unique table.
+1. `SignStep`, per partition: a signature row per function id (rows sharing an id share
+   their source: `copies` counts them, the best by the keep rule stands for them): the exact
+   hash of its normalised tokens, LSH band keys, MinHash sketch and shingle set.
+2. `ClusterStep`, global, on the signatures read in batches: the Rust `Deduper` (a few dozen
+   bytes per function in RAM, the rest in temporary files) adds the benchmark tasks, finds
+   candidate pairs by LSH bands, verifies them by exact Jaccard, joins clusters and keeps the
+   best of each. Its decisions give each function id a `cluster_id` (the id kept, or
+   `<benchmark>:<task_id>` when `contaminated`), a `dedup_reason` (`kept`, `exact`, `near`,
+   `contaminated`) and an `exact_hash`.
+3. `LabelStep`, per partition: each row with its decision (the other rows of a kept id are
+   `exact`); the kept rows only, for the unique table.
 
 Keep rules: `shortest` source (ties: the smaller function id), `first` in the corpus (by
-origin: corpus, file, row, line; tables without those columns, by function id), or the highest
+origin: corpus, file, row, line; without those columns, by function id), or the highest
 `score_column`.
 """
 
@@ -57,9 +53,8 @@ from case2code.steps.base import (
 from case2code.validate import at_least, between, one_of
 
 KeepRule = Literal["shortest", "first", "score"]
-# Functions per partition of the signature and label steps: their work per function is a
-# fraction of a millisecond, so partitions are big enough that reading and storing one costs
-# little beside it.
+# Functions per partition of the signature and label steps: big, as their work per function is
+# a fraction of a millisecond.
 DEDUP_PARTITION_FUNCTIONS = 16_384
 LABELS: Schema = {"cluster_id": pl.Utf8(), "dedup_reason": pl.Utf8(), "exact_hash": pl.Utf8()}
 SIGNATURE_SCHEMA: Schema = {
@@ -126,19 +121,8 @@ class DedupConfig:
         return {k: v for k, v in asdict(self).items() if k != "threads"}
 
     def deduper(self) -> _core.Deduper:
-        return _checked(
-            _core.Deduper,
-            self.ngram,
-            self.permutations,
-            self.bands,
-            self.rows,
-            self.threshold,
-            self.verify,
-            self.structural,
-            self.raw_text,
-            self.seed,
-            self.threads,
-        )
+        rust = {k: v for k, v in asdict(self).items() if k not in ("keep", "score_column")}
+        return _checked(_core.Deduper, **rust)
 
 
 T = TypeVar("T")

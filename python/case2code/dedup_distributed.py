@@ -3,48 +3,34 @@ buckets and the verification of candidate pairs computed on the cluster.
 
 The local `Deduper.finish` is order-dependent: in band, key and position order it skips a
 bucket position whose two functions are joined already, and asks about (head, this) only when
-(prev, this) is not a near duplicate. So the components of "every candidate pair, verified"
-are not its clusters. `RayClusterStep` instead computes on Ray what `finish` might ask, and
-replays `finish`'s walk on the driver:
+(prev, this) is not near. So the components of "every candidate pair, verified" are not its
+clusters. `RayClusterStep` computes on Ray what `finish` might ask, and replays its walk:
 
-1. **Signatures in.** The driver reads the signature table in batches (as `ClusterStep`
-   does): it keeps what clustering needs per function (id, exact hash, rank) and puts the rest
-   (band keys, sketch, shingles) into Ray's object store, one block per batch, with each
-   function's index (its row; the benchmark tasks' signatures follow, as in `ClusterStep`).
-2. **Buckets** (Ray Data): one (band, key, index) row per function and band, hash-shuffled by
-   (band, key) (`repartition(keys=...)`: Ray Data's groupby shuffle, a bucket in one block);
-   per bucket of two or more members in index order, one row per position k >= 1:
-   (band, key, head = member 0, prev = member k - 1, this = member k).
-3. **Verification** (Ray Data): the positions come to the driver; the distinct pairs they may
-   ask about, (prev, this) and (head, this), go back to Ray, are joined with both functions'
-   sketch and shingles (two hash joins on the index) and verified by the Rust core's own check
-   (`_core.dedup_near_pairs`: `finish`'s estimate, then exact Jaccard); the near pairs come
-   back to the driver.
-4. **Replay** (driver, Rust: `_core.ClusterReplay`): the positions sorted into `finish`'s order
-   (band, key, this) and checked for cut buckets, then `finish`'s walk on them: exact-hash
-   unions, every position in order, the same keep rule (ranks; a cluster with a benchmark task
-   is contaminated).
+1. **Signatures in**: the driver keeps what clustering needs per function (id, exact hash,
+   rank) and puts band keys, sketch and shingles into Ray's object store, a block per batch,
+   with each function's index (the benchmark tasks' follow, as in `ClusterStep`).
+2. **Buckets** (Ray Data): a (band, key, index) row per function and band, hash-shuffled by
+   (band, key) so that a bucket is in one block; per bucket of two or more members, in index
+   order, a row per position k >= 1: (band, key, head, prev = member k - 1, this = member k).
+3. **Verification** (Ray Data): the distinct pairs the positions may ask about, (prev, this)
+   and (head, this), joined with both functions' sketch and shingles and checked by the Rust
+   core's own test (`_core.dedup_near_pairs`); the near pairs come back to the driver.
+4. **Replay** (driver, `_core.ClusterReplay`): the positions in `finish`'s order (band, key,
+   this), checked for cut buckets, walked as `finish` walks them, with the same keep rule.
 
-**The driver's memory** holds the edge list: the bucket positions (24 bytes each as they
-arrive: band, key, head, prev, this; about 70 at the peak, while they are gathered and sorted;
-12 in the replay) and the pairs they may ask about (8 bytes each, at most two per position), on
-top of what `ClusterStep` holds per function (its id, exact hash and rank). Positions per
-function depend on how many copies the corpus has: 18 on the test corpus of 51,000 functions
-(about 9 near or exact copies of each original; tests/test_dedup_distributed.py), so about
-1.5 KB per function at the peak there: a 64 GiB driver clusters some 40 million such
-functions, more where copies are fewer. Beyond that, the positions would be sorted on Ray (by
-band, key, this) with the verdicts joined onto them and streamed into the replay in order,
-leaving the driver the union-find alone (a few dozen bytes per function); past even that, a
-distributed connected components such as the large-star / small-star rounds BigCode's and
-NeMo Curator's pipelines use, which give the components of the verified pairs: not always the
-local clusters (above: on the test corpus they are 20,912 where the local clustering keeps
-20,929). Neither is built.
+**Driver memory**: the bucket positions (about 70 bytes each at the peak) and the pairs they
+may ask about (8 bytes each), on top of `ClusterStep`'s per function. The test corpus (51,000
+functions, about 9 copies of each original) has 18 positions per function, 1.5 KB a function
+at the peak: a 64 GiB driver clusters some 40 million such functions. Beyond that the
+positions would be sorted on Ray and streamed into the replay; past even that, a distributed
+connected components (large-star / small-star), whose components are not always the local
+clusters (20,912 against 20,929 on the test corpus). Neither is built.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -52,8 +38,7 @@ import polars as pl
 import pyarrow as pa
 
 from case2code import _core
-from case2code.benchmarks import BenchmarkTask
-from case2code.dedup import ClusterStep, DedupConfig, _checked
+from case2code.dedup import ClusterStep, _checked
 from case2code.errors import C2CError
 from case2code.steps.base import KEY, GlobalStep, SummaryReader
 
@@ -67,10 +52,8 @@ POSITIONS |= {member: pl.UInt32() for member in ("head", "prev", "this")}
 PAIRS: dict[str, pl.DataType] = {"a": pl.UInt32(), "b": pl.UInt32()}
 
 
-# Below this many functions the driver clusters in process: the decisions are the same, and
-# Ray Data's fixed cost (two runs of ~10-20 s each) outweighs the work (the local clustering
-# takes ~1.3 s for 51,000 functions on 2 cores; the driver then holds 33 bytes per function
-# in RAM, far less than the bucket positions the Ray path gathers).
+# Below this many functions the driver clusters in process (the same decisions): Ray Data's
+# fixed cost (two runs of ~10-20 s) outweighs the work (~1.3 s for 51,000 functions locally).
 DISTRIBUTED_MIN_FUNCTIONS = 1_000_000
 
 
@@ -87,17 +70,6 @@ def on_ray(step: GlobalStep, functions: int | None = None) -> GlobalStep:
 class RayClusterStep(ClusterStep):
     """`ClusterStep` with its candidates found and verified on Ray Data (module docstring): the
     same name, settings and decision table, so its output stands for `ClusterStep`'s."""
-
-    def __init__(
-        self,
-        config: DedupConfig,
-        tasks: Sequence[BenchmarkTask] = (),
-        partitions: int | None = None,
-    ) -> None:
-        super().__init__(config, tasks)
-        if partitions is not None and partitions < 1:
-            raise C2CError(f"dedup on Ray: partitions must be at least 1 (got {partitions})")
-        self.partitions = partitions
 
     def decide_stream(self, read: SummaryReader) -> Iterator[pl.DataFrame]:
         from case2code.executors.ray import connect
@@ -152,7 +124,7 @@ class RayClusterStep(ClusterStep):
         signatures = ray.data.from_arrow_refs(blocks)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         rows = functions * self.config.bands
-        partitions = self.partitions or max(cpus, math.ceil(rows / SHUFFLE_PARTITION_ROWS))
+        partitions = max(cpus, math.ceil(rows / SHUFFLE_PARTITION_ROWS))
         positions = bucket_positions(signatures, self.config.bands, partitions)
         ordered = _in_finish_order(_collect(positions, POSITIONS))
         head, prev, this = (_u32_bytes(ordered[c]) for c in ("head", "prev", "this"))

@@ -28,7 +28,7 @@ from case2code.atomic import TABLE_ROW_GROUP_ROWS, sink_parquet, write_parquet
 from case2code.corpus import Batch, Corpus, FileBatch, Unreadable, batches, plan
 from case2code.errors import C2CError
 from case2code.shards import ShardedOutput
-from case2code.steps.base import KEY
+from case2code.steps.base import KEY, sum_counters
 from case2code.tables import RUN_ROW_GROUP_ROWS, sink_sorted_runs
 from case2code.validate import at_least, known_names
 
@@ -120,11 +120,6 @@ class ExtractConfig:
         return {k: v for k, v in asdict(self).items() if k not in ("threads", "batch_bytes")}
 
     def extractor(self) -> Any:
-        if self.min_lines < 1 or self.max_lines < self.min_lines:
-            raise C2CError(
-                f"line bounds must satisfy 1 <= min_lines <= max_lines, "
-                f"got {self.min_lines}..{self.max_lines}"
-            )
         try:
             return _core.Extractor(
                 rules={k: v for k, v in self.rules.items() if k != COMPILE_RULE},
@@ -277,20 +272,16 @@ class _Collector:
         self.check_compile = check_compile
         self.functions: list[pl.DataFrame] = []
         self.rejected: list[pl.DataFrame] = []
-        self.skipped: list[dict[str, Any]] = []
+        self.skipped: list[tuple[str, int | None, str, str | None]] = []
         self.summary = ExtractSummary()
 
     def add_unreadable(self, item: Unreadable) -> None:
         self.summary.sources += 1
-        self.summary.skipped[item.reason] += 1
-        self.skipped.append(
-            {
-                "origin": item.origin,
-                "origin_row": item.row,
-                "reason": item.reason,
-                "detail": item.detail,
-            }
-        )
+        self._skip(item.origin, item.row, item.reason, item.detail)
+
+    def _skip(self, origin: str, row: int | None, reason: str, detail: str | None) -> None:
+        self.summary.skipped[reason] += 1
+        self.skipped.append((origin, row, reason, detail))
 
     def add(
         self,
@@ -307,15 +298,7 @@ class _Collector:
         self.summary.bytes += sum(sources["bytes"])
         for index, reason in enumerate(sources["skipped"]):
             if reason is not None:
-                self.summary.skipped[reason] += 1
-                self.skipped.append(
-                    {
-                        "origin": origins[index],
-                        "origin_row": rows[index],
-                        "reason": reason,
-                        "detail": None,
-                    }
-                )
+                self._skip(origins[index], rows[index], reason, None)
         functions = columns["functions"]
         index = functions.pop("source_index")
         named = provenance or [(None, origin) for origin in origins]
@@ -369,7 +352,7 @@ class _Collector:
         rejected = (
             pl.concat(self.rejected) if self.rejected else pl.DataFrame(schema=REJECTION_SCHEMA)
         )
-        skipped = pl.DataFrame(self.skipped, schema=SKIPPED_SCHEMA)
+        skipped = pl.DataFrame(self.skipped, schema=SKIPPED_SCHEMA, orient="row")
         return ExtractResult(functions, rejected, skipped, self.summary)
 
 
@@ -447,9 +430,6 @@ class ExtractStep:
     def __init__(self, config: ExtractConfig, corpus: Corpus) -> None:
         self.config, self.corpus = config, corpus
 
-    def settings(self) -> dict[str, Any]:
-        return self.config.settings()
-
     @contextlib.contextmanager
     def worker(self) -> Iterator[Callable[[Sequence[Batch]], ExtractResult]]:
         extractor = self.config.extractor()
@@ -516,10 +496,8 @@ def _identity(path: str | Path) -> str:
 def _corpus_digest(corpus: Corpus) -> str:
     """The corpus's files and tables, each with its identity (`_identity`)."""
     digest = hashlib.sha256()
-    for path, _ in corpus.files:
+    for path in [*(path for path, _ in corpus.files), *corpus.tables]:
         digest.update(f"{path}\0{_identity(path)}\0".encode())
-    for table in corpus.tables:
-        digest.update(f"{table}\0{_identity(table)}\0".encode())
     return digest.hexdigest()
 
 
@@ -578,16 +556,6 @@ def _merge(
     sink_parquet(table, output, row_group_size=TABLE_ROW_GROUP_ROWS)
 
 
-def _shard_stats(summary: ExtractSummary) -> dict[str, Any]:
-    return {
-        "sources": summary.sources,
-        "bytes": summary.bytes,
-        "skipped": dict(summary.skipped),
-        "kept": summary.kept,
-        "rejected": dict(summary.rejected),
-    }
-
-
 def extract_to_parquet(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
     output: str | os.PathLike[str],
@@ -624,7 +592,7 @@ def write_shard(
     if with_rejected:  # before the shard: a shard never exists without it
         write_parquet(result.rejected, _rejected_shard(sharded, index))
     functions = result.functions.sort(KEY, maintain_order=True, nulls_last=False)
-    stats = _shard_stats(result.summary)
+    stats = {k: v for k, v in vars(result.summary).items() if k != "seconds"}
     sharded.write(index, functions, stats, row_group_size=RUN_ROW_GROUP_ROWS)
 
 
@@ -643,13 +611,9 @@ def merge_shards(
     if rejected is not None:
         parts = [_rejected_shard(sharded, i) for i in range(count)]
         _merge(parts, rejected, pl.DataFrame(schema=REJECTION_SCHEMA))
-    summary = ExtractSummary(seconds=time.perf_counter() - started)
-    for stats in (sharded.stats(i) for i in range(count)):
-        summary.sources += stats["sources"]
-        summary.bytes += stats["bytes"]
-        summary.skipped.update(stats["skipped"])
-        summary.kept += stats["kept"]
-        summary.rejected.update(stats["rejected"])
+    total = sum_counters(sharded.stats(i) for i in range(count))
+    counts = {k: Counter(v) if isinstance(v, dict) else v for k, v in total.items()}
+    summary = ExtractSummary(**counts, seconds=time.perf_counter() - started)
     sharded.clean()
     return summary
 

@@ -119,18 +119,17 @@ class _Memory:
     """Partitions kept in memory (no output path): nothing to resume."""
 
     def __init__(self) -> None:
-        self.frames: dict[int, pl.DataFrame] = {}
-        self.stats: dict[int, Stats] = {}
+        self.done_parts: dict[int, tuple[pl.DataFrame, Stats]] = {}
 
     def done(self, index: int) -> bool:
-        return index in self.frames
+        return index in self.done_parts
 
     def put(self, index: int, frame: pl.DataFrame, stats: Stats) -> None:
-        self.frames[index], self.stats[index] = frame, stats
+        self.done_parts[index] = frame, stats
 
     def finish(self, count: int, empty: pl.DataFrame) -> tuple[pl.DataFrame, list[Stats]]:
-        frames = [self.frames[i] for i in range(count)]
-        return pl.concat([empty, *frames]), [self.stats[i] for i in range(count)]
+        parts = [self.done_parts[i] for i in range(count)]
+        return pl.concat([empty, *(frame for frame, _ in parts)]), [stats for _, stats in parts]
 
 
 class _Shards:

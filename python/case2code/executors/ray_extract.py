@@ -1,37 +1,27 @@
-"""Extraction on Ray Data: the corpus cut into partitions on the driver, each partition read
-and extracted by the Rust core in a Ray Data actor (`map_batches`), its functions stored as a
-resume shard and the shards merged as `extract_to_parquet` merges its own.
+"""Extraction on Ray Data: the corpus cut into partitions on the driver, each read and
+extracted by the Rust core in a Ray Data actor, its result stored by the driver as a resume
+shard, the shards merged as `extract_to_parquet` merges its own.
 
-How it maps onto Ray:
+- **Partitions** are cut from what is known without reading a source: Python files by their
+  sizes (about `shard_bytes` a partition); a Parquet table by its row groups (a run of whole
+  row groups holding about `shard_bytes` of text by the footer, so a partition reads only
+  its own); a JSONL or JSON file whole. Sources that cannot be read at all make a partition of
+  their own, first: they are only counted.
+- **Actors**: `map_batches(..., compute=ActorPoolStrategy(size=actors))`, `cpus_per_actor`
+  CPUs each (the extractor's threads too), each opening `ExtractStep.worker()` once. Parquet
+  rows are numbered within their file, as the local reader numbers them (`ray.data.
+  read_parquet` has no per-file row index). The corpus must be readable at the same paths on
+  every node.
+- **Order and resume**: the driver writes each result as a shard sorted by function id into
+  `<output>.ray.parts/` (stamped with the corpus, the settings and the partition size; the
+  local shards are cut otherwise, hence their own folder) and merges them with
+  `extract.merge_shards`: `extract_to_parquet`'s table row for row, and its figures. A
+  restarted run extracts only the partitions without a shard.
+- **Failures**: a `C2CError` in a partition stops the run with its message, the finished
+  shards kept; a lost actor is restarted and its partition retried `RETRIES` times, then the
+  run stops with a C2CError.
 
-- **Partitions** are cut on the driver from what is known without reading a source: Python
-  files by their sizes (`corpus.file_batches`, then about `shard_bytes` of files a partition,
-  as `extract_to_parquet` groups its shards); a Parquet table by its row groups (the footer's
-  uncompressed size of the text column, about `shard_bytes` a partition: a run of whole row
-  groups, so a partition reads only its own); a JSONL or JSON file whole (its rows are only
-  known by reading it). The sources that cannot be read at all (a file that vanished, a
-  damaged table) make a partition of their own, first: they are only counted.
-- **Reading and extracting** happen in the actors: a pool of Ray Data actors
-  (`map_batches(..., compute=ActorPoolStrategy(size=actors))`, `cpus_per_actor` CPUs each,
-  the Rust extractor's threads too), each opening `ExtractStep.worker()` once. A Parquet
-  partition's rows are numbered from its first row, so `origin_row` is the row within its
-  file, as the local reader gives it. (`ray.data.read_parquet` cannot give that: Ray 2.60
-  has no per-file row index, only `include_row_hash`, a hash of the path and the position.)
-  The corpus must be readable at the same paths on every node (a shared file system).
-- **Order and resume**: each partition's result comes back to the driver, which writes it as
-  a shard sorted by function id into `<output>.ray.parts/` (stamped with the corpus, the
-  settings and the partition size), so the run folder needs no shared file system. The
-  shards are merged in function-id order, ties in corpus order, by `extract.merge_shards`:
-  the table is `extract_to_parquet`'s row for row and the figures its figures. A run killed
-  and restarted extracts only the partitions without a shard. The shards are not the local
-  executor's (its shards are cut by texts' sizes, read as it goes), hence their own folder.
-- **Failures**: a `C2CError` in a partition (a setting the extractor refuses) comes back as
-  that partition's answer and stops the run with its message, the finished shards kept; an
-  actor lost (a node gone, a crash) is restarted and its partition retried `RETRIES` times,
-  then the run stops with a C2CError.
-
-Rejections (`rejected=`) hold the same rows as the local executor's, but in partition order:
-the local order follows its batches, which are cut elsewhere.
+Rejections (`rejected=`) hold the local executor's rows, in partition order.
 """
 
 from __future__ import annotations
@@ -54,19 +44,16 @@ from typing import Any
 import polars as pl
 
 from case2code.corpus import (
-    BAD_TABLE,
-    ORIGIN_COLUMNS,
     PARQUET_SUFFIXES,
     UNREADABLE,
     Batch,
     Corpus,
     Unreadable,
-    _chunk_batch,
-    _parquet_schema,
-    _pieces,
-    _text_column_problem,
+    chunk_batches,
     file_batches,
+    file_size,
     jsonl_batches,
+    parquet_columns,
     require_text_column,
 )
 from case2code.errors import C2CError
@@ -126,12 +113,11 @@ class RowGroupsPart:
         except Exception as error:  # polars raises several types for a damaged file
             yield Unreadable(self.path, None, UNREADABLE, f"read failed part way: {error}")
             return
-        end = self.start + chunk.height
-        chunk = chunk.with_columns(pl.int_range(self.start, end).alias("__row"))
-        extras = list(self.columns[1:])
-        for piece in _pieces(chunk, text_column, batch_bytes):
-            yield from _chunk_batch(piece, self.path, text_column, extras, self.row_bytes)
+        yield from chunk_batches(
+            chunk, self.start, self.path, self.columns, self.row_bytes, batch_bytes
+        )
         if chunk.height < self.rows:
+            end = self.start + chunk.height
             reason = f"read failed part way: {end:,} of {self.declared:,} rows read"
             yield Unreadable(self.path, None, UNREADABLE, reason)
 
@@ -173,7 +159,7 @@ def plan_parts(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> list[
         if table.name.lower().endswith(PARQUET_SUFFIXES):
             table_parts = _parquet_parts(table, config.text_column, shard_bytes)
         else:
-            table_parts = [TablePart(str(table), _file_size(table))]
+            table_parts = [TablePart(str(table), file_size(table))]
         for part in table_parts:
             if isinstance(part, Unreadable):
                 unreadable.append(part)
@@ -184,13 +170,6 @@ def plan_parts(corpus: Corpus, config: ExtractConfig, shard_bytes: int) -> list[
     return parts
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0  # reading it fails too, and is reported then
-
-
 def _parquet_parts(
     path: Path, text_column: str, shard_bytes: int
 ) -> list[RowGroupsPart] | list[Unreadable]:
@@ -199,18 +178,14 @@ def _parquet_parts(
     import pyarrow.parquet as pq  # Ray Data's own dependency
 
     origin = str(path)
-    schema = _parquet_schema(path)
-    if isinstance(schema, str):
-        return [Unreadable(origin, None, UNREADABLE, schema)]
-    problem = _text_column_problem(path, schema, text_column)
-    if problem is not None:
-        return [Unreadable(origin, None, BAD_TABLE, problem)]
+    columns = parquet_columns(path, text_column)
+    if isinstance(columns, Unreadable):
+        return [columns]
     try:
         metadata = pq.read_metadata(path)
     except Exception as error:  # pyarrow: ArrowInvalid, OSError, ...
         return [Unreadable(origin, None, UNREADABLE, f"not a readable Parquet file ({error})")]
-    columns = (text_column, *(c for c in ORIGIN_COLUMNS if c in schema and c != text_column))
-    row_bytes = _file_size(path) / (metadata.num_rows or 1)
+    row_bytes = file_size(path) / (metadata.num_rows or 1)
     parts: list[RowGroupsPart] = []
     start = rows = text_bytes = 0
     for index in range(metadata.num_row_groups):
@@ -218,7 +193,8 @@ def _parquet_parts(
         rows += group.num_rows
         text_bytes += _column_bytes(group, text_column)
         if text_bytes >= shard_bytes or index == metadata.num_row_groups - 1:
-            parts.append(RowGroupsPart(origin, start, rows, metadata.num_rows, columns, row_bytes))
+            part = RowGroupsPart(origin, start, rows, metadata.num_rows, tuple(columns), row_bytes)
+            parts.append(part)
             start, rows, text_bytes = start + rows, 0, 0
     return parts
 
@@ -325,8 +301,10 @@ def extract_on_ray(
     corpus = _corpus(inputs, config)
     config.extractor()  # settings the Rust core refuses: refused here, not in every actor
     parts = plan_parts(corpus, config, shard_bytes)
-    fingerprint = _fingerprint(corpus, config, shard_bytes, rejected)
-    sharded = ShardedOutput(_shards_of(output), fingerprint, 0, 1)  # shards counted here
+    local = _shards_fingerprint(corpus, config, shard_bytes, rejected is not None)
+    fingerprint = hashlib.sha256(f"{local}\0ray partitions".encode()).hexdigest()
+    # Its own `<output>.ray.parts/`: the local executor's shards are cut otherwise.
+    sharded = ShardedOutput(Path(output).with_name(Path(output).name + ".ray"), fingerprint, 0, 1)
     pending = [index for index in range(len(parts)) if not sharded.done(index)]
     total = corpus.total_bytes
     done = sum(part.bytes for part in parts) - sum(parts[index].bytes for index in pending)
@@ -341,22 +319,6 @@ def extract_on_ray(
                 if progress is not None:
                     progress(min(done, total), total)
     return merge_shards(sharded, len(parts), output, rejected, started)
-
-
-def _shards_of(output: str | os.PathLike[str]) -> Path:
-    """Where the shards go: `<output>.ray.parts/`, apart from the local executor's."""
-    output = Path(output)
-    return output.with_name(output.name + ".ray")
-
-
-def _fingerprint(
-    corpus: Corpus,
-    config: ExtractConfig,
-    shard_bytes: int,
-    rejected: str | os.PathLike[str] | None,
-) -> str:
-    local = _shards_fingerprint(corpus, config, shard_bytes, rejected is not None)
-    return hashlib.sha256(f"{local}\0ray partitions".encode()).hexdigest()
 
 
 def _answers(
@@ -391,20 +353,16 @@ def _answers(
             )
         rows = iter(dataset.iter_rows())
         try:
-            while True:
-                try:
-                    row = next(rows)
-                except StopIteration:
-                    return
-                except ray.exceptions.RayActorError as error:
-                    raise C2CError(
-                        f"ray: an extraction actor was lost ({_first_line(error)}); the "
-                        "finished partitions are kept: run again to resume"
-                    ) from None
+            for row in rows:
                 answer = pickle.loads(row["answer"])
                 if isinstance(answer, str):
                     raise C2CError(answer)
                 yield row["index"], answer
+        except ray.exceptions.RayActorError as error:
+            raise C2CError(
+                f"ray: an extraction actor was lost ({_first_line(error)}); the finished "
+                "partitions are kept: run again to resume"
+            ) from None
         finally:
             close = getattr(rows, "close", None)
             if close is not None:  # the dataset's execution stopped, its actors released

@@ -1,8 +1,6 @@
-"""The stage contract (see `case2code.steps.base`). The steps themselves live beside their
-stage's logic: `case2code.execute.ExecuteStep`, `case2code.inputs.stage.InputsStep`,
-`case2code.assemble.AssembleStep`, `case2code.evalsplit.EvalRecordsStep`, dedup's `SignStep`,
-`ClusterStep` and `LabelStep` (`case2code.dedup`); extraction's `ExtractStep`
-(`case2code.extract`) takes partitions of the corpus instead."""
+"""The stage contract (`case2code.steps.base`). The steps live beside their stage's logic
+(`ExecuteStep`, `InputsStep`, `AssembleStep`, `EvalRecordsStep`, dedup's `SignStep`,
+`ClusterStep` and `LabelStep`); extraction's `ExtractStep` takes partitions of the corpus."""
 
 from case2code.steps.base import (
     KEY,

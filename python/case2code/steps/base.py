@@ -1,31 +1,26 @@
 """The stage contract: what a stage computes, written once, run by any executor.
 
 A **step** turns one partition of its input tables into a partition of its output table plus
-counters (`process(partition) -> (table, stats)`). It is deterministic, and a function's output
-rows depend on that function's input rows only, so an executor may cut the input anywhere
-between functions, in any number of partitions, and run them in any order or place: the output
-(in partition order) and the merged counters come out the same. A step never opens a run
-folder, a progress bar or a thread; an executor never knows what a step computes.
+counters (`process(partition) -> (table, stats)`). It is deterministic, and a function's
+output rows depend on that function's input rows only, so an executor may cut the input
+anywhere between functions and run the partitions in any order or place: the output (in
+partition order) and the merged counters come out the same. A step never opens a run folder,
+a progress bar or a thread; an executor never knows what a step computes.
 
-- `reads`: the names of its input tables. The first drives the partitioning; every other one
-  is co-partitioned with it by `function_id` (a partition holds the rows of every table whose
-  function id falls in its range).
-- `check(schemas)`: refuse input tables that lack a needed column, before any work.
-- `schema(schemas)`: its output table's schema.
+- `reads`: its input tables. The first drives the partitioning; the others are
+  co-partitioned with it by `function_id`.
+- `check(schemas)` refuses input tables that lack a needed column, before any work;
+  `schema(schemas)` is its output's schema.
 - `settings()`: everything that changes its output (JSON-able); `fingerprint()` derives from it.
-- `worker()`: a context manager that opens what a worker needs (a sandbox, template parts),
-  yields `process` and closes them at exit.
+- `worker()`: a context manager that opens what a worker needs (a sandbox) and yields `process`.
 - `merge_stats(stats)`: the stage's figures from every partition's counters.
-
 - `partition_functions`: at least this many functions per partition (None: the executor's
-  choice). A step whose work per function is tiny (dedup's signatures and labels) asks for big
-  partitions, so that reading and storing a partition does not cost more than computing it.
+  choice); steps with tiny work per function (dedup's) ask for big partitions.
 
 A **global step** needs the whole picture, but only of a compact summary: a few columns per
-function in, a decision table keyed by `function_id` out (dedup's clustering over signatures,
-the seeded `max_functions` sample, the evaluation split, export's shard naming). A summary too
-big for memory (dedup's signatures) is read in batches, as often as the step needs
-(`decide_stream`), and the decision comes out in pieces.
+function in, a decision table keyed by `function_id` out (dedup's clustering, the seeded
+`max_functions` sample, the evaluation split). A summary too big for memory (dedup's
+signatures) is read in batches, as often as the step needs (`decide_stream`).
 """
 
 from __future__ import annotations
