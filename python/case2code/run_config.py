@@ -109,11 +109,6 @@ class RunConfig:
                 f"ray_address = {self.ray_address!r} is set but executor = {self.executor!r}: "
                 'set executor = "ray" to run on that cluster'
             )
-        if self.executor == "ray" and self.generator.name == "vllm":
-            raise C2CError(
-                'executor = "ray" with generator = "vllm" is not supported yet (every actor '
-                'would load the model): serve it with vLLM and use generator = "openai"'
-            )
 
     def _check_cases_fit(self) -> None:
         """The assemble settings ask for no more cases than a function gets inputs: otherwise

@@ -25,6 +25,8 @@ How it maps onto Ray:
   its partition retried (`RETRIES`; a step is deterministic, so a retry gives the same rows),
   then the run stops with a C2CError naming the partition. The actors are killed on any error
   or Ctrl-C.
+- **LLM inputs**: with an LLM generator the inputs stage runs its rounds as phases of the run,
+  each round's prompts answered by one pass of Ray Data's LLM processor (executors/ray_llm.py).
 - **The sandbox on a node**: `Sandbox` compiles the WebAssembly interpreter once per machine
   into the user's cache folder (`case2code.sandbox.cache_dir()`: `$C2C_CACHE_DIR/sandbox`, else
   `~/.cache/case2code/sandbox`), so actors on a node share one compiled copy; its writes are
@@ -68,7 +70,7 @@ from case2code.executors.partitions import (
     store_results,
 )
 from case2code.extract import SHARD_BYTES, ExtractConfig, ExtractSummary, ProgressCallback
-from case2code.steps.base import GlobalStep, Partition, Process, Schema, Stats, Step
+from case2code.steps.base import GlobalStep, Partition, Schema, Stats, Step
 from case2code.validate import at_least
 
 # Times Ray restarts a lost actor and retries its partition (never a step's own error).
@@ -111,17 +113,24 @@ class StepActor:
     step's own error: an actor that died in its constructor would only say that it died."""
 
     def __init__(self, step: Step) -> None:
-        self._worker: AbstractContextManager[Process] = step.worker()
+        self._open(step.worker())
+
+    def _open(self, worker: AbstractContextManager[Any]) -> None:
+        self._worker = worker
         self._error: Exception | None = None
         try:
-            self._process = self._worker.__enter__()
+            self._opened = worker.__enter__()
         except Exception as error:
             self._error = error
 
-    def process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+    def _ready(self) -> Any:
+        """What the worker opened (`process`, or a sandbox), or its opening error raised."""
         if self._error is not None:
             raise self._error
-        return self._process(partition)
+        return self._opened
+
+    def process(self, partition: Partition) -> tuple[pl.DataFrame, Stats]:
+        return self._ready()(partition)
 
     def close(self) -> None:
         if self._error is None:
@@ -212,6 +221,12 @@ class RayExecutor(LocalExecutor):
         store: _Memory | _Shards,
         expected: Schema,
     ) -> None:
+        llm_pass = getattr(step, "llm_pass", lambda: None)()
+        if llm_pass is not None:  # an LLM generator: the rounds as phases of the run
+            from case2code.executors.ray_llm import compute_in_rounds
+
+            compute_in_rounds(self, step, llm_pass, tables, plan, pending, store, expected)
+            return
         progress = PartitionProgress(plan, pending, self.progress)
         if not pending:
             return
@@ -229,13 +244,22 @@ class RayExecutor(LocalExecutor):
         return min(wanted, partitions)
 
     @contextmanager
-    def _pool(self, step: Step, partitions: int) -> Iterator[list[Any]]:
-        """The step's actors; closed (their workers' resources released) when the step is
+    def _pool(
+        self,
+        step: Step,
+        partitions: int,
+        actor: type[StepActor] = StepActor,
+        cpus: float | None = None,
+    ) -> Iterator[list[Any]]:
+        """The step's actors (`actor`, `cpus` each: by default `cpus_per_actor`; none are
+        spread over the nodes); closed (their workers' resources released) when the step is
         done, killed on an error or a Ctrl-C."""
         ray = self.ray
+        cpus = self.cpus_per_actor if cpus is None else cpus
+        spread = {} if cpus else {"scheduling_strategy": "SPREAD"}
         remote = ray.remote(
-            num_cpus=self.cpus_per_actor, max_restarts=RETRIES, max_task_retries=RETRIES
-        )(StepActor)
+            num_cpus=cpus, max_restarts=RETRIES, max_task_retries=RETRIES, **spread
+        )(actor)
         # The step itself, not an object-store reference: a restarted actor needs it again.
         actors = [remote.remote(step) for _ in range(self._actor_count(partitions))]
         try:

@@ -3,6 +3,7 @@ model's answer into candidate inputs. Drivers only move text to and from a model
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -128,6 +129,63 @@ def read_answer(
     elif not parsed.inputs:
         proposal.failure = "unparseable: no literal inputs in the answer"
     return proposal
+
+
+def prompt_for(
+    request: Request, settings: LLMSettings, templates: Sequence[Template]
+) -> Prompt | Proposal:
+    """The request's prompt, or a failed proposal (`generator_error`) when building it raised:
+    one function's odd source costs that function only."""
+    try:
+        [prompt] = build_prompts([request], settings, templates)
+    except C2CError:
+        raise
+    except Exception as error:
+        return Proposal(request.spec.function_id, failure=generator_error(error))
+    return prompt
+
+
+def read_reply(prompt: Prompt, reply: ChatReply, origin: str) -> Proposal:
+    """A proposal from one reply of a Ray Data LLM pass (executors/ray_llm.py)."""
+    usage = Usage(requests=1)
+    if reply.failure is not None:
+        return failed(prompt, reply.failure, usage)
+    usage.prompt_tokens = reply.prompt_tokens or 0
+    usage.completion_tokens = reply.completion_tokens or 0
+    return read_answer(prompt, reply.text, origin, usage, reply.truncated)
+
+
+def prompt_row(prompt: Prompt) -> dict[str, Any]:
+    """A prompt as a Ray Data row. JSON text, not nested columns: Arrow would merge the rows'
+    different schemas into one, adding each key a row lacks as a null."""
+    schema = "" if prompt.schema is None else json.dumps(prompt.schema)
+    return {"messages": json.dumps(prompt.messages), "schema": schema, "seed": prompt.request.seed}
+
+
+def row_prompt(row: dict[str, Any]) -> tuple[list[Message], str | None, int]:
+    """A `prompt_row`'s messages, JSON schema text (None: free text) and seed."""
+    return json.loads(row["messages"]), row["schema"] or None, int(row["seed"])
+
+
+def reply_row(reply: ChatReply) -> dict[str, Any]:
+    """A reply as a flat Ray Data row (`failure` "" when there is none)."""
+    return {
+        "text": reply.text,
+        "truncated": reply.truncated,
+        "prompt_tokens": reply.prompt_tokens or 0,
+        "completion_tokens": reply.completion_tokens or 0,
+        "failure": reply.failure or "",
+    }
+
+
+def row_reply(row: dict[str, Any]) -> ChatReply:
+    return ChatReply(
+        text=row["text"],
+        truncated=bool(row["truncated"]),
+        prompt_tokens=int(row["prompt_tokens"]),
+        completion_tokens=int(row["completion_tokens"]),
+        failure=row["failure"] or None,
+    )
 
 
 def failed(prompt: Prompt, reason: str, usage: Usage) -> Proposal:

@@ -10,10 +10,12 @@ llama-cpp-python's 500 wrapping one) and asked that way from then on.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -23,16 +25,21 @@ from case2code.inputs.llm import (
     Chat,
     ChatReply,
     LLMSettings,
+    Message,
     Prompt,
     build_prompts,
     failed,
     llm_identity,
     read_answer,
+    reply_row,
+    row_prompt,
 )
 from case2code.inputs.spec import Proposal, Request, Usage, generator_error
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 SCHEMA_STYLES = ("json_schema", "json_object")
+# Prompts per batch of Ray Data's HTTP request stage (one actor sends a batch's in turn).
+RAY_BATCH_ROWS = 8
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -150,23 +157,66 @@ class OpenAIGenerator:
 
     def body(self, prompt: Prompt) -> dict[str, Any]:
         """The chat-completions request for one prompt."""
+        return self.request_body(prompt.messages, prompt.schema, prompt.request.seed)
+
+    def request_body(
+        self, messages: list[Message], schema: dict[str, Any] | None, seed: int
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": prompt.messages,
+            "messages": messages,
             "temperature": self.settings.temperature,
             "top_p": self.settings.top_p,
             "max_tokens": self.settings.max_tokens,
-            "seed": prompt.request.seed,
+            "seed": seed,
         }
-        if prompt.schema is not None:
+        if schema is not None:
             if self.schema_style == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": "inputs", "schema": prompt.schema},
+                    "json_schema": {"name": "inputs", "schema": schema},
                 }
             else:
-                body["response_format"] = {"type": "json_object", "schema": prompt.schema}
+                body["response_format"] = {"type": "json_object", "schema": schema}
         return {**body, **self.extra_body}
+
+    # ------------------------------------------------ Ray Data's LLM processor (HTTP)
+
+    def ray_pass(self, rows: Sequence[dict[str, Any]]) -> list[ChatReply]:
+        """Replies to `llm.prompt_row`s, in order, through Ray Data's HTTP request processor
+        (executors/ray_llm.py). A server that refuses OpenAI's schema style is asked again in
+        llama.cpp's, as `propose` does."""
+        from case2code.executors.ray_llm import run_processor
+
+        replies = run_processor(self.ray_processor(), rows)
+        refused = [i for i, r in enumerate(replies) if _names_schema_style(r.failure or "")]
+        if refused and self._downgrade_schema(bool(rows[refused[0]]["schema"])):
+            again = run_processor(self.ray_processor(), [rows[i] for i in refused])
+            for i, reply in zip(refused, again, strict=True):
+                replies[i] = reply
+        return replies
+
+    def ray_processor(self) -> Any:
+        """Ray Data's HTTP request processor for this server: `concurrency` actors, each
+        sending its batch's requests in turn, with this driver's retries and timeout."""
+        from ray.data.llm import HttpRequestProcessorConfig, build_processor
+
+        config = HttpRequestProcessorConfig(
+            url=f"{self.base_url}/chat/completions",
+            headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else None,
+            batch_size=RAY_BATCH_ROWS,
+            concurrency=self.concurrency,
+            max_retries=self.retries,
+            base_retry_wait_time_in_s=self.backoff_s,
+            session_factory=partial(TextBodySession, self.timeout_s),
+        )
+        return build_processor(config, preprocess=self.ray_request, postprocess=ray_reply)
+
+    def ray_request(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The HTTP stage's payload for a prompt row: the request body as JSON text."""
+        messages, schema, seed = row_prompt(row)
+        body = self.request_body(messages, None if schema is None else json.loads(schema), seed)
+        return {"payload": {"body": json.dumps(body)}}
 
     def chat_body(self, chat: Chat) -> dict[str, Any]:
         """The chat-completions request for one plain chat."""
@@ -214,7 +264,9 @@ class OpenAIGenerator:
             client,
             lambda: self.body(prompt),
             random.Random(prompt.request.spec.function_id),
-            lambda r: self._refused_schema_style(r) and self._downgrade_schema(prompt),
+            lambda r: (
+                self._refused_schema_style(r) and self._downgrade_schema(prompt.schema is not None)
+            ),
         )
         usage = Usage(requests=posted.attempts)
         response = posted.response
@@ -248,12 +300,11 @@ class OpenAIGenerator:
     @staticmethod
     def _refused_schema_style(response: httpx.Response) -> bool:
         """A 4xx, or llama-cpp-python's 500 wrapping a validation error, about the format."""
-        text = response.text
-        return response.status_code >= 400 and ("json_schema" in text or "response_format" in text)
+        return response.status_code >= 400 and _names_schema_style(response.text)
 
-    def _downgrade_schema(self, prompt: Prompt) -> bool:
+    def _downgrade_schema(self, has_schema: bool) -> bool:
         """Switch to llama.cpp's schema style once, if the server refused OpenAI's."""
-        if prompt.schema is None or self.schema_style != "json_schema":
+        if not has_schema or self.schema_style != "json_schema":
             return False
         self.schema_style = "json_object"
         return True
@@ -267,11 +318,23 @@ class OpenAIGenerator:
         return read_answer(prompt, answer.text, self.name, usage, answer.truncated)
 
 
+def _names_schema_style(text: str) -> bool:
+    return "json_schema" in text or "response_format" in text
+
+
 def read_completion(response: httpx.Response) -> Completion | None:
     """The first choice's text, whether it was cut at max_tokens, and the token counts; None
     when the body is not a chat completion."""
     try:
         data = response.json()
+    except ValueError:
+        return None
+    return completion_of(data)
+
+
+def completion_of(data: Any) -> Completion | None:
+    """`read_completion` of a decoded body."""
+    try:
         choice = data["choices"][0]
         text = choice["message"]["content"] or ""
         counts = data.get("usage") or {}
@@ -287,3 +350,38 @@ def read_completion(response: httpx.Response) -> Completion | None:
 
 def malformed(response: httpx.Response) -> str:
     return f"http: malformed answer {response.text[:200]}"
+
+
+def ray_reply(row: dict[str, Any]) -> dict[str, Any]:
+    """A reply row from the HTTP stage's `http_response` (any JSON body the server sent: Ray
+    keeps no status, so an error is a body without choices)."""
+    data = row["http_response"]
+    answer = completion_of(data)
+    if answer is None:
+        reply = ChatReply(failure=f"http: no answer: {json.dumps(data, default=str)[:200]}")
+    else:
+        reply = ChatReply(
+            answer.text, answer.truncated, answer.prompt_tokens, answer.completion_tokens
+        )
+    return {"order": row["order"], **reply_row(reply)}
+
+
+class TextBodySession:
+    """The session of Ray's HTTP request stage, sending each payload's `body` (JSON text) as
+    the request: Ray Data carries it as text, since Arrow would merge the rows' different
+    schemas into one (each key a row lacks added as a null)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        import aiohttp
+
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
+
+    async def __aenter__(self) -> TextBodySession:
+        await self.session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.session.__aexit__(*exc)
+
+    def post(self, url: str, headers: dict[str, str], data: str) -> Any:
+        return self.session.post(url, headers=headers, data=json.loads(data)["body"])

@@ -204,62 +204,115 @@ def generate_block(
     sandbox: Sandbox,
 ) -> tuple[pl.DataFrame, Tally]:
     """Run every round for these functions; the kept inputs and the block's counters."""
-    started = time.perf_counter()
-    tally = Tally(functions=len(specs))
-    history: dict[str, list[Tried]] = {s.function_id: [] for s in specs}
-    made: dict[str, dict[str, tuple[str, int]]] = {s.function_id: {} for s in specs}
-    mutating = config.mutating(generator)
-    is_model = generator.name != "builtin"
-    broken: set[str] = set()  # functions an exception cost: asked and mutated no more
-    given_up: set[str] = set()  # functions more rounds would not help (see `_give_up`)
-    barren: Counter[str] = Counter()  # rounds in a row without a new valid input
-    for round_ in range(config.rounds):
-        wanted = {s.function_id: config.n_inputs - _ok_count(history[s.function_id]) for s in specs}
-        pending = [s for s in specs if wanted[s.function_id] > 0 and s.function_id not in given_up]
-        if not pending:
-            break
-        batch: dict[str, list[Candidate]] = {s.function_id: [] for s in pending}
+    rounds = Rounds(specs, generator, config, sandbox)
+    while (requests := rounds.ask()) is not None:
+        rounds.answer(_propose(generator, requests))
+    return rounds.keep()
+
+
+class Rounds:
+    """The rounds of one block of functions without the generator's I/O: `ask()` starts a
+    round and gives its requests (None once the block is done), `answer(...)` takes their
+    proposals, adds mutations, runs the candidates in the sandbox and gives up on hopeless
+    functions; `keep()` the kept inputs. `generate_block` asks the generator in between; the
+    Ray executor answers every block's requests of a round in one LLM pass
+    (executors/ray_llm.py): the same rules, the same kept inputs."""
+
+    def __init__(
+        self,
+        specs: Sequence[FunctionSpec],
+        generator: InputGenerator,
+        config: InputsConfig,
+        sandbox: Sandbox,
+    ) -> None:
+        self.started, self.opened = time.perf_counter(), time.time()
+        self.specs, self.generator, self.config, self.sandbox = specs, generator, config, sandbox
+        self.tally = Tally(functions=len(specs))
+        self.history: dict[str, list[Tried]] = {s.function_id: [] for s in specs}
+        self.made: dict[str, dict[str, tuple[str, int]]] = {s.function_id: {} for s in specs}
+        self.mutating = config.mutating(generator)
+        self.is_model = generator.name != "builtin"
+        self.broken: set[str] = set()  # functions an exception cost: asked and mutated no more
+        self.given_up: set[str] = set()  # functions more rounds would not help (`_give_up`)
+        self.barren: Counter[str] = Counter()  # rounds in a row without a new valid input
+        self.round = -1
+        self.done = False
+        self.wanted: dict[str, int] = {}
+        self.pending: list[FunctionSpec] = []
+
+    def ask(self) -> list[Request] | None:
+        """The next round's requests (maybe none: mutations only); None when no round is
+        left or no function is pending."""
+        config, history = self.config, self.history
+        self.round += 1
+        if self.done or self.round >= config.rounds:
+            return None
+        self.wanted = {
+            s.function_id: config.n_inputs - _ok_count(history[s.function_id]) for s in self.specs
+        }
+        self.pending = [
+            s
+            for s in self.specs
+            if self.wanted[s.function_id] > 0 and s.function_id not in self.given_up
+        ]
+        if not self.pending:
+            return None
         asking = [
             s
-            for s in pending
-            if s.function_id not in broken
+            for s in self.pending
+            if s.function_id not in self.broken
             and (
-                not is_model
-                or round_ == 0
+                not self.is_model
+                or self.round == 0
                 or (
-                    round_ <= config.reprompts
+                    self.round <= config.reprompts
                     and _ok_count(history[s.function_id]) < config.min_valid
                 )
             )
         ]
-        requests = [
-            Request(s, wanted[s.function_id], round_, tuple(history[s.function_id]), config.seed)
+        return [
+            Request(
+                s,
+                self.wanted[s.function_id],
+                self.round,
+                tuple(history[s.function_id]),
+                config.seed,
+            )
             for s in asking
         ]
-        for request, proposal in _propose(generator, requests):
+
+    def answer(self, answered: Sequence[tuple[Request, Proposal]]) -> None:
+        """The round's proposals (one per request of `ask`): validate, then give up."""
+        config, round_, tally = self.config, self.round, self.tally
+        batch: dict[str, list[Candidate]] = {s.function_id: [] for s in self.pending}
+        for request, proposal in answered:
             _record_proposal(proposal, tally)
             if proposal.failure and proposal.failure.startswith(GENERATOR_ERROR):
-                broken.add(request.spec.function_id)
+                self.broken.add(request.spec.function_id)
             batch[request.spec.function_id] += proposal.candidates
-        if mutating and round_ > 0:
-            for spec in pending:
-                if spec.function_id in broken:
+        if self.mutating and round_ > 0:
+            for spec in self.pending:
+                if spec.function_id in self.broken:
                     continue
-                count = config.mutations_per_wanted * wanted[spec.function_id]
+                count = config.mutations_per_wanted * self.wanted[spec.function_id]
                 try:
-                    batch[spec.function_id] += _mutations(spec, history, config, round_, count)
+                    batch[spec.function_id] += _mutations(spec, self.history, config, round_, count)
                 except Exception as error:  # one function's odd value must not stop the run
-                    _lose(spec, "mutation_error", error, broken, tally)
-        _validate(pending, batch, history, made, round_, sandbox, tally)
+                    _lose(spec, "mutation_error", error, self.broken, tally)
+        _validate(self.pending, batch, self.history, self.made, round_, self.sandbox, tally)
         if round_ < config.rounds - 1:
-            ok_before = {s.function_id: config.n_inputs - wanted[s.function_id] for s in pending}
-            asked = [s for s in pending if s.function_id not in broken]
-            _give_up(asked, history, ok_before, barren, config, given_up, tally)
-        if is_model and not mutating and round_ >= config.reprompts:
-            break
-    frame = _keep(specs, history, made, generator, config, tally)
-    tally.seconds = time.perf_counter() - started
-    return frame, tally
+            ok_before = {
+                s.function_id: config.n_inputs - self.wanted[s.function_id] for s in self.pending
+            }
+            asked = [s for s in self.pending if s.function_id not in self.broken]
+            _give_up(asked, self.history, ok_before, self.barren, config, self.given_up, tally)
+        if self.is_model and not self.mutating and round_ >= config.reprompts:
+            self.done = True
+
+    def keep(self) -> tuple[pl.DataFrame, Tally]:
+        frame = _keep(self.specs, self.history, self.made, self.generator, self.config, self.tally)
+        self.tally.seconds = time.perf_counter() - self.started
+        return frame, self.tally
 
 
 def _propose(generator: InputGenerator, requests: list[Request]) -> list[tuple[Request, Proposal]]:
@@ -523,17 +576,37 @@ class InputsStep(Step):
 
     @contextmanager
     def worker(self) -> Iterator[Process]:
-        if self.sandbox is not None:
-            yield partial(self._process, self.sandbox)
-            return
-        with Sandbox(self.config.limits, self.config.workers) as sandbox:
+        with self.open_sandbox() as sandbox:
             yield partial(self._process, sandbox)
 
+    @contextmanager
+    def open_sandbox(self) -> Iterator[Sandbox]:
+        """The step's sandbox if it was given one (kept open), else a new one, closed at exit."""
+        if self.sandbox is not None:
+            yield self.sandbox
+            return
+        with Sandbox(self.config.limits, self.config.workers) as sandbox:
+            yield sandbox
+
     def _process(self, sandbox: Sandbox, partition: Partition) -> tuple[pl.DataFrame, Stats]:
-        started = time.time()
-        specs = specs_of(partition["functions"])
-        frame, tally = generate_block(specs, self.generator, self.config, sandbox)
-        return frame, {"tally": tally.to_json(), "interval": [started, time.time()]}
+        rounds = self.start(sandbox, partition)
+        while (requests := rounds.ask()) is not None:
+            rounds.answer(_propose(self.generator, requests))
+        return self.finish(rounds)
+
+    def start(self, sandbox: Sandbox, partition: Partition) -> Rounds:
+        """The rounds of a partition's functions, none run yet."""
+        return Rounds(specs_of(partition["functions"]), self.generator, self.config, sandbox)
+
+    def finish(self, rounds: Rounds) -> tuple[pl.DataFrame, Stats]:
+        """A partition's kept inputs and counters once its rounds are done."""
+        frame, tally = rounds.keep()
+        return frame, {"tally": tally.to_json(), "interval": [rounds.opened, time.time()]}
+
+    def llm_pass(self) -> Callable[[list[dict[str, Any]]], list[Any]] | None:
+        """The generator's Ray Data LLM pass (`ray_pass`: prompt rows in, replies out), when
+        it has one: the Ray executor then runs the rounds as phases (executors/ray_llm.py)."""
+        return getattr(self.generator, "ray_pass", None)
 
     def merge_stats(self, stats: Sequence[Stats]) -> Stats:
         return report(tally_of(stats), self.config)

@@ -21,8 +21,13 @@ from case2code.inputs.llm import (
     build_prompts,
     llm_identity,
     read_answer,
+    reply_row,
+    row_prompt,
 )
 from case2code.inputs.spec import Proposal, Request, Usage
+
+# Ray Data's vLLM processor under the Ray executor: one engine replica (one GPU).
+PROCESSOR_DEFAULTS: dict[str, Any] = {"concurrency": 1, "batch_size": 64}
 
 
 class VLLMGenerator:
@@ -34,13 +39,17 @@ class VLLMGenerator:
         settings: LLMSettings | None = None,
         engine_args: dict[str, Any] | None = None,
         llm: Any = None,
+        processor_args: dict[str, Any] | None = None,
     ) -> None:
         """`llm` takes an already built `vllm.LLM`; otherwise one is made from `model` and
-        `engine_args` on first use."""
+        `engine_args` on first use. `processor_args`: more settings of Ray Data's
+        `vLLMEngineProcessorConfig` under the Ray executor (`concurrency`: the engine replicas,
+        one GPU each by default; `accelerator_type`; `batch_size`)."""
         self.model = model
         self.settings = settings or LLMSettings()
         self.templates = self.settings.load_templates()
         self.engine_args = engine_args or {}
+        self.processor_args = {**PROCESSOR_DEFAULTS, **(processor_args or {})}
         self._llm = llm
 
     def identity(self) -> dict[str, Any]:
@@ -65,11 +74,14 @@ class VLLMGenerator:
 
     def sampling_kwargs(self, prompt: Prompt) -> dict[str, Any]:
         """Keyword arguments of `vllm.SamplingParams` for one prompt (guided JSON aside)."""
+        return self._sampling(prompt.request.seed)
+
+    def _sampling(self, seed: int) -> dict[str, Any]:
         return {
             "temperature": self.settings.temperature,
             "top_p": self.settings.top_p,
             "max_tokens": self.settings.max_tokens,
-            "seed": prompt.request.seed,
+            "seed": seed,
         }
 
     def sampling_params(self, prompt: Prompt) -> Any:
@@ -120,6 +132,54 @@ class VLLMGenerator:
         )
         truncated = completion.finish_reason == "length"
         return read_answer(prompt, completion.text, self.name, usage, truncated)
+
+    # ------------------------------------------------ Ray Data's LLM processor (vLLM engine)
+
+    def ray_pass(self, rows: Sequence[dict[str, Any]]) -> list[ChatReply]:
+        """Replies to `llm.prompt_row`s, in order, through Ray Data's vLLM engine processor
+        (executors/ray_llm.py): the model loaded once per replica for the whole pass."""
+        from case2code.executors.ray_llm import run_processor
+
+        return run_processor(self.ray_processor(), rows)
+
+    def ray_processor_config(self) -> Any:
+        """Ray Data's `vLLMEngineProcessorConfig`: this model and engine arguments, and a row
+        whose request fails (a prompt longer than the context) costs its function only."""
+        from ray.data.llm import vLLMEngineProcessorConfig
+
+        return vLLMEngineProcessorConfig(
+            model_source=self.model,
+            engine_kwargs=dict(self.engine_args),
+            should_continue_on_error=True,
+            **self.processor_args,
+        )
+
+    def ray_processor(self) -> Any:
+        from ray.data.llm import build_processor
+
+        config = self.ray_processor_config()
+        return build_processor(config, preprocess=self.ray_request, postprocess=self.ray_reply)
+
+    def ray_request(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The engine stage's input for a prompt row: chat messages and sampling parameters,
+        the JSON schema as text (vLLM's `StructuredOutputsParams(json=...)` takes either)."""
+        messages, schema, seed = row_prompt(row)
+        sampling: dict[str, Any] = self._sampling(seed)
+        if schema is not None:
+            sampling["structured_outputs"] = {"json": schema}
+        return {"messages": messages, "sampling_params": sampling}
+
+    def ray_reply(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A reply row from the engine stage's output. Ray keeps no finish reason: an answer
+        of `max_tokens` tokens was cut."""
+        generated = int(row["num_generated_tokens"])
+        reply = ChatReply(
+            text=row["generated_text"],
+            truncated=generated >= self.settings.max_tokens,
+            prompt_tokens=int(row["num_input_tokens"]),
+            completion_tokens=generated,
+        )
+        return {"order": row["order"], **reply_row(reply)}
 
 
 def chat_sampling(chat: Chat) -> dict[str, Any]:
