@@ -1,11 +1,16 @@
-"""`c2c`: the command line. Each command is one stage, table in, table out."""
+"""`c2c`: the command line. Each command is one stage, table in, table out.
+
+Options that several commands share are declared once (the aliases below), and an option that
+sets a settings field defaults to that field's default.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -27,13 +32,27 @@ from rich.progress import (
 from rich.table import Table
 from typer.core import TyperGroup
 
+from case2code.assemble import AssembleConfig, assemble_to_parquet
 from case2code.atomic import write_text
+from case2code.benchmarks import DEFAULT_BENCHMARKS
+from case2code.dedup import DedupConfig, dedup_parquet
+from case2code.dedup_report import write_report
 from case2code.errors import C2CError
+from case2code.evaluation import evaluate
+from case2code.evaluation.results import RESULT_FILES
+from case2code.execute import execute_to_parquet
 from case2code.executors import PARTITION_FUNCTIONS
+from case2code.export import FORMATS, export
 from case2code.extract import RULES, ExtractConfig, ExtractSummary, extract_to_parquet, stdlib_path
+from case2code.inputs import InputsConfig, generate_inputs_to_parquet
+from case2code.inputs.drivers import make_generator
+from case2code.inputs.llm import LLMSettings
+from case2code.inputs.stage import report_path
 from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
-from case2code.sandbox import PREPARING, Limits, is_prepared, prepare
+from case2code.run_config import STAGES, GeneratorConfig, load_config
+from case2code.sandbox import PREPARING, Limits, cache_dir, compiled_path, is_prepared, prepare
+from case2code.sandbox_cache import cache_info, clear_cache
 
 # `c2c --help` lists the commands in the order a pipeline runs them; others come last.
 COMMAND_ORDER = ("run", "extract", "dedup", "inputs", "exec", "assemble", "mix", "eval", "sandbox")
@@ -52,7 +71,29 @@ app = typer.Typer(
     help="Turn real Python code into execution-verified Case2Code training data.",
     no_args_is_help=True,
 )
+sandbox_app = typer.Typer(
+    help="The sandbox's interpreter, compiled once per machine: prepare it, show or clear it.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
 console = Console(stderr=True)
+
+# Options and arguments of more than one command.
+FunctionsTable = Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")]
+Workers = Annotated[
+    int | None, typer.Option(help="Sandbox worker processes; default one per core.")
+]
+ShardFunctions = Annotated[
+    int, typer.Option(help="Functions per shard; finished shards survive a crash.")
+]
+Threads = Annotated[int, typer.Option(help="Worker threads; 0 = one per core.")]
+Formats = Annotated[str, typer.Option(help="Comma-separated: parquet, jsonl.")]
+Model = Annotated[
+    str | None, typer.Option(help="Model name (openai, vllm); openai asks the server.")
+]
+BaseUrl = Annotated[str, typer.Option(help="OpenAI-compatible server (openai generator).")]
+Concurrency = Annotated[int, typer.Option(help="Parallel requests (openai).")]
+ALL_FORMATS = ",".join(FORMATS)
 
 
 def print_version(asked: bool) -> None:
@@ -83,24 +124,6 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def ready_sandbox() -> None:
-    """The first run on a machine compiles the sandbox's interpreter (minutes, once): that is
-    its own announced step, with a spinner, before any stage's bar sits still through it."""
-    if is_prepared():
-        return
-    # A line first: a log or pipe shows no spinner.
-    console.print(f"preparing the sandbox: {PREPARING}", highlight=False, soft_wrap=True)
-    started = time.monotonic()
-    with Progress(
-        SpinnerColumn(), "compiling", TimeElapsedColumn(), console=console, transient=True
-    ) as spinner:
-        spinner.add_task("compiling", total=None)
-        compiled, _ = prepare()
-    seconds = time.monotonic() - started
-    done = f"sandbox prepared in {seconds:.0f} s: {escape(str(compiled))} (c2c sandbox info)"
-    console.print(done, highlight=False, soft_wrap=True)
-
-
 # Exit status of a command stopped by Ctrl-C, as a shell reports one killed by SIGINT.
 INTERRUPTED_EXIT = 130
 RESUMES = "rerun the same command to resume: finished stages and shards are kept"
@@ -109,15 +132,18 @@ RESTARTS = "nothing was half-written; rerun the same command to start again"
 Command = TypeVar("Command", bound=Callable[..., Any])
 
 
-def reports_errors(after_interrupt: str) -> Callable[[Command], Command]:
-    """A command whose ordinary failures print one line, never a traceback: a C2CError or an
-    OSError exits 2, Ctrl-C exits 130 saying `after_interrupt` (what a rerun does)."""
+def command(
+    name: str, after_interrupt: str, group: typer.Typer = app
+) -> Callable[[Command], Command]:
+    """A command of `group` whose ordinary failures print one line, never a traceback: a
+    C2CError or an OSError exits 2, Ctrl-C exits 130 saying `after_interrupt` (what a rerun
+    does)."""
 
-    def decorate(command: Command) -> Command:
-        @functools.wraps(command)
+    def decorate(function: Command) -> Command:
+        @functools.wraps(function)
         def run(*args: Any, **kwargs: Any) -> Any:
             try:
-                return command(*args, **kwargs)
+                return function(*args, **kwargs)
             except C2CError as error:
                 raise fail(str(error)) from None
             except OSError as error:  # one not met at a known write: still one line
@@ -127,54 +153,72 @@ def reports_errors(after_interrupt: str) -> Callable[[Command], Command]:
                 say("interrupted", after_interrupt)
                 raise typer.Exit(code=INTERRUPTED_EXIT) from None
 
+        group.command(name)(run)
         return run  # type: ignore[return-value]
 
     return decorate
 
 
+def ready_sandbox() -> None:
+    """The first run on a machine compiles the sandbox's interpreter (minutes, once): that is
+    its own announced step, with a spinner, before any stage's bar sits still through it."""
+    if is_prepared():
+        return
+    # A line first: a log or pipe shows no spinner.
+    console.print(f"preparing the sandbox: {PREPARING}", highlight=False, soft_wrap=True)
+    started = time.monotonic()
+    columns = (SpinnerColumn(), "compiling", TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as spinner:
+        spinner.add_task("compiling", total=None)
+        compiled, _ = prepare()
+    seconds = time.monotonic() - started
+    done = f"sandbox prepared in {seconds:.0f} s: {escape(str(compiled))} (c2c sandbox info)"
+    console.print(done, highlight=False, soft_wrap=True)
+
+
+def bars(*columns: Any, pad: int = 0, transient: bool = True) -> Progress:
+    """Progress bars on stderr: each task's description (padded to `pad` characters), then
+    `columns`."""
+    description = f"[progress.description]{{task.description{f':<{pad}' if pad else ''}}}"
+    return Progress(description, *columns, console=console, transient=transient)
+
+
 @contextmanager
 def functions_progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar counting functions; yields the `progress(done, total)` callback."""
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        "functions",
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with bars(BarColumn(), MofNCompleteColumn(), "functions", TimeRemainingColumn()) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def two_column_table(title: str) -> Table:
-    """A summary: bold labels, right-aligned figures."""
+def print_summary(title: str, rows: Iterable[tuple[str, str]]) -> None:
+    """A summary table: bold labels, right-aligned figures."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    return table
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
-def summary_table(summary: ExtractSummary) -> Table:
-    table = two_column_table("extraction summary")
-    table.add_row("sources read", f"{summary.sources:,}")
-    table.add_row("bytes", f"{summary.bytes / 1e6:,.1f} MB")
+def split_formats(formats: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in formats.split(",") if f.strip())
+
+
+def extract_rows(summary: ExtractSummary) -> Iterator[tuple[str, str]]:
+    yield "sources read", f"{summary.sources:,}"
+    yield "bytes", f"{summary.bytes / 1e6:,.1f} MB"
     for reason, count in sorted(summary.skipped.items()):
-        table.add_row(f"  skipped: {reason}", f"{count:,}")
-    table.add_row("functions seen", f"{summary.seen:,}")
-    table.add_row("kept", f"{summary.kept:,}")
+        yield f"  skipped: {reason}", f"{count:,}"
+    yield "functions seen", f"{summary.seen:,}"
+    yield "kept", f"{summary.kept:,}"
     for reason, count in summary.rejected.most_common():
-        table.add_row(f"  rejected: {reason}", f"{count:,}")
-    table.add_row("time", f"{summary.seconds:.2f} s")
-    table.add_row(
-        "throughput", f"{summary.mb_per_s:.1f} MB/s, {summary.functions_per_s:,.0f} functions/s"
-    )
-    return table
+        yield f"  rejected: {reason}", f"{count:,}"
+    yield "time", f"{summary.seconds:.2f} s"
+    yield "throughput", f"{summary.mb_per_s:.1f} MB/s, {summary.functions_per_s:,.0f} functions/s"
 
 
-@app.command("extract")
-@reports_errors(RESUMES)
+@command("extract", RESUMES)
 def extract_command(
     paths: Annotated[
         list[Path] | None,
@@ -191,14 +235,18 @@ def extract_command(
     ] = None,
     text_column: Annotated[
         str, typer.Option(help="Source column of JSONL/Parquet rows.")
-    ] = "content",
-    threads: Annotated[int, typer.Option(help="Worker threads; 0 = one per core.")] = 0,
+    ] = ExtractConfig.text_column,
+    threads: Threads = ExtractConfig.threads,
     exclude_dir: Annotated[
         list[str] | None,
         typer.Option("--exclude-dir", help="Skip directories with this name (repeatable)."),
     ] = None,
-    min_lines: Annotated[int, typer.Option(help="Shortest function kept, in lines.")] = 3,
-    max_lines: Annotated[int, typer.Option(help="Longest function kept, in lines.")] = 200,
+    min_lines: Annotated[
+        int, typer.Option(help="Shortest function kept, in lines.")
+    ] = ExtractConfig.min_lines,
+    max_lines: Annotated[
+        int, typer.Option(help="Longest function kept, in lines.")
+    ] = ExtractConfig.max_lines,
     off: Annotated[
         list[str] | None,
         typer.Option("--off", help=f"Switch a rule off (repeatable): {', '.join(RULES)}."),
@@ -219,15 +267,8 @@ def extract_command(
         exclude_dirs=tuple(exclude_dir or ()),
         threads=threads,
     )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with bars(*columns) as bar:
         task = bar.add_task("extracting", total=None)
         # Resumable and in bounded memory: shards of the corpus are written as they finish.
         summary = extract_to_parquet(
@@ -237,25 +278,22 @@ def extract_command(
             rejected=rejected,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    console.print(summary_table(summary))
+    print_summary("extraction summary", extract_rows(summary))
     console.print(f"wrote {summary.kept:,} functions to {output}")
     if summary_json is not None:
         write_text(json.dumps(summary.as_dict(), indent=2) + "\n", summary_json)
 
 
-@app.command("exec")
-@reports_errors(RESUMES)
+@command("exec", RESUMES)
 def exec_command(
-    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract's output).")],
+    functions: FunctionsTable,
     inputs: Annotated[
         Path, typer.Argument(help="Inputs: rows of (function_id, input) or (function_id, inputs).")
     ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Parquet file, one row per case.")
     ] = Path("results.parquet"),
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes; default one per core.")
-    ] = None,
+    workers: Workers = None,
     fuel: Annotated[int, typer.Option(help="Wasm instructions per case.")] = Limits.fuel_per_case,
     timeout_ms: Annotated[
         int, typer.Option(help="Wall-clock limit per case.")
@@ -277,13 +315,9 @@ def exec_command(
             "layout and case order; cases whose output changes become unstable."
         ),
     ] = Limits.check_stability,
-    shard_functions: Annotated[
-        int, typer.Option(help="Functions per shard; finished shards survive a crash.")
-    ] = PARTITION_FUNCTIONS,
+    shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
 ) -> None:
     """Run every input of every function in the WebAssembly sandbox (resumable)."""
-    from case2code.execute import execute_to_parquet
-
     check_outputs(files=[output], inputs=[functions, inputs])
     limits = Limits(
         fuel_per_case=fuel,
@@ -304,22 +338,19 @@ def exec_command(
             shard_functions=shard_functions,
             progress=advance,
         )
-    table = two_column_table("execution summary")
-    for key in ("functions", "cases"):
-        table.add_row(key, f"{summary.pop(key):,}")
+    rows = [(key, f"{summary.pop(key):,}") for key in ("functions", "cases")]
     orphans = summary.pop("orphan_inputs")
     for status, count in sorted(summary.items(), key=lambda kv: -kv[1]):
-        table.add_row(f"  {status}", f"{count:,}")
+        rows.append((f"  {status}", f"{count:,}"))
     if orphans:
-        table.add_row("inputs of unknown functions (skipped)", f"{orphans:,}")
-    console.print(table)
+        rows.append(("inputs of unknown functions (skipped)", f"{orphans:,}"))
+    print_summary("execution summary", rows)
     console.print(f"wrote results to {output}")
 
 
-@app.command("dedup")
-@reports_errors(RESTARTS)
+@command("dedup", RESTARTS)
 def dedup_command(
-    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract's output).")],
+    functions: FunctionsTable,
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Parquet file of the kept functions.")
     ] = Path("unique.parquet"),
@@ -344,34 +375,34 @@ def dedup_command(
         bool,
         typer.Option(help="Check the benchmarks (--against, else the default ones)."),
     ] = True,
-    threshold: Annotated[float, typer.Option(help="Jaccard similarity of duplicates.")] = 0.7,
-    ngram: Annotated[int, typer.Option(help="Tokens per shingle.")] = 5,
-    permutations: Annotated[int, typer.Option(help="MinHash permutations.")] = 256,
-    bands: Annotated[int, typer.Option(help="LSH bands.")] = 42,
-    rows: Annotated[int, typer.Option(help="LSH rows per band.")] = 6,
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard similarity of duplicates.")
+    ] = DedupConfig.threshold,
+    ngram: Annotated[int, typer.Option(help="Tokens per shingle.")] = DedupConfig.ngram,
+    permutations: Annotated[
+        int, typer.Option(help="MinHash permutations.")
+    ] = DedupConfig.permutations,
+    bands: Annotated[int, typer.Option(help="LSH bands.")] = DedupConfig.bands,
+    rows: Annotated[int, typer.Option(help="LSH rows per band.")] = DedupConfig.rows,
     verify: Annotated[
         bool, typer.Option(help="Check candidates' exact Jaccard before merging.")
-    ] = True,
+    ] = DedupConfig.verify,
     structural: Annotated[
         bool, typer.Option(help="Rename identifiers to placeholders: renamed copies match.")
-    ] = False,
+    ] = DedupConfig.structural,
     raw_text: Annotated[
         bool,
         typer.Option(help="Compare tokens as written: comments, docstrings and quoting count."),
-    ] = False,
+    ] = DedupConfig.raw_text,
     keep: Annotated[
         str, typer.Option(help="Who represents a cluster: shortest, first or score.")
-    ] = "shortest",
+    ] = DedupConfig.keep,
     score_column: Annotated[
         str | None, typer.Option(help="Column to maximise with --keep score.")
     ] = None,
-    threads: Annotated[int, typer.Option(help="Threads; 0 = one per core.")] = 0,
+    threads: Threads = DedupConfig.threads,
 ) -> None:
     """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
-    from case2code.benchmarks import DEFAULT_BENCHMARKS
-    from case2code.dedup import DedupConfig, dedup_parquet
-    from case2code.dedup_report import write_report
-
     check_outputs(files=(output, all_rows, report), inputs=[functions, *(against or ())])
     # As `c2c run` does: a benchmark's solutions never reach training data unless asked.
     benchmarks = (list(against or DEFAULT_BENCHMARKS)) if decontaminate else []
@@ -390,49 +421,44 @@ def dedup_command(
     )
     with console.status("deduplicating"):
         result = dedup_parquet(functions, output, config, against=benchmarks, all_rows=all_rows)
-    table = two_column_table("dedup summary")
-    table.add_row("functions", f"{result.functions:,}")
-    table.add_row("kept", f"{result.kept:,}")
+    summary = [("functions", f"{result.functions:,}"), ("kept", f"{result.kept:,}")]
     for reason, count in result.removed.items():
-        table.add_row(f"  removed: {reason}", f"{count:,}")
-    table.add_row("clusters with duplicates", f"{result.clusters:,}")
+        summary.append((f"  removed: {reason}", f"{count:,}"))
+    summary.append(("clusters with duplicates", f"{result.clusters:,}"))
     for cluster in result.largest[:5]:
         names = ", ".join(str(n) for n in cluster["names"])
-        table.add_row(f"  {cluster['size']} x", names[:60])
+        summary.append((f"  {cluster['size']} x", names[:60]))
     for benchmark, count in result.contaminated_by_benchmark().items():
         tasks = result.benchmarks.get(benchmark, 0)
         plural = "" if tasks == 1 else "s"
-        table.add_row(f"  contaminated: {benchmark} ({tasks:,} task{plural})", f"{count:,}")
-    console.print(table)
+        summary.append((f"  contaminated: {benchmark} ({tasks:,} task{plural})", f"{count:,}"))
+    print_summary("dedup summary", summary)
     if report is not None:
         write_report(result, report)
     console.print(f"wrote {result.kept:,} functions to {output}")
 
 
-@app.command("inputs")
-@reports_errors(RESUMES)
+@command("inputs", RESUMES)
 def inputs_command(
-    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")],
+    functions: FunctionsTable,
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Parquet file, one row per input.")
     ] = Path("inputs.parquet"),
     generator: Annotated[
         str, typer.Option(help="builtin (no model), openai (any compatible server) or vllm.")
-    ] = "builtin",
-    model: Annotated[
-        str | None, typer.Option(help="Model name (openai, vllm); openai asks the server.")
-    ] = None,
-    base_url: Annotated[
-        str, typer.Option(help="OpenAI-compatible server (openai generator).")
-    ] = "http://127.0.0.1:8000/v1",
-    n_inputs: Annotated[int, typer.Option(help="Inputs kept per function.")] = 10,
+    ] = GeneratorConfig.name,
+    model: Model = None,
+    base_url: BaseUrl = GeneratorConfig.base_url,
+    n_inputs: Annotated[
+        int, typer.Option(help="Inputs kept per function.")
+    ] = InputsConfig.n_inputs,
     min_valid: Annotated[
         int, typer.Option(help="Valid inputs a function should reach (the report's k).")
-    ] = 5,
-    rounds: Annotated[int, typer.Option(help="Generation rounds.")] = 4,
+    ] = InputsConfig.min_valid,
+    rounds: Annotated[int, typer.Option(help="Generation rounds.")] = InputsConfig.rounds,
     structured: Annotated[
         bool, typer.Option(help="Send a JSON schema (structured output / guided decoding).")
-    ] = True,
+    ] = LLMSettings.structured,
     template: Annotated[
         list[str] | None,
         typer.Option(help="Prompt template name or .txt file; repeat to mix several."),
@@ -440,24 +466,16 @@ def inputs_command(
     mutate: Annotated[
         bool | None, typer.Option(help="Mutate valid inputs; default: builtin only.")
     ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Cap per LLM answer.")] = 1024,
-    temperature: Annotated[float, typer.Option(help="LLM sampling temperature.")] = 0.2,
-    concurrency: Annotated[int, typer.Option(help="Parallel requests (openai).")] = 8,
-    seed: Annotated[int, typer.Option(help="Same seed, same inputs.")] = 0,
-    workers: Annotated[
-        int | None, typer.Option(help="Sandbox worker processes; default one per core.")
-    ] = None,
-    shard_functions: Annotated[
-        int, typer.Option(help="Functions per shard; finished shards survive a crash.")
-    ] = PARTITION_FUNCTIONS,
+    max_tokens: Annotated[int, typer.Option(help="Cap per LLM answer.")] = LLMSettings.max_tokens,
+    temperature: Annotated[
+        float, typer.Option(help="LLM sampling temperature.")
+    ] = LLMSettings.temperature,
+    concurrency: Concurrency = GeneratorConfig.concurrency,
+    seed: Annotated[int, typer.Option(help="Same seed, same inputs.")] = InputsConfig.seed,
+    workers: Workers = None,
+    shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
 ) -> None:
     """Write call inputs for every function and keep the ones that run (resumable)."""
-    from case2code.inputs import InputsConfig, generate_inputs_to_parquet
-    from case2code.inputs.drivers import make_generator
-    from case2code.inputs.llm import LLMSettings
-    from case2code.inputs.stage import report_path
-    from case2code.run_config import GeneratorConfig
-
     check_outputs(files=(output, report_path(output)), inputs=[functions])
     settings = LLMSettings(
         structured=structured,
@@ -486,56 +504,51 @@ def inputs_command(
             progress=advance,
         )
     figures = result.report()
-    table = two_column_table("inputs summary")
-    table.add_row("functions", f"{figures['functions']:,}")
-    table.add_row(
-        f"with >= {config.min_valid} valid inputs",
-        f"{figures['share_with_min_valid']:.1%}",
-    )
-    table.add_row("candidates run", f"{figures['candidates']:,}")
-    table.add_row("valid-input rate", f"{figures['valid_rate']:.1%}")
-    table.add_row("inputs kept", f"{figures['inputs_kept']:,}")
-    table.add_row("distinct outputs per function", f"{figures['mean_distinct_outputs']:.2f}")
+    rows = [
+        ("functions", f"{figures['functions']:,}"),
+        (f"with >= {config.min_valid} valid inputs", f"{figures['share_with_min_valid']:.1%}"),
+        ("candidates run", f"{figures['candidates']:,}"),
+        ("valid-input rate", f"{figures['valid_rate']:.1%}"),
+        ("inputs kept", f"{figures['inputs_kept']:,}"),
+        ("distinct outputs per function", f"{figures['mean_distinct_outputs']:.2f}"),
+    ]
     if figures["requests"]:
-        table.add_row(
-            "LLM requests (failed)", f"{figures['requests']:,} ({figures['failed_requests']})"
-        )
-        table.add_row("tokens in / out", f"{figures['tokens_in']:,} / {figures['tokens_out']:,}")
-        table.add_row("truncated answers", f"{figures['truncated_answers']:,}")
-    table.add_row("inputs/s", f"{figures['inputs_per_s']:,.1f}")
-    console.print(table)
+        requests = f"{figures['requests']:,} ({figures['failed_requests']})"
+        tokens = f"{figures['tokens_in']:,} / {figures['tokens_out']:,}"
+        rows += [("LLM requests (failed)", requests), ("tokens in / out", tokens)]
+        rows.append(("truncated answers", f"{figures['truncated_answers']:,}"))
+    rows.append(("inputs/s", f"{figures['inputs_per_s']:,.1f}"))
+    print_summary("inputs summary", rows)
     console.print(
         f"wrote {figures['inputs_kept']:,} inputs to {output} (report: {output}.report.json)"
     )
 
 
-@app.command("assemble")
-@reports_errors(RESTARTS)
+@command("assemble", RESTARTS)
 def assemble_command(
-    functions: Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")],
+    functions: FunctionsTable,
     results: Annotated[Path, typer.Argument(help="Results table (c2c exec).")],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Dataset directory (data/ shards + README.md).")
     ] = Path("dataset"),
-    seed: Annotated[int, typer.Option(help="Same seed, same cases and templates.")] = 0,
-    held_out: Annotated[int, typer.Option(help="Held-out cases per function.")] = 2,
-    min_cases: Annotated[int, typer.Option(help="Usable cases a function needs.")] = 4,
+    seed: Annotated[
+        int, typer.Option(help="Same seed, same cases and templates.")
+    ] = AssembleConfig.seed,
+    held_out: Annotated[
+        int, typer.Option(help="Held-out cases per function.")
+    ] = AssembleConfig.held_out,
+    min_cases: Annotated[
+        int, typer.Option(help="Usable cases a function needs.")
+    ] = AssembleConfig.min_cases,
     keep_errors: Annotated[
         bool, typer.Option(help="Keep exceptions as cases (`<class 'X'>: msg`).")
-    ] = True,
+    ] = AssembleConfig.keep_errors,
     parts: Annotated[
         Path | None, typer.Option(help="Directory of extra template parts (docs/templates.md).")
     ] = None,
-    formats: Annotated[
-        str, typer.Option(help="Comma-separated: parquet, jsonl.")
-    ] = "parquet,jsonl",
+    formats: Formats = ALL_FORMATS,
 ) -> None:
     """Choose shown and held-out cases, render samples through the templates, export them."""
-    import tempfile
-
-    from case2code.assemble import AssembleConfig, assemble_to_parquet
-    from case2code.export import export
-
     check_outputs(folders=[output], inputs=[functions, results, parts])
     config = AssembleConfig(
         seed=seed,
@@ -552,22 +565,13 @@ def assemble_command(
     ):
         samples = Path(scratch) / "samples.parquet"
         report = assemble_to_parquet(functions, results, samples, config)
-        summary = export(
-            samples,
-            output,
-            formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
-            report=report,
-        )
-    table = two_column_table("assemble summary")
-    for key, value in report.items():
-        if isinstance(value, int):
-            table.add_row(key.replace("_", " "), f"{value:,}")
-    console.print(table)
+        summary = export(samples, output, formats=split_formats(formats), report=report)
+    counts = [(key, value) for key, value in report.items() if isinstance(value, int)]
+    print_summary("assemble summary", [(k.replace("_", " "), f"{v:,}") for k, v in counts])
     console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
 
 
-@app.command("mix")
-@reports_errors(RESTARTS)
+@command("mix", RESTARTS)
 def mix_command(
     dataset: Annotated[
         Path, typer.Argument(help="Case2Code dataset folder (c2c assemble -o, or c2c run folder).")
@@ -598,27 +602,17 @@ def mix_command(
             "(--ratio) or leaving the budget unmet (--tokens)."
         ),
     ] = MixConfig.repeat,
-    formats: Annotated[
-        str, typer.Option(help="Comma-separated: parquet, jsonl.")
-    ] = "parquet,jsonl",
+    formats: Formats = ALL_FORMATS,
 ) -> None:
     """Mix the dataset with your own SFT data at a ratio or token budget, seeded and shuffled."""
     config = MixConfig(ratio=ratio, tokens=tokens, seed=seed, repeat=repeat)
     with console.status("mixing"):
-        summary = mix(
-            dataset,
-            others,
-            output,
-            config,
-            formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
-        )
-    table = two_column_table("mixture")
-    for part in summary.parts:
-        table.add_row(
-            part.name, f"{part.used:,} of {part.available:,} rows, ~{part.tokens:,} tokens"
-        )
-    table.add_row("case2code share of rows", f"{summary.ratio:.4f}")
-    console.print(table)
+        summary = mix(dataset, others, output, config, formats=split_formats(formats))
+    rows = [
+        (part.name, f"{part.used:,} of {part.available:,} rows, ~{part.tokens:,} tokens")
+        for part in summary.parts
+    ]
+    print_summary("mixture", [*rows, ("case2code share of rows", f"{summary.ratio:.4f}")])
     for note in summary.notes:
         say("note", note)
     console.print(f"wrote {summary.rows:,} rows in {summary.shards} shard(s) to {output}")
@@ -627,32 +621,25 @@ def mix_command(
 @contextmanager
 def stage_bars() -> Iterator[Callable[[str], AbstractContextManager[Callable[[int, int], None]]]]:
     """One progress bar per pipeline stage; yields the pipeline's progress factory."""
-    with Progress(
-        "[progress.description]{task.description:<9}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bars:
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with bars(*columns, pad=9, transient=False) as progress:
 
         @contextmanager
         def stage(name: str) -> Iterator[Callable[[int, int], None]]:
-            task = bars.add_task(name, total=None)
+            task = progress.add_task(name, total=None)
             seen = [1]  # the last total reported; a cached stage reports none
 
             def advance(done: int, total: int) -> None:
                 seen[0] = total
-                bars.update(task, completed=done, total=total)
+                progress.update(task, completed=done, total=total)
 
             yield advance
-            bars.update(task, completed=seen[0], total=seen[0])
+            progress.update(task, completed=seen[0], total=seen[0])
 
         yield stage
 
 
-@app.command("run")
-@reports_errors(RESUMES)
+@command("run", RESUMES)
 def run_command(
     config_file: Annotated[
         Path | None,
@@ -673,9 +660,7 @@ def run_command(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model for openai / vllm.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server.")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Sandbox worker processes; default one per core.")
-    ] = None,
+    workers: Workers = None,
     until: Annotated[
         str | None,
         typer.Option(
@@ -694,8 +679,7 @@ def run_command(
 ) -> None:
     """The whole pipeline: extract, dedup, inputs, execute, assemble, export; resumable.
     One run per folder: a second run on a folder in use is refused."""
-    from case2code.pipeline import Pipeline
-    from case2code.run_config import STAGES, load_config
+    from case2code.pipeline import Pipeline  # with its executors: only for a run
 
     options = {"out": out, "corpus": corpus or None, "max_functions": max_functions}
     options |= {"generator": generator, "model": model, "base_url": base_url}
@@ -707,8 +691,8 @@ def run_command(
     sandbox_here = config.executor == "local" or config.ray_address is None
     if sandbox_here and STAGES.index(config.until) >= STAGES.index("inputs"):
         ready_sandbox()
-    with stage_bars() as bars:
-        pipeline.progress = bars
+    with stage_bars() as progress:
+        pipeline.progress = progress
         summary = pipeline.run()
     table = Table(title=f"c2c run: {config.out}", title_justify="left")
     for column in ("stage", "status", "seconds", "in", "out"):
@@ -735,8 +719,7 @@ def run_command(
     )
 
 
-@app.command("eval")
-@reports_errors(RESUMES)
+@command("eval", RESUMES)
 def eval_command(
     data: Annotated[
         Path,
@@ -758,39 +741,23 @@ def eval_command(
         str | None,
         typer.Option(help="Ask a model instead: openai (any compatible server) or vllm."),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Model name (vllm; openai asks the server).")
-    ] = None,
-    base_url: Annotated[
-        str, typer.Option(help="OpenAI-compatible server (openai generator).")
-    ] = "http://127.0.0.1:8000/v1",
+    model: Model = None,
+    base_url: BaseUrl = GeneratorConfig.base_url,
     n: Annotated[int, typer.Option(help="Answers per task (pass@k for k <= n).")] = 1,
     temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 = greedy.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(help="Longest answer; a longer one fails.")] = 2048,
-    concurrency: Annotated[int, typer.Option(help="Parallel requests (openai).")] = 8,
-    workers: Annotated[
-        int | None, typer.Option(help="Sandbox worker processes; default one per core.")
-    ] = None,
+    concurrency: Concurrency = GeneratorConfig.concurrency,
+    workers: Workers = None,
     self_check: Annotated[
         bool, typer.Option(help="Also grade the reference code and a constant baseline.")
     ] = True,
 ) -> None:
     """Grade a model's answers to Case2Code tasks in the sandbox: pass@k, statuses, report."""
-    from case2code.evaluation import evaluate
-    from case2code.evaluation.results import RESULT_FILES
-
     if (predictions is None) == (generator is None):
         raise fail("give --predictions FILE or --generator openai|vllm")
     check_outputs(files=[output / name for name in RESULT_FILES], inputs=[data, predictions])
     ready_sandbox()
-    with Progress(
-        "[progress.description]{task.description:<10}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with bars(BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), pad=10) as bar:
         stages: dict[str, Any] = {}
 
         def advance(stage: str, done: int, total: int) -> None:
@@ -813,43 +780,31 @@ def eval_command(
             self_check=self_check,
             progress=advance,
         )
-    console.print(eval_summary_table(result.summary))
+    print_summary(f"c2c eval: {Path(result.summary['data']).name}", eval_rows(result.summary))
     console.print(f"wrote {', '.join(str(p) for p in result.files.values())}")
 
 
-def eval_summary_table(summary: dict[str, Any]) -> Table:
-    table = two_column_table(f"c2c eval: {Path(summary['data']).name}")
+def eval_rows(summary: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for k, value in summary["pass@k"].items():
-        table.add_row(f"pass@{k}", f"{value:.1%}")
-    table.add_row("mean share of cases passed", f"{summary['mean_case_share']:.1%}")
-    table.add_row("tasks / samples", f"{summary['tasks']:,} / {summary['samples']:,}")
+        yield f"pass@{k}", f"{value:.1%}"
+    yield "mean share of cases passed", f"{summary['mean_case_share']:.1%}"
+    yield "tasks / samples", f"{summary['tasks']:,} / {summary['samples']:,}"
     for status, count in summary["statuses"].items():
         if count and status != "correct":
-            table.add_row(f"  {status}", f"{count:,}")
+            yield f"  {status}", f"{count:,}"
     if summary["tasks_without_answers"]:
-        table.add_row("tasks without an answer (failed)", f"{summary['tasks_without_answers']:,}")
+        yield "tasks without an answer (failed)", f"{summary['tasks_without_answers']:,}"
     check = summary.get("self_check")
     if check:
-        table.add_row("self-check: reference code", f"{check['reference']['pass@1']:.1%}")
+        yield "self-check: reference code", f"{check['reference']['pass@1']:.1%}"
         for cause, ids in check["reference"]["not_reproduced"].items():
-            table.add_row(f"  not reproduced: {cause}", f"{len(ids):,}")
-        table.add_row("self-check: constant baseline", f"{check['baseline']['pass@1']:.1%}")
-    return table
+            yield f"  not reproduced: {cause}", f"{len(ids):,}"
+        yield "self-check: constant baseline", f"{check['baseline']['pass@1']:.1%}"
 
 
-sandbox_app = typer.Typer(
-    help="The sandbox's interpreter, compiled once per machine: prepare it, show or clear it.",
-    no_args_is_help=True,
-)
-app.add_typer(sandbox_app, name="sandbox")
-
-
-@sandbox_app.command("prepare")
-@reports_errors(RESTARTS)
+@command("prepare", RESTARTS, sandbox_app)
 def sandbox_prepare_command() -> None:
     """Compile the interpreter for this CPU before the first run (Docker images, cluster nodes)."""
-    from case2code.sandbox import compiled_path
-
     if is_prepared():
         console.print(
             f"the sandbox is already prepared: {escape(str(compiled_path()))}", soft_wrap=True
@@ -858,12 +813,9 @@ def sandbox_prepare_command() -> None:
     ready_sandbox()
 
 
-@sandbox_app.command("info")
-@reports_errors(RESTARTS)
+@command("info", RESTARTS, sandbox_app)
 def sandbox_info_command() -> None:
     """Where the sandbox's cache is, what it holds and whether it is prepared for this CPU."""
-    from case2code.sandbox_cache import cache_info
-
     info = cache_info()
     # Plain lines on stdout, one entry a line: for reading and for scripts alike.
     print(f"sandbox cache: {info.folder}")
@@ -877,13 +829,9 @@ def sandbox_info_command() -> None:
     print(f"prepared for this CPU and these versions: {prepared}")
 
 
-@sandbox_app.command("clear")
-@reports_errors(RESTARTS)
+@command("clear", RESTARTS, sandbox_app)
 def sandbox_clear_command() -> None:
     """Remove the sandbox's cache (the next run prepares it again)."""
-    from case2code.sandbox import cache_dir
-    from case2code.sandbox_cache import clear_cache
-
     freed = clear_cache()
     console.print(
         f"removed {freed / 1e6:,.1f} MB: {escape(str(cache_dir()))}",
