@@ -6,6 +6,7 @@ run that made nothing."""
 from __future__ import annotations
 
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from html.parser import HTMLParser
@@ -17,7 +18,7 @@ import polars as pl
 import pytest
 from case2code.assemble import SAMPLE_SCHEMA, AssembleConfig, assemble
 from case2code.export import REVEAL_TOKENS, TURN_TOKENS
-from case2code.report import plots, render_html, render_markdown, write_run_report
+from case2code.report import write_run_report
 from hand_functions import run_hand_functions
 
 SOURCE = (
@@ -88,6 +89,17 @@ def _summary(samples: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+class Report:
+    """A report written for real by `write_run_report`: its Markdown, its HTML, its plots."""
+
+    def __init__(self, summary: dict[str, Any], samples: pl.DataFrame | pl.LazyFrame) -> None:
+        with tempfile.TemporaryDirectory() as out:
+            md, html = write_run_report(summary, samples, out)
+            self.markdown, self.html = md.read_text(), html.read_text()
+            plots = Path(out) / "report-plots"
+            self.plots = {svg.stem: svg.read_text() for svg in sorted(plots.glob("*.svg"))}
+
+
 def _table(markdown: str, header_start: str) -> list[list[str]]:
     """The body rows of the Markdown table whose header row starts with `| header_start |`."""
     lines = markdown.splitlines()
@@ -111,19 +123,18 @@ def _bars(svg: str) -> list[ET.Element]:
 
 
 def test_markdown_has_every_section_in_order(samples: pl.DataFrame) -> None:
-    markdown = render_markdown(_summary(samples), samples)
+    markdown = Report(_summary(samples), samples).markdown
     positions = [markdown.index(f"\n{section}\n") for section in SECTIONS]
     assert positions == sorted(positions)
     assert markdown.startswith("# Case2Code run report\n")
     assert "## Contamination" in markdown
     for stem in STEMS:
         assert f"](report-plots/{stem}.svg)" in markdown
-    assert "](plots/funnel.svg)" in render_markdown(_summary(samples), samples, "plots")
 
 
 def test_header_gives_corpus_generator_and_throughput(samples: pl.DataFrame) -> None:
     summary = _summary(samples)
-    header = render_markdown(summary, samples).split("\n## ")[0]
+    header = Report(summary, samples).markdown.split("\n## ")[0]
     assert "`/usr/lib/python3.11`, `src/`" in header
     assert "`vllm`" in header and "`Qwen/Qwen2.5-Coder-1.5B-Instruct`" in header
     functions_per_s = float(re.search(r"([\d.]+) functions/s", header)[1])
@@ -134,7 +145,7 @@ def test_header_gives_corpus_generator_and_throughput(samples: pl.DataFrame) -> 
 
 def test_stage_table_matches_the_summary(samples: pl.DataFrame) -> None:
     summary = _summary(samples)
-    rows = _table(render_markdown(summary, samples), "stage | status")
+    rows = _table(Report(summary, samples).markdown, "stage | status")
     stages = summary["stages"]
     assert [(r[0], r[1]) for r in rows] == [(s["name"], s["status"]) for s in stages]
     shares = [float(r[3].rstrip("%")) for r in rows]
@@ -150,7 +161,7 @@ def test_stage_table_matches_the_summary(samples: pl.DataFrame) -> None:
 
 def test_funnel_and_rejection_tables(samples: pl.DataFrame) -> None:
     summary = _summary(samples)
-    markdown = render_markdown(summary, samples)
+    markdown = Report(summary, samples).markdown
     funnel = _table(markdown, "step")
     assert [(r[0], _int(r[1])) for r in funnel] == [
         (step["label"], step["count"]) for step in summary["funnel"]
@@ -169,7 +180,7 @@ def test_funnel_and_rejection_tables(samples: pl.DataFrame) -> None:
 
 
 def test_case_and_length_histograms_count_every_sample(samples: pl.DataFrame) -> None:
-    markdown = render_markdown(_summary(samples), samples)
+    markdown = Report(_summary(samples), samples).markdown
     cases = _table(markdown, "kind | cases")
     for kind, column in (("shown cases", "shown"), ("held-out cases", "held_out")):
         rows = [r for r in cases if r[0] == kind]
@@ -188,7 +199,7 @@ def test_case_and_length_histograms_count_every_sample(samples: pl.DataFrame) ->
 
 
 def test_template_mix_splits_every_sample_three_ways(samples: pl.DataFrame) -> None:
-    rows = _table(render_markdown(_summary(samples), samples), "part | kind")
+    rows = _table(Report(_summary(samples), samples).markdown, "part | kind")
     ids = samples["template_id"].to_list()
     for part in ("case format", "function shown as", "chat"):
         assert sum(_int(r[2]) for r in rows if r[0] == part) == samples.height
@@ -206,9 +217,9 @@ def test_template_mix_splits_every_sample_three_ways(samples: pl.DataFrame) -> N
 
 def test_plots_parse_with_one_bar_per_table_row(samples: pl.DataFrame) -> None:
     summary = _summary(samples)
-    svgs = plots(summary, samples)
+    report = Report(summary, samples)
+    svgs, markdown = report.plots, report.markdown
     assert set(svgs) == STEMS
-    markdown = render_markdown(summary, samples)
     tables = {
         "funnel": "step",
         "rejections": "stage | reason",
@@ -233,7 +244,7 @@ def test_plots_parse_with_one_bar_per_table_row(samples: pl.DataFrame) -> None:
 
 
 def test_html_is_self_contained_and_escaped(samples: pl.DataFrame) -> None:
-    html = render_html(_summary(samples), samples)
+    html = Report(_summary(samples), samples).html
 
     class Tags(HTMLParser):
         def __init__(self) -> None:
@@ -264,7 +275,7 @@ def test_html_is_self_contained_and_escaped(samples: pl.DataFrame) -> None:
 
 
 def test_markdown_escapes_names(samples: pl.DataFrame) -> None:
-    markdown = render_markdown(_summary(samples), samples)
+    markdown = Report(_summary(samples), samples).markdown
     assert EVIL not in markdown
     row = _table(markdown, "function")[0]
     assert row[0] == EVIL.replace("<", "\\<") and row[2:] == ["humaneval", "HE/0"]
@@ -287,8 +298,6 @@ def test_write_run_report_is_deterministic(samples: pl.DataFrame, tmp_path: Path
     for image in re.findall(r"!\[[^]]*\]\(([^)]+)\)", markdown):
         assert (out / image).is_file()
     assert "](dataset)" in markdown  # linked from where the report is
-    for stem, svg in plots(summary, samples).items():
-        assert first[f"report-plots/{stem}.svg"] == svg.encode()
     write_run_report(summary, samples, out)
     assert _files(out) == first
 
@@ -297,12 +306,13 @@ def test_empty_run_still_renders(tmp_path: Path) -> None:
     empty = pl.DataFrame(schema=SAMPLE_SCHEMA)
     sparse = {"corpus": ["x/"], "stages": [{"name": "extract", "status": "ran"}], "funnel": []}
     for summary, table in ((sparse, empty), ({}, empty), ({}, pl.DataFrame())):
-        markdown = render_markdown(summary, table)
-        assert all(section in markdown for section in SECTIONS)
-        assert "## Contamination" not in markdown
-        for svg in plots(summary, table).values():
+        report = Report(summary, table)
+        assert all(section in report.markdown for section in SECTIONS)
+        assert "## Contamination" not in report.markdown
+        assert set(report.plots) == STEMS
+        for svg in report.plots.values():
             assert _bars(svg) == [] and "no data" in svg
-        ET.fromstring(render_html(summary, table).removeprefix("<!DOCTYPE html>\n"))
+        ET.fromstring(report.html.removeprefix("<!DOCTYPE html>\n"))
     md, html = write_run_report(sparse, empty, tmp_path)
     assert "No funnel counts recorded." in md.read_text()
     assert "No funnel counts recorded." in html.read_text()

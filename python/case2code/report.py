@@ -386,20 +386,11 @@ def _charts(summary: Mapping[str, Any], figures: _SampleFigures) -> dict[str, Ch
     return {chart.stem: chart for chart in charts}
 
 
-def plots(summary: Mapping[str, Any], samples: Samples) -> dict[str, str]:
-    """Every plot of the report: file stem -> SVG text (a 'no data' plot when nothing to show)."""
-    charts = _charts(summary, _sample_figures(samples))
-    return {stem: bar_chart_svg(chart) for stem, chart in charts.items()}
-
-
 # ---------------------------------------------------------------- the two formats
 
 
 class _Markdown:
-    """The report's pieces in Markdown; a plot is linked as `<plots_dir>/<stem>.svg`."""
-
-    def __init__(self, plots_dir: str) -> None:
-        self.plots_dir = plots_dir
+    """The report's pieces in Markdown; a plot is linked as `report-plots/<stem>.svg`."""
 
     def text(self, text: str) -> str:
         text = " ".join(text.split("\n"))
@@ -431,7 +422,7 @@ class _Markdown:
         return "\n".join("| " + " | ".join(row) + " |" for row in (head, rule, *body))
 
     def figure(self, chart: Chart, table: bool = True) -> str:
-        image = f"![{self.text(chart.title)}]({self.plots_dir}/{chart.stem}.svg)"
+        image = f"![{self.text(chart.title)}]({PLOTS_DIR}/{chart.stem}.svg)"
         return image + ("\n\n" + self.table(*chart.table()) if table else "")
 
     def page(self, blocks: Iterable[str]) -> str:
@@ -491,9 +482,9 @@ _Writer = _Markdown | _Html
 # ---------------------------------------------------------------- the document
 
 
-def _href(path: str, base: str | Path | None) -> str:
-    """`path` as a link from a file in `base` (cwd-relative paths stay as given without one)."""
-    if base is None or "://" in path:
+def _href(path: str, base: Path) -> str:
+    """`path` as a link from a file in `base`."""
+    if "://" in path:
         return path
     try:
         return Path(os.path.relpath(path, base)).as_posix()
@@ -591,7 +582,7 @@ def _contamination(summary: Mapping[str, Any], w: _Writer) -> list[str]:
     ]
 
 
-def _outputs(summary: Mapping[str, Any], base: str | Path | None, w: _Writer) -> list[str]:
+def _outputs(summary: Mapping[str, Any], base: Path, w: _Writer) -> list[str]:
     """The dataset and the eval split, linked, with their counts (summary keys `rows`...)."""
     lines = []
     for key, label, counted in (
@@ -612,9 +603,8 @@ def _outputs(summary: Mapping[str, Any], base: str | Path | None, w: _Writer) ->
     return [w.heading("Outputs"), w.bullets(lines) if lines else w.para("No dataset was written.")]
 
 
-def _render(
-    summary: Mapping[str, Any], figures: _SampleFigures, base: str | Path | None, w: _Writer
-) -> str:
+def _render(summary: Mapping[str, Any], figures: _SampleFigures, base: Path, w: _Writer) -> str:
+    """The whole report; `base` is the folder it goes to, links are relative to it."""
     charts = _charts(summary, figures)
     figure_sections = (
         ("Funnel", "funnel", "No funnel counts recorded."),
@@ -631,28 +621,6 @@ def _render(
     return w.page(blocks)
 
 
-def render_markdown(
-    summary: Mapping[str, Any],
-    samples: Samples,
-    plots_dir_name: str = PLOTS_DIR,
-    *,
-    base: str | Path | None = None,
-) -> str:
-    """The report as Markdown, plots linked as `<plots_dir_name>/<stem>.svg`.
-
-    `base` is the directory the report goes to: the dataset and eval paths are linked relative
-    to it (without one they are linked as given).
-    """
-    return _render(summary, _sample_figures(samples), base, _Markdown(plots_dir_name))
-
-
-def render_html(
-    summary: Mapping[str, Any], samples: Samples, *, base: str | Path | None = None
-) -> str:
-    """The report as one self-contained HTML file (plots inline; `base` as in Markdown)."""
-    return _render(summary, _sample_figures(samples), base, _Html())
-
-
 def write_run_report(
     summary: Mapping[str, Any], samples: Samples, out_dir: str | Path
 ) -> tuple[Path, Path]:
@@ -662,6 +630,6 @@ def write_run_report(
     figures = _sample_figures(samples)
     for stem, chart in _charts(summary, figures).items():
         write_text(bar_chart_svg(chart), out / PLOTS_DIR / f"{stem}.svg")
-    md = write_text(_render(summary, figures, out, _Markdown(PLOTS_DIR)), out / "report.md")
+    md = write_text(_render(summary, figures, out, _Markdown()), out / "report.md")
     html = write_text(_render(summary, figures, out, _Html()), out / "report.html")
     return md, html
