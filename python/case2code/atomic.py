@@ -43,23 +43,19 @@ def file_mode() -> int:
 
 
 def write_failure(path: Path, error: BaseException) -> C2CError | None:
-    """A one-line C2CError for an I/O error writing `path`; None when `error` is not one."""
-    code = _errno_of(error)
-    if code is None:
+    """A one-line C2CError for an I/O error writing `path`: an OSError, or a polars error whose
+    text holds the OS error number. None when `error` is neither."""
+    if isinstance(error, OSError):
+        code = error.errno if error.errno is not None else errno.EIO
+    elif isinstance(error, pl.exceptions.PolarsError) and (
+        found := _OS_ERROR_CODE.search(str(error))
+    ):
+        code = int(found.group(1))
+    else:
         return None
     reason = error.strerror if isinstance(error, OSError) and error.strerror else os.strerror(code)
     hint = " (free some space and rerun)" if code == errno.ENOSPC else ""
     return C2CError(f"cannot write {path}: {reason}{hint}")
-
-
-def _errno_of(error: BaseException) -> int | None:
-    """The OS error number behind `error`: an OSError's, or the one polars puts in its text."""
-    if isinstance(error, OSError):
-        return error.errno if error.errno is not None else errno.EIO
-    if isinstance(error, pl.exceptions.PolarsError):
-        code = _OS_ERROR_CODE.search(str(error))
-        return int(code.group(1)) if code else None
-    return None
 
 
 def _publish(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:

@@ -141,19 +141,15 @@ def load_benchmark(spec: str | Path) -> list[BenchmarkTask]:
     return _tasks(name, _rows(path, suffix), f"benchmark {path}")
 
 
-def _key(spec: str | Path) -> str:
-    if isinstance(spec, str) and spec.lower() in NAMED:
-        return spec.lower()
-    return str(Path(spec).resolve())
-
-
 def load_benchmarks(specs: Sequence[str | Path]) -> list[BenchmarkTask]:
     """Every task of every benchmark in `specs`, in order; a spec given twice is read once."""
     seen: set[str] = set()
     tasks: list[BenchmarkTask] = []
     for spec in specs:
-        if _key(spec) not in seen:
-            seen.add(_key(spec))
+        named = isinstance(spec, str) and spec.lower() in NAMED
+        key = str(spec).lower() if named else str(Path(spec).resolve())
+        if key not in seen:
+            seen.add(key)
             tasks.extend(load_benchmark(spec))
     return tasks
 

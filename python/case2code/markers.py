@@ -1,22 +1,15 @@
-"""Stage markers: what a finished stage wrote and read, so that a rerun trusts it or redoes it.
+"""Stage markers: what a finished stage read and wrote, so that a rerun trusts it or redoes it.
 
-A stage's `stage.json` holds its settings' fingerprint, its figures, and the identity of every
-file it read (the tables of earlier stages) and wrote (its table; the dataset shards and the
-evaluation file for export). A rerun serves the stage as cached only when the fingerprint is
-the same and every one of those files is still the one recorded; a deleted, replaced or edited
-output, or an input that changed, makes the stage run again.
+A stage's `stage.json` holds its settings' fingerprint, its figures and the identity (size,
+mtime, SHA-256) of every file it read and wrote. A rerun serves the stage as cached only when
+the fingerprint is the same and every one of those files is still the recorded one. A file with
+the recorded size and mtime is taken as the same unread; one whose mtime moved is the same when
+its digest is, so an earlier stage rebuilt byte for byte does not redo the stages after it.
 
-A file's identity is its size, mtime and SHA-256. A file with the recorded size and mtime is
-taken as the same without reading it; one whose mtime moved (rebuilt, copied without keeping
-times) is the same when its content digest is. So an earlier stage rebuilt byte for byte does
-not redo the stages after it.
-
-Before a stage runs, `started.json` records the fingerprint and inputs it runs for. Its resume
-shards (`*.parts/`) belong to that run; a later run of the stage for other settings or inputs
-discards them instead of refusing them (only inside a run folder: a standalone command cannot
-tell a run's own shards from another's, and keeps refusing foreign ones).
-
-Every path in a marker is relative to the run folder, so a copied run folder stays valid.
+Before a stage runs, `started.json` records the fingerprint and inputs its resume shards
+(`*.parts/`) belong to; a later run of the stage for other settings or inputs discards them
+(only inside a run folder: a standalone command keeps refusing foreign shards). Paths are
+relative to the run folder, so a copied run folder stays valid.
 """
 
 from __future__ import annotations
@@ -37,11 +30,6 @@ STARTED = "started.json"
 Identity = dict[str, Any]  # {"size", "mtime_ns", "sha256"}
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 class FileIdentities:
     """File identities, each file's digest computed once per (path, size, mtime, inode)."""
 
@@ -49,19 +37,20 @@ class FileIdentities:
         self.root = root
         self._digests: dict[tuple[str, int, int, int], str] = {}
 
-    def _stat_key(self, path: Path) -> tuple[tuple[str, int, int, int], os.stat_result]:
-        stat = path.stat()
-        return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino), stat
-
-    def _digest(self, path: Path) -> tuple[os.stat_result, str]:
-        key, stat = self._stat_key(path)
+    def _digest(self, path: Path, stat: os.stat_result) -> str:
+        key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
         if key not in self._digests:
-            self._digests[key] = _sha256(path)
-        return stat, self._digests[key]
+            with path.open("rb") as handle:
+                self._digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return self._digests[key]
 
     def of(self, path: Path) -> Identity:
-        stat, digest = self._digest(path)
-        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        stat = path.stat()
+        return {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": self._digest(path, stat),
+        }
 
     def of_all(self, paths: Iterable[Path]) -> dict[str, Identity]:
         """Identities keyed by path relative to the root."""
@@ -79,7 +68,7 @@ class FileIdentities:
                 return False
             if stat.st_mtime_ns == identity.get("mtime_ns"):
                 return True
-            return self._digest(path)[1] == identity.get("sha256")
+            return self._digest(path, stat) == identity.get("sha256")
         except OSError:
             return False
 
@@ -98,9 +87,15 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _files_hold(recorded: Any, expected: Iterable[str], files: FileIdentities) -> bool:
-    """Whether `recorded` identities name exactly the `expected` files, each unchanged."""
-    if not isinstance(recorded, dict) or set(recorded) != set(expected):
+def _same_run(
+    body: Mapping[str, Any] | None, fingerprint: str, inputs: Iterable[Path], files: FileIdentities
+) -> bool:
+    """Whether a marker's `body` is for `fingerprint` and exactly `inputs`, each unchanged."""
+    if body is None or body.get("fingerprint") != fingerprint:
+        return False
+    recorded = body.get("inputs")
+    expected = {files.relative(path) for path in inputs}
+    if not isinstance(recorded, dict) or set(recorded) != expected:
         return False
     return files.first_changed(recorded) is None
 
@@ -118,11 +113,9 @@ def check_marker(
     body: Mapping[str, Any] | None, fingerprint: str, inputs: Iterable[Path], files: FileIdentities
 ) -> Verdict:
     """Whether a stage's marker `body` holds for its settings' `fingerprint` and `inputs`."""
-    if body is None or body.get("fingerprint") != fingerprint:
+    if not _same_run(body, fingerprint, inputs, files):
         return Verdict(False)
-    if not _files_hold(body.get("inputs"), map(files.relative, inputs), files):
-        return Verdict(False)
-    outputs = body.get("outputs")
+    outputs = body.get("outputs") if body else None
     if not isinstance(outputs, dict) or not outputs:
         return Verdict(False)  # a marker of an older version: the stage runs again
     changed = files.first_changed(outputs)
@@ -153,12 +146,8 @@ def start_stage(
     """Record what the stage now runs for; first discard the resume shards (`*.parts/`) of
     an earlier run of it for other settings or inputs. Returns the folders discarded."""
     inputs = list(inputs)
-    before = read_json(stage_dir / STARTED) or {}
-    same = before.get("fingerprint") == fingerprint and _files_hold(
-        before.get("inputs"), map(files.relative, inputs), files
-    )
     discarded = []
-    if not same:
+    if not _same_run(read_json(stage_dir / STARTED), fingerprint, inputs, files):
         for parts in sorted(stage_dir.glob("*.parts")):
             if parts.is_dir():
                 shutil.rmtree(parts)

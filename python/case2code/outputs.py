@@ -30,7 +30,7 @@ def check_outputs(
     A file output must not be a directory, a folder output must not be a file, the nearest
     existing folder above either must be a writable folder with MIN_FREE_BYTES free. None
     entries (optional outputs not asked for) are ignored."""
-    sources = [Path(p) for p in inputs if p is not None]
+    sources = _given(inputs)
     for path in _given(files):
         if path.is_dir():
             raise C2CError(f"output {path} is a directory; a file is written there")

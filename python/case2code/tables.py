@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -93,15 +94,13 @@ def sink_sorted_runs(
     shutil.rmtree(pieces, ignore_errors=True)
     try:
         paths = []
-        for index in range(len(bounds) - 1):
-            lower, upper = bounds[index], bounds[index + 1]
-            within = pl.col(key).is_null() if index == 0 else pl.lit(False)
-            inside = pl.lit(True)
-            if lower is not None:
-                inside = inside & (pl.col(key) >= lower)
+        for index, (lower, upper) in enumerate(itertools.pairwise(bounds)):
+            inside = pl.lit(True) if lower is None else pl.col(key) >= lower
             if upper is not None:
                 inside = inside & (pl.col(key) < upper)
-            piece = table.filter(within | inside).sort(key, maintain_order=True, nulls_last=False)
+            if lower is None:  # the first range takes the null keys too
+                inside = inside | pl.col(key).is_null()
+            piece = table.filter(inside).sort(key, maintain_order=True, nulls_last=False)
             paths.append(pieces / f"{index:06d}.parquet")
             write_parquet(piece.collect(), paths[-1])
         sink_parquet(
