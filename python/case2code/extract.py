@@ -420,10 +420,9 @@ def extract(
 
 
 class ExtractStep:
-    """Extraction as a step: a partition of the corpus (a list of its batches: files, or rows
-    of a table) in, its functions, rejections and counts out, anywhere (this process, a Ray
-    task). Its partitions are the corpus's own, cut by size (`corpus.batches`), not ranges of
-    function ids: ids exist only after it."""
+    """Extraction as a step: a partition of the corpus (a list of its batches) in, its
+    functions, rejections and counts out, here or in a Ray task. Its partitions are cut by
+    size, not by function id: ids exist only after it."""
 
     name = "extract"
 
@@ -566,11 +565,9 @@ def extract_to_parquet(
     progress: ProgressCallback | None = None,
 ) -> ExtractSummary:
     """Extract into `output` (and the rejected functions, with reasons, into `rejected`),
-    resumably and in bounded memory. The corpus's batches are grouped into shards of about
-    `shard_bytes` of source, each written to `<output>.parts/` when done and dropped from
-    memory; a rerun after a crash reads past the finished shards' batches without parsing
-    them. The shards, each sorted by function id, are merged into `output` in function-id
-    order (the order every table between stages has) at the end."""
+    resumably and in bounded memory: shards of about `shard_bytes` of source go to
+    `<output>.parts/` as they are done (a rerun reads past finished shards without parsing
+    them), and are merged in function-id order at the end."""
     config = config or ExtractConfig()
     started = time.perf_counter()
     corpus = _corpus(inputs, config)
