@@ -12,13 +12,19 @@ In one run, on this interpreter's standard library (>= 1,000 functions):
   the code before it,
   for the speed-up per input kept, in CPU seconds (the stage's process and its sandbox workers)
   and in wall seconds;
+- coverage (issue 17): the mean branch coverage of each row's kept inputs, traced in the
+  sandbox, and the same tracer on the paper's own LLM-written inputs (InternLM2-7B) of the 20
+  shared official records (../shared/case2code-official-sample.jsonl) beside the built-in
+  generator's on those functions, each function at the same number of inputs for both;
 - on a seeded subset, the small real model SmolLM2-135M-Instruct (llama-cpp-python's server on
   127.0.0.1, one request at a time) with and without the JSON schema, beside the built-in
   generator on the same subset.
 
-    python benches/bench_inputs.py [--llm-functions 24] [--speed-only] [--write-readme]
+    python benches/bench_inputs.py [--llm-functions 24] [--speed-only] [--anchor-only]
+                                   [--write-readme]
 
-`--speed-only` runs the two built-in rows alone and prints their figures (no file written).
+`--speed-only` runs the two built-in rows alone and prints their figures (no file written);
+`--anchor-only` the paper's-inputs coverage anchor alone.
 
 Writes benches/results/inputs.json; with --write-readme, the README block between the
 `bench:inputs` markers.
@@ -39,6 +45,7 @@ from pathlib import Path
 
 import case2code
 import polars as pl
+from case2code import coverage
 from case2code.inputs import BuiltinGenerator, InputsConfig, Proposal, Request, generate_inputs
 from case2code.inputs.drivers import make_generator
 from case2code.inputs.literals import render_arguments
@@ -51,6 +58,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from llm_server import run_llm_server  # noqa: E402
 
 RESULTS = ROOT / "benches" / "results" / "inputs.json"
+OFFICIAL = ROOT.parent / "shared" / "case2code-official-sample.jsonl"
 README_BEGIN, README_END = "<!-- bench:inputs -->", "<!-- /bench:inputs -->"
 MIN_VALID = 5
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -139,6 +147,7 @@ def measure(label: str, frame: pl.DataFrame, generator, config: InputsConfig) ->
     figures["inputs_per_wall_s"] = figures["inputs_kept"] / max(figures["wall_seconds"], 1e-9)
     figures["load"] = [load_before, load()]
     figures["label"] = label
+    figures.update(mean_coverage(frame, kept_inputs(result)))
     print(
         f"{label}: {figures['share_with_min_valid']:.1%} of {figures['functions']} functions "
         f"with >= {MIN_VALID} valid; valid rate {figures['valid_rate']:.1%}; "
@@ -149,6 +158,73 @@ def measure(label: str, frame: pl.DataFrame, generator, config: InputsConfig) ->
         flush=True,
     )
     return figures
+
+
+def mean_coverage(functions: pl.DataFrame, inputs: pl.DataFrame) -> dict:
+    """Mean branch and line coverage of these inputs (one row per input), each function's
+    cases traced in the sandbox under the execute stage's limits."""
+    results = case2code.execute(
+        functions, inputs, limits=case2code.Limits(coverage=True), workers=WORKERS
+    )
+    per_function = coverage.summary(results, ["function_id"]).collect()
+    branchy = per_function.filter(pl.col("arms_total") > 0)
+    return {
+        "mean_branch_coverage": branchy["branch_coverage"].mean(),
+        "mean_line_coverage": per_function["line_coverage"].mean(),
+        "functions_with_branches": branchy.height,
+        "functions_traced": per_function.height,
+    }
+
+
+def kept_inputs(result) -> pl.DataFrame:
+    """(function_id, input) rows of an inputs-stage result."""
+    table = result.inputs
+    if "inputs" in table.columns:
+        table = table.explode("inputs").rename({"inputs": "input"})
+    return table.select("function_id", "input").drop_nulls()
+
+
+def paper_anchor() -> dict:
+    """The paper's inputs and the built-in generator's on the 20 official functions, traced
+    alike, each function at the smaller of the two input counts (first inputs of each)."""
+    records = [json.loads(line) for line in OFFICIAL.read_text().splitlines() if line.strip()]
+    functions = pl.DataFrame(
+        {
+            "function_id": [str(r["id"]) for r in records],
+            "name": [r["func_name"] for r in records],
+            "source": [r["code"] for r in records],
+        }
+    )
+    # The paper's inputs are keyword dicts as text, e.g. "{'num': 123}": a call `(**{...})`.
+    paper = pl.DataFrame(
+        [
+            {"function_id": str(r["id"]), "input": f"(**{json.loads(text)})"}
+            for r in records
+            for text in r["example_inputs"]
+        ]
+    )
+    with case2code.Sandbox(CONFIG.limits, workers=WORKERS) as sandbox:
+        ours = kept_inputs(generate_inputs(functions, BuiltinGenerator(), CONFIG, sandbox=sandbox))
+    counts = (
+        paper.group_by("function_id")
+        .len("paper")
+        .join(ours.group_by("function_id").len("ours"), on="function_id", how="left")
+        .with_columns(pl.min_horizontal("paper", pl.col("ours").fill_null(0)).alias("n"))
+    )
+
+    def first_n(inputs: pl.DataFrame) -> pl.DataFrame:
+        numbered = inputs.with_columns(pl.int_range(pl.len()).over("function_id").alias("i"))
+        return numbered.join(counts, on="function_id").filter(pl.col("i") < pl.col("n"))
+
+    anchor = {
+        "functions": functions.height,
+        "inputs_each": counts["n"].to_list(),
+        "paper": mean_coverage(functions, first_n(paper).select("function_id", "input")),
+        "builtin": mean_coverage(functions, first_n(ours).select("function_id", "input")),
+        "paper_all_inputs": mean_coverage(functions, paper),
+    }
+    print(f"coverage anchor: {json.dumps(anchor)}", flush=True)
+    return anchor
 
 
 def speedup(after: dict, before: dict) -> dict:
@@ -242,12 +318,16 @@ def main() -> None:
     parser.add_argument("--llm-functions", type=int, default=24)
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--anchor-only", action="store_true")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
     frame = functions()
     subset = frame.sample(args.llm_functions, seed=1)
     report: dict = {"python": platform.python_version(), "max_tokens": args.max_tokens}
+    report["anchor"] = paper_anchor()
+    if args.anchor_only:
+        return
     report["builtin"] = measure("built-in", frame, BuiltinGenerator(), CONFIG)
     report["before"] = measure("built-in, before #17", frame, BuiltinBefore17(), BEFORE_17)
     report["speedup"] = speedup(report["builtin"], report["before"])

@@ -59,6 +59,13 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "stdout": pl.Utf8(),
     "instructions": pl.UInt64(),
     "wall_us": pl.UInt64(),
+    # Coverage (`Limits.coverage`; null when off or the call was not made): the lines of the
+    # standalone source and the branch arms (two per conditional jump, in code order) of the
+    # function's own code the call ran, and how many the function has.
+    "lines": pl.List(pl.UInt32()),
+    "arms": pl.List(pl.UInt32()),
+    "lines_total": pl.UInt32(),
+    "arms_total": pl.UInt32(),
 }
 
 
@@ -77,6 +84,10 @@ class Limits:
     perturbed world: another hash salt for str/bytes, another date, clock and random bytes,
     another address layout, other set table sizes, and the function's inputs in reverse order.
     A case whose result changes is `unstable`: no model could infer its output from the code.
+
+    `coverage` reports, per case, which lines and branch arms of the function's own code (its
+    functions and carried helpers, not module-level code) the call ran, traced in the guest with
+    `sys.monitoring`; the tracing's few instructions count against the case's fuel.
     """
 
     # The same defaults as Rust's `Limits::default()` (tests/test_defaults.py holds them equal).
@@ -89,6 +100,7 @@ class Limits:
     recursion_limit: int = 1000
     isolation: Isolation = "function"
     check_stability: bool = True
+    coverage: bool = True
 
     def __post_init__(self) -> None:
         at_least(
@@ -127,6 +139,10 @@ class CaseResult:
     stdout: str
     instructions: int
     wall_us: int
+    lines: list[int] | None = None
+    arms: list[int] | None = None
+    lines_total: int | None = None
+    arms_total: int | None = None
 
     @property
     def paper_output(self) -> str | None:

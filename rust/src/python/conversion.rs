@@ -105,6 +105,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Wrap<Limits> {
             recursion_limit: setting(limits, "limits", "recursion_limit")?,
             isolation: Isolation::from_name(&isolation)?,
             check_stability: setting(limits, "limits", "check_stability")?,
+            coverage: setting(limits, "limits", "coverage")?,
         }))
     }
 }
@@ -218,6 +219,7 @@ impl<'py> IntoPyObject<'py> for Wrap<Limits> {
         out.set_item("recursion_limit", limits.recursion_limit)?;
         out.set_item("isolation", limits.isolation.as_str())?;
         out.set_item("check_stability", limits.check_stability)?;
+        out.set_item("coverage", limits.coverage)?;
         Ok(out)
     }
 }
@@ -352,6 +354,7 @@ impl<'py> IntoPyObject<'py> for Wrap<Vec<Vec<CaseOutcome>>> {
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
         let rows = grouped_rows(self.0.iter().map(Vec::as_slice));
         let column = || rows.iter().map(|&(_, _, o)| o);
+        let coverage = || column().map(|o| o.coverage.as_ref());
         Ok(Columns::new(py)
             .with("job", rows.iter().map(|&(job, _, _)| job))?
             .with("case", rows.iter().map(|&(_, case, _)| case))?
@@ -363,6 +366,10 @@ impl<'py> IntoPyObject<'py> for Wrap<Vec<Vec<CaseOutcome>>> {
             .with("stdout", column().map(|o| o.stdout.as_str()))?
             .with("instructions", column().map(|o| o.instructions))?
             .with("wall_us", column().map(|o| o.wall_us))?
+            .with("lines", coverage().map(|c| c.map(|c| &c.lines)))?
+            .with("arms", coverage().map(|c| c.map(|c| &c.arms)))?
+            .with("lines_total", coverage().map(|c| c.map(|c| c.lines_total)))?
+            .with("arms_total", coverage().map(|c| c.map(|c| c.arms_total)))?
             .into_dict())
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use wasmtime::{AsContext, AsContextMut, Caller};
 
-use super::outcome::{CaseOutcome, Status};
+use super::outcome::{CaseOutcome, Coverage, Status};
 use super::virtual_os::GuestOs;
 
 /// A contiguous run of one job's cases for the driver: `frame` is the JSON it receives.
@@ -38,6 +38,8 @@ enum Frame {
         error_type: Option<String>,
         error: Option<String>,
         stdout: String,
+        #[serde(default)]
+        coverage: Option<Coverage>,
     },
 }
 
@@ -274,6 +276,7 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
             error_type,
             error,
             stdout,
+            coverage,
         } => {
             let Some(p) = session.position.as_mut() else {
                 return Err(violation("reported a case with no job"));
@@ -291,6 +294,7 @@ fn answer(session: &mut Session, frame: Frame, fuel_left: u64) -> wasmtime::Resu
                 stdout,
                 instructions: session.fuel.saturating_sub(fuel_left),
                 wall_us: session.case_started.elapsed().as_micros() as u64,
+                coverage: coverage.and_then(Coverage::checked),
             };
             let record = (p.job, case as usize, outcome);
             if p.probing() {

@@ -13,7 +13,7 @@
 #                                      {"op":"done","case":i,…} -> ""
 #                                      {"op":"probe"}           -> cases to rerun, as "3,0,2"
 # A job is a run of `<length>:<text>` fields (lengths in characters): source, name, first case,
-# recursion limit, stdout cap, repr cap, probe flag, then the inputs. It is decoded with str
+# recursion limit, stdout cap, repr cap, probe flag, coverage flag, then the inputs. It is decoded with str
 # methods only, which no guest code can patch (a patched `len` once broke a json-decoded job).
 #
 # Every case starts from the function's freshly defined state: when the namespace holds anything
@@ -30,6 +30,12 @@
 # reorders it. The host
 # switches the instance to another date, clock and random bytes for the probe, and orders its
 # cases so that none keeps its place.
+#
+# With the coverage flag, each case's `done` frame also says which lines and branch arms of the
+# function's own code (its functions, lambdas and carried helpers; not module-level code) the
+# call ran, through `sys.monitoring` events set on those code objects only. Every event
+# disables itself where it fired and `restart_events()` re-arms them before each call, so a
+# location costs one callback per case however often it runs.
 
 
 def _c2c_driver():
@@ -257,8 +263,17 @@ def _c2c_driver():
             error_type, error = type_(exc).__name__, describe(exc)
         send(
             '{"op":"done","case":%d,"status":%s,"repr":%s,"json":%s,"error_type":%s,'
-            '"error":%s,"stdout":%s}'
-            % (case, q(status), q(value_repr), q(value_json), q(error_type), q(error), q(stdout))
+            '"error":%s,"stdout":%s,"coverage":%s}'
+            % (
+                case,
+                q(status),
+                q(value_repr),
+                q(value_json),
+                q(error_type),
+                q(error),
+                q(stdout),
+                covered[0],
+            )
         )
 
     # --- fresh state per case ----------------------------------------------------------------
@@ -560,12 +575,103 @@ def _c2c_driver():
             return True
         return (input_sets or not names.isdisjoint(view_names)) and set_operators(codes)
 
-    def run_cases(cases, inputs, name, code, define_error, limits, current, snap, perturb):
-        """Runs and reports `cases`, each from the function's freshly defined state."""
+    # --- coverage -----------------------------------------------------------------------------
+
+    monitoring = sys.monitoring
+    coverage_tool = monitoring.COVERAGE_ID
+    coverage_events = (
+        monitoring.events.LINE | monitoring.events.BRANCH_LEFT | monitoring.events.BRANCH_RIGHT
+    )
+    disable, restart_events = monitoring.DISABLE, monitoring.restart_events
+    set_local_events, id_, sorted_ = monitoring.set_local_events, id, sorted
+    not_lines = frozenset_(opmap[n] for n in ("CACHE", "RESUME") if n in opmap)
+    resume_op = opmap["RESUME"]
+    # While a call runs: (lines hit, arms hit, arm index by (id(code), from, to)); else None.
+    tracing = [None]
+    # The `coverage` field of the next `done` frame: JSON text, "null" when not traced.
+    covered = ["null"]
+
+    def on_line(code, line):
+        hits = tracing[0]
+        if hits is not None:
+            hits[0].add(line)
+        return disable
+
+    def on_branch(code, at, to):
+        hits = tracing[0]
+        if hits is not None:
+            arm = hits[2].get((id_(code), at, to))
+            if arm is not None:
+                hits[1].add(arm)
+        return disable
+
+    try:
+        monitoring.use_tool_id(coverage_tool, "case2code")
+        monitoring.register_callback(coverage_tool, monitoring.events.LINE, on_line)
+        monitoring.register_callback(coverage_tool, monitoring.events.BRANCH_LEFT, on_branch)
+        monitoring.register_callback(coverage_tool, monitoring.events.BRANCH_RIGHT, on_branch)
+    except value_error:  # the tool id is taken: coverage stays unreported
+        coverage_tool = None
+
+    def code_lines(code):
+        """Lines with an instruction a LINE event can fire for: after the RESUME that starts
+        the code (what precedes it, cells and generator set-up, runs on the `def` line)."""
+        raw, lines, started = code.co_code, set_(), False
+        for start, end, line in code.co_lines():
+            for at in range_(start, end, 2):
+                op = raw[at]
+                if op == resume_op:
+                    started = True
+                if started and line is not None and op not in not_lines:
+                    lines.add(line)
+        return lines
+
+    def instrument(code):
+        """Arms events on the function's own code objects; returns (lines with code, arm
+        index), or None when coverage cannot be traced."""
+        if coverage_tool is None:
+            return None
+        lines, arms = set_(), {}
+        for c in code_objects(code)[1:]:  # [0] is the module's own code
+            if not c.co_flags & 1:  # CO_OPTIMIZED: functions, not class bodies
+                continue
+            lines |= code_lines(c)
+            for at, left, right in c.co_branches():
+                arms[(id_(c), at, left)] = len_(arms)
+                arms[(id_(c), at, right)] = len_(arms)
+            set_local_events(coverage_tool, c, coverage_events)
+        return lines, arms
+
+    def start_tracing(traced):
+        if traced is not None:
+            restart_events()
+            tracing[0] = (set_(), set_(), traced[1])
+
+    def stop_tracing(traced):
+        hits, tracing[0] = tracing[0], None
+        if traced is None or hits is None:
+            covered[0] = "null"
+            return
+        lines, arms = traced
+        covered[0] = '{"lines":[%s],"arms":[%s],"lines_total":%d,"arms_total":%d}' % (
+            ",".join(str_(n) for n in sorted_(hits[0] & lines)),
+            ",".join(str_(n) for n in sorted_(hits[1])),
+            len_(lines),
+            len_(arms),
+        )
+
+    def run_cases(cases, inputs, name, code, define_error, limits, current, snap, traced):
+        """Runs and reports `cases`, each from the function's freshly defined state; the
+        probe's reruns (`traced` is the string "probe") are perturbed, traced ones (an
+        `instrument` result) report their coverage."""
         recursion, stdout_cap, repr_cap, fresh_namespace = limits
+        perturb = traced == "probe"
+        if perturb:
+            traced = None
         fresh = current is not None
         for case in cases:
             send('{"op":"begin","case":%d}' % case)
+            covered[0] = "null"
             if define_error is not None:
                 report(case, "error", exc=define_error)
                 continue
@@ -595,10 +701,12 @@ def _c2c_driver():
                 function = current.get(name)
                 if not callable_(function):
                     raise name_error("the source does not define a callable " + repr_(name))
+                start_tracing(traced)
                 value = function(*args, **kwargs)
             except base_exception as e:
                 status, exc = "error", e
             finally:
+                stop_tracing(traced)
                 set_limit(recursion)
                 setattr_(builtins, "hash", real_hash)
                 sys.stdout, sys.stderr = real_stdout, real_stderr
@@ -639,7 +747,7 @@ def _c2c_driver():
             report(case, "ok", value_repr, to_json(value, 0), stdout=out.text())
 
     def run_job(job):
-        source, name, first, recursion, stdout_cap, repr_cap, probe, *inputs = fields(job)
+        source, name, first, recursion, stdout_cap, repr_cap, probe, coverage, *inputs = fields(job)
         first, recursion = int_(first), int_(recursion)
         stdout_cap, repr_cap, probe = int_(stdout_cap), int_(repr_cap), probe == "1"
 
@@ -661,8 +769,14 @@ def _c2c_driver():
             snap = snapshot(current)
         except base_exception as e:
             define_error = e
+        traced = None
+        if coverage == "1" and define_error is None:
+            try:
+                traced = instrument(code)
+            except base_exception:
+                traced = None
         cases = range_(first, len_(inputs))
-        run_cases(cases, inputs, name, code, define_error, limits, current, snap, False)
+        run_cases(cases, inputs, name, code, define_error, limits, current, snap, traced)
         if not probe:
             return
         # The stability probe: the cases that returned or raised, again, in an order where none
@@ -676,7 +790,7 @@ def _c2c_driver():
                     code = compile_instrumented(source)
                 except base_exception as e:
                     define_error = e
-            run_cases(order, inputs, name, code, define_error, limits, None, None, True)
+            run_cases(order, inputs, name, code, define_error, limits, None, None, "probe")
         finally:
             perturbing[0] = False
 

@@ -64,6 +64,10 @@ pub struct Limits {
     /// salt, date and clock, random bytes, address layout and case order) and mark the cases
     /// whose result changes `unstable`: their output is not something a model could infer.
     pub check_stability: bool,
+    /// Report each case's coverage: the lines and branch arms of the function's own code its
+    /// call ran (`CaseOutcome::coverage`). Its callbacks cost instructions from the case's fuel
+    /// (about a tenth more CPU time in the execute stage).
+    pub coverage: bool,
 }
 
 impl Default for Limits {
@@ -78,6 +82,7 @@ impl Default for Limits {
             recursion_limit: 1000,
             isolation: Isolation::Function,
             check_stability: true,
+            coverage: true,
         }
     }
 }

@@ -24,5 +24,5 @@ pub mod virtual_os;
 pub use engine::{Prepared, prepare};
 pub use error::SandboxError;
 pub use limits::{Isolation, Limits, LimitsError};
-pub use outcome::{CaseOutcome, Job, Status};
+pub use outcome::{CaseOutcome, Coverage, Job, Status};
 pub use runner::Runner;

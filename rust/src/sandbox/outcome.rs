@@ -57,6 +57,33 @@ pub struct CaseOutcome {
     /// Wasm instructions used (fuel), including argument parsing and `repr()`.
     pub instructions: u64,
     pub wall_us: u64,
+    /// What the call ran of the function's own code, when `Limits::coverage` asks for it and
+    /// the call was made (none for an invalid input, a definition error or a stopped instance).
+    #[serde(default)]
+    pub coverage: Option<Coverage>,
+}
+
+/// The lines and branch arms of a function's own code (its functions, lambdas and carried
+/// helpers; not module-level code) that one case's call ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Lines of the standalone source (1-based) the call ran.
+    pub lines: Vec<u32>,
+    /// Branch arms the call took: indices into the function's arms, two per conditional jump
+    /// (fall through, jump) in code order, so the same source numbers them the same way.
+    pub arms: Vec<u32>,
+    /// How many lines hold code and how many arms the function has.
+    pub lines_total: u32,
+    pub arms_total: u32,
+}
+
+impl Coverage {
+    /// Drops what cannot be true of a report (the guest is untrusted): arms past the total,
+    /// more lines than the total.
+    pub fn checked(mut self) -> Option<Self> {
+        self.arms.retain(|&arm| arm < self.arms_total);
+        (self.lines.len() <= self.lines_total as usize).then_some(self)
+    }
 }
 
 impl CaseOutcome {
@@ -70,6 +97,7 @@ impl CaseOutcome {
             stdout: String::new(),
             instructions: 0,
             wall_us: 0,
+            coverage: None,
         }
     }
 

@@ -252,6 +252,7 @@ impl Runner {
             self.limits.stdout_chars,
             self.limits.repr_chars,
             probe as u64,
+            self.limits.coverage as u64,
         ];
         let numbers: Vec<String> = numbers.iter().map(u64::to_string).collect();
         let fields = [j.source.as_str(), j.name.as_str()]
@@ -490,6 +491,7 @@ mod tests {
             stdout: String::new(),
             instructions: 10,
             wall_us,
+            coverage: None,
         }
     }
 
