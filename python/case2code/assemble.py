@@ -14,6 +14,18 @@ sample, counted under `assemble_error: <type>` or `render_error: <type>`.
 Of the rest, k cases are shown (distinct outputs first) and m held out, and the sample is
 rendered by `case2code.render` with a reveal mode and turn style chosen at random. Everything is
 seeded per function, so a function's samples do not depend on the others.
+
+Held-out cases are inferable (`held_out_choice = "inferable"`, the default) when the results
+carry coverage (`Limits.coverage`): every branch arm a held-out case takes is taken by some shown
+case, so its output follows from behaviour the prompt showed. The held-out cases are picked
+first, the most diverse (new outputs, then new arm sets) of those k shown cases can cover; then
+the shown ones: a cover of the held-out arms, the most new arms, the diverse order. When fewer
+than m cases can be inferable, fewer are held out (none, at worst), never one that is not: the
+sample is kept, as dropping it would cut the branchiest functions from the training data (the
+evaluation split skips a function with nothing held out). Results without coverage, and
+`held_out_choice = "random"` (the paper's choice), keep the plain diverse order. The figures
+count how each function's cases were chosen (`held_out_choice`); each sample's `coverage` gives
+the line and branch coverage of its shown cases and of all its usable cases.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from typing import Any
 
 import polars as pl
 
+from case2code.coverage import covered
 from case2code.errors import C2CError
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
 from case2code.inputs.literals import render_value, values
@@ -43,10 +56,21 @@ from case2code.render import (
 )
 from case2code.steps.base import Partition, Process, Schema, Stats, Step, by_count, sum_counters
 from case2code.tables import require_columns
-from case2code.validate import at_least, between, known_names
+from case2code.validate import at_least, between, known_names, one_of
 
 CASE_TYPE = pl.List(pl.Struct({"input": pl.Utf8, "output": pl.Utf8, "is_error": pl.Boolean}))
 MESSAGE_TYPE = pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8}))
+# Line and branch coverage (fractions) of a sample's shown cases and of all its usable cases,
+# and whether its held-out cases take only arms its shown ones took; null when untraced.
+COVERAGE_TYPE = pl.Struct(
+    {
+        "shown_line_coverage": pl.Float64,
+        "shown_branch_coverage": pl.Float64,
+        "line_coverage": pl.Float64,
+        "branch_coverage": pl.Float64,
+        "held_out_inferable": pl.Boolean,
+    }
+)
 SAMPLE_SCHEMA: dict[str, pl.DataType] = {
     "sample_id": pl.Utf8(),
     "function_id": pl.Utf8(),
@@ -58,8 +82,10 @@ SAMPLE_SCHEMA: dict[str, pl.DataType] = {
     "shown": CASE_TYPE,
     "held_out": CASE_TYPE,
     "source": pl.Utf8(),
+    "coverage": COVERAGE_TYPE,
 }
 REVEALS: tuple[Reveal, ...] = ("signature", "name", "hidden")
+HELD_OUT_CHOICES = ("inferable", "random")
 MIN_SHOWN = 3  # the paper shows 3 cases at least
 MEMORY_ADDRESS = " at 0x"
 # Sandbox statuses of cases that are never shown or held out, each counted in the report.
@@ -85,6 +111,11 @@ REQUIRED_COLUMNS = {
 }
 ASSEMBLE_ERROR = "assemble_error"  # an exception while choosing one function's cases
 RENDER_ERROR = "render_error"  # an exception while rendering one sample
+# How a function's held-out cases were chosen, counted per function with samples.
+INFERABLE = "inferable"  # every held-out case inferable, as many as asked
+INFERABLE_FEWER = "inferable_fewer"  # fewer held out than asked: too few were inferable
+UNTRACED = "untraced"  # no coverage in the results: the diverse order alone
+RANDOM = "random"  # held_out_choice = "random"
 
 
 @dataclass(frozen=True)
@@ -98,6 +129,8 @@ class AssembleConfig:
     - `shown`: cases shown in the prompt; None picks 3 to all but the held-out ones at random.
     - `held_out`: cases kept back for checking an answer (fewer when the function has few cases,
       so that 3 can still be shown).
+    - `held_out_choice`: "inferable" holds out only cases whose branch arms the shown ones took
+      (fewer when not enough are; needs traced results), "random" the paper's choice.
     - `samples_per_function`: samples per function, each with its own cases and template.
     - `reveal_shares`: relative weights of showing the signature, the name only, or neither.
     - `multi_turn_share`: the share of samples written as a multi-turn chat.
@@ -110,6 +143,7 @@ class AssembleConfig:
     min_cases: int = 4
     shown: int | None = None
     held_out: int = 2
+    held_out_choice: str = "inferable"
     samples_per_function: int = 1
     reveal_shares: Mapping[str, float] = field(
         default_factory=lambda: {"signature": 1.0, "name": 1.0, "hidden": 1.0}
@@ -126,6 +160,7 @@ class AssembleConfig:
         at_least(1, samples_per_function=self.samples_per_function)
         at_least(0, min_cases=self.min_cases, held_out=self.held_out)
         between(0.0, 1.0, multi_turn_share=self.multi_turn_share)
+        one_of("held_out_choice", self.held_out_choice, HELD_OUT_CHOICES)
 
 
 @dataclass(frozen=True)
@@ -135,12 +170,22 @@ class AssembleResult:
 
 
 @dataclass(frozen=True)
+class Trace:
+    """The lines and branch arms one case's call ran (sandbox coverage)."""
+
+    lines: frozenset[int]
+    arms: frozenset[int]
+
+
+@dataclass(frozen=True)
 class _Usable:
     """A function's usable cases, with the ones dropped counted by reason."""
 
     cases: list[Case]
     dropped: Counter[str]
     statuses: Counter[str]  # every case's sandbox status
+    traces: list[Trace] | None = None  # one per case; None unless every case was traced
+    totals: tuple[int, int] = (0, 0)  # the function's lines and arms in all
 
     @property
     def all_unstable(self) -> bool:
@@ -157,9 +202,19 @@ def _output(row: Mapping[str, Any], keep_errors: bool) -> str | None:
     return None
 
 
+def _trace(row: Mapping[str, Any]) -> Trace | None:
+    """A result row's coverage (absent from results of a run without tracing), or None."""
+    lines, arms = row.get("lines"), row.get("arms")
+    if lines is None or arms is None:
+        return None
+    return Trace(frozenset(lines), frozenset(arms))
+
+
 def usable_cases(rows: Sequence[Mapping[str, Any]], config: AssembleConfig) -> _Usable:
-    """The cases worth showing, in case order."""
+    """The cases worth showing, in case order, with their coverage when every one has it."""
     cases: list[Case] = []
+    traces: list[Trace | None] = []
+    totals = (0, 0)
     dropped: Counter[str] = Counter()
     statuses: Counter[str] = Counter(row["status"] for row in rows)
     for row in sorted(rows, key=lambda r: r["case"]):
@@ -172,7 +227,11 @@ def usable_cases(rows: Sequence[Mapping[str, Any]], config: AssembleConfig) -> _
             dropped["memory_address"] += 1
         else:
             cases.append(Case(row["input"], output, is_error=row["status"] != "ok"))
-    return _Usable(cases, dropped, statuses)
+            traces.append(_trace(row))
+            totals = max(totals, (row.get("lines_total") or 0, row.get("arms_total") or 0))
+    if any(trace is None for trace in traces):
+        return _Usable(cases, dropped, statuses)
+    return _Usable(cases, dropped, statuses, traces, totals)  # type: ignore[arg-type]
 
 
 def argument_texts(input_text: str) -> set[str]:
@@ -202,34 +261,128 @@ def drop_reason(cases: Sequence[Case], config: AssembleConfig) -> str | None:
     return None
 
 
-def _diverse_order(cases: Sequence[Case], rng: random.Random) -> list[Case]:
-    """The cases shuffled, the first case of each distinct output ahead of the repeats."""
-    shuffled = list(cases)
+def _diverse_order(cases: Sequence[Case], rng: random.Random) -> list[int]:
+    """The cases' indices shuffled, the first case of each distinct output ahead of the
+    repeats."""
+    shuffled = list(range(len(cases)))
     rng.shuffle(shuffled)
     seen: set[str] = set()
     first, repeats = [], []
-    for case in shuffled:
-        (repeats if case.output in seen else first).append(case)
-        seen.add(case.output)
+    for i in shuffled:
+        (repeats if cases[i].output in seen else first).append(i)
+        seen.add(cases[i].output)
     return first + repeats
 
 
-def select_cases(
-    cases: Sequence[Case], config: AssembleConfig, rng: random.Random
-) -> tuple[list[Case], list[Case]]:
-    """Shown and held-out cases, disjoint, each in case order."""
+_Arms = Sequence[frozenset[int]]  # each case's branch arms, by case index
+
+
+def held_out_count(n: int, config: AssembleConfig) -> int:
+    """How many of n usable cases are asked to be held out (3 are shown when they can be)."""
+    return min(config.held_out, max(n - MIN_SHOWN, 1 if n > 1 else 0))
+
+
+def _cover(pool: Sequence[int], arms: _Arms, k: int, wanted: frozenset[int]) -> list[int]:
+    """Up to k cases of `pool` taking the `wanted` arms, picked greedily by the wanted arms
+    each adds (ties: the earlier in `pool`), until none adds one."""
+    chosen: list[int] = []
+    left = set(wanted)
+    while left and len(chosen) < k:
+        best = max(pool, key=lambda i: len(arms[i] & left))  # the first of the best
+        if not arms[best] & left:
+            break
+        chosen.append(best)
+        left -= arms[best]
+    return chosen
+
+
+def _arms_of(chosen: Iterable[int], arms: _Arms) -> frozenset[int]:
+    return frozenset().union(*(arms[i] for i in chosen))
+
+
+def _inferable_choice(
+    arms: _Arms, cases: Sequence[Case], order: list[int], k: int, held: int
+) -> tuple[list[int], list[int]]:
+    """Held-out cases first, tried in this order: those the plain choice would not show, a
+    new output, then a new arm set ahead, the diverse order last; each is kept if k other
+    cases can take every arm of the held-out ones. Then the shown cases: those k, then the
+    most new arms, then the diverse order. Where every case takes the same arms, the plain
+    choice shows the same cases."""
+    plain_shown = set(order[:k])
+    candidates = order[k:] + order[:k]
+    held_out: list[int] = []
+    while candidates and len(held_out) < held:
+        outputs = {cases[i].output for i in held_out}
+        arm_sets = {arms[i] for i in held_out}
+        i = min(  # the first of the most diverse
+            candidates,
+            key=lambda c: (c in plain_shown, cases[c].output in outputs, arms[c] in arm_sets),
+        )
+        candidates.remove(i)
+        trial = [*held_out, i]
+        pool = [c for c in order if c not in trial]
+        wanted = _arms_of(trial, arms)
+        if _arms_of(_cover(pool, arms, k, wanted), arms) >= wanted:
+            held_out = trial
+    pool = [c for c in order if c not in held_out]
+    shown = _cover(pool, arms, k, _arms_of(held_out, arms))
+    rest = [c for c in pool if c not in shown]
+    shown += _cover(rest, arms, k - len(shown), _arms_of(rest, arms) - _arms_of(shown, arms))
+    shown += [c for c in pool if c not in shown][: k - len(shown)]
+    return shown, held_out
+
+
+def choose_cases(
+    cases: Sequence[Case],
+    config: AssembleConfig,
+    rng: random.Random,
+    arms: _Arms | None = None,
+) -> tuple[list[int], list[int]]:
+    """Indices of the shown and held-out cases, disjoint, each in case order. With `arms` (each
+    case's branch arms) every held-out case is inferable from the shown ones; without, the
+    first k of the diverse order are shown and the next ones held out."""
     n = len(cases)
-    held = min(config.held_out, max(n - MIN_SHOWN, 1 if n > 1 else 0))
+    held = held_out_count(n, config)
     available = n - held
     if config.shown is None:
         k = rng.randint(min(MIN_SHOWN, available), available)
     else:
         k = min(config.shown, available)
     order = _diverse_order(cases, rng)
-    position = {id(case): i for i, case in enumerate(cases)}
-    shown = sorted(order[:k], key=lambda c: position[id(c)])
-    held_out = sorted(order[k : k + held], key=lambda c: position[id(c)])
-    return shown, held_out
+    if arms is None:
+        shown, held_out = order[:k], order[k : k + held]
+    else:
+        shown, held_out = _inferable_choice(arms, cases, order, k, held)
+    return sorted(shown), sorted(held_out)
+
+
+def select_cases(
+    cases: Sequence[Case],
+    config: AssembleConfig,
+    rng: random.Random,
+    arms: _Arms | None = None,
+) -> tuple[list[Case], list[Case]]:
+    """Shown and held-out cases (see `choose_cases`), disjoint, each in case order."""
+    shown, held_out = choose_cases(cases, config, rng, arms)
+    return [cases[i] for i in shown], [cases[i] for i in held_out]
+
+
+def sample_coverage(
+    usable: _Usable, shown: Sequence[int], held_out: Sequence[int]
+) -> dict[str, Any] | None:
+    """A sample's `coverage` (COVERAGE_TYPE), or None when its cases were not traced."""
+    if usable.traces is None:
+        return None
+    traces, (lines, arms) = usable.traces, usable.totals
+    seen = [traces[i] for i in shown]
+    taken = _arms_of(shown, [t.arms for t in traces])
+    return {
+        "shown_line_coverage": covered([t.lines for t in seen], lines),
+        "shown_branch_coverage": covered([t.arms for t in seen], arms),
+        "line_coverage": covered([t.lines for t in traces], lines),
+        "branch_coverage": covered([t.arms for t in traces], arms),
+        "held_out_inferable": all(traces[i].arms <= taken for i in held_out),
+    }
 
 
 def _render_options(config: AssembleConfig, rng: random.Random) -> RenderOptions:
@@ -247,9 +400,26 @@ def _error_reason(what: str, error: Exception) -> str:
     return f"{what}: {type(error).__name__}"
 
 
+def _arms(usable: _Usable, config: AssembleConfig) -> list[frozenset[int]] | None:
+    """Each case's arms when the held-out cases are to be inferable and can be."""
+    if config.held_out_choice == RANDOM or usable.traces is None:
+        return None
+    return [trace.arms for trace in usable.traces]
+
+
+def held_out_choice(usable: _Usable, config: AssembleConfig, samples: Sequence[Mapping]) -> str:
+    """How a function's held-out cases were chosen (INFERABLE, INFERABLE_FEWER, ...)."""
+    if config.held_out_choice == RANDOM:
+        return RANDOM
+    if usable.traces is None:
+        return UNTRACED
+    wanted = held_out_count(len(usable.cases), config)
+    return INFERABLE_FEWER if any(len(s["held_out"]) < wanted for s in samples) else INFERABLE
+
+
 def _samples_for(
     function: Mapping[str, Any],
-    cases: Sequence[Case],
+    usable: _Usable,
     config: AssembleConfig,
     parts: Parts,
     extra: Sequence[str],
@@ -259,10 +429,12 @@ def _samples_for(
     Each sample draws from its own seeded stream, so a failed one changes no other sample."""
     function_id = function["function_id"]
     target = Function(function["name"], function["source"], function["signature"] or "")
+    cases, arms = usable.cases, _arms(usable, config)
     records = []
     for i in range(config.samples_per_function):
         rng = random.Random(f"{config.seed}:{function_id}:{i}")
-        shown, held_out = select_cases(cases, config, rng)
+        shown_at, held_at = choose_cases(cases, config, rng, arms)
+        shown, held_out = [cases[j] for j in shown_at], [cases[j] for j in held_at]
         try:
             sample = render(target, shown, rng, _render_options(config, rng), parts)
         except C2CError:
@@ -279,6 +451,7 @@ def _samples_for(
                 "shown": _case_records(shown),
                 "held_out": _case_records(held_out),
                 "source": function["source"],
+                "coverage": sample_coverage(usable, shown_at, held_at),
                 **{column: function[column] for column in extra},
             }
         )
@@ -298,6 +471,7 @@ def _partition_stats(
     records: Sequence[Mapping[str, Any]],
     samples_failed: Counter[str],
     statuses: Counter[str],
+    choices: Counter[str],
 ) -> dict[str, Any]:
     """One partition's counters, summed over partitions by `AssembleStep.merge_stats`."""
     return {
@@ -310,6 +484,7 @@ def _partition_stats(
         "statuses": dict(statuses),
         "samples_failed": dict(samples_failed),
         "templates": dict(Counter(r["template_id"] for r in records)),
+        "held_out_choice": dict(choices),
     }
 
 
@@ -332,6 +507,7 @@ def _report(total: Mapping[str, Any]) -> dict[str, Any]:
         "unstable_cases": statuses.get(UNSTABLE, 0),
         "repr_error_cases": statuses.get(REPR_ERROR, 0),
         "samples_failed": by_count(total.get("samples_failed", {})),
+        "held_out_choice": by_count(total.get("held_out_choice", {})),
         "template_mix": by_count(templates, 10),
         "case_format_mix": by_count(formats, 10),
     }
@@ -355,6 +531,7 @@ def assemble_partition(
     cases_dropped: Counter[str] = Counter()
     samples_failed: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
+    choices: Counter[str] = Counter()
     cases_kept = 0
     records: list[dict[str, Any]] = []
     for function in unique.iter_rows(named=True):
@@ -374,18 +551,27 @@ def assemble_partition(
             dropped[reason] += 1
             continue
         failed: Counter[str] = Counter()
-        made = _samples_for(function, usable.cases, config, parts, extra, failed)
+        made = _samples_for(function, usable, config, parts, extra, failed)
         samples_failed.update(failed)
         if not made and failed:
             dropped[failed.most_common(1)[0][0]] += 1
             continue
         cases_kept += len(usable.cases)
+        if made:
+            choices[held_out_choice(usable, config, made)] += 1
         records.extend(made)
 
     schema = SAMPLE_SCHEMA | {column: functions.schema[column] for column in extra}
     samples = pl.DataFrame(records, schema=schema)
     stats = _partition_stats(
-        unique.height, dropped, cases_dropped, cases_kept, records, samples_failed, statuses
+        unique.height,
+        dropped,
+        cases_dropped,
+        cases_kept,
+        records,
+        samples_failed,
+        statuses,
+        choices,
     )
     return samples, stats
 

@@ -27,7 +27,14 @@ every per-case list has one entry per case, and lines are `json.dumps(record,
 ensure_ascii=False)`, as the paper wrote them. A function whose cases have no keyword-dict form
 (a positional-only or `*args` parameter, an input the host does not parse -- see
 `case2code.inputs.literals`, nothing is evaluated -- or arguments that do not bind by name) is
-left out and counted by reason.
+left out and counted by reason, and so is one whose sample holds no case out (`no_held_out`:
+`held_out = 0`, or with `held_out_choice = "inferable"` none of its cases was inferable from
+the shown ones), as it would test nothing the prompt did not show.
+
+The shown and held-out cases are the sample's, chosen by `assemble.choose_cases`: with traced
+results every held-out case takes only branch arms a shown case took. The sample's
+`coverage.held_out_inferable` says whether that holds (false can happen only with
+`held_out_choice = "random"`); `write_records` counts the written records where it does not.
 """
 
 from __future__ import annotations
@@ -77,6 +84,8 @@ POSITIONAL_ONLY = "positional_only"
 VAR_POSITIONAL = "var_positional"
 UNPARSABLE_INPUT = "unparsable_input"
 ARGUMENT_MISMATCH = "argument_mismatch"
+NO_HELD_OUT = "no_held_out"
+NOT_INFERABLE = "held_out_not_inferable"
 
 
 class Unconvertible(Exception):
@@ -225,6 +234,7 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "writable": pl.Boolean(),
     "line": pl.Utf8(),  # the JSONL line written when the function is held out
     "skipped": pl.Utf8(),  # the reason it cannot be written (null when writable)
+    "held_out_inferable": pl.Boolean(),  # the sample's coverage says so (null: untraced)
 }
 
 
@@ -232,11 +242,15 @@ def _record_row(sample: Mapping[str, Any], params: Mapping[str, list[Any]]) -> d
     function_id = sample["function_id"]
     if function_id not in params:
         raise C2CError(f"samples: function {function_id} is not in the functions table")
+    inferable = (sample.get("coverage") or {}).get("held_out_inferable")
+    row = {"function_id": function_id, "held_out_inferable": inferable}
     try:
+        if not sample["held_out"]:
+            raise Unconvertible(NO_HELD_OUT)
         line = record_line(convert(sample, params[function_id]))
     except Unconvertible as skip:
-        return {"function_id": function_id, "writable": False, "line": None, "skipped": skip.reason}
-    return {"function_id": function_id, "writable": True, "line": line, "skipped": None}
+        return row | {"writable": False, "line": None, "skipped": skip.reason}
+    return row | {"writable": True, "line": line, "skipped": None}
 
 
 class EvalRecordsStep(Step):
@@ -278,12 +292,18 @@ class EvalRecordsStep(Step):
 
 def write_records(records: pl.DataFrame, path: str | Path) -> dict[str, int]:
     """The records' lines, sorted by function id, written atomically. Returns
-    {"functions": records written, "skipped_<reason>": functions left out}."""
+    {"functions": records written, "skipped_<reason>": functions left out} and, when some are,
+    "held_out_not_inferable": records written whose held-out cases take an arm no shown one
+    took."""
     records = records.sort("function_id")
     written = records.filter(pl.col("writable"))
     skipped = Counter(records["skipped"].drop_nulls().to_list())
     write_text("".join(written["line"].to_list()), path)
-    return {"functions": written.height} | {f"skipped_{r}": n for r, n in sorted(skipped.items())}
+    counts = {"functions": written.height} | {f"skipped_{r}": n for r, n in sorted(skipped.items())}
+    if "held_out_inferable" in written.columns:  # records written before coverage had none
+        if not_inferable := written.filter(~pl.col("held_out_inferable")).height:
+            counts[NOT_INFERABLE] = not_inferable
+    return counts
 
 
 def jsonl_objects(path: str | Path, what: str) -> list[tuple[int, dict[str, Any]]]:

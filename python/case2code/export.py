@@ -446,6 +446,8 @@ def dataset_card(
         "Columns: `messages` (chat, assistant answer last), `prompt` and "
         "`completion` (plain), and the structured fields `sample_id`, `function_id`, `name`, "
         "`source`, `template_id`, `shown` and `held_out` (cases: `input`, `output`, `is_error`), "
+        "`coverage` (line and branch coverage of the shown and of all usable cases, and whether "
+        "every held-out case takes only branches a shown one took; null when untraced), "
         "plus origin and licence fields when the input had them."
     )
     sections = [
