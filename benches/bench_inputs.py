@@ -38,6 +38,7 @@ import platform
 import random
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -188,18 +189,25 @@ def paper_anchor() -> dict:
     """The paper's inputs and the built-in generator's on the 20 official functions, traced
     alike, each function at the smaller of the two input counts (first inputs of each)."""
     records = [json.loads(line) for line in OFFICIAL.read_text().splitlines() if line.strip()]
-    functions = pl.DataFrame(
-        {
-            "function_id": [str(r["id"]) for r in records],
-            "name": [r["func_name"] for r in records],
-            "source": [r["code"] for r in records],
-        }
+    # Extracted like any corpus (the generator reads the parameters), one file per record.
+    with tempfile.TemporaryDirectory() as folder:
+        for r in records:
+            (Path(folder) / f"r{r['id']}.py").write_text(r["code"])
+        extracted = case2code.extract([folder], config=EXTRACT).functions
+    extracted = extracted.with_columns(
+        pl.col("origin").str.extract(r"r([^/]+)\.py$").alias("record")
     )
+    wanted = pl.DataFrame(
+        {"record": [str(r["id"]) for r in records], "name": [r["func_name"] for r in records]}
+    )
+    functions = extracted.join(wanted, on=["record", "name"]).unique("record", keep="first")
+    ids = dict(zip(functions["record"], functions["function_id"], strict=True))
     # The paper's inputs are keyword dicts as text, e.g. "{'num': 123}": a call `(**{...})`.
     paper = pl.DataFrame(
         [
-            {"function_id": str(r["id"]), "input": f"(**{json.loads(text)})"}
+            {"function_id": ids[str(r["id"])], "input": f"(**{json.loads(text)})"}
             for r in records
+            if str(r["id"]) in ids
             for text in r["example_inputs"]
         ]
     )

@@ -34,12 +34,21 @@ INPUTS = {
     "repeat_word": ["('ab', 3)", "('hello', 20)", "('x', 0)", "('yo', 1)", "('q', 70)"],
 }
 EVIL = "<script>alert('x')</script>"
-STEMS = {"funnel", "rejections", "case-counts", "output-lengths", "template-mix", "stage-time"}
+STEMS = {
+    "funnel",
+    "rejections",
+    "case-counts",
+    "coverage",
+    "output-lengths",
+    "template-mix",
+    "stage-time",
+}
 SECTIONS = [
     "## Stages",
     "## Funnel",
     "## Rejections",
     "## Cases per sample",
+    "## Coverage",
     "## Output lengths",
     "## Template mix",
     "## Outputs",
@@ -55,6 +64,16 @@ def samples() -> pl.DataFrame:
     return table
 
 
+# The execute stage's coverage figures (`coverage.means`): 40 of 50 functions have a branch.
+COVERAGE = {
+    "functions": 50,
+    "with_branches": 40,
+    "mean_branch_coverage": 0.8125,
+    "mean_line_coverage": 0.9,
+    "by_tenth": {"0.2": 2, "0.5": 6, "1.0": 32},
+}
+
+
 def _summary(samples: pl.DataFrame) -> dict[str, Any]:
     extract = {f"reason_{i:02d}": 100 - i for i in range(13)}  # more than the top 10
     return {
@@ -66,7 +85,13 @@ def _summary(samples: pl.DataFrame) -> dict[str, Any]:
             {"name": "extract", "seconds": 5.3, "status": "ran", "rows_in": 16281, "rows_out": 70},
             {"name": "dedup", "seconds": 1.2, "status": "cached", "rows_in": 70, "rows_out": 60},
             {"name": "inputs", "seconds": 200.0, "status": "resumed", "rows_in": 60},
-            {"name": "execute", "seconds": 90.25, "status": "ran", "rows_in": 300},
+            {
+                "name": "execute",
+                "seconds": 90.25,
+                "status": "ran",
+                "rows_in": 300,
+                "figures": {"coverage": COVERAGE},
+            },
             {"name": "assemble", "seconds": 3.0, "status": "ran", "rows_out": samples.height},
             {"name": "export", "seconds": 0.5, "status": "ran"},
         ],
@@ -227,6 +252,7 @@ def test_plots_parse_with_one_bar_per_table_row(samples: pl.DataFrame) -> None:
         "output-lengths": "characters",
         "template-mix": "part | kind",
         "stage-time": "stage | status",
+        "coverage": "branch coverage",
     }
     for stem, header in tables.items():
         rows = _table(markdown, header)
@@ -241,6 +267,15 @@ def test_plots_parse_with_one_bar_per_table_row(samples: pl.DataFrame) -> None:
         assert all(0 <= w <= 640 for w in widths) and max(widths) > 0
     funnel = [float(bar.get("width")) for bar in _bars(svgs["funnel"])]
     assert funnel == sorted(funnel, reverse=True)  # the funnel narrows
+
+
+def test_coverage_shows_every_tenth_and_the_means(samples: pl.DataFrame) -> None:
+    markdown = Report(_summary(samples), samples).markdown
+    rows = _table(markdown, "branch coverage")
+    assert [r[0] for r in rows] == [f"{t}-{t + 9}%" for t in range(0, 100, 10)] + ["100%"]
+    assert [int(r[1]) for r in rows] == [0, 0, 2, 0, 0, 6, 0, 0, 0, 0, 32]
+    assert "mean branch coverage 81.2% over 40 functions with a branch" in markdown
+    assert "mean line coverage 90.0% over 50 functions" in markdown
 
 
 def test_html_is_self_contained_and_escaped(samples: pl.DataFrame) -> None:

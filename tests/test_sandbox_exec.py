@@ -61,6 +61,23 @@ def test_exec_writes_one_row_per_case(tables):
     ok = results.filter(pl.col("status") == "ok")
     assert ok["value_repr"].null_count() == 0
     assert not (root / "results.parquet.parts").exists()
+    # Coverage is traced by default: every call made says what it ran, within its totals.
+    called = results.filter(pl.col("status").is_in(["ok", "error"]))
+    assert called["arms_total"].null_count() == 0
+    assert (called["lines"].list.len() <= called["lines_total"]).all()
+    # A call that returned ran at least one line (one that raised may have failed binding).
+    assert (called.filter(pl.col("status") == "ok")["lines"].list.len() > 0).all()
+    assert "mean branch coverage" in done.stderr
+
+
+def test_exec_no_coverage_leaves_the_columns_null(tables, tmp_path):
+    root, _ = tables
+    args = ("exec", str(root / "functions.parquet"), str(root / "inputs.parquet"))
+    done = c2c(*args, "-o", "plain.parquet", "--no-coverage", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = pl.read_parquet(tmp_path / "plain.parquet")
+    assert results["lines"].null_count() == results.height
+    assert "coverage" not in done.stderr
 
 
 def test_exec_resumes_after_sigkill(tables, tmp_path):

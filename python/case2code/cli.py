@@ -315,6 +315,13 @@ def exec_command(
             "layout and case order; cases whose output changes become unstable."
         ),
     ] = Limits.check_stability,
+    coverage: Annotated[
+        bool,
+        typer.Option(
+            help="Trace the lines and branch arms of the function's own code each case runs "
+            "(columns lines, arms, lines_total, arms_total)."
+        ),
+    ] = Limits.coverage,
     shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
 ) -> None:
     """Run every input of every function in the WebAssembly sandbox (resumable)."""
@@ -326,6 +333,7 @@ def exec_command(
         stdout_chars=stdout_chars,
         isolation=isolation,  # type: ignore[arg-type]
         check_stability=check_stability,
+        coverage=coverage,
     )
     ready_sandbox()
     with functions_progress("executing") as advance:
@@ -340,10 +348,15 @@ def exec_command(
         )
     rows = [(key, f"{summary.pop(key):,}") for key in ("functions", "cases")]
     orphans = summary.pop("orphan_inputs")
+    traced = summary.pop("coverage", None)
     for status, count in sorted(summary.items(), key=lambda kv: -kv[1]):
         rows.append((f"  {status}", f"{count:,}"))
     if orphans:
         rows.append(("inputs of unknown functions (skipped)", f"{orphans:,}"))
+    if traced:
+        for what, key in (("branch", "mean_branch_coverage"), ("line", "mean_line_coverage")):
+            if traced[key] is not None:
+                rows.append((f"mean {what} coverage of a function's cases", f"{traced[key]:.1%}"))
     print_summary("execution summary", rows)
     console.print(f"wrote results to {output}")
 

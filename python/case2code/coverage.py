@@ -10,7 +10,9 @@ would only say how many of them there are.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -53,3 +55,30 @@ def covered(runs: Sequence[Collection[int]], total: int | None) -> float | None:
     if not total:
         return None
     return len(set().union(*runs)) / total
+
+
+def tally(per_function: pl.DataFrame) -> dict[str, Any]:
+    """Summable counters of a `summary` table, for a stage's stats: functions traced, those with
+    branches, the sums behind the means, and functions by tenth of branch coverage
+    (`"0.9"` holds 0.9 <= c < 1.0; `"1.0"` full coverage)."""
+    branchy = per_function.filter(pl.col("arms_total") > 0)
+    tenths = (branchy["branch_coverage"] * 10).floor().clip(0, 10) / 10
+    return {
+        "functions": per_function.height,
+        "with_branches": branchy.height,
+        "branch_coverage_sum": float(branchy["branch_coverage"].sum() or 0.0),
+        "line_coverage_sum": float(per_function["line_coverage"].drop_nulls().sum() or 0.0),
+        "by_tenth": {f"{t:.1f}": n for t, n in Counter(tenths.to_list()).items()},
+    }
+
+
+def means(counters: Mapping[str, Any]) -> dict[str, Any]:
+    """Summed `tally` counters as the report shows them: means and the histogram in order."""
+    functions, branchy = counters.get("functions", 0), counters.get("with_branches", 0)
+    return {
+        "functions": functions,
+        "with_branches": branchy,
+        "mean_branch_coverage": counters["branch_coverage_sum"] / branchy if branchy else None,
+        "mean_line_coverage": counters["line_coverage_sum"] / functions if functions else None,
+        "by_tenth": dict(sorted(counters.get("by_tenth", {}).items())),
+    }

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from case2code import coverage
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
 from case2code.sandbox import CASE_SCHEMA, Limits, Sandbox
 from case2code.steps.base import Partition, Process, Schema, Stats, Step, by_count, sum_counters
@@ -106,14 +107,22 @@ class ExecuteStep(Step):
             "functions": jobs.height,
             "cases": table.height,
             "orphan_inputs": orphan_inputs,
+            "coverage": coverage.tally(coverage.summary(table, ["function_id"]).collect()),
         }
         return table, stats
 
     def merge_stats(self, stats: Sequence[Stats]) -> Stats:
-        """Cases by status, then the functions run, the cases and the inputs of no function."""
+        """Cases by status, then the functions run, the cases, the inputs of no function and
+        the coverage of each function's cases (`coverage.means`; when traced)."""
         total = sum_counters(stats)
         statuses = by_count(total.pop("statuses", {}))
-        return {**statuses, **{k: total.get(k, 0) for k in ("functions", "cases", "orphan_inputs")}}
+        counts = {k: total.get(k, 0) for k in ("functions", "cases", "orphan_inputs")}
+        traced = total.get("coverage", {})
+        return {
+            **statuses,
+            **counts,
+            **({"coverage": coverage.means(traced)} if traced.get("functions") else {}),
+        }
 
 
 def _empty(schema: Schema) -> pl.DataFrame:

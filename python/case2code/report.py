@@ -318,6 +318,39 @@ def _histogram(counts: Mapping[int, int]) -> tuple[Bar, ...]:
     )
 
 
+def _coverage_chart(summary: Mapping[str, Any]) -> Chart:
+    """Functions by tenth of the branch coverage their cases reached (execute's figures)."""
+    traced = _stage_figures(summary, "execute").get("coverage")
+    by_tenth = traced.get("by_tenth") if isinstance(traced, Mapping) else None
+    counts = {k: n for k, v in (by_tenth or {}).items() if (n := _number(v)) is not None}
+    bars = ()
+    if counts:
+        bars = tuple(
+            Bar(
+                _tenth_label(t),
+                counts.get(f"{t / 10:.1f}", 0),
+                (_count(counts.get(f"{t / 10:.1f}", 0)),),
+            )
+            for t in range(11)
+        )
+    return Chart("coverage", "Branch coverage", ("branch coverage", "functions"), (("", bars),))
+
+
+def _coverage_means(summary: Mapping[str, Any]) -> str:
+    traced = _stage_figures(summary, "execute").get("coverage") or {}
+    branch, line = traced.get("mean_branch_coverage"), traced.get("mean_line_coverage")
+    return (
+        f"Each function's cases together (all of them, shown and held out), traced in the "
+        f"sandbox: mean branch coverage {_share(branch or 0, 1)} over "
+        f"{_count(traced.get('with_branches', 0))} functions with a branch, mean line coverage "
+        f"{_share(line or 0, 1)} over {_count(traced.get('functions', 0))} functions."
+    )
+
+
+def _tenth_label(tenth: int) -> str:
+    return "100%" if tenth == 10 else f"{tenth * 10}-{tenth * 10 + 9}%"
+
+
 def _case_counts_chart(figures: _SampleFigures) -> Chart:
     groups = (
         ("shown cases", _histogram(figures.shown)),
@@ -379,6 +412,7 @@ def _charts(summary: Mapping[str, Any], figures: _SampleFigures) -> dict[str, Ch
         _funnel_chart(summary),
         _rejections_chart(summary),
         _case_counts_chart(figures),
+        _coverage_chart(summary),
         _output_lengths_chart(figures),
         _template_chart(figures),
         _stage_time_chart(summary),
@@ -610,6 +644,7 @@ def _render(summary: Mapping[str, Any], figures: _SampleFigures, base: Path, w: 
         ("Funnel", "funnel", "No funnel counts recorded."),
         ("Rejections", "rejections", "No rejections recorded."),
         ("Cases per sample", "case-counts", "No samples."),
+        ("Coverage", "coverage", "No traced cases ([execute] coverage = false)."),
         ("Output lengths", "output-lengths", "No shown cases."),
         ("Template mix", "template-mix", "No samples."),
     )
@@ -617,6 +652,8 @@ def _render(summary: Mapping[str, Any], figures: _SampleFigures, base: Path, w: 
     for title, stem, empty in figure_sections:
         chart = charts[stem]
         blocks += [w.heading(title), w.figure(chart) if chart.bars else w.para(empty)]
+        if stem == "coverage" and chart.bars:
+            blocks.append(w.para(_coverage_means(summary)))
     blocks += [*_left_out(summary, w), *_contamination(summary, w), *_outputs(summary, base, w)]
     return w.page(blocks)
 
