@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
 from collections import Counter
@@ -30,10 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from bench_stability import CONFIG, SHARD, WORKERS, cpu_seconds, default_tables
+from bench_stability import CONFIG, WORKERS, default_tables, timings
 from case2code import coverage
-from case2code.execute import execute_to_parquet
-from case2code.pipeline import Pipeline
 from case2code.sandbox import GUEST_PYTHON, Limits
 from readme_block import add_block, load, publish, wrap
 
@@ -49,42 +46,6 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 TARGET = 1.3  # issue 17: tracing may cost at most 1.3x the execute stage
 REPETITIONS = 4  # of each mode, alternating
 OUTCOME = ["function_id", "case", "status", "value_repr", "error"]
-
-
-def execute_once(pipeline: Pipeline, traced: bool, output: Path) -> tuple[float, float]:
-    """The execute stage into a new table: (wall seconds, CPU seconds)."""
-    started, cpu = time.perf_counter(), cpu_seconds()
-    execute_to_parquet(
-        pipeline.table("dedup"),
-        pipeline.table("inputs"),
-        output,
-        Limits(coverage=traced),
-        WORKERS,
-        shard_functions=SHARD,
-    )
-    return time.perf_counter() - started, cpu_seconds() - cpu
-
-
-def timings(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
-    """Each mode REPETITIONS times, alternating, the first of each pair swapped every time."""
-    seconds: dict[str, list[float]] = {"off": [], "on": []}
-    cpu: dict[str, list[float]] = {"off": [], "on": []}
-    for i in range(REPETITIONS):
-        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
-            wall, used = execute_once(pipeline, mode == "on", folder / f"{mode}-{i}.parquet")
-            seconds[mode].append(wall)
-            cpu[mode].append(used)
-            print(f"execute, coverage {mode}: {wall:.2f} s, {used:.2f} CPU s", flush=True)
-    median = {m: statistics.median(v) for m, v in seconds.items()}
-    median_cpu = {m: statistics.median(v) for m, v in cpu.items()}
-    return {
-        "seconds": seconds,
-        "cpu_seconds": cpu,
-        "median_seconds": median,
-        "median_cpu_seconds": median_cpu,
-        "ratio": median["on"] / median["off"],
-        "cpu_ratio": median_cpu["on"] / median_cpu["off"],
-    }
 
 
 def changed_results(on: pl.DataFrame, off: pl.DataFrame) -> dict[str, int]:
@@ -157,10 +118,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="c2c-coverage-") as tmp:
         folder = Path(tmp)
         pipeline, report["build_seconds"] = default_tables(folder / "run")
-        timing = timings(pipeline, folder)
+        timing = timings(pipeline, folder, Limits(coverage=False), REPETITIONS)
+        outputs = timing.pop("outputs")
         report["load"]["end"] = load()
-        on = pl.read_parquet(folder / "on-0.parquet")
-        off = pl.read_parquet(folder / "off-0.parquet")
+        on, off = (pl.read_parquet(outputs[mode][0]) for mode in ("on", "off"))
     report["timing"] = timing
     report["functions"], report["cases"] = on["function_id"].n_unique(), on.height
     report["changed"] = changed_results(on, off)

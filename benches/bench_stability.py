@@ -58,6 +58,7 @@ COMMAND = (
 TIMES = "\N{MULTIPLICATION SIGN}"
 TARGET = 1.3  # issue 13: the check may cost at most 1.3x the execute stage
 REPETITIONS = 6  # of each mode, alternating
+UNCHECKED = Limits(check_stability=False)  # the baseline
 CONFIG = RunConfig()
 SHARD = CONFIG.shard_functions
 WORKERS = CONFIG.workers or None  # as the pipeline passes it
@@ -95,34 +96,41 @@ def cpu_seconds() -> float:
     )
 
 
-def execute_once(pipeline: Pipeline, check: bool, output: Path) -> tuple[float, float]:
+def execute_once(pipeline: Pipeline, limits: Limits, output: Path) -> tuple[float, float]:
     """The execute stage into a new table: (wall seconds, CPU seconds)."""
     started, cpu = time.perf_counter(), cpu_seconds()
     execute_to_parquet(
         pipeline.table("dedup"),
         pipeline.table("inputs"),
         output,
-        Limits(check_stability=check),
+        limits,
         WORKERS,
         shard_functions=SHARD,
     )
     return time.perf_counter() - started, cpu_seconds() - cpu
 
 
-def timings(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
-    """Each mode REPETITIONS times, alternating, the first of each pair swapped every time
-    (off on, on off, ...) so that a drift in the machine's load falls on both."""
+def timings(
+    pipeline: Pipeline,
+    folder: Path,
+    off: Limits = UNCHECKED,
+    repetitions: int = REPETITIONS,
+) -> dict[str, Any]:
+    """The execute stage under `off` (the baseline) and the default limits ("on"),
+    `repetitions` times each, alternating, the first of each pair swapped every time (off on,
+    on off, ...) so that a drift in the machine's load falls on both."""
+    limits = {"off": off, "on": Limits()}
     seconds: dict[str, list[float]] = {"off": [], "on": []}
     cpu: dict[str, list[float]] = {"off": [], "on": []}
     outputs: dict[str, list[Path]] = {"off": [], "on": []}
-    for i in range(REPETITIONS):
+    for i in range(repetitions):
         for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
             output = folder / f"results-{mode}-{i}.parquet"
-            wall, used = execute_once(pipeline, mode == "on", output)
+            wall, used = execute_once(pipeline, limits[mode], output)
             seconds[mode].append(wall)
             cpu[mode].append(used)
             outputs[mode].append(output)
-            print(f"execute, check {mode}: {wall:.2f} s, {used:.2f} CPU s", flush=True)
+            print(f"execute, {mode}: {wall:.2f} s, {used:.2f} CPU s", flush=True)
     median = {mode: statistics.median(values) for mode, values in seconds.items()}
     median_cpu = {mode: statistics.median(values) for mode, values in cpu.items()}
     return {
