@@ -187,20 +187,25 @@ def test_assemble_counts_how_each_function_was_chosen_and_writes_coverage() -> N
     functions, results = _tables(
         {
             "a-full": ([-3, -1, 0, 0, 4, 5, 20, 30], True),
-            "b-paths": ([-1, 0, 5, 20], True),
-            "c-untraced": ([-3, -1, 0, 0, 4, 5, 20, 30], False),
+            "b-paths": ([-1, 0, 5, 20], True),  # every case its own path: none inferable
+            "c-fewer": ([-1, 0, 5, 20, 30], True),  # only a `large` case can be held out
+            "d-untraced": ([-3, -1, 0, 0, 4, 5, 20, 30], False),
         }
     )
     run = assemble(functions, results, AssembleConfig(seed=1, held_out=2))
     assert run.report["held_out_choice"] == {"inferable": 1, "inferable_fewer": 1, "untraced": 1}
+    assert run.report["dropped"] == {"held_out_not_inferable": 1}
+    assert run.report["samples_failed"] == {"held_out_not_inferable": 1}
     assert run.samples.schema == pl.Schema(SAMPLE_SCHEMA)
     rows = {r["function_id"]: r for r in run.samples.iter_rows(named=True)}
-    for fid in ("a-full", "b-paths"):
+    assert set(rows) == {"a-full", "c-fewer", "d-untraced"}
+    for fid in ("a-full", "c-fewer"):
         assert _arms_of(rows[fid]["held_out"]) <= _arms_of(rows[fid]["shown"])
-    assert len(rows["a-full"]["held_out"]) == 2 and rows["b-paths"]["held_out"] == []
-    coverage = rows["b-paths"]["coverage"]
-    shown_arms = _arms_of(rows["b-paths"]["shown"])
-    shown_lines = {n for c in rows["b-paths"]["shown"] for n in LINES[eval(c["output"])]}
+    assert len(rows["a-full"]["held_out"]) == 2
+    assert [c["output"] for c in rows["c-fewer"]["held_out"]] == ["'large'"]
+    coverage = rows["c-fewer"]["coverage"]
+    shown_arms = _arms_of(rows["c-fewer"]["shown"])
+    shown_lines = {n for c in rows["c-fewer"]["shown"] for n in LINES[eval(c["output"])]}
     assert coverage == {
         "shown_line_coverage": len(shown_lines) / 7,
         "shown_branch_coverage": len(shown_arms) / 6,
@@ -208,7 +213,15 @@ def test_assemble_counts_how_each_function_was_chosen_and_writes_coverage() -> N
         "branch_coverage": 1.0,
         "held_out_inferable": True,
     }
-    assert rows["c-untraced"]["coverage"] is None
+    assert coverage["shown_branch_coverage"] < 1.0  # three of the four paths shown
+    assert rows["d-untraced"]["coverage"] is None
+
+
+def test_the_random_choice_keeps_a_function_the_rule_drops() -> None:
+    functions, results = _tables({"b-paths": ([-1, 0, 5, 20], True)})
+    run = assemble(functions, results, AssembleConfig(held_out_choice="random"))
+    (row,) = run.samples.iter_rows(named=True)
+    assert len(row["held_out"]) == 1 and row["coverage"]["held_out_inferable"] is False
 
 
 def test_random_choice_is_counted_and_its_coverage_says_when_it_breaks_the_rule() -> None:
@@ -235,9 +248,9 @@ def test_results_without_coverage_columns_fall_back() -> None:
 # ---------------------------------------------------------------- the evaluation split
 
 
-def test_eval_split_skips_nothing_held_out_and_counts_uninferable(tmp_path) -> None:
+def test_eval_split_counts_records_whose_held_out_cases_are_not_inferable(tmp_path) -> None:
     functions, results = _tables(
-        {"a-full": ([-3, -1, 0, 0, 4, 5, 20, 30], True), "b-paths": ([-1, 0, 5, 20], True)}
+        {"a-full": ([-3, -1, 0, 0, 4, 5, 20, 30], True), "c-fewer": ([-1, 0, 5, 20, 30], True)}
     )
     functions = functions.with_columns(
         params=pl.lit([{"name": "x", "kind": "positional_or_keyword"}])
@@ -246,16 +259,19 @@ def test_eval_split_skips_nothing_held_out_and_counts_uninferable(tmp_path) -> N
     tables = {"samples": samples, "functions": functions}
     records = LocalExecutor().run(EvalRecordsStep(), tables).table
     assert records is not None
-    counts = write_records(records, tmp_path / "eval.jsonl")
-    assert counts == {"functions": 1, "skipped_no_held_out": 1}
+    assert records["held_out_inferable"].to_list() == [True, True]
+    assert write_records(records, tmp_path / "eval.jsonl") == {"functions": 2}
     # A random choice that broke the rule is counted among the records written.
-    broken = samples.with_columns(
-        pl.col("coverage").struct.with_fields(pl.lit(False).alias("held_out_inferable"))
-    )
-    records = LocalExecutor().run(EvalRecordsStep(), {**tables, "samples": broken}).table
+    random_choice = assemble(functions, results, AssembleConfig(held_out_choice="random"))
+    assert random_choice.samples["coverage"].struct.field("held_out_inferable").to_list() == [
+        True,
+        False,
+    ]
+    tables["samples"] = random_choice.samples
+    records = LocalExecutor().run(EvalRecordsStep(), tables).table
     assert records is not None
     counts = write_records(records, tmp_path / "eval.jsonl")
-    assert counts == {"functions": 1, "skipped_no_held_out": 1, "held_out_not_inferable": 1}
+    assert counts == {"functions": 2, "held_out_not_inferable": 1}
 
 
 # ---------------------------------------------------------------- on the real sandbox
@@ -264,7 +280,7 @@ def test_eval_split_skips_nothing_held_out_and_counts_uninferable(tmp_path) -> N
 def test_real_traced_results_hold_out_inferable_cases() -> None:
     """classify run with coverage in the sandbox: every sample's held-out cases take only arms
     its shown ones took (read from the results table), all-case coverage is what
-    `coverage.summary` says, and a function whose every case takes its own path holds none out.
+    `coverage.summary` says, and a function whose every case takes its own path is dropped.
     """
     functions, _ = _tables({"many": ([], True), "paths": ([], True)})
     xs = {"many": [-3, -1, 0, 0, 4, 5, 20, 30], "paths": [-1, 0, 5, 20]}
@@ -277,7 +293,8 @@ def test_real_traced_results_hold_out_inferable_cases() -> None:
         results = run_jobs(sandbox, plan(functions, inputs)[0])
     assert results["arms"].null_count() == 0
     run = assemble(functions, results, AssembleConfig(seed=2, samples_per_function=10))
-    assert run.report["held_out_choice"] == {"inferable": 1, "inferable_fewer": 1}
+    assert run.report["held_out_choice"] == {"inferable": 1}
+    assert run.report["dropped"] == {"held_out_not_inferable": 1}  # `paths`
     arms = {(r["function_id"], r["input"]): set(r["arms"]) for r in results.iter_rows(named=True)}
     summary = {
         r["function_id"]: r for r in summary_of(results, ["function_id"]).collect().to_dicts()
@@ -286,7 +303,7 @@ def test_real_traced_results_hold_out_inferable_cases() -> None:
         fid = row["function_id"]
         shown = set().union(*(arms[fid, c["input"]] for c in row["shown"]))
         assert all(arms[fid, c["input"]] <= shown for c in row["held_out"])
-        assert len(row["held_out"]) == (2 if fid == "many" else 0)
+        assert len(row["held_out"]) == 2
         coverage = row["coverage"]
         assert coverage["held_out_inferable"] is True
         assert coverage["branch_coverage"] == summary[fid]["branch_coverage"] == 1.0

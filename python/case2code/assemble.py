@@ -20,9 +20,10 @@ carry coverage (`Limits.coverage`): every branch arm a held-out case takes is ta
 case, so its output follows from behaviour the prompt showed. The held-out cases are picked
 first, the most diverse (new outputs, then new arm sets) of those k shown cases can cover; then
 the shown ones: a cover of the held-out arms, the most new arms, the diverse order. When fewer
-than m cases can be inferable, fewer are held out (none, at worst), never one that is not: the
-sample is kept, as dropping it would cut the branchiest functions from the training data (the
-evaluation split skips a function with nothing held out). Results without coverage, and
+than m cases can be inferable, fewer are held out, never one that is not. When none can be, the
+sample is left out (`held_out_not_inferable`, the function dropped with that reason when all its
+samples are): a sample whose shown cases are all it has cannot be checked beyond them, and an
+answer that merely tabulates them would pass. Results without coverage, and
 `held_out_choice = "random"` (the paper's choice), keep the plain diverse order. The figures
 count how each function's cases were chosen (`held_out_choice`); each sample's `coverage` gives
 the line and branch coverage of its shown cases and of all its usable cases.
@@ -109,6 +110,7 @@ REQUIRED_COLUMNS = {
     "functions": ("function_id", "name", "source", "signature"),
     "results": ("function_id", "case", "input", "status", "value_repr", "error_type", "error"),
 }
+HELD_OUT_NOT_INFERABLE = "held_out_not_inferable"  # held_out_choice = "inferable": none can be
 ASSEMBLE_ERROR = "assemble_error"  # an exception while choosing one function's cases
 RENDER_ERROR = "render_error"  # an exception while rendering one sample
 # How a function's held-out cases were chosen, counted per function with samples.
@@ -130,7 +132,8 @@ class AssembleConfig:
     - `held_out`: cases kept back for checking an answer (fewer when the function has few cases,
       so that 3 can still be shown).
     - `held_out_choice`: "inferable" holds out only cases whose branch arms the shown ones took
-      (fewer when not enough are; needs traced results), "random" the paper's choice.
+      (fewer when not enough are, no sample when none is; needs traced results), "random" the
+      paper's choice.
     - `samples_per_function`: samples per function, each with its own cases and template.
     - `reveal_shares`: relative weights of showing the signature, the name only, or neither.
     - `multi_turn_share`: the share of samples written as a multi-turn chat.
@@ -425,15 +428,20 @@ def _samples_for(
     extra: Sequence[str],
     failed: Counter[str],
 ) -> list[dict[str, Any]]:
-    """The function's samples; one whose rendering raises is left out, counted in `failed`.
-    Each sample draws from its own seeded stream, so a failed one changes no other sample."""
+    """The function's samples; one whose rendering raises, or that could hold out no case
+    inferable from its shown ones, is left out, counted in `failed`. Each sample draws from
+    its own seeded stream, so a failed one changes no other sample."""
     function_id = function["function_id"]
     target = Function(function["name"], function["source"], function["signature"] or "")
     cases, arms = usable.cases, _arms(usable, config)
+    wanted = held_out_count(len(cases), config)
     records = []
     for i in range(config.samples_per_function):
         rng = random.Random(f"{config.seed}:{function_id}:{i}")
         shown_at, held_at = choose_cases(cases, config, rng, arms)
+        if wanted and not held_at:
+            failed[HELD_OUT_NOT_INFERABLE] += 1
+            continue
         shown, held_out = [cases[j] for j in shown_at], [cases[j] for j in held_at]
         try:
             sample = render(target, shown, rng, _render_options(config, rng), parts)

@@ -27,9 +27,7 @@ every per-case list has one entry per case, and lines are `json.dumps(record,
 ensure_ascii=False)`, as the paper wrote them. A function whose cases have no keyword-dict form
 (a positional-only or `*args` parameter, an input the host does not parse -- see
 `case2code.inputs.literals`, nothing is evaluated -- or arguments that do not bind by name) is
-left out and counted by reason, and so is one whose sample holds no case out (`no_held_out`:
-`held_out = 0`, or with `held_out_choice = "inferable"` none of its cases was inferable from
-the shown ones), as it would test nothing the prompt did not show.
+left out and counted by reason.
 
 The shown and held-out cases are the sample's, chosen by `assemble.choose_cases`: with traced
 results every held-out case takes only branch arms a shown case took. The sample's
@@ -84,7 +82,6 @@ POSITIONAL_ONLY = "positional_only"
 VAR_POSITIONAL = "var_positional"
 UNPARSABLE_INPUT = "unparsable_input"
 ARGUMENT_MISMATCH = "argument_mismatch"
-NO_HELD_OUT = "no_held_out"
 NOT_INFERABLE = "held_out_not_inferable"
 
 
@@ -245,8 +242,6 @@ def _record_row(sample: Mapping[str, Any], params: Mapping[str, list[Any]]) -> d
     inferable = (sample.get("coverage") or {}).get("held_out_inferable")
     row = {"function_id": function_id, "held_out_inferable": inferable}
     try:
-        if not sample["held_out"]:
-            raise Unconvertible(NO_HELD_OUT)
         line = record_line(convert(sample, params[function_id]))
     except Unconvertible as skip:
         return row | {"writable": False, "line": None, "skipped": skip.reason}
