@@ -232,9 +232,10 @@ def usable_cases(rows: Sequence[Mapping[str, Any]], config: AssembleConfig) -> _
             cases.append(Case(row["input"], output, is_error=row["status"] != "ok"))
             traces.append(_trace(row))
             totals = max(totals, (row.get("lines_total") or 0, row.get("arms_total") or 0))
-    if any(trace is None for trace in traces):
+    traced = [trace for trace in traces if trace is not None]
+    if len(traced) < len(traces):
         return _Usable(cases, dropped, statuses)
-    return _Usable(cases, dropped, statuses, traces, totals)  # type: ignore[arg-type]
+    return _Usable(cases, dropped, statuses, traced, totals)
 
 
 def argument_texts(input_text: str) -> set[str]:
