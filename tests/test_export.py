@@ -148,6 +148,19 @@ def test_card_has_front_matter_and_counts(assembled: AssembleResult, tmp_path: P
     )
 
 
+def test_card_gives_the_coverage_of_the_samples(assembled: AssembleResult, tmp_path: Path) -> None:
+    export(assembled.samples, tmp_path, report=assembled.report)
+    body = (tmp_path / "README.md").read_text()
+    coverage = assembled.samples["coverage"].struct.unnest()
+    assert coverage["line_coverage"].null_count() == 0, "the hand functions ran traced"
+    shown = coverage["shown_branch_coverage"].drop_nulls()
+    assert f"| branch coverage of the shown cases | {shown.mean():.1%} | {shown.len()} |" in body
+    every = coverage["line_coverage"]
+    assert f"| line coverage of all cases | {every.mean():.1%} | {every.len()} |" in body
+    inferable = coverage["held_out_inferable"].mean()
+    assert f"held-out cases take only branches a shown case took: {inferable:.1%}." in body
+
+
 def test_reexport_is_identical(assembled: AssembleResult, tmp_path: Path) -> None:
     export(assembled.samples, tmp_path, report=assembled.report)
     before = _files(tmp_path)

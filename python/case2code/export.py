@@ -458,6 +458,7 @@ def dataset_card(
         "",
         *stats_table(table),
         "",
+        *_coverage_lines(table),
         "## Template mix",
         "",
         *_template_mix(table),
@@ -465,3 +466,35 @@ def dataset_card(
         *_drop_reasons(report),
     ]
     return card("Case2Code", rows, formats, digest, about, columns, sections)
+
+
+def _coverage_lines(table: pl.LazyFrame) -> list[str]:
+    """Mean coverage of the samples' shown and of all their cases, traced in the sandbox (over
+    the samples where the figure exists: branch coverage needs a branch); nothing untraced."""
+    if "coverage" not in table.collect_schema().names():
+        return []
+    fields = {
+        "shown_branch_coverage": "branch coverage of the shown cases",
+        "branch_coverage": "branch coverage of all cases",
+        "shown_line_coverage": "line coverage of the shown cases",
+        "line_coverage": "line coverage of all cases",
+    }
+    query = table.select(
+        *(pl.col("coverage").struct.field(f).mean().alias(f) for f in fields),
+        *(pl.col("coverage").struct.field(f).count().alias(f"{f}_n") for f in fields),
+        pl.col("coverage").struct.field("held_out_inferable").mean().alias("inferable"),
+    )
+    figures = query.collect(engine="streaming").row(0, named=True)
+    if not figures["line_coverage_n"]:
+        return []
+    lines = ["## Coverage", "", "| mean | value | samples |", "|---|---:|---:|"]
+    for field, label in fields.items():
+        if figures[f"{field}_n"]:
+            lines.append(f"| {label} | {figures[field]:.1%} | {figures[f'{field}_n']} |")
+    if figures["inferable"] is not None:
+        lines += [
+            "",
+            f"Samples whose held-out cases take only branches a shown case took: "
+            f"{figures['inferable']:.1%}.",
+        ]
+    return [*lines, ""]
