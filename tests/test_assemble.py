@@ -207,6 +207,21 @@ def test_cli_assemble_writes_a_loadable_dataset(functions, results, tmp_path) ->
     samples = pl.read_parquet(out / "data" / "*.parquet")
     assert set(samples["name"]) == NORMAL
     assert (out / "README.md").is_file()
+    assert "held-out choice: inferable" in done.stderr  # the results were traced
+    random = subprocess.run(
+        [sys.executable, "-m", "case2code", "assemble", str(tmp_path / "functions.parquet"),
+         str(tmp_path / "results.parquet"), "-o", str(tmp_path / "random"),
+         "--held-out-choice", "random"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert random.returncode == 0, random.stderr
+    assert "held-out choice: random" in random.stderr
+    wrong = subprocess.run(
+        [sys.executable, "-m", "case2code", "assemble", str(tmp_path / "functions.parquet"),
+         str(tmp_path / "results.parquet"), "--held-out-choice", "inferrable"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "inferable" in wrong.stderr and "Traceback" not in wrong.stderr
     missing = subprocess.run(
         [sys.executable, "-m", "case2code", "assemble", str(tmp_path / "functions.parquet"),
          str(tmp_path / "nope.parquet")],

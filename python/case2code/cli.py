@@ -550,6 +550,13 @@ def assemble_command(
     held_out: Annotated[
         int, typer.Option(help="Held-out cases per function.")
     ] = AssembleConfig.held_out,
+    held_out_choice: Annotated[
+        str,
+        typer.Option(
+            help="inferable: held-out cases take only branch arms shown ones took (traced "
+            "results); random: the paper's choice."
+        ),
+    ] = AssembleConfig.held_out_choice,
     min_cases: Annotated[
         int, typer.Option(help="Usable cases a function needs.")
     ] = AssembleConfig.min_cases,
@@ -566,6 +573,7 @@ def assemble_command(
     config = AssembleConfig(
         seed=seed,
         held_out=held_out,
+        held_out_choice=held_out_choice,
         min_cases=min_cases,
         keep_errors=keep_errors,
         parts_dir=str(parts) if parts else None,
@@ -580,6 +588,8 @@ def assemble_command(
         report = assemble_to_parquet(functions, results, samples, config)
         summary = export(samples, output, formats=split_formats(formats), report=report)
     counts = [(key, value) for key, value in report.items() if isinstance(value, int)]
+    choices = report.get("held_out_choice") or {}
+    counts += [(f"held-out choice: {k}", v) for k, v in choices.items()]
     print_summary("assemble summary", [(k.replace("_", " "), f"{v:,}") for k, v in counts])
     console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
 

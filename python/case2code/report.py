@@ -588,7 +588,8 @@ def _left_out(summary: Mapping[str, Any], w: _Writer) -> list[str]:
         lines.append(f"repr() errors: {_count(repr_errors)}. {REPR_ERROR_EXPLANATION}")
     for stage, key, what in (
         ("inputs", "function_errors", "Functions an exception cost in input generation"),
-        ("assemble", "samples_failed", "Samples whose rendering raised"),
+        ("assemble", "samples_failed", "Samples left out (rendering raised, or no inferable case)"),
+        ("assemble", "held_out_choice", "How each function's held-out cases were chosen"),
     ):
         counts = _stage_figures(summary, stage).get(key)
         if isinstance(counts, Mapping) and counts:
