@@ -124,7 +124,10 @@ def test_functions_that_return_keep_the_same_inputs(sandbox: Sandbox) -> None:
     assert kept.height == CONFIG.n_inputs
     assert (kept["status"] == "ok").sum() >= CONFIG.n_inputs * (1 - CONFIG.error_share)
     assert kept.equals(before.filter(pl.col("function_id") == specs("add")[0].function_id))
-    assert report(tally, CONFIG)["functions_stopped_early"] == {
+    stopped = report(tally, CONFIG)["functions_stopped_early"]
+    # Guided, `add` may be asked on for arms no input ran (until a round brings none): the
+    # stops here are the others'.
+    assert {k: v for k, v in stopped.items() if k != "no_new_arm"} == {
         "wants_an_object": 1,
         "no_new_valid_input": 1,
     }

@@ -92,7 +92,9 @@ def build_prompts(
     prompts = []
     for request in requests:
         n = max(1, min(request.want, MAX_INPUTS_PER_REQUEST))
-        template, messages = messages_for(request.spec, n, request.history, templates, request.seed)
+        template, messages = messages_for(
+            request.spec, n, request.history, templates, request.seed, request.unreached
+        )
         schema = inputs_schema(request.spec, n) if settings.structured else None
         prompts.append(Prompt(request, template.name, messages, schema, n))
     return prompts

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from case2code.errors import C2CError
+from case2code.inputs.guide import show_lines
 from case2code.inputs.spec import FunctionSpec, Tried
 
 Message = dict[str, str]
@@ -95,17 +96,25 @@ def template_values(spec: FunctionSpec, n: int) -> dict[str, str]:
     }
 
 
-def feedback(spec: FunctionSpec, history: Sequence[Tried], n: int) -> str | None:
-    """The re-prompt text listing what failed, or None when nothing did."""
+def feedback(
+    spec: FunctionSpec, history: Sequence[Tried], n: int, unreached: Sequence[int] = ()
+) -> str | None:
+    """The re-prompt text listing what failed and the source lines no input ran (`unreached`,
+    guided), or None when there is neither."""
+    notes = []
     failed = [t for t in history if t.status != "ok"]
-    if not failed:
-        return None
-    lines = []
-    for tried in failed[:FEEDBACK_LIMIT]:
-        why = tried.error or tried.status
-        lines.append(f"- {spec.name}{tried.input} -> {why[:160]}")
-    text = builtin_template("feedback").turns[0][1]
-    return _fill(text, {"failures": "\n".join(lines), "n": str(n)})
+    if failed:
+        lines = []
+        for tried in failed[:FEEDBACK_LIMIT]:
+            why = tried.error or tried.status
+            lines.append(f"- {spec.name}{tried.input} -> {why[:160]}")
+        text = builtin_template("feedback").turns[0][1]
+        notes.append(_fill(text, {"failures": "\n".join(lines), "n": str(n)}))
+    if unreached:
+        text = builtin_template("unreached").turns[0][1]
+        shown = show_lines(spec.source, unreached)
+        notes.append(_fill(text, {"name": spec.name, "lines": shown, "n": str(n)}))
+    return "\n\n".join(notes) or None
 
 
 def messages_for(
@@ -114,13 +123,15 @@ def messages_for(
     history: Sequence[Tried],
     templates: Sequence[Template],
     seed: int,
+    unreached: Sequence[int] = (),
 ) -> tuple[Template, list[Message]]:
     """The chat for one request: a template chosen per function with the seed (the same one on
-    a re-prompt, so the format asked for stays), plus the errors of earlier rounds."""
+    a re-prompt, so the format asked for stays), plus the errors of earlier rounds and the
+    source lines no input ran yet (`unreached`)."""
     rng = random.Random(f"{seed}:{spec.function_id}:template")
     template = rng.choice(list(templates))
     messages = template.render(template_values(spec, n))
-    note = feedback(spec, history, n)
+    note = feedback(spec, history, n, unreached)
     if note:
         messages[-1]["content"] += "\n\n" + note
     return template, messages

@@ -56,6 +56,10 @@ class Tried:
     status: str
     error: str | None = None  # the paper's `<class 'X'>: msg` for an exception
     output: str | None = None  # the return value's repr when it ran
+    # What the call ran (traced in the sandbox; None when no call was made or not traced):
+    # line numbers of the standalone source, and branch arms (numbered per function).
+    lines: tuple[int, ...] | None = None
+    arms: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class Request:
     round: int = 0
     history: tuple[Tried, ...] = ()
     seed: int = 0
+    # Guided LLM re-prompts: source lines no input has run yet, to ask for inputs reaching them.
+    unreached: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

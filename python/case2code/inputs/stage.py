@@ -12,6 +12,13 @@ Per block of functions, rounds alternate between writing candidates and running 
 Then up to `n_inputs` per function are kept: inputs that returned, distinct outputs first, plus
 a few that raise (the paper keeps exceptions as cases). Blocks are shards: a crashed run resumes.
 
+With `guided` (the default), coverage steers it as in a fuzzer (`case2code.inputs.guide`): every
+candidate's call is traced; a function with arms no input reached yet stays in the rounds once it
+has its inputs, until `patience` rounds bring no new arm and no new valid input; mutation starts
+more often from inputs that reached a new arm; LLMs are re-prompted with the source lines not
+reached; the kept inputs are picked greedily by new arms, then new outputs. Each kept input
+carries the lines and arms its validation ran, and the report the kept inputs' branch coverage.
+
 One function never stops the run: an exception while writing, mutating or keeping its inputs
 (a generator that raises for it, a prompt template, an odd constant) costs that function only.
 It is asked no more, and counted under a reason such as `generator_error: UnicodeEncodeError`
@@ -33,8 +40,10 @@ from typing import Any
 
 import polars as pl
 
+from case2code.coverage import covered
 from case2code.errors import C2CError
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
+from case2code.inputs import guide
 from case2code.inputs.literals import values
 from case2code.inputs.mutate import mutate
 from case2code.inputs.spec import (
@@ -50,7 +59,7 @@ from case2code.inputs.spec import (
     generator_error,
 )
 from case2code.inputs.values import Sampler
-from case2code.sandbox import Limits, Sandbox
+from case2code.sandbox import CaseResult, Limits, Sandbox
 from case2code.steps.base import Partition, Process, Schema, Stats, Step, busy_seconds
 from case2code.tables import require_columns
 from case2code.validate import at_least, between
@@ -90,7 +99,14 @@ INPUT_SCHEMA: dict[str, pl.DataType] = {
     "round": pl.Int64(),
     "generator": pl.Utf8(),
     "model": pl.Utf8(),
+    # What its validation ran (null when it was not traced), and the function's totals.
+    "lines": pl.List(pl.UInt32()),
+    "arms": pl.List(pl.UInt32()),
+    "lines_total": pl.UInt32(),
+    "arms_total": pl.UInt32(),
 }
+# Bins of the kept inputs' branch coverage in the report: a tenth each, 1.0 in the last.
+COVERAGE_BINS = tuple(f"{tenth / 10:.1f}" for tenth in range(10))
 
 Progress = Callable[[int, int], None]
 
@@ -110,6 +126,9 @@ class InputsConfig:
     # ... or once this many of its candidates ran into the per-case limits (0: never).
     max_limit_hits: int = 20
     error_share: float = 0.2  # at most this share of kept inputs may raise
+    # Coverage-guided (see the module's docstring); off: rounds, mutation and the kept inputs
+    # as before issue 17 (valid inputs and distinct outputs only).
+    guided: bool = True
     seed: int = 0
     limits: Limits = VALIDATION_LIMITS
     workers: int | None = None
@@ -155,6 +174,10 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     # Functions asked no more before the last round, by reason (see `_give_up`).
     stopped: Counter[str] = field(default_factory=Counter)
+    # Branch coverage of the kept inputs, over functions with a kept input and a branch.
+    branch_coverage: float = 0.0  # the sum
+    functions_with_branches: int = 0
+    coverage_bins: Counter[str] = field(default_factory=Counter)  # COVERAGE_BINS
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -166,7 +189,8 @@ class Tally:
     def from_json(cls, data: dict[str, Any]) -> Tally:
         tally = cls(**{k: v for k, v in data.items() if k != "usage"})
         tally.usage = Usage(**data.get("usage", {}))
-        for name in ("statuses", "origins", "rejections", "failures", "errors", "stopped"):
+        counters = ("statuses", "origins", "rejections", "failures", "errors", "stopped")
+        for name in (*counters, "coverage_bins"):
             setattr(tally, name, Counter(data.get(name, {})))
         return tally
 
@@ -230,14 +254,16 @@ class Rounds:
         self.tally = Tally(functions=len(specs))
         self.history: dict[str, list[Tried]] = {s.function_id: [] for s in specs}
         self.made: dict[str, dict[str, tuple[str, int]]] = {s.function_id: {} for s in specs}
+        self.totals: dict[str, tuple[int, int]] = {}  # (lines, arms) per function, once traced
         self.mutating = config.mutating(generator)
         self.is_model = generator.name != "builtin"
         self.broken: set[str] = set()  # functions an exception cost: asked and mutated no more
         self.given_up: set[str] = set()  # functions more rounds would not help (`_give_up`)
-        self.barren: Counter[str] = Counter()  # rounds in a row without a new valid input
+        self.barren: Counter[str] = Counter()  # rounds in a row that brought nothing new
         self.round = -1
         self.done = False
-        self.wanted: dict[str, int] = {}
+        self.wanted: dict[str, int] = {}  # inputs asked of each pending function this round
+        self.before: dict[str, tuple[int, int]] = {}  # (valid inputs, arms) before the round
         self.pending: list[FunctionSpec] = []
 
     def ask(self) -> list[Request] | None:
@@ -247,16 +273,22 @@ class Rounds:
         self.round += 1
         if self.done or self.round >= config.rounds:
             return None
-        self.wanted = {
-            s.function_id: config.n_inputs - _ok_count(history[s.function_id]) for s in self.specs
+        self.before = {
+            fid: (_ok_count(tried), self._reached(fid)) for fid, tried in history.items()
         }
         self.pending = [
             s
             for s in self.specs
-            if self.wanted[s.function_id] > 0 and s.function_id not in self.given_up
+            if s.function_id not in self.given_up and self._wanting(s.function_id)
         ]
         if not self.pending:
             return None
+        # A function with its inputs but arms to reach is asked for half as many again.
+        self.wanted = {
+            s.function_id: max(config.n_inputs - self.before[s.function_id][0], 0)
+            or max(config.n_inputs // 2, 1)
+            for s in self.pending
+        }
         asking = [
             s
             for s in self.pending
@@ -266,7 +298,10 @@ class Rounds:
                 or self.round == 0
                 or (
                     self.round <= config.reprompts
-                    and _ok_count(history[s.function_id]) < config.min_valid
+                    and (
+                        self.before[s.function_id][0] < config.min_valid
+                        or self._open(s.function_id)
+                    )
                 )
             )
         ]
@@ -277,6 +312,7 @@ class Rounds:
                 self.round,
                 tuple(history[s.function_id]),
                 config.seed,
+                self._unreached(s),
             )
             for s in asking
         ]
@@ -299,20 +335,60 @@ class Rounds:
                     batch[spec.function_id] += _mutations(spec, self.history, config, round_, count)
                 except Exception as error:  # one function's odd value must not stop the run
                     _lose(spec, "mutation_error", error, self.broken, tally)
-        _validate(self.pending, batch, self.history, self.made, round_, self.sandbox, tally)
+        _validate(
+            self.pending, batch, self.history, self.made, self.totals, round_, self.sandbox, tally
+        )
         if round_ < config.rounds - 1:
-            ok_before = {
-                s.function_id: config.n_inputs - self.wanted[s.function_id] for s in self.pending
-            }
             asked = [s for s in self.pending if s.function_id not in self.broken]
-            _give_up(asked, self.history, ok_before, self.barren, config, self.given_up, tally)
+            progress = {
+                s.function_id: self._progressed(s.function_id)
+                for s in asked
+                if self._wanting(s.function_id)
+            }
+            _give_up(asked, self.history, progress, self.barren, config, self.given_up, tally)
         if self.is_model and not self.mutating and round_ >= config.reprompts:
             self.done = True
 
     def keep(self) -> tuple[pl.DataFrame, Tally]:
-        frame = _keep(self.specs, self.history, self.made, self.generator, self.config, self.tally)
+        frame = _keep(
+            self.specs,
+            self.history,
+            self.made,
+            self.totals,
+            self.generator,
+            self.config,
+            self.tally,
+        )
         self.tally.seconds = time.perf_counter() - self.started
         return frame, self.tally
+
+    def _reached(self, function_id: str) -> int:
+        """How many of its arms the function's inputs ran."""
+        return len(guide.arms_of(self.history[function_id])) if self.config.guided else 0
+
+    def _open(self, function_id: str) -> bool:
+        """Whether guidance keeps the function in the rounds: it has arms no input reached."""
+        arms_total = self.totals.get(function_id, (0, 0))[1]
+        return self.config.guided and self._reached(function_id) < arms_total
+
+    def _wanting(self, function_id: str) -> bool:
+        """Short of valid inputs, or (guided) of arms."""
+        short = _ok_count(self.history[function_id]) < self.config.n_inputs
+        return short or self._open(function_id)
+
+    def _progressed(self, function_id: str) -> bool:
+        """Whether the round brought the function a valid input it was short of, or a new arm
+        once it has one (no input is kept for a function none returns for)."""
+        ok_before, arms_before = self.before[function_id]
+        ok = _ok_count(self.history[function_id])
+        new_arm = ok > 0 and self._reached(function_id) > arms_before
+        return min(ok, self.config.n_inputs) > ok_before or new_arm
+
+    def _unreached(self, spec: FunctionSpec) -> tuple[int, ...]:
+        """For an LLM's re-prompt (guided): the source lines no input ran yet."""
+        if not (self.is_model and self.config.guided and self.round > 0):
+            return ()
+        return guide.unreached(spec.source, self.history[spec.function_id])
 
 
 def _propose(generator: InputGenerator, requests: list[Request]) -> list[tuple[Request, Proposal]]:
@@ -372,18 +448,27 @@ def _mutations(
     round_: int,
     count: int,
 ) -> list[Candidate]:
+    """Up to `count` new inputs mutated from those that returned. Guided, inputs that reached
+    a new arm (raising ones too) are parents `guide.ENERGY` times as often."""
     tried = history[spec.function_id]
-    parents = [values(t.input) for t in tried if t.status == "ok"]
-    parents = [p for p in parents if p is not None]
+    fresh = guide.novel(tried) if config.guided else set()
+    chosen = [t for t in tried if t.status == "ok" or t.input in fresh]
+    parsed = [(values(t.input), guide.ENERGY if t.input in fresh else 1) for t in chosen]
+    parents = [(p, weight) for p, weight in parsed if p is not None]
     if not parents:
         return []
     sampler = Sampler(random.Random(f"{config.seed}:{spec.function_id}:mutate:{round_}"))
+    rng, weights = sampler.rng, [weight for _, weight in parents]
     seen = {t.input for t in tried}
     out: list[Candidate] = []
     for _ in range(count * 4):
         if len(out) >= count:
             break
-        child = mutate(sampler.rng.choice(parents), sampler)
+        if config.guided:
+            [(parent, _)] = rng.choices(parents, weights)
+        else:  # as before guidance, for the same inputs
+            parent = rng.choice(parents)[0]
+        child = mutate(parent, sampler)
         try:
             text = child.render()
         except TypeError:
@@ -399,11 +484,13 @@ def _validate(
     batch: dict[str, list[Candidate]],
     history: dict[str, list[Tried]],
     made: dict[str, dict[str, tuple[str, int]]],
+    totals: dict[str, tuple[int, int]],
     round_: int,
     sandbox: Sandbox,
     tally: Tally,
 ) -> None:
-    """Run the round's new candidates; append each with its verdict to the history."""
+    """Run the round's new candidates; append each with its verdict and coverage to the
+    history; note each function's (lines, arms) totals once a call of it was traced."""
     calls = []
     for spec in pending:
         known = made[spec.function_id]
@@ -424,40 +511,50 @@ def _validate(
         for text, case in zip(inputs, cases, strict=True):
             tally.candidates += 1
             tally.statuses[case.status] += 1
-            history[spec.function_id].append(Tried(text, case.status, case.error, case.value_repr))
+            history[spec.function_id].append(
+                Tried(text, case.status, case.error, case.value_repr, *_traced(case))
+            )
+            if case.arms_total is not None:
+                totals[spec.function_id] = (case.lines_total or 0, case.arms_total)
+
+
+def _traced(case: CaseResult) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
+    """A case's lines and arms as tuples (None when it was not traced)."""
+    lines, arms = case.lines, case.arms
+    return (None if lines is None else tuple(lines), None if arms is None else tuple(arms))
 
 
 def _give_up(
     asked: Sequence[FunctionSpec],
     history: dict[str, list[Tried]],
-    ok_before: Mapping[str, int],
+    progress: Mapping[str, bool],
     barren: Counter[str],
     config: InputsConfig,
     given_up: set[str],
     tally: Tally,
 ) -> None:
-    """After a round: stop asking for the functions still short of inputs that `patience`
-    rounds in a row brought no new valid input, whose candidates ran into the per-case limits
-    `max_limit_hits` times, or (with `patience`) that no input has run for and that every
-    input failed reading an attribute no literal has. Counted in the tally's `stopped`."""
+    """After a round, of the functions still wanting inputs (or, guided, arms; those in
+    `progress`): stop asking for those that `patience` rounds in a row brought nothing new
+    (`progress`: a valid input they were short of, or a new arm), whose candidates ran into
+    the per-case limits `max_limit_hits` times, or (with `patience`) that no input has run for
+    and that every input failed reading an attribute no literal has. Counted in the tally's
+    `stopped`."""
     for spec in asked:
-        tried = history[spec.function_id]
-        ok = _ok_count(tried)
-        if ok >= config.n_inputs:
+        fid, tried = spec.function_id, history[spec.function_id]
+        if fid not in progress:
             continue
-        barren[spec.function_id] = (
-            0 if ok > ok_before[spec.function_id] else barren[spec.function_id] + 1
-        )
+        ok = _ok_count(tried)
+        barren[fid] = 0 if progress[fid] else barren[fid] + 1
         limit_hits = sum(t.status in LIMIT_STATUSES for t in tried)
-        if config.patience and barren[spec.function_id] >= config.patience:
-            reason = "no_new_valid_input"
+        if config.patience and barren[fid] >= config.patience:
+            reason = "no_new_arm" if ok >= config.n_inputs else "no_new_valid_input"
         elif config.max_limit_hits and limit_hits >= config.max_limit_hits:
             reason = "limit_hits"
         elif config.patience and tried and not ok and all(map(_wants_an_object, tried)):
             reason = "wants_an_object"
         else:
             continue
-        given_up.add(spec.function_id)
+        given_up.add(fid)
         tally.stopped[reason] += 1
 
 
@@ -484,6 +581,7 @@ def _keep(
     specs: Sequence[FunctionSpec],
     history: dict[str, list[Tried]],
     made: dict[str, dict[str, tuple[str, int]]],
+    totals: Mapping[str, tuple[int, int]],
     generator: InputGenerator,
     config: InputsConfig,
     tally: Tally,
@@ -492,7 +590,7 @@ def _keep(
     max_errors = int(config.error_share * config.n_inputs)
     for spec in specs:
         try:
-            chosen = select(history[spec.function_id], config.n_inputs, max_errors)
+            chosen = select(history[spec.function_id], config.n_inputs, max_errors, config.guided)
         except Exception as error:  # one function's odd value must not stop the run
             _lose(spec, "selection_error", error, set(), tally)
             continue
@@ -501,6 +599,8 @@ def _keep(
         tally.kept_ok += len(ok)
         tally.functions_with_min_valid += len(ok) >= config.min_valid
         tally.distinct_outputs += len({t.output for t in ok})
+        lines_total, arms_total = totals.get(spec.function_id, (None, None))
+        _count_coverage(chosen, arms_total, tally)
         for index, tried in enumerate(chosen):
             origin, round_ = made[spec.function_id][tried.input]
             tally.origins[origin] += 1
@@ -514,14 +614,32 @@ def _keep(
                     "round": round_,
                     "generator": generator.name,
                     "model": generator.model,
+                    "lines": tried.lines,
+                    "arms": tried.arms,
+                    "lines_total": lines_total,
+                    "arms_total": arms_total,
                 }
             )
     return pl.DataFrame(rows, schema=INPUT_SCHEMA)
 
 
-def select(tried: Sequence[Tried], n: int, max_errors: int) -> list[Tried]:
-    """Up to `n` inputs: ones that returned, each new output first; then repeats of outputs;
-    then up to `max_errors` that raised, each a different error (and only beside a return)."""
+def _count_coverage(chosen: Sequence[Tried], arms_total: int | None, tally: Tally) -> None:
+    """Add the kept inputs' branch coverage to the tally (a function with a kept input and a
+    branch: as `coverage.summary` counts it)."""
+    share = covered([t.arms or () for t in chosen], arms_total) if chosen else None
+    if share is None:
+        return
+    tally.branch_coverage += share
+    tally.functions_with_branches += 1
+    tally.coverage_bins[COVERAGE_BINS[min(int(share * 10), 9)]] += 1
+
+
+def select(tried: Sequence[Tried], n: int, max_errors: int, guided: bool = False) -> list[Tried]:
+    """Up to `n` inputs; guided, by coverage (`guide.select_covering`). Else ones that
+    returned, each new output first; then repeats of outputs; then up to `max_errors` that
+    raised, each a different error (and only beside a return)."""
+    if guided:
+        return guide.select_covering(tried, n, max_errors)
     returned = [t for t in tried if t.status == "ok"]
     seen_outputs: set[str | None] = set()
     fresh, repeats = [], []
@@ -691,6 +809,16 @@ def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:
         "answer_failures": dict(tally.failures.most_common()),
         "function_errors": dict(tally.errors.most_common()),
         "functions_stopped_early": dict(tally.stopped.most_common()),
+        "guided": config.guided,
+        # Branch coverage of each function's kept inputs (functions with a branch), and how
+        # many functions fall in each tenth (a histogram's bars; 1.0 in the last).
+        "mean_branch_coverage": (
+            tally.branch_coverage / tally.functions_with_branches
+            if tally.functions_with_branches
+            else None
+        ),
+        "functions_with_branches": tally.functions_with_branches,
+        "branch_coverage_bins": {b: tally.coverage_bins[b] for b in COVERAGE_BINS},
         "parse_rejections": dict(tally.rejections.most_common(10)),
         "seconds": tally.seconds,
         "inputs_per_s": tally.kept / seconds,

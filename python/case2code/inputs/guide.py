@@ -1,0 +1,137 @@
+"""Coverage guidance for the inputs stage (issue 17), as a fuzzer steers by coverage.
+
+Every validated candidate carries the lines and branch arms its call ran (traced in the
+sandbox). From those: which inputs reached an arm no earlier input had (mutation's parents get
+more energy), which arms a function's inputs have not reached yet (its rounds go on while a
+round brings new ones), the kept inputs chosen greedily by new arms, and for LLM re-prompts the
+source lines no input has reached.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from functools import lru_cache
+
+from case2code.inputs.spec import Tried
+
+# Times a parent that reached a new arm is chosen for mutation, against one that did not.
+ENERGY = 4
+# Unreached source lines shown in an LLM re-prompt.
+UNREACHED_LIMIT = 12
+# Statements with no code of their own on their first line: never reported by the tracer.
+NO_CODE = (ast.Try, ast.Global, ast.Nonlocal, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+if hasattr(ast, "TryStar"):
+    NO_CODE += (ast.TryStar,)
+
+
+def arms_of(tried: Sequence[Tried]) -> set[int]:
+    """The arms the inputs ran together."""
+    return {arm for t in tried for arm in t.arms or ()}
+
+
+def novel(tried: Sequence[Tried]) -> set[str]:
+    """The inputs that, in the order they were tried, reached an arm none before them had."""
+    seen: set[int] = set()
+    found = set()
+    for t in tried:
+        if t.arms and not seen.issuperset(t.arms):
+            found.add(t.input)
+            seen.update(t.arms)
+    return found
+
+
+def select_covering(tried: Sequence[Tried], n: int, max_errors: int) -> list[Tried]:
+    """Up to `n` inputs, picked greedily: the one adding the most arms the picks have not
+    reached, then one with a new output (or a new error), then one that returned, the earliest
+    first. As without guidance: raises only beside a return, at most `max_errors`, each new
+    in arms or error; the picks in the order they were tried."""
+    order = {t.input: i for i, t in enumerate(tried)}
+    pool = [t for t in tried if t.status == "ok" or (t.status == "error" and max_errors > 0)]
+    if not any(t.status == "ok" for t in pool):
+        return []
+    chosen: list[Tried] = []
+    arms: set[int] = set()
+    kinds: set[tuple[str, str | None]] = set()  # outputs and errors picked
+    errors = 0
+    while len(chosen) < n and pool:
+        best = max(pool, key=lambda t: _gain(t, arms, kinds, order))
+        pool.remove(best)
+        new_arms, new_kind, returned, _ = _gain(best, arms, kinds, order)
+        if not returned and (errors >= min(max_errors, n) or not (new_arms or new_kind)):
+            continue
+        chosen.append(best)
+        errors += not returned
+        arms.update(best.arms or ())
+        kinds.add(_kind(best))
+    return sorted(chosen, key=lambda t: order[t.input])
+
+
+def _gain(
+    t: Tried, arms: set[int], kinds: set[tuple[str, str | None]], order: dict[str, int]
+) -> tuple[int, bool, bool, int]:
+    return (
+        len(set(t.arms or ()) - arms),
+        _kind(t) not in kinds,
+        t.status == "ok",
+        -order[t.input],
+    )
+
+
+def _kind(t: Tried) -> tuple[str, str | None]:
+    return (t.status, t.output if t.status == "ok" else t.error)
+
+
+@lru_cache(maxsize=4096)
+def code_lines(source: str) -> tuple[int, ...]:
+    """The lines of the source's function bodies (helpers' too) that start a statement with
+    code: not blank, not a comment or a docstring, not a `def` or `try:` line."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and _is_docstring(body[0]):
+                body = body[1:]
+            for stmt in body:
+                lines.update(_statement_lines(stmt))
+    return tuple(sorted(lines))
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
+
+
+def _statement_lines(stmt: ast.stmt) -> set[int]:
+    """The first lines of a statement and of those nested in it, nested functions aside."""
+    lines = set() if isinstance(stmt, NO_CODE) else {stmt.lineno}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return lines  # walked on its own (functions) or not the function's code (a class body)
+    for child in ast.iter_child_nodes(stmt):
+        if isinstance(child, ast.stmt):
+            lines |= _statement_lines(child)
+        elif isinstance(child, ast.ExceptHandler | ast.match_case):
+            for inner in child.body:
+                lines |= _statement_lines(inner)
+    return lines
+
+
+def unreached(source: str, tried: Sequence[Tried]) -> tuple[int, ...]:
+    """The code lines no input has run (empty until some input was traced)."""
+    ran = {line for t in tried for line in t.lines or ()}
+    if not ran:
+        return ()
+    return tuple(line for line in code_lines(source) if line not in ran)
+
+
+def show_lines(source: str, numbers: Sequence[int]) -> str:
+    """The lines, numbered as in the source, for a prompt (at most `UNREACHED_LIMIT`)."""
+    text = source.splitlines()
+    return "\n".join(f"{number:>4} | {text[number - 1]}" for number in numbers[:UNREACHED_LIMIT])
