@@ -31,7 +31,20 @@ Target: the peak grows by <= 10% from 5,000 to 20,000 functions.
 its own sandbox cache `--before-cache`, primed by one untimed run), alternated, `--repeats`
 runs each in fresh folders: median wall and CPU seconds. Target: <= 1.05x the time before.
 
-    python benches/bench_scale.py [--parts abc] [--rows 1050000] [--cache DIR]
+(d) The Ray executor next to the local one (issue 16), a Ray that `c2c` starts on this machine
+(`ray.init()`, every core): 1. `c2c run --max-functions 300` (the stdlib, built-in inputs) with
+`--executor local` and `--executor ray`, alternated, `--repeats` runs each in fresh folders after
+one untimed run each: median wall seconds, Ray / local as a ratio, and the two datasets compared
+as sets of rows (and byte for byte). 2. `c2c run --until dedup --executor ray` on part (a)'s
+corpus (Ray Data extraction; dedup's clustering on Ray Data at >= DISTRIBUTED_MIN_FUNCTIONS):
+each stage's rates from its completion marker, and, from a sampler thread reading `/proc` every
+250 ms, the peak RSS of the driver, of each Ray worker or actor process (found below the driver,
+which started the GCS and the raylet, or by their output in the driver's Ray session), of Ray's
+own processes, and of all together at the sample where their sum peaks (RSS, and PSS, which
+divides shared pages such as the object store's). Beside it, part (a)'s local figures for the
+same corpus (this run's when (a) runs too, else scale.json's).
+
+    python benches/bench_scale.py [--parts abcd] [--rows 1050000] [--cache DIR]
         [--before /tmp/c2c-before] [--before-cache /tmp/c2c-before-cache] [--write-readme]
 
 Writes benches/results/scale.json (the parts not run keep their figures from the last run);
@@ -62,6 +75,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup_mutations
+from case2code.dedup_distributed import DISTRIBUTED_MIN_FUNCTIONS
 from case2code.export import PIECE_ROWS, SHARD_ROW_GROUP_ROWS
 from case2code.markers import MARKER
 from case2code.run_config import STAGES
@@ -81,6 +95,15 @@ TARGET_GROWTH = 1.10
 BEFORE_COMMIT = "06c7db0"
 TARGET_TIME_RATIO = 1.05
 SAMPLE_EVERY = 0.05
+# (d): the Ray executor next to the local one; Ray's processes sampled less often (each sample
+# walks /proc and reads every Ray process's smaps_rollup).
+EXECUTORS = ("local", "ray")
+RAY_WORKLOAD_FUNCTIONS = 300
+RAY_SAMPLE_EVERY = 0.25
+# Processes of Ray's own that run as workers: its agents and Ray Data's bookkeeping actors
+# (`_StatsActor`, `_AutoscalingCoordinatorActor`, ...). Counted with the GCS and the raylet.
+RAY_OWN_WORKERS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent", "ray::ActorLocationTracker")
+RAY_OWN_WORKERS += ("ray::_",)
 CHUNK_ROWS = 50_000
 ROW_GROUP = 10_000
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -228,6 +251,7 @@ def run_corpus(corpus: Path, folder: Path) -> dict[str, Any]:
         command = [*python, "run", "-o", "run", "--corpus", str(corpus), "--until", "dedup"]
         try:
             out["run_until_dedup"] = timed(command, folder)
+            out["run_until_dedup"]["stages"] = stage_throughput(folder / "run")
         except SystemExit as failure:  # the others' figures still stand
             print(failure, file=sys.stderr)
     out["peak_rss_mb"] = max(step["peak_rss_mb"] for step in out.values())
@@ -239,9 +263,9 @@ def run_corpus(corpus: Path, folder: Path) -> dict[str, Any]:
 # (b) The whole pipeline at two sizes, per-stage peaks
 
 
-def descendants(pid: int) -> list[int]:
-    """The process ids below `pid` (the sandbox workers), by each process's parent id in
-    /proc/<id>/stat (a thread's children list misses a worker whose spawning thread exited)."""
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, by each process's parent id in /proc/<id>/stat (a thread's
+    children list misses a worker whose spawning thread exited)."""
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -250,6 +274,12 @@ def descendants(pid: int) -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
         parents.setdefault(ppid, []).append(int(stat.parent.name))
+    return parents
+
+
+def descendants(pid: int, parents: dict[int, list[int]] | None = None) -> list[int]:
+    """The process ids below `pid` (the sandbox workers; a local Ray's processes)."""
+    parents = children_by_parent() if parents is None else parents
     found, todo = [], [pid]
     while todo:
         children = parents.get(todo.pop(), [])
@@ -405,6 +435,265 @@ def before_after(before: Path, before_cache: Path, repeats: int, folder: Path) -
 
 
 # --------------------------------------------------------------------------------------------
+# (d) The Ray executor next to the local one
+
+
+def cmdline(pid: int) -> str:
+    """A process's command line ("" once it is gone); Ray's workers rename theirs `ray::...`."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def in_session(pid: int, driver: int) -> bool:
+    """Whether a Ray process writes its output into the session the driver started (Ray names
+    the session folder after the process that started it: `session_<date>_<pid>`)."""
+    try:
+        return f"_{driver}/logs/" in os.readlink(f"/proc/{pid}/fd/1")
+    except OSError:
+        return False
+
+
+def ray_processes(driver: int) -> dict[int, str]:
+    """The Ray processes of the run whose driver is `driver`, pid to command line: those below
+    it (`ray.init()` starts the GCS and the raylet as its children, the raylet the workers),
+    and any Ray worker of its session that left its tree."""
+    parents = children_by_parent()
+    found = {pid: cmdline(pid) for pid in descendants(driver, parents)}
+    for pid in (pid for pids in parents.values() for pid in pids):
+        if pid not in found and pid != driver:
+            line = cmdline(pid)
+            if ray_worker_line(line) and in_session(pid, driver):
+                found[pid] = line
+    return found
+
+
+def ray_worker_line(line: str) -> bool:
+    """A command line of a process that Ray's raylet starts (a worker, or an agent)."""
+    return line.startswith("ray::") or "default_worker.py" in line
+
+
+def is_worker(line: str) -> bool:
+    """A Ray worker or actor process doing the run's work (tasks, actors, Ray Data's map
+    workers), not one of Ray's own."""
+    return ray_worker_line(line) and not line.startswith(RAY_OWN_WORKERS)
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """A process's resident and proportional set sizes now (0 once it is gone): PSS shares a
+    page mapped by several processes (Ray's object store, the libraries) among them."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0, 0.0
+    sizes = dict.fromkeys(("Rss", "Pss"), 0.0)
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in sizes:
+            sizes[key] = int(value.split()[0]) / 1024
+    return sizes["Rss"], sizes["Pss"]
+
+
+def new_peaks() -> dict[str, Any]:
+    return {
+        "driver_mb": 0.0,
+        "worker_mb": 0.0,
+        "worker": "",
+        "workers_mb": 0.0,
+        "ray_own_mb": 0.0,
+        "total_mb": 0.0,
+        "total_pss_mb": 0.0,
+        "workers_seen": set(),
+    }
+
+
+def ray_sample(driver: int) -> dict[str, Any]:
+    """The driver's and its Ray processes' memory now (RSS; the total's PSS too): the driver,
+    each worker, the workers together, Ray's own processes (GCS, raylet, agents) together."""
+    driver_rss, total_pss = memory_mb(driver)
+    workers: dict[int, tuple[float, str]] = {}
+    own = 0.0
+    for pid, line in ray_processes(driver).items():
+        rss, pss = memory_mb(pid)
+        total_pss += pss
+        if is_worker(line):
+            workers[pid] = (rss, line.split()[0])
+        else:
+            own += rss
+    workers_mb = sum(rss for rss, _ in workers.values())
+    total = driver_rss + workers_mb + own
+    return {
+        "driver_mb": driver_rss,
+        "workers": workers,
+        "workers_mb": workers_mb,
+        "ray_own_mb": own,
+        "total_mb": total,
+        "total_pss_mb": total_pss,
+    }
+
+
+def note_sample(peaks: dict[str, Any], sample: dict[str, Any]) -> None:
+    """A sample into `peaks`: each figure's highest, the largest worker with its name."""
+    for key in ("driver_mb", "workers_mb", "ray_own_mb", "total_mb", "total_pss_mb"):
+        peaks[key] = max(peaks[key], sample[key])
+    for pid, (rss, name) in sample["workers"].items():
+        peaks["workers_seen"].add(pid)
+        if rss > peaks["worker_mb"]:
+            peaks["worker_mb"], peaks["worker"] = rss, name
+
+
+def sample_ray(driver: int, run: Path, peaks: dict[str, dict[str, Any]], done: Any) -> None:
+    """Until `done` is set: the driver's and its Ray processes' peaks, by stage (the first
+    without its completion marker) and over the whole run (`run`), and the highest load."""
+    while not done.is_set():
+        sample = ray_sample(driver)
+        for name in (current_stage(run), "run"):
+            note_sample(peaks.setdefault(name, new_peaks()), sample)
+        peaks["run"]["load_max"] = max(peaks["run"].get("load_max", 0.0), load()[0])
+        done.wait(RAY_SAMPLE_EVERY)
+
+
+def sampled_ray(command: list[str], cwd: Path, run: Path) -> dict[str, Any]:
+    """Run `command` (a `c2c run`) as a fresh process: wall seconds and the peaks of the driver
+    and its Ray processes, by stage and over the run, from a sampler thread reading /proc."""
+    peaks: dict[str, dict[str, Any]] = {}
+    done = threading.Event()
+    log = cwd / f"{run.name}.log"
+    started = time.perf_counter()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=out)
+        sampler = threading.Thread(target=sample_ray, args=(process.pid, run, peaks, done))
+        sampler.start()
+        returncode = process.wait()
+        done.set()
+        sampler.join()
+    seconds = time.perf_counter() - started
+    if returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
+    return {"seconds": round(seconds, 1), "memory": {k: rounded(p) for k, p in peaks.items()}}
+
+
+def rounded(peaks: dict[str, Any]) -> dict[str, Any]:
+    """A stage's peaks as JSON: MB to 0.1, the workers seen as a count."""
+    out = {k: round(v, 1) if isinstance(v, float) else v for k, v in peaks.items()}
+    out["workers_seen"] = len(peaks["workers_seen"])
+    return out
+
+
+def c2c_run(executor: str, folder: Path, options: list[str]) -> dict[str, Any]:
+    """`c2c run --executor executor` with `options`, a fresh process in a fresh folder."""
+    folder.mkdir(parents=True)
+    run = folder / "c2c-run"
+    command = [sys.executable, "-m", "case2code", "run", "-o", str(run), "--executor", executor]
+    return sampled_ray([*command, *options], folder, run)
+
+
+def dataset_rows(run: Path) -> dict[str, list[str]]:
+    """The dataset's rows (its Parquet shards) and the evaluation split's records, each as
+    sorted JSON lines: equal for two runs that wrote the same rows in any order."""
+    frame = pl.read_parquet(run / "dataset" / "data" / "*.parquet")
+    records = (run / "eval" / "case2code-eval.jsonl").read_text().splitlines()
+    return {"train": sorted(frame.write_ndjson().splitlines()), "eval": sorted(records)}
+
+
+def dataset_bytes(run: Path) -> dict[str, bytes]:
+    files = [*sorted((run / "dataset").rglob("*")), run / "eval" / "case2code-eval.jsonl"]
+    return {str(p.relative_to(run)): p.read_bytes() for p in files if p.is_file()}
+
+
+def overhead_run(executor: str, folder: Path) -> dict[str, Any]:
+    """The small workload on one executor: wall seconds, stage seconds, samples, peaks."""
+    out = c2c_run(executor, folder, ["--max-functions", str(RAY_WORKLOAD_FUNCTIONS)])
+    summary = json.loads((folder / "c2c-run" / "run.json").read_text())
+    out["stage_seconds"] = {s["name"]: s["seconds"] for s in summary["stages"]}
+    out["samples"] = stage_rows(summary)["samples"]
+    out["memory"] = out["memory"]["run"]
+    return out
+
+
+def ray_overhead(repeats: int, folder: Path) -> dict[str, Any]:
+    """Part (d) 1: the default run on `RAY_WORKLOAD_FUNCTIONS` stdlib functions, local and
+    Ray alternated, `repeats` each after one untimed run each; the first timed runs'
+    datasets compared row for row."""
+    out: dict[str, Any] = {"functions": RAY_WORKLOAD_FUNCTIONS, "load": {"start": load()}}
+    for executor in EXECUTORS:
+        overhead_run(executor, folder / f"prime-{executor}")
+    runs: dict[str, list[dict[str, Any]]] = {executor: [] for executor in EXECUTORS}
+    for repeat in range(repeats):
+        for executor in EXECUTORS:
+            runs[executor].append(overhead_run(executor, folder / f"{executor}-{repeat}"))
+            print(f"ray overhead {executor} #{repeat + 1}: {runs[executor][-1]['seconds']} s")
+    out["load"]["end"] = load()
+    out["runs"] = runs
+    for executor in EXECUTORS:
+        done = runs[executor]
+        out[executor] = {
+            "seconds": statistics.median(run["seconds"] for run in done),
+            "samples": done[0]["samples"],
+            "stage_seconds": {
+                stage: round(statistics.median(run["stage_seconds"][stage] for run in done), 1)
+                for stage in done[0]["stage_seconds"]
+            },
+            "driver_mb": statistics.median(run["memory"]["driver_mb"] for run in done),
+            "total_mb": statistics.median(run["memory"]["total_mb"] for run in done),
+        }
+    out["ratio"] = round(out["ray"]["seconds"] / out["local"]["seconds"], 3)
+    local, ray = (folder / f"{executor}-0" / "c2c-run" for executor in EXECUTORS)
+    rows = dataset_rows(local)
+    out["same_rows"] = rows == dataset_rows(ray)
+    out["same_bytes"] = dataset_bytes(local) == dataset_bytes(ray)
+    out["rows"] = {split: len(lines) for split, lines in rows.items()}
+    return out
+
+
+def stage_throughput(run: Path) -> dict[str, dict[str, Any]]:
+    """Extract's and dedup's seconds and rates from a `c2c run`'s stage markers."""
+    stages = {}
+    for stage in ("extract", "dedup"):
+        stages[stage] = json.loads((run / "stages" / stage / MARKER).read_text())
+    x, d = stages["extract"], stages["dedup"]
+    seen, mb = x["figures"]["functions_seen"], x["figures"]["bytes"] / 1e6
+    return {
+        "extract": {
+            "seconds": x["seconds"],
+            "rows": x["rows_in"],
+            "functions_seen": seen,
+            "functions_kept": x["rows_out"],
+            "mb": round(mb, 1),
+            "functions_per_s": round(seen / x["seconds"]),
+            "mb_per_s": round(mb / x["seconds"], 2),
+        },
+        "dedup": {
+            "seconds": d["seconds"],
+            "functions": d["figures"]["functions"],
+            "kept": d["figures"]["kept"],
+            "functions_per_s": round(d["figures"]["functions"] / d["seconds"]),
+        },
+    }
+
+
+def ray_scale(corpus: Path, folder: Path) -> dict[str, Any]:
+    """Part (d) 2: `c2c run --until dedup --executor ray` on part (a)'s corpus: wall seconds,
+    each stage's rates, and the peaks of the driver and of the Ray processes."""
+    out: dict[str, Any] = {"corpus": corpus.name, "load": {"start": load()}}
+    run = c2c_run("ray", folder, ["--corpus", str(corpus), "--until", "dedup"])
+    out["load"]["end"] = load()
+    out |= run
+    out["stages"] = stage_throughput(folder / "c2c-run")
+    out["ray_clustering"] = out["stages"]["dedup"]["functions"] >= DISTRIBUTED_MIN_FUNCTIONS
+    return out
+
+
+def part_d(args: argparse.Namespace, report: dict[str, Any], folder: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"started": args.started, "cores": os.cpu_count()}
+    out["overhead"] = ray_overhead(args.repeats, folder / "overhead")
+    full, _, _ = build_corpus(args.cache, args.rows, args.seed)
+    out["scale"] = ray_scale(full, folder / "scale")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 
 
@@ -544,12 +833,135 @@ def markdown_c(part: dict[str, Any]) -> list[str]:
     ]
 
 
+def markdown_d(report: dict[str, Any]) -> list[str]:
+    """Part (d): the Ray executor next to the local one."""
+    return ["", *markdown_overhead(report["ray"]), "", *markdown_ray_scale(report)]
+
+
+def load_range(*loads: dict[str, list[float]]) -> str:
+    ones = [value[0] for entry in loads for value in entry.values()]
+    return f"{min(ones)}-{max(ones)}"
+
+
+def markdown_overhead(part: dict[str, Any]) -> list[str]:
+    o = part["overhead"]
+    stages = list(o["local"]["stage_seconds"])
+    runs = lambda name: ", ".join(f"{r['seconds']}" for r in o["runs"][name])  # noqa: E731
+    same = "the same rows" if o["same_rows"] else "**different rows**"
+    same += ", byte for byte" if o["same_bytes"] else " (files not byte-identical)"
+    lines = [
+        f"Ray executor next to the local one, measured {part['started']} on {part['cores']} cores "
+        f"(load {load_range(o['load'])}, 1-minute; the machine is shared): `c2c run "
+        f"--max-functions {o['functions']}` (the stdlib, built-in inputs), `--executor local` "
+        f"and `--executor ray` (a Ray that `c2c` starts on this machine, `ray.init()`), "
+        f"alternated, {len(o['runs']['ray'])} runs each in fresh folders after one untimed run "
+        f"each; medians. Peak RSS from `/proc` every {RAY_SAMPLE_EVERY * 1000:.0f} ms: the "
+        f"`c2c` process, and all processes (with Ray's: GCS, raylet, agents, workers).",
+        "",
+        f"| executor | samples | seconds (runs) | {' | '.join(stages)} | driver peak | all peak |",
+        f"|---|---:|---:|{'---:|' * len(stages)}---:|---:|",
+    ]
+    for name in EXECUTORS:
+        e = o[name]
+        cells = " | ".join(f"{e['stage_seconds'][stage]}" for stage in stages)
+        lines.append(
+            f"| {name} | {e['samples']:,} | {e['seconds']} ({runs(name)}) | {cells} | "
+            f"{e['driver_mb']:,.0f} MB | {e['total_mb']:,.0f} MB |"
+        )
+    lines += [
+        "",
+        f"Ray / local: {o['ratio']:.2f}{TIMES} wall. Datasets: {same} ({o['rows']['train']:,} "
+        f"dataset rows, {o['rows']['eval']:,} evaluation records, compared as sets of rows).",
+    ]
+    return lines
+
+
+def markdown_ray_scale(report: dict[str, Any]) -> list[str]:
+    s = report["ray"]["scale"]
+    x, d, run = s["stages"]["extract"], s["stages"]["dedup"], s["memory"]["run"]
+    where = (
+        "on Ray Data (`dedup_distributed.py`: at least"
+        if s["ray_clustering"]
+        else ("on the driver (below `dedup_distributed.py`'s")
+    )
+    clustering = f"{where} {DISTRIBUTED_MIN_FUNCTIONS:,} functions)"
+    lines = [
+        f"Extract + dedup on Ray (load {load_range(s['load'])} at start and end, highest "
+        f"1-minute load while it ran {run['load_max']}): `c2c run --until dedup --executor ray` "
+        f"on part (a)'s corpus ({x['rows']:,} rows, {x['mb']:,} MB of source); extraction in a "
+        f"Ray Data actor pool (`executors/ray_extract.py`), dedup's clustering {clustering}. "
+        f"Memory sampled from `/proc` every {RAY_SAMPLE_EVERY * 1000:.0f} ms: the driver (`c2c`), "
+        f"each Ray worker or actor process ({run['workers_seen']} seen, found under the driver's "
+        f"Ray session), Ray's own processes (GCS, raylet, agents, Ray Data's bookkeeping "
+        f"actors); the sum is all of them at the sample where it peaks, RSS (shared pages "
+        f"counted in each process) and PSS (shared pages divided among them).",
+        "",
+        "| stage | functions | seconds | functions/s | MB/s | driver peak | max per worker | "
+        "workers' sum | Ray's own | sum at peak (RSS / PSS) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = {
+        "extract": (f"{x['functions_kept']:,} kept of {x['functions_seen']:,}", x, x["mb_per_s"]),
+        "dedup": (f"{d['kept']:,} kept of {d['functions']:,}", d, ""),
+    }
+    for stage, (functions, figures, mb_per_s) in rows.items():
+        lines.append(
+            f"| {stage} | {functions} | {figures['seconds']:.1f} | "
+            f"{figures['functions_per_s']:,} | {mb_per_s} | {memory_cells(s['memory'][stage])} |"
+        )
+    lines.append(f"| whole run | | {s['seconds']} | | | {memory_cells(run)} |")
+    lines += ["", f"Largest worker: `{run['worker']}`. {versus_local(report)}"]
+    return lines
+
+
+def memory_cells(peaks: dict[str, Any]) -> str:
+    return (
+        f"{peaks['driver_mb']:,.0f} MB | {peaks['worker_mb']:,.0f} MB | "
+        f"{peaks['workers_mb']:,.0f} MB | {peaks['ray_own_mb']:,.0f} MB | "
+        f"{peaks['total_mb']:,.0f} / {peaks['total_pss_mb']:,.0f} MB"
+    )
+
+
+def versus_local(report: dict[str, Any]) -> str:
+    """Ray's figures as ratios of part (a)'s local ones on the full corpus, saying whether
+    part (a) ran in the same invocation of this bench."""
+    if "full" not in report:
+        return "Part (a) has not run: no local figures to compare."
+    local, s = report["full"], report["ray"]["scale"]
+    x, d = s["stages"]["extract"], s["stages"]["dedup"]
+    when = report.get("started", report["date"])
+    same = when == report["ray"]["started"]
+    measured = "measured in the same run" if same else f"part (a)'s run started {when}"
+    # The local run's own stage rates when recorded, else its stages as processes.
+    whole = local.get("run_until_dedup", {})
+    stages = whole.get("stages", {"extract": local["extract"], "dedup": local["dedup"]})
+    lx, ld = stages["extract"], stages["dedup"]
+    rate = lambda ray, here: f"{ray['functions_per_s'] / here['functions_per_s']:.2f}{TIMES}"  # noqa: E731
+    text = (
+        f"Local executor ({measured}, {lx['functions_seen']:,} functions seen): extract "
+        f"{lx['functions_per_s']:,} functions/s (Ray {rate(x, lx)}), dedup "
+        f"{ld['functions_per_s']:,} functions/s (Ray {rate(d, ld)})"
+    )
+    if whole:
+        text += (
+            f"; `c2c run --until dedup` {whole['seconds']} s at a peak RSS of "
+            f"{whole['peak_rss_mb']:,.0f} MB (Ray: {s['seconds'] / whole['seconds']:.2f}"
+            f"{TIMES} the wall time; its driver peaks at "
+            f"{s['memory']['run']['driver_mb'] / whole['peak_rss_mb']:.2f}{TIMES}, all its "
+            f"processes together at {s['memory']['run']['total_pss_mb'] / whole['peak_rss_mb']:.2f}"
+            f"{TIMES} (PSS) the local process's peak)"
+        )
+    return text + "."
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = markdown_a(report) if "full" in report else []
     if "pipeline" in report:
         lines += markdown_b(report["pipeline"])
     if "before_after" in report:
         lines += markdown_c(report["before_after"])
+    if "ray" in report:
+        lines += markdown_d(report)
     return "\n".join(wrap(line) for line in lines).strip("\n")
 
 
@@ -558,9 +970,14 @@ def previous() -> dict[str, Any]:
     return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
 
 
+def keep(report: dict[str, Any]) -> None:
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def part_a(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
+        "started": args.started,
         "python": platform.python_version(),
         "cores": os.cpu_count(),
         "load": {"start": load()},
@@ -578,7 +995,7 @@ def part_a(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="abc", help="which of (a), (b), (c) to run")
+    parser.add_argument("--parts", default="abcd", help="which of (a)-(d) to run")
     parser.add_argument("--rows", type=int, default=1_050_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "c2c-scale")
@@ -587,17 +1004,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
+    args.started = time.strftime("%Y-%m-%d %H:%M")  # names this invocation in each part
     args.cache.mkdir(parents=True, exist_ok=True)
     report = previous()
     stamp = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version()}
+    # Each part's figures kept as soon as it is done: a later part's failure loses only its own.
     with tempfile.TemporaryDirectory(prefix="c2c-bench-scale-") as tmp:
         if "a" in args.parts:
             report |= part_a(args, Path(tmp))
+            keep(report)
         if "b" in args.parts:
             report["pipeline"] = stamp | pipeline_sizes(args.cache, args.seed, Path(tmp))
+            keep(report)
         if "c" in args.parts:
             parts = before_after(args.before, args.before_cache, args.repeats, Path(tmp) / "c")
             report["before_after"] = stamp | parts
+            keep(report)
+        if "d" in args.parts:
+            report["ray"] = part_d(args, report, Path(tmp) / "d")
     if args.write_readme:
         add_block(AFTER, COMMAND, README_BEGIN, README_END)
     publish(report, RESULTS, markdown(report), args.write_readme, README_BEGIN, README_END)
