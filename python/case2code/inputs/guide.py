@@ -46,36 +46,29 @@ def select_covering(tried: Sequence[Tried], n: int, max_errors: int) -> list[Tri
     reached, then one with a new output (or a new error), then one that returned, the earliest
     first. As without guidance: raises only beside a return, at most `max_errors`, each new
     in arms or error; the picks in the order they were tried."""
-    order = {t.input: i for i, t in enumerate(tried)}
-    pool = [t for t in tried if t.status == "ok" or (t.status == "error" and max_errors > 0)]
-    if not any(t.status == "ok" for t in pool):
+    pool = [
+        (frozenset(t.arms or ()), _kind(t), t.status == "ok", -i, t)
+        for i, t in enumerate(tried)
+        if t.status == "ok" or (t.status == "error" and max_errors > 0)
+    ]
+    if not any(returned for _, _, returned, _, _ in pool):
         return []
-    chosen: list[Tried] = []
+    chosen: list[tuple[int, Tried]] = []
     arms: set[int] = set()
     kinds: set[tuple[str, str | None]] = set()  # outputs and errors picked
     errors = 0
     while len(chosen) < n and pool:
-        best = max(pool, key=lambda t: _gain(t, arms, kinds, order))
-        pool.remove(best)
-        new_arms, new_kind, returned, _ = _gain(best, arms, kinds, order)
+        gains = [(len(a - arms) if a else 0, k not in kinds, ok, at) for a, k, ok, at, _ in pool]
+        best = max(range(len(pool)), key=gains.__getitem__)
+        new_arms, new_kind, returned, at = gains[best]
+        picked, kind, _, _, t = pool.pop(best)
         if not returned and (errors >= min(max_errors, n) or not (new_arms or new_kind)):
             continue
-        chosen.append(best)
+        chosen.append((-at, t))
         errors += not returned
-        arms.update(best.arms or ())
-        kinds.add(_kind(best))
-    return sorted(chosen, key=lambda t: order[t.input])
-
-
-def _gain(
-    t: Tried, arms: set[int], kinds: set[tuple[str, str | None]], order: dict[str, int]
-) -> tuple[int, bool, bool, int]:
-    return (
-        len(set(t.arms or ()) - arms),
-        _kind(t) not in kinds,
-        t.status == "ok",
-        -order[t.input],
-    )
+        arms.update(picked)
+        kinds.add(kind)
+    return [t for _, t in sorted(chosen, key=lambda pair: pair[0])]
 
 
 def _kind(t: Tried) -> tuple[str, str | None]:
