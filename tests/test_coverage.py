@@ -86,6 +86,14 @@ def test_carried_helpers_and_lambdas_count_and_raising_calls_report(traced: Sand
     assert set(ok.arms) != set(raised.arms)
 
 
+def test_annotations_are_not_code_a_call_runs(traced: Sandbox) -> None:
+    # CPython 3.14+ compiles annotations into an `__annotate__` function run on request only.
+    annotated = "def add(a: int, b: int = 0) -> int:\n    return a + b\n"
+    (results,) = traced.run([(annotated, "add", ["(1, 2)"])])
+    assert (results[0].value_repr, results[0].lines, results[0].lines_total) == ("3", [2], 1)
+    assert results[0].arms_total == 0
+
+
 def test_no_coverage_without_a_call_or_when_off(traced: Sandbox) -> None:
     (results,) = traced.run([(SIGN, "sign", ["not a call", "(1,)"])])
     assert results[0].status == "invalid_input" and results[0].lines is None

@@ -41,7 +41,7 @@ from typing import Any
 
 import polars as pl
 
-from case2code.coverage import covered
+from case2code.coverage import covered, mean_of
 from case2code.errors import C2CError
 from case2code.executors.local import PARTITION_FUNCTIONS, LocalExecutor
 from case2code.inputs import guide
@@ -808,7 +808,7 @@ def report(tally: Tally, config: InputsConfig) -> dict[str, Any]:
         # Branch coverage of each function's kept inputs (functions with a branch), and how
         # many functions fall in each tenth (a histogram's bars; 1.0 in the last).
         "mean_branch_coverage": (
-            tally.branch_coverage / tally.functions_with_branches
+            mean_of(tally.branch_coverage, tally.functions_with_branches)
             if tally.functions_with_branches
             else None
         ),

@@ -633,7 +633,9 @@ def _c2c_driver():
             return None
         lines, arms = set_(), {}
         for c in code_objects(code)[1:]:  # [0] is the module's own code
-            if not c.co_flags & 1:  # CO_OPTIMIZED: functions, not class bodies
+            # CO_OPTIMIZED: functions, not class bodies; `__annotate__` (3.14+) evaluates
+            # annotations on request, never in a call of the function itself.
+            if not c.co_flags & 1 or c.co_name == "__annotate__":
                 continue
             lines |= code_lines(c)
             for at, left, right in c.co_branches():
