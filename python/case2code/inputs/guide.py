@@ -43,32 +43,45 @@ def novel(tried: Sequence[Tried]) -> set[str]:
 
 def select_covering(tried: Sequence[Tried], n: int, max_errors: int) -> list[Tried]:
     """Up to `n` inputs, picked greedily: the one adding the most arms the picks have not
-    reached, then one with a new output (or a new error), then one that returned, the earliest
-    first. As without guidance: raises only beside a return, at most `max_errors`, each new
-    in arms or error; the picks in the order they were tried."""
-    pool = [
-        (frozenset(t.arms or ()), _kind(t), t.status == "ok", -i, t)
-        for i, t in enumerate(tried)
-        if t.status == "ok" or (t.status == "error" and max_errors > 0)
-    ]
-    if not any(returned for _, _, returned, _, _ in pool):
+    reached, then one with a new output (or a new error), the earliest first. As without
+    guidance: raises only beside a return, and up to `max_errors` slots go to distinct errors
+    when there are some (the paper keeps exceptions as cases); the picks in the order tried."""
+    returned = [(i, t) for i, t in enumerate(tried) if t.status == "ok"]
+    if not returned:
         return []
-    chosen: list[tuple[int, Tried]] = []
-    arms: set[int] = set()
-    kinds: set[tuple[str, str | None]] = set()  # outputs and errors picked
-    errors = 0
-    while len(chosen) < n and pool:
-        gains = [(len(a - arms) if a else 0, k not in kinds, ok, at) for a, k, ok, at, _ in pool]
-        best = max(range(len(pool)), key=gains.__getitem__)
-        new_arms, new_kind, returned, at = gains[best]
-        picked, kind, _, _, t = pool.pop(best)
-        if not returned and (errors >= min(max_errors, n) or not (new_arms or new_kind)):
-            continue
-        chosen.append((-at, t))
-        errors += not returned
-        arms.update(picked)
-        kinds.add(kind)
-    return [t for _, t in sorted(chosen, key=lambda pair: pair[0])]
+    raised: dict[str | None, tuple[int, Tried]] = {}
+    for i, t in enumerate(tried):
+        if t.status == "error" and max_errors > 0:
+            raised.setdefault(t.error, (i, t))  # one per distinct error, the first tried
+    reserve = min(max_errors, n, len(raised))
+    picks = _greedy(returned, n - reserve, [])
+    picks = _greedy(list(raised.values()), reserve, picks)
+    picks = _greedy([p for p in returned if p not in picks], n - len(picks), picks)
+    return [t for _, t in sorted(picks, key=lambda pair: pair[0])]
+
+
+def _greedy(
+    pool: list[tuple[int, Tried]], count: int, picks: list[tuple[int, Tried]]
+) -> list[tuple[int, Tried]]:
+    """`picks` and up to `count` more from `pool`, each adding the most new arms, then a new
+    output or error, the earliest first."""
+    picks, pool = list(picks), list(pool)
+    arms = {a for _, t in picks for a in t.arms or ()}
+    kinds = {_kind(t) for _, t in picks}
+    for _ in range(min(count, len(pool))):
+        best = max(
+            range(len(pool)),
+            key=lambda k: (
+                len(set(pool[k][1].arms or ()) - arms),
+                _kind(pool[k][1]) not in kinds,
+                -pool[k][0],
+            ),
+        )
+        picked = pool.pop(best)
+        picks.append(picked)
+        arms.update(picked[1].arms or ())
+        kinds.add(_kind(picked[1]))
+    return picks
 
 
 def _kind(t: Tried) -> tuple[str, str | None]:
