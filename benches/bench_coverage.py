@@ -91,8 +91,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"(target ≤ {TARGET}{TIMES}: {verdict}); CPU time {t['cpu_ratio']:.2f}{TIMES}.",
         "- Cases whose result differs with tracing: "
         + (", ".join(f"{k} {n:,}" for k, n in changed.items()) or "none")
-        + " (the stability probe runs untraced, so a value showing an address moved by the "
-        "tracer's allocations is caught as unstable).",
+        + " (the stability probe runs untraced, so the first and the perturbed run's memory "
+        "layouts also differ by the tracer's allocations).",
         f"- What the traced cases say: mean branch coverage **{c['mean_branch_coverage']:.1%}** "
         f"over {c['with_branches']:,} functions with a branch, mean line coverage "
         f"{c['mean_line_coverage']:.1%} over {c['functions']:,} functions (each function's "
