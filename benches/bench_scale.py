@@ -829,8 +829,20 @@ def markdown_c(part: dict[str, Any]) -> list[str]:
         "",
         f"Time now / before: {part['ratio']:.2f}{TIMES} wall (target <= "
         f"{TARGET_TIME_RATIO}{TIMES}: {met(part['ratio'] <= TARGET_TIME_RATIO)}), "
-        f"{part['cpu_ratio']:.2f}{TIMES} CPU.",
+        f"{part['cpu_ratio']:.2f}{TIMES} CPU.{other_work(before, now)}",
     ]
+
+
+def other_work(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """A note when the two versions made different datasets: the ratio then compares the
+    default run as a user gets it, not the same work."""
+    if before["samples"] == now["samples"]:
+        return ""
+    return (
+        f" The versions make different datasets ({before['samples']:,} and {now['samples']:,} "
+        "samples: the steps changed since), so this compares the default run as a user gets "
+        "it, not the same work."
+    )
 
 
 def markdown_d(report: dict[str, Any]) -> list[str]:
