@@ -170,13 +170,12 @@ def mean_coverage(functions: pl.DataFrame, inputs: pl.DataFrame) -> dict:
     results = case2code.execute(
         functions, inputs, limits=case2code.Limits(coverage=True), workers=WORKERS
     )
-    per_function = coverage.summary(results, ["function_id"]).collect()
-    branchy = per_function.filter(pl.col("arms_total") > 0)
+    figures = coverage.means(coverage.tally(coverage.summary(results, ["function_id"]).collect()))
     return {
-        "mean_branch_coverage": branchy["branch_coverage"].mean(),
-        "mean_line_coverage": per_function["line_coverage"].mean(),
-        "functions_with_branches": branchy.height,
-        "functions_traced": per_function.height,
+        "mean_branch_coverage": figures["mean_branch_coverage"],
+        "mean_line_coverage": figures["mean_line_coverage"],
+        "functions_with_branches": figures["with_branches"],
+        "functions_traced": figures["functions"],
     }
 
 

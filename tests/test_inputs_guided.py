@@ -110,7 +110,7 @@ def test_guided_is_deterministic_and_its_coverage_is_the_execute_stages(function
     by_function = summary(results, ["function_id"]).collect()
     assert figures["mean_branch_coverage"] == pytest.approx(by_function["branch_coverage"].mean())
     assert figures["functions_with_branches"] == by_function.height == 2
-    assert figures["branch_coverage_bins"]["0.9"] == 2, "both at 1.0, in the last tenth"
+    assert figures["branch_coverage_bins"]["1.0"] == 2, "both at full coverage"
     assert sum(figures["branch_coverage_bins"].values()) == 2
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-# The per-case columns the sandbox writes (sandbox.CASE_SCHEMA).
-CASE_COLUMNS = ("lines", "arms", "lines_total", "arms_total")
+# A histogram's bars of coverage fractions: "0.0" holds [0, 0.1), ..., "0.9" [0.9, 1.0), "1.0" full.
+TENTHS = tuple(f"{t / 10:.1f}" for t in range(11))
 
 
 def union_size(column: str) -> pl.Expr:
@@ -57,18 +57,21 @@ def covered(runs: Sequence[Collection[int]], total: int | None) -> float | None:
     return len(set().union(*runs)) / total
 
 
+def tenth(share: float) -> str:
+    """The bar of `TENTHS` a coverage fraction falls in."""
+    return TENTHS[min(int(share * 10), 10)]
+
+
 def tally(per_function: pl.DataFrame) -> dict[str, Any]:
     """Summable counters of a `summary` table, for a stage's stats: functions traced, those with
-    branches, the sums behind the means, and functions by tenth of branch coverage
-    (`"0.9"` holds 0.9 <= c < 1.0; `"1.0"` full coverage)."""
+    branches, the sums behind the means, and functions by `tenth` of branch coverage."""
     branchy = per_function.filter(pl.col("arms_total") > 0)
-    tenths = (branchy["branch_coverage"] * 10).floor().clip(0, 10) / 10
     return {
         "functions": per_function.height,
         "with_branches": branchy.height,
         "branch_coverage_sum": float(branchy["branch_coverage"].sum() or 0.0),
         "line_coverage_sum": float(per_function["line_coverage"].drop_nulls().sum() or 0.0),
-        "by_tenth": {f"{t:.1f}": n for t, n in Counter(tenths.to_list()).items()},
+        "by_tenth": dict(Counter(map(tenth, branchy["branch_coverage"]))),
     }
 
 

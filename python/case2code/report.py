@@ -23,6 +23,7 @@ import polars as pl
 
 from case2code.assemble import REPR_ERROR_EXPLANATION, UNSTABLE_EXPLANATION
 from case2code.atomic import write_text
+from case2code.coverage import TENTHS
 from case2code.export import REVEAL_TOKENS, TURN_TOKENS, template_tokens
 
 PLOTS_DIR = "report-plots"
@@ -325,14 +326,8 @@ def _coverage_chart(summary: Mapping[str, Any]) -> Chart:
     counts = {k: n for k, v in (by_tenth or {}).items() if (n := _number(v)) is not None}
     bars = ()
     if counts:
-        bars = tuple(
-            Bar(
-                _tenth_label(t),
-                counts.get(f"{t / 10:.1f}", 0),
-                (_count(counts.get(f"{t / 10:.1f}", 0)),),
-            )
-            for t in range(11)
-        )
+        found = [(_tenth_label(t), counts.get(key, 0)) for t, key in enumerate(TENTHS)]
+        bars = tuple(Bar(label, n, (_count(n),)) for label, n in found)
     return Chart("coverage", "Branch coverage", ("branch coverage", "functions"), (("", bars),))
 
 
