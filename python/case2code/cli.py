@@ -1,15 +1,20 @@
 """`c2c`: the command line. Each command is one stage, table in, table out.
 
-Options that several commands share are declared once (the aliases below), and an option that
-sets a settings field defaults to that field's default.
+An option that sets a settings field is made from the field (its type and default) and one help
+text in `SETTING_HELP`; the command gets the settings built (`@settings`). Other options that
+several commands share are declared once (the aliases below). `c2c --help` lists the commands in
+the order they are defined here: the order a pipeline runs them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import json
 import tempfile
 import time
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from importlib import metadata
@@ -25,12 +30,12 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
-from typer.core import TyperGroup
 
 from case2code.assemble import AssembleConfig, assemble_to_parquet
 from case2code.atomic import write_text
@@ -50,24 +55,11 @@ from case2code.inputs.llm import LLMSettings
 from case2code.inputs.stage import report_path
 from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
-from case2code.run_config import STAGES, GeneratorConfig, load_config
+from case2code.run_config import RUN_OPTIONS, STAGES, GeneratorConfig, load_config
 from case2code.sandbox import PREPARING, Limits, cache_dir, compiled_path, is_prepared, prepare
 from case2code.sandbox_cache import cache_info, clear_cache
 
-# `c2c --help` lists the commands in the order a pipeline runs them; others come last.
-COMMAND_ORDER = ("run", "extract", "dedup", "inputs", "exec", "assemble", "mix", "eval", "sandbox")
-
-
-class PipelineOrder(TyperGroup):
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        def rank(name: str) -> int:
-            return COMMAND_ORDER.index(name) if name in COMMAND_ORDER else len(COMMAND_ORDER)
-
-        return sorted(super().list_commands(ctx), key=rank)
-
-
 app = typer.Typer(
-    cls=PipelineOrder,
     help="Turn real Python code into execution-verified Case2Code training data.",
     no_args_is_help=True,
 )
@@ -78,21 +70,130 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 console = Console(stderr=True)
 
-# Options and arguments of more than one command.
+THREADS = "Worker threads; 0 = one per core."
+WORKERS = "Sandbox worker processes; default one per core."
+# The help of each option that sets a settings field, by class and field, in the order `--help`
+# lists them.
+SETTING_HELP: dict[type, dict[str, str]] = {
+    ExtractConfig: {
+        "text_column": "Source column of JSONL/Parquet rows.",
+        "threads": THREADS,
+        "min_lines": "Shortest function kept, in lines.",
+        "max_lines": "Longest function kept, in lines.",
+    },
+    DedupConfig: {
+        "threshold": "Jaccard similarity of duplicates.",
+        "ngram": "Tokens per shingle.",
+        "permutations": "MinHash permutations.",
+        "bands": "LSH bands.",
+        "rows": "LSH rows per band.",
+        "verify": "Check candidates' exact Jaccard before merging.",
+        "structural": "Rename identifiers to placeholders: renamed copies match.",
+        "raw_text": "Compare tokens as written: comments, docstrings and quoting count.",
+        "keep": "Who represents a cluster: shortest, first or score.",
+        "score_column": "Column to maximise with --keep score.",
+        "threads": THREADS,
+    },
+    GeneratorConfig: {
+        "name": "builtin (no model), openai (any compatible server) or vllm.",
+        "model": "Model name (openai, vllm); openai asks the server.",
+        "base_url": "OpenAI-compatible server (openai generator).",
+        "concurrency": "Parallel requests (openai).",
+    },
+    InputsConfig: {
+        "n_inputs": "Inputs kept per function.",
+        "min_valid": "Valid inputs a function should reach (the report's k).",
+        "rounds": "Generation rounds.",
+        "mutate": "Mutate valid inputs; default: builtin only.",
+        "seed": "Same seed, same inputs.",
+        "workers": WORKERS,
+    },
+    LLMSettings: {
+        "structured": "Send a JSON schema (structured output / guided decoding).",
+        "max_tokens": "Cap per LLM answer.",
+        "temperature": "LLM sampling temperature.",
+    },
+    Limits: {
+        "fuel_per_case": "Wasm instructions per case.",
+        "wall_ms_per_case": "Wall-clock limit per case.",
+        "stdout_chars": "Captured stdout per case.",
+        "isolation": "Fresh interpreter per 'function' or per 'case'; 'shared' is unsafe.",
+        "check_stability": "Rerun returning and raising cases with another hash salt, date, "
+        "clock, address layout and case order; cases whose output changes become unstable.",
+        "coverage": "Trace the lines and branch arms of the function's own code each case runs "
+        "(columns lines, arms, lines_total, arms_total).",
+    },
+    AssembleConfig: {
+        "seed": "Same seed, same cases and templates.",
+        "held_out": "Held-out cases per function.",
+        "held_out_choice": "inferable: held-out cases take only branch arms shown ones took "
+        "(traced results); random: the paper's choice.",
+        "min_cases": "Usable cases a function needs.",
+        "keep_errors": "Keep exceptions as cases (`<class 'X'>: msg`).",
+    },
+    MixConfig: {
+        "ratio": "Share of case2code rows in the mixture, in (0, 1); all your rows kept.",
+        "tokens": "Budget of estimated tokens (characters / 4) for the case2code part.",
+        "seed": "Same seed, same rows and order.",
+        "repeat": "Repeat case2code rows when too few, instead of sampling other rows down "
+        "(--ratio) or leaving the budget unmet (--tokens).",
+    },
+}
+# Options named otherwise than their field: the names users know.
+FLAGS = {
+    (GeneratorConfig, "name"): "--generator",
+    (Limits, "fuel_per_case"): "--fuel",
+    (Limits, "wall_ms_per_case"): "--timeout-ms",
+}
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def setting_option(cls: type, name: str) -> inspect.Parameter:
+    """The option of field `name`: its type (a Literal as text, which the class checks), default
+    and help."""
+    hint = typing.get_type_hints(cls)[name]
+    kind = str if typing.get_origin(hint) is typing.Literal else hint
+    flags = [FLAGS[cls, name]] if (cls, name) in FLAGS else []
+    option = typer.Option(*flags, help=SETTING_HELP[cls][name])
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=getattr(cls, name),
+        annotation=Annotated[kind, option],
+    )
+
+
+def settings(cls: type, *names: str, into: str = "config") -> Callable[[Command], Command]:
+    """The command's keyword-only parameter `into` becomes the options of `names` (default: every
+    field in SETTING_HELP[cls]), and the command gets `cls` built from their values."""
+    names = names or tuple(SETTING_HELP[cls])
+
+    def decorate(function: Command) -> Command:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return function(*args, **kwargs, **{into: cls(**values)})
+
+        signature = inspect.signature(function, eval_str=True)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            is_settings = parameter.name == into
+            parameters += [setting_option(cls, n) for n in names] if is_settings else [parameter]
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+# Options and arguments of more than one command that set no settings field.
 FunctionsTable = Annotated[Path, typer.Argument(help="Functions table (c2c extract or dedup).")]
-Workers = Annotated[
-    int | None, typer.Option(help="Sandbox worker processes; default one per core.")
-]
+Workers = Annotated[int | None, typer.Option(help=WORKERS)]
 ShardFunctions = Annotated[
     int, typer.Option(help="Functions per shard; finished shards survive a crash.")
 ]
-Threads = Annotated[int, typer.Option(help="Worker threads; 0 = one per core.")]
 Formats = Annotated[str, typer.Option(help="Comma-separated: parquet, jsonl.")]
-Model = Annotated[
-    str | None, typer.Option(help="Model name (openai, vllm); openai asks the server.")
-]
-BaseUrl = Annotated[str, typer.Option(help="OpenAI-compatible server (openai generator).")]
-Concurrency = Annotated[int, typer.Option(help="Parallel requests (openai).")]
 ALL_FORMATS = ",".join(FORMATS)
 
 
@@ -114,8 +215,13 @@ def main(
     """case2code command line."""
 
 
+def tell(message: str) -> None:
+    """One line on stderr as written: no markup or highlighting, unwrapped."""
+    console.print(escape(message), highlight=False, soft_wrap=True)
+
+
 def say(label: str, message: str) -> None:
-    """One line on stderr: the message as written (no markup, so `[run]` stays), unwrapped."""
+    """One labelled line on stderr; the message as written (so `[run]` stays)."""
     console.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
@@ -128,8 +234,6 @@ def fail(message: str) -> typer.Exit:
 INTERRUPTED_EXIT = 130
 RESUMES = "rerun the same command to resume: finished stages and shards are kept"
 RESTARTS = "nothing was half-written; rerun the same command to start again"
-
-Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def command(
@@ -164,31 +268,41 @@ def ready_sandbox() -> None:
     its own announced step, with a spinner, before any stage's bar sits still through it."""
     if is_prepared():
         return
-    # A line first: a log or pipe shows no spinner.
-    console.print(f"preparing the sandbox: {PREPARING}", highlight=False, soft_wrap=True)
+    tell(f"preparing the sandbox: {PREPARING}")  # a line first: a log or pipe shows no spinner
     started = time.monotonic()
-    columns = (SpinnerColumn(), "compiling", TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as spinner:
+    with Progress(
+        SpinnerColumn(), "compiling", TimeElapsedColumn(), console=console, transient=True
+    ) as spinner:
         spinner.add_task("compiling", total=None)
         compiled, _ = prepare()
     seconds = time.monotonic() - started
-    done = f"sandbox prepared in {seconds:.0f} s: {escape(str(compiled))} (c2c sandbox info)"
-    console.print(done, highlight=False, soft_wrap=True)
+    tell(f"sandbox prepared in {seconds:.0f} s: {compiled} (c2c sandbox info)")
 
 
-def bars(*columns: Any, pad: int = 0, transient: bool = True) -> Progress:
-    """Progress bars on stderr: each task's description (padded to `pad` characters), then
-    `columns`."""
+@contextmanager
+def named_bars(
+    *columns: Any, pad: int = 0, transient: bool = True
+) -> Iterator[Callable[[str, int, int], None]]:
+    """Progress bars on stderr, one per name reported to the yielded `advance(name, done,
+    total)`: its name (padded to `pad` characters), then `columns`."""
     description = f"[progress.description]{{task.description{f':<{pad}' if pad else ''}}}"
-    return Progress(description, *columns, console=console, transient=transient)
+    with Progress(description, *columns, console=console, transient=transient) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(name: str, done: int, total: int | None) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
+
+        yield advance
 
 
 @contextmanager
 def functions_progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar counting functions; yields the `progress(done, total)` callback."""
-    with bars(BarColumn(), MofNCompleteColumn(), "functions", TimeRemainingColumn()) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    with named_bars(BarColumn(), MofNCompleteColumn(), "functions", TimeRemainingColumn()) as bar:
+        bar(description, 0, None)
+        yield functools.partial(bar, description)
 
 
 def print_summary(title: str, rows: Iterable[tuple[str, str]]) -> None:
@@ -205,465 +319,30 @@ def split_formats(formats: str) -> tuple[str, ...]:
     return tuple(f.strip() for f in formats.split(",") if f.strip())
 
 
-def extract_rows(summary: ExtractSummary) -> Iterator[tuple[str, str]]:
-    yield "sources read", f"{summary.sources:,}"
-    yield "bytes", f"{summary.bytes / 1e6:,.1f} MB"
-    for reason, count in sorted(summary.skipped.items()):
-        yield f"  skipped: {reason}", f"{count:,}"
-    yield "functions seen", f"{summary.seen:,}"
-    yield "kept", f"{summary.kept:,}"
-    for reason, count in summary.rejected.most_common():
-        yield f"  rejected: {reason}", f"{count:,}"
-    yield "time", f"{summary.seconds:.2f} s"
-    yield "throughput", f"{summary.mb_per_s:.1f} MB/s, {summary.functions_per_s:,.0f} functions/s"
-
-
-@command("extract", RESUMES)
-def extract_command(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Directories, .py files, JSONL or Parquet files. Default: the standard library."
-        ),
-    ] = None,
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Parquet file of kept functions.")
-    ] = Path("functions.parquet"),
-    rejected: Annotated[
-        Path | None,
-        typer.Option("--rejected", help="Also write rejected functions, with reasons, here."),
-    ] = None,
-    text_column: Annotated[
-        str, typer.Option(help="Source column of JSONL/Parquet rows.")
-    ] = ExtractConfig.text_column,
-    threads: Threads = ExtractConfig.threads,
-    exclude_dir: Annotated[
-        list[str] | None,
-        typer.Option("--exclude-dir", help="Skip directories with this name (repeatable)."),
-    ] = None,
-    min_lines: Annotated[
-        int, typer.Option(help="Shortest function kept, in lines.")
-    ] = ExtractConfig.min_lines,
-    max_lines: Annotated[
-        int, typer.Option(help="Longest function kept, in lines.")
-    ] = ExtractConfig.max_lines,
-    off: Annotated[
-        list[str] | None,
-        typer.Option("--off", help=f"Switch a rule off (repeatable): {', '.join(RULES)}."),
-    ] = None,
-    summary_json: Annotated[
-        Path | None, typer.Option("--summary-json", help="Write the summary as JSON here.")
-    ] = None,
-) -> None:
-    """Extract self-contained functions (docs/extraction-rules.md) into a Parquet table."""
-    check_outputs(files=(output, rejected, summary_json), inputs=paths or ())
-    if not paths:
-        console.print(f"no paths given: extracting from the standard library at {stdlib_path()}")
-    config = ExtractConfig(
-        rules={name: False for name in off or []},
-        min_lines=min_lines,
-        max_lines=max_lines,
-        text_column=text_column,
-        exclude_dirs=tuple(exclude_dir or ()),
-        threads=threads,
-    )
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with bars(*columns) as bar:
-        task = bar.add_task("extracting", total=None)
-        # Resumable and in bounded memory: shards of the corpus are written as they finish.
-        summary = extract_to_parquet(
-            list(paths) if paths else None,
-            output,
-            config,
-            rejected=rejected,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    print_summary("extraction summary", extract_rows(summary))
-    console.print(f"wrote {summary.kept:,} functions to {output}")
-    if summary_json is not None:
-        write_text(json.dumps(summary.as_dict(), indent=2) + "\n", summary_json)
-
-
-@command("exec", RESUMES)
-def exec_command(
-    functions: FunctionsTable,
-    inputs: Annotated[
-        Path, typer.Argument(help="Inputs: rows of (function_id, input) or (function_id, inputs).")
-    ],
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Parquet file, one row per case.")
-    ] = Path("results.parquet"),
-    workers: Workers = None,
-    fuel: Annotated[int, typer.Option(help="Wasm instructions per case.")] = Limits.fuel_per_case,
-    timeout_ms: Annotated[
-        int, typer.Option(help="Wall-clock limit per case.")
-    ] = Limits.wall_ms_per_case,
-    memory_mb: Annotated[
-        int, typer.Option(help="Memory cap per instance, MiB.")
-    ] = Limits.memory_bytes >> 20,
-    stdout_chars: Annotated[
-        int, typer.Option(help="Captured stdout per case.")
-    ] = Limits.stdout_chars,
-    isolation: Annotated[
-        str,
-        typer.Option(help="Fresh interpreter per 'function' or per 'case'; 'shared' is unsafe."),
-    ] = Limits.isolation,
-    check_stability: Annotated[
-        bool,
-        typer.Option(
-            help="Rerun returning and raising cases with another hash salt, date, clock, address "
-            "layout and case order; cases whose output changes become unstable."
-        ),
-    ] = Limits.check_stability,
-    coverage: Annotated[
-        bool,
-        typer.Option(
-            help="Trace the lines and branch arms of the function's own code each case runs "
-            "(columns lines, arms, lines_total, arms_total)."
-        ),
-    ] = Limits.coverage,
-    shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
-) -> None:
-    """Run every input of every function in the WebAssembly sandbox (resumable)."""
-    check_outputs(files=[output], inputs=[functions, inputs])
-    limits = Limits(
-        fuel_per_case=fuel,
-        wall_ms_per_case=timeout_ms,
-        memory_bytes=memory_mb << 20,
-        stdout_chars=stdout_chars,
-        isolation=isolation,  # type: ignore[arg-type]
-        check_stability=check_stability,
-        coverage=coverage,
-    )
-    ready_sandbox()
-    with functions_progress("executing") as advance:
-        summary = execute_to_parquet(
-            functions,
-            inputs,
-            output,
-            limits,
-            workers,
-            shard_functions=shard_functions,
-            progress=advance,
-        )
-    rows = [(key, f"{summary.pop(key):,}") for key in ("functions", "cases")]
-    orphans = summary.pop("orphan_inputs")
-    traced = summary.pop("coverage", None)
-    for status, count in sorted(summary.items(), key=lambda kv: -kv[1]):
-        rows.append((f"  {status}", f"{count:,}"))
-    if orphans:
-        rows.append(("inputs of unknown functions (skipped)", f"{orphans:,}"))
-    if traced:
-        for what, key in (("branch", "mean_branch_coverage"), ("line", "mean_line_coverage")):
-            if traced[key] is not None:
-                rows.append((f"mean {what} coverage of a function's cases", f"{traced[key]:.1%}"))
-    print_summary("execution summary", rows)
-    console.print(f"wrote results to {output}")
-
-
-@command("dedup", RESTARTS)
-def dedup_command(
-    functions: FunctionsTable,
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Parquet file of the kept functions.")
-    ] = Path("unique.parquet"),
-    all_rows: Annotated[
-        Path | None,
-        typer.Option("--all", help="Also write every function with its cluster and reason here."),
-    ] = None,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write the dedup report as JSON here.")
-    ] = None,
-    against: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--against",
-            metavar="BENCHMARK",
-            help="Drop near-duplicates of this benchmark's solutions: humaneval, or a "
-            "JSONL/JSON/Parquet file (HumanEval, MBPP, Case2Code or code/source column). "
-            "Repeatable. Default: the pipeline's (humaneval).",
-        ),
-    ] = None,
-    decontaminate: Annotated[
-        bool,
-        typer.Option(help="Check the benchmarks (--against, else the default ones)."),
-    ] = True,
-    threshold: Annotated[
-        float, typer.Option(help="Jaccard similarity of duplicates.")
-    ] = DedupConfig.threshold,
-    ngram: Annotated[int, typer.Option(help="Tokens per shingle.")] = DedupConfig.ngram,
-    permutations: Annotated[
-        int, typer.Option(help="MinHash permutations.")
-    ] = DedupConfig.permutations,
-    bands: Annotated[int, typer.Option(help="LSH bands.")] = DedupConfig.bands,
-    rows: Annotated[int, typer.Option(help="LSH rows per band.")] = DedupConfig.rows,
-    verify: Annotated[
-        bool, typer.Option(help="Check candidates' exact Jaccard before merging.")
-    ] = DedupConfig.verify,
-    structural: Annotated[
-        bool, typer.Option(help="Rename identifiers to placeholders: renamed copies match.")
-    ] = DedupConfig.structural,
-    raw_text: Annotated[
-        bool,
-        typer.Option(help="Compare tokens as written: comments, docstrings and quoting count."),
-    ] = DedupConfig.raw_text,
-    keep: Annotated[
-        str, typer.Option(help="Who represents a cluster: shortest, first or score.")
-    ] = DedupConfig.keep,
-    score_column: Annotated[
-        str | None, typer.Option(help="Column to maximise with --keep score.")
-    ] = None,
-    threads: Threads = DedupConfig.threads,
-) -> None:
-    """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
-    check_outputs(files=(output, all_rows, report), inputs=[functions, *(against or ())])
-    # As `c2c run` does: a benchmark's solutions never reach training data unless asked.
-    benchmarks = (list(against or DEFAULT_BENCHMARKS)) if decontaminate else []
-    config = DedupConfig(
-        ngram=ngram,
-        permutations=permutations,
-        bands=bands,
-        rows=rows,
-        threshold=threshold,
-        verify=verify,
-        structural=structural,
-        raw_text=raw_text,
-        keep=keep,  # type: ignore[arg-type]
-        score_column=score_column,
-        threads=threads,
-    )
-    with console.status("deduplicating"):
-        result = dedup_parquet(functions, output, config, against=benchmarks, all_rows=all_rows)
-    summary = [("functions", f"{result.functions:,}"), ("kept", f"{result.kept:,}")]
-    for reason, count in result.removed.items():
-        summary.append((f"  removed: {reason}", f"{count:,}"))
-    summary.append(("clusters with duplicates", f"{result.clusters:,}"))
-    for cluster in result.largest[:5]:
-        names = ", ".join(str(n) for n in cluster["names"])
-        summary.append((f"  {cluster['size']} x", names[:60]))
-    for benchmark, count in result.contaminated_by_benchmark().items():
-        tasks = result.benchmarks.get(benchmark, 0)
-        plural = "" if tasks == 1 else "s"
-        summary.append((f"  contaminated: {benchmark} ({tasks:,} task{plural})", f"{count:,}"))
-    print_summary("dedup summary", summary)
-    if report is not None:
-        write_report(result, report)
-    console.print(f"wrote {result.kept:,} functions to {output}")
-
-
-@command("inputs", RESUMES)
-def inputs_command(
-    functions: FunctionsTable,
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Parquet file, one row per input.")
-    ] = Path("inputs.parquet"),
-    generator: Annotated[
-        str, typer.Option(help="builtin (no model), openai (any compatible server) or vllm.")
-    ] = GeneratorConfig.name,
-    model: Model = None,
-    base_url: BaseUrl = GeneratorConfig.base_url,
-    n_inputs: Annotated[
-        int, typer.Option(help="Inputs kept per function.")
-    ] = InputsConfig.n_inputs,
-    min_valid: Annotated[
-        int, typer.Option(help="Valid inputs a function should reach (the report's k).")
-    ] = InputsConfig.min_valid,
-    rounds: Annotated[int, typer.Option(help="Generation rounds.")] = InputsConfig.rounds,
-    structured: Annotated[
-        bool, typer.Option(help="Send a JSON schema (structured output / guided decoding).")
-    ] = LLMSettings.structured,
-    template: Annotated[
-        list[str] | None,
-        typer.Option(help="Prompt template name or .txt file; repeat to mix several."),
-    ] = None,
-    mutate: Annotated[
-        bool | None, typer.Option(help="Mutate valid inputs; default: builtin only.")
-    ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Cap per LLM answer.")] = LLMSettings.max_tokens,
-    temperature: Annotated[
-        float, typer.Option(help="LLM sampling temperature.")
-    ] = LLMSettings.temperature,
-    concurrency: Concurrency = GeneratorConfig.concurrency,
-    seed: Annotated[int, typer.Option(help="Same seed, same inputs.")] = InputsConfig.seed,
-    workers: Workers = None,
-    shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
-) -> None:
-    """Write call inputs for every function and keep the ones that run (resumable)."""
-    check_outputs(files=(output, report_path(output)), inputs=[functions])
-    settings = LLMSettings(
-        structured=structured,
-        templates=tuple(template or ()),
-        temperature=temperature,
-        max_tokens=max_tokens,
-    )
-    GeneratorConfig(generator, model, base_url, concurrency, settings)  # its range checks
-    config = InputsConfig(
-        n_inputs=n_inputs,
-        min_valid=min_valid,
-        rounds=rounds,
-        mutate=mutate,
-        seed=seed,
-        workers=workers,
-    )
-    chosen = make_generator(generator, model, base_url, settings, concurrency)
-    ready_sandbox()
-    with functions_progress(f"inputs ({chosen.name})") as advance:
-        result = generate_inputs_to_parquet(
-            functions,
-            output,
-            chosen,
-            config,
-            shard_functions=shard_functions,
-            progress=advance,
-        )
-    figures = result.report()
-    rows = [
-        ("functions", f"{figures['functions']:,}"),
-        (f"with >= {config.min_valid} valid inputs", f"{figures['share_with_min_valid']:.1%}"),
-        ("candidates run", f"{figures['candidates']:,}"),
-        ("valid-input rate", f"{figures['valid_rate']:.1%}"),
-        ("inputs kept", f"{figures['inputs_kept']:,}"),
-        ("distinct outputs per function", f"{figures['mean_distinct_outputs']:.2f}"),
-    ]
-    if figures["requests"]:
-        requests = f"{figures['requests']:,} ({figures['failed_requests']})"
-        tokens = f"{figures['tokens_in']:,} / {figures['tokens_out']:,}"
-        rows += [("LLM requests (failed)", requests), ("tokens in / out", tokens)]
-        rows.append(("truncated answers", f"{figures['truncated_answers']:,}"))
-    rows.append(("inputs/s", f"{figures['inputs_per_s']:,.1f}"))
-    print_summary("inputs summary", rows)
-    console.print(
-        f"wrote {figures['inputs_kept']:,} inputs to {output} (report: {output}.report.json)"
-    )
-
-
-@command("assemble", RESTARTS)
-def assemble_command(
-    functions: FunctionsTable,
-    results: Annotated[Path, typer.Argument(help="Results table (c2c exec).")],
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Dataset directory (data/ shards + README.md).")
-    ] = Path("dataset"),
-    seed: Annotated[
-        int, typer.Option(help="Same seed, same cases and templates.")
-    ] = AssembleConfig.seed,
-    held_out: Annotated[
-        int, typer.Option(help="Held-out cases per function.")
-    ] = AssembleConfig.held_out,
-    held_out_choice: Annotated[
-        str,
-        typer.Option(
-            help="inferable: held-out cases take only branch arms shown ones took (traced "
-            "results); random: the paper's choice."
-        ),
-    ] = AssembleConfig.held_out_choice,
-    min_cases: Annotated[
-        int, typer.Option(help="Usable cases a function needs.")
-    ] = AssembleConfig.min_cases,
-    keep_errors: Annotated[
-        bool, typer.Option(help="Keep exceptions as cases (`<class 'X'>: msg`).")
-    ] = AssembleConfig.keep_errors,
-    parts: Annotated[
-        Path | None, typer.Option(help="Directory of extra template parts (docs/templates.md).")
-    ] = None,
-    formats: Formats = ALL_FORMATS,
-) -> None:
-    """Choose shown and held-out cases, render samples through the templates, export them."""
-    check_outputs(folders=[output], inputs=[functions, results, parts])
-    config = AssembleConfig(
-        seed=seed,
-        held_out=held_out,
-        held_out_choice=held_out_choice,
-        min_cases=min_cases,
-        keep_errors=keep_errors,
-        parts_dir=str(parts) if parts else None,
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # The samples go through a table beside the output (bounded memory), removed after.
-    with (
-        console.status("assembling"),
-        tempfile.TemporaryDirectory(prefix=".c2c-assemble-", dir=output.parent) as scratch,
-    ):
-        samples = Path(scratch) / "samples.parquet"
-        report = assemble_to_parquet(functions, results, samples, config)
-        summary = export(samples, output, formats=split_formats(formats), report=report)
-    counts = [(key, value) for key, value in report.items() if isinstance(value, int)]
-    choices = report.get("held_out_choice") or {}
-    counts += [(f"held-out choice: {k}", v) for k, v in choices.items()]
-    print_summary("assemble summary", [(k.replace("_", " "), f"{v:,}") for k, v in counts])
-    console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
-
-
-@command("mix", RESTARTS)
-def mix_command(
-    dataset: Annotated[
-        Path, typer.Argument(help="Case2Code dataset folder (c2c assemble -o, or c2c run folder).")
-    ],
-    others: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Your chat data: JSONL or Parquet files, or folders of them, with `messages` "
-            "or `prompt`/`completion`."
-        ),
-    ],
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Mixture folder (data/ shards + README.md).")
-    ] = Path("mixture"),
-    ratio: Annotated[
-        float | None,
-        typer.Option(help="Share of case2code rows in the mixture, in (0, 1); all your rows kept."),
-    ] = None,
-    tokens: Annotated[
-        int | None,
-        typer.Option(help="Budget of estimated tokens (characters / 4) for the case2code part."),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Same seed, same rows and order.")] = MixConfig.seed,
-    repeat: Annotated[
-        bool,
-        typer.Option(
-            help="Repeat case2code rows when too few, instead of sampling other rows down "
-            "(--ratio) or leaving the budget unmet (--tokens)."
-        ),
-    ] = MixConfig.repeat,
-    formats: Formats = ALL_FORMATS,
-) -> None:
-    """Mix the dataset with your own SFT data at a ratio or token budget, seeded and shuffled."""
-    config = MixConfig(ratio=ratio, tokens=tokens, seed=seed, repeat=repeat)
-    with console.status("mixing"):
-        summary = mix(dataset, others, output, config, formats=split_formats(formats))
-    rows = [
-        (part.name, f"{part.used:,} of {part.available:,} rows, ~{part.tokens:,} tokens")
-        for part in summary.parts
-    ]
-    print_summary("mixture", [*rows, ("case2code share of rows", f"{summary.ratio:.4f}")])
-    for note in summary.notes:
-        say("note", note)
-    console.print(f"wrote {summary.rows:,} rows in {summary.shards} shard(s) to {output}")
-
-
 @contextmanager
 def stage_bars() -> Iterator[Callable[[str], AbstractContextManager[Callable[[int, int], None]]]]:
     """One progress bar per pipeline stage; yields the pipeline's progress factory."""
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with bars(*columns, pad=9, transient=False) as progress:
+    with named_bars(*columns, pad=9, transient=False) as advance:
 
         @contextmanager
         def stage(name: str) -> Iterator[Callable[[int, int], None]]:
-            task = progress.add_task(name, total=None)
+            advance(name, 0, None)
             seen = [1]  # the last total reported; a cached stage reports none
 
-            def advance(done: int, total: int) -> None:
+            def report(done: int, total: int) -> None:
                 seen[0] = total
-                progress.update(task, completed=done, total=total)
+                advance(name, done, total)
 
-            yield advance
-            progress.update(task, completed=seen[0], total=seen[0])
+            yield report
+            advance(name, seen[0], seen[0])
 
         yield stage
 
 
 @command("run", RESUMES)
 def run_command(
+    ctx: typer.Context,
     config_file: Annotated[
         Path | None,
         typer.Argument(help="TOML settings (docs/run.toml lists every key); default: defaults."),
@@ -704,10 +383,8 @@ def run_command(
     One run per folder: a second run on a folder in use is refused."""
     from case2code.pipeline import Pipeline  # with its executors: only for a run
 
-    options = {"out": out, "corpus": corpus or None, "max_functions": max_functions}
-    options |= {"generator": generator, "model": model, "base_url": base_url}
-    options |= {"executor": executor, "ray_address": ray_address}
-    config = load_config(config_file, options | {"workers": workers, "until": until})
+    # Each option sets its TOML key (RUN_OPTIONS); an option not given (None) leaves the file's.
+    config = load_config(config_file, {name: ctx.params[name] for name in RUN_OPTIONS})
     pipeline = Pipeline(config, notice=lambda message: say("note", message))
     # The sandbox runs on this machine unless a remote Ray cluster's nodes run the steps (each
     # prepares its own: `c2c sandbox prepare` there); inputs is the first stage that needs it.
@@ -721,12 +398,9 @@ def run_command(
     for column in ("stage", "status", "seconds", "in", "out"):
         table.add_column(column, justify="left" if column in ("stage", "status") else "right")
     for record in summary["stages"]:
+        seconds, rows_in, rows_out = record["seconds"], record["rows_in"], record["rows_out"]
         table.add_row(
-            record["name"],
-            record["status"],
-            f"{record['seconds']:.1f}",
-            f"{record['rows_in']:,}",
-            f"{record['rows_out']:,}",
+            record["name"], record["status"], f"{seconds:.1f}", f"{rows_in:,}", f"{rows_out:,}"
         )
     console.print(table)
     if "until" in summary:
@@ -742,7 +416,297 @@ def run_command(
     )
 
 
+def extract_rows(summary: ExtractSummary) -> Iterator[tuple[str, str]]:
+    yield "sources read", f"{summary.sources:,}"
+    yield "bytes", f"{summary.bytes / 1e6:,.1f} MB"
+    for reason, count in sorted(summary.skipped.items()):
+        yield f"  skipped: {reason}", f"{count:,}"
+    yield "functions seen", f"{summary.seen:,}"
+    yield "kept", f"{summary.kept:,}"
+    for reason, count in summary.rejected.most_common():
+        yield f"  rejected: {reason}", f"{count:,}"
+    yield "time", f"{summary.seconds:.2f} s"
+    yield "throughput", f"{summary.mb_per_s:.1f} MB/s, {summary.functions_per_s:,.0f} functions/s"
+
+
+@command("extract", RESUMES)
+@settings(ExtractConfig)
+def extract_command(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Directories, .py files, JSONL or Parquet files. Default: the standard library."
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file of kept functions.")
+    ] = Path("functions.parquet"),
+    rejected: Annotated[
+        Path | None,
+        typer.Option("--rejected", help="Also write rejected functions, with reasons, here."),
+    ] = None,
+    *,
+    config: ExtractConfig,
+    exclude_dir: Annotated[
+        list[str] | None,
+        typer.Option("--exclude-dir", help="Skip directories with this name (repeatable)."),
+    ] = None,
+    off: Annotated[
+        list[str] | None,
+        typer.Option("--off", help=f"Switch a rule off (repeatable): {', '.join(RULES)}."),
+    ] = None,
+    summary_json: Annotated[
+        Path | None, typer.Option("--summary-json", help="Write the summary as JSON here.")
+    ] = None,
+) -> None:
+    """Extract self-contained functions (docs/extraction-rules.md) into a Parquet table."""
+    check_outputs(files=(output, rejected, summary_json), inputs=paths or ())
+    if not paths:
+        console.print(f"no paths given: extracting from the standard library at {stdlib_path()}")
+    rules = {name: False for name in off or []}
+    config = dataclasses.replace(config, rules=rules, exclude_dirs=tuple(exclude_dir or ()))
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with named_bars(*columns) as bar:
+        bar("extracting", 0, None)
+        # Resumable and in bounded memory: shards of the corpus are written as they finish.
+        summary = extract_to_parquet(
+            list(paths) if paths else None,
+            output,
+            config,
+            rejected=rejected,
+            progress=functools.partial(bar, "extracting"),
+        )
+    print_summary("extraction summary", extract_rows(summary))
+    console.print(f"wrote {summary.kept:,} functions to {output}")
+    if summary_json is not None:
+        write_text(json.dumps(summary.as_dict(), indent=2) + "\n", summary_json)
+
+
+@command("dedup", RESTARTS)
+@settings(DedupConfig)
+def dedup_command(
+    functions: FunctionsTable,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file of the kept functions.")
+    ] = Path("unique.parquet"),
+    all_rows: Annotated[
+        Path | None,
+        typer.Option("--all", help="Also write every function with its cluster and reason here."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the dedup report as JSON here.")
+    ] = None,
+    against: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--against",
+            metavar="BENCHMARK",
+            help="Drop near-duplicates of this benchmark's solutions: humaneval, or a "
+            "JSONL/JSON/Parquet file (HumanEval, MBPP, Case2Code or code/source column). "
+            "Repeatable. Default: the pipeline's (humaneval).",
+        ),
+    ] = None,
+    decontaminate: Annotated[
+        bool,
+        typer.Option(help="Check the benchmarks (--against, else the default ones)."),
+    ] = True,
+    *,
+    config: DedupConfig,
+) -> None:
+    """Remove exact and near-duplicate functions (MinHash LSH), and benchmark leaks."""
+    check_outputs(files=(output, all_rows, report), inputs=[functions, *(against or ())])
+    # As `c2c run` does: a benchmark's solutions never reach training data unless asked.
+    benchmarks = (list(against or DEFAULT_BENCHMARKS)) if decontaminate else []
+    with console.status("deduplicating"):
+        result = dedup_parquet(functions, output, config, against=benchmarks, all_rows=all_rows)
+    summary = [("functions", f"{result.functions:,}"), ("kept", f"{result.kept:,}")]
+    for reason, count in result.removed.items():
+        summary.append((f"  removed: {reason}", f"{count:,}"))
+    summary.append(("clusters with duplicates", f"{result.clusters:,}"))
+    for cluster in result.largest[:5]:
+        names = ", ".join(str(n) for n in cluster["names"])
+        summary.append((f"  {cluster['size']} x", names[:60]))
+    for benchmark, count in result.contaminated_by_benchmark().items():
+        tasks = result.benchmarks.get(benchmark, 0)
+        plural = "" if tasks == 1 else "s"
+        summary.append((f"  contaminated: {benchmark} ({tasks:,} task{plural})", f"{count:,}"))
+    print_summary("dedup summary", summary)
+    if report is not None:
+        write_report(result, report)
+    console.print(f"wrote {result.kept:,} functions to {output}")
+
+
+@command("inputs", RESUMES)
+@settings(GeneratorConfig, into="generator")
+@settings(InputsConfig)
+@settings(LLMSettings, into="llm")
+def inputs_command(
+    functions: FunctionsTable,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file, one row per input.")
+    ] = Path("inputs.parquet"),
+    *,
+    generator: GeneratorConfig,
+    config: InputsConfig,
+    llm: LLMSettings,
+    template: Annotated[
+        list[str] | None,
+        typer.Option(help="Prompt template name or .txt file; repeat to mix several."),
+    ] = None,
+    shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
+) -> None:
+    """Write call inputs for every function and keep the ones that run (resumable)."""
+    check_outputs(files=(output, report_path(output)), inputs=[functions])
+    llm = dataclasses.replace(llm, templates=tuple(template or ()))
+    g = dataclasses.replace(generator, llm=llm)  # its range checks
+    chosen = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
+    ready_sandbox()
+    with functions_progress(f"inputs ({chosen.name})") as advance:
+        result = generate_inputs_to_parquet(
+            functions,
+            output,
+            chosen,
+            config,
+            shard_functions=shard_functions,
+            progress=advance,
+        )
+    figures = result.report()
+    rows = [
+        ("functions", f"{figures['functions']:,}"),
+        (f"with >= {config.min_valid} valid inputs", f"{figures['share_with_min_valid']:.1%}"),
+        ("candidates run", f"{figures['candidates']:,}"),
+        ("valid-input rate", f"{figures['valid_rate']:.1%}"),
+        ("inputs kept", f"{figures['inputs_kept']:,}"),
+        ("distinct outputs per function", f"{figures['mean_distinct_outputs']:.2f}"),
+    ]
+    if figures["requests"]:
+        requests = f"{figures['requests']:,} ({figures['failed_requests']})"
+        tokens = f"{figures['tokens_in']:,} / {figures['tokens_out']:,}"
+        rows += [("LLM requests (failed)", requests), ("tokens in / out", tokens)]
+        rows.append(("truncated answers", f"{figures['truncated_answers']:,}"))
+    rows.append(("inputs/s", f"{figures['inputs_per_s']:,.1f}"))
+    print_summary("inputs summary", rows)
+    console.print(
+        f"wrote {figures['inputs_kept']:,} inputs to {output} (report: {output}.report.json)"
+    )
+
+
+@command("exec", RESUMES)
+@settings(Limits, into="limits")
+def exec_command(
+    functions: FunctionsTable,
+    inputs: Annotated[
+        Path, typer.Argument(help="Inputs: rows of (function_id, input) or (function_id, inputs).")
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Parquet file, one row per case.")
+    ] = Path("results.parquet"),
+    workers: Workers = None,
+    *,
+    limits: Limits,
+    memory_mb: Annotated[
+        int, typer.Option(help="Memory cap per instance, MiB.")
+    ] = Limits.memory_bytes >> 20,
+    shard_functions: ShardFunctions = PARTITION_FUNCTIONS,
+) -> None:
+    """Run every input of every function in the WebAssembly sandbox (resumable)."""
+    check_outputs(files=[output], inputs=[functions, inputs])
+    limits = dataclasses.replace(limits, memory_bytes=memory_mb << 20)
+    ready_sandbox()
+    with functions_progress("executing") as advance:
+        summary = execute_to_parquet(
+            functions,
+            inputs,
+            output,
+            limits,
+            workers,
+            shard_functions=shard_functions,
+            progress=advance,
+        )
+    rows = [(key, f"{summary.pop(key):,}") for key in ("functions", "cases")]
+    orphans = summary.pop("orphan_inputs")
+    traced = summary.pop("coverage", None)
+    for status, count in sorted(summary.items(), key=lambda kv: -kv[1]):
+        rows.append((f"  {status}", f"{count:,}"))
+    if orphans:
+        rows.append(("inputs of unknown functions (skipped)", f"{orphans:,}"))
+    if traced:
+        for what, key in (("branch", "mean_branch_coverage"), ("line", "mean_line_coverage")):
+            if traced[key] is not None:
+                rows.append((f"mean {what} coverage of a function's cases", f"{traced[key]:.1%}"))
+    print_summary("execution summary", rows)
+    console.print(f"wrote results to {output}")
+
+
+@command("assemble", RESTARTS)
+@settings(AssembleConfig)
+def assemble_command(
+    functions: FunctionsTable,
+    results: Annotated[Path, typer.Argument(help="Results table (c2c exec).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Dataset directory (data/ shards + README.md).")
+    ] = Path("dataset"),
+    *,
+    config: AssembleConfig,
+    parts: Annotated[
+        Path | None, typer.Option(help="Directory of extra template parts (docs/templates.md).")
+    ] = None,
+    formats: Formats = ALL_FORMATS,
+) -> None:
+    """Choose shown and held-out cases, render samples through the templates, export them."""
+    check_outputs(folders=[output], inputs=[functions, results, parts])
+    config = dataclasses.replace(config, parts_dir=str(parts) if parts else None)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # The samples go through a table beside the output (bounded memory), removed after.
+    with (
+        console.status("assembling"),
+        tempfile.TemporaryDirectory(prefix=".c2c-assemble-", dir=output.parent) as scratch,
+    ):
+        samples = Path(scratch) / "samples.parquet"
+        report = assemble_to_parquet(functions, results, samples, config)
+        summary = export(samples, output, formats=split_formats(formats), report=report)
+    counts = [(key, value) for key, value in report.items() if isinstance(value, int)]
+    choices = report.get("held_out_choice") or {}
+    counts += [(f"held-out choice: {k}", v) for k, v in choices.items()]
+    print_summary("assemble summary", [(k.replace("_", " "), f"{v:,}") for k, v in counts])
+    console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
+
+
+@command("mix", RESTARTS)
+@settings(MixConfig)
+def mix_command(
+    dataset: Annotated[
+        Path, typer.Argument(help="Case2Code dataset folder (c2c assemble -o, or c2c run folder).")
+    ],
+    others: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Your chat data: JSONL or Parquet files, or folders of them, with `messages` "
+            "or `prompt`/`completion`."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Mixture folder (data/ shards + README.md).")
+    ] = Path("mixture"),
+    *,
+    config: MixConfig,
+    formats: Formats = ALL_FORMATS,
+) -> None:
+    """Mix the dataset with your own SFT data at a ratio or token budget, seeded and shuffled."""
+    with console.status("mixing"):
+        summary = mix(dataset, others, output, config, formats=split_formats(formats))
+    rows = [
+        (part.name, f"{part.used:,} of {part.available:,} rows, ~{part.tokens:,} tokens")
+        for part in summary.parts
+    ]
+    print_summary("mixture", [*rows, ("case2code share of rows", f"{summary.ratio:.4f}")])
+    for note in summary.notes:
+        say("note", note)
+    console.print(f"wrote {summary.rows:,} rows in {summary.shards} shard(s) to {output}")
+
+
 @command("eval", RESUMES)
+@settings(GeneratorConfig, "model", "base_url", "concurrency", into="server")
 def eval_command(
     data: Annotated[
         Path,
@@ -764,12 +728,11 @@ def eval_command(
         str | None,
         typer.Option(help="Ask a model instead: openai (any compatible server) or vllm."),
     ] = None,
-    model: Model = None,
-    base_url: BaseUrl = GeneratorConfig.base_url,
+    *,
+    server: GeneratorConfig,
     n: Annotated[int, typer.Option(help="Answers per task (pass@k for k <= n).")] = 1,
     temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 = greedy.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(help="Longest answer; a longer one fails.")] = 2048,
-    concurrency: Concurrency = GeneratorConfig.concurrency,
     workers: Workers = None,
     self_check: Annotated[
         bool, typer.Option(help="Also grade the reference code and a constant baseline.")
@@ -780,25 +743,18 @@ def eval_command(
         raise fail("give --predictions FILE or --generator openai|vllm")
     check_outputs(files=[output / name for name in RESULT_FILES], inputs=[data, predictions])
     ready_sandbox()
-    with bars(BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), pad=10) as bar:
-        stages: dict[str, Any] = {}
-
-        def advance(stage: str, done: int, total: int) -> None:
-            if stage not in stages:
-                stages[stage] = bar.add_task(stage, total=total)
-            bar.update(stages[stage], completed=done, total=total)
-
+    with named_bars(BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), pad=10) as advance:
         result = evaluate(
             data,
             predictions,
             generator,
             output=output,
-            model=model,
-            base_url=base_url,
+            model=server.model,
+            base_url=server.base_url,
             n=n,
             temperature=temperature,
             max_tokens=max_tokens,
-            concurrency=concurrency,
+            concurrency=server.concurrency,
             workers=workers,
             self_check=self_check,
             progress=advance,
@@ -829,9 +785,7 @@ def eval_rows(summary: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def sandbox_prepare_command() -> None:
     """Compile the interpreter for this CPU before the first run (Docker images, cluster nodes)."""
     if is_prepared():
-        console.print(
-            f"the sandbox is already prepared: {escape(str(compiled_path()))}", soft_wrap=True
-        )
+        tell(f"the sandbox is already prepared: {compiled_path()}")
         return
     ready_sandbox()
 
@@ -856,8 +810,4 @@ def sandbox_info_command() -> None:
 def sandbox_clear_command() -> None:
     """Remove the sandbox's cache (the next run prepares it again)."""
     freed = clear_cache()
-    console.print(
-        f"removed {freed / 1e6:,.1f} MB: {escape(str(cache_dir()))}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    tell(f"removed {freed / 1e6:,.1f} MB: {cache_dir()}")

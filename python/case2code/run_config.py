@@ -1,14 +1,13 @@
 """`c2c run` settings: one dataclass for the whole pipeline, read from an optional TOML file.
 
-Every section maps onto the settings of one stage (`[extract]` is `ExtractConfig`, `[dedup]`
-is `DedupConfig`, `[inputs]` is `InputsConfig` plus the generator, `[execute]` is the sandbox's
-`Limits`, `[assemble]` is `AssembleConfig`), so a key means exactly what the stage's docs say.
-Unknown sections and keys (with the nearest valid one suggested), values of the wrong type and
-values out of range are errors naming the file, section and key: a typo must not silently run
-a different pipeline. The ranges are checked by each settings dataclass itself, so CLI flags
-get the same checks; the relations between sections are checked by `RunConfig`.
-Relative paths in a file (corpus, out, benchmark files, template files, parts_dir) are taken
-from the file's folder and made absolute. `docs/run.toml` lists every key.
+Each section is the settings of one stage (`[extract]` is `ExtractConfig`, `[dedup]`
+`DedupConfig`, `[inputs]` `InputsConfig` plus the generator, `[execute]` the sandbox's `Limits`,
+`[assemble]` `AssembleConfig`), so a key means what the stage's docs say. An unknown section or
+key (the nearest valid one suggested), a value of the wrong type or out of range is an error
+naming the file, section and key: a typo must not silently run another pipeline. The settings
+dataclasses check their own ranges (so CLI flags get the same checks), `RunConfig` the relations
+between sections. Relative paths in a file are taken from its folder. `docs/run.toml` lists every
+key.
 """
 
 from __future__ import annotations
@@ -127,23 +126,16 @@ class RunConfig:
             )
 
 
-# TOML section -> (RunConfig field, the keys of that section that belong to a nested field).
-_RUN_KEYS = {
-    "out",
-    "seed",
-    "max_functions",
-    "shard_functions",
-    "workers",
-    "executor",
-    "ray_address",
-    "eval_share",
-    "eval_max",
-    "until",
-}
-_SECTIONS = ("run", "corpus", "extract", "dedup", "inputs", "execute", "assemble", "export")
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+# [run] takes every RunConfig field that no other section sets.
 _EXPORT_KEYS = {"formats", "shard_rows"}
+_STAGE_SETTINGS = {"extract", "dedup", "generator", "inputs", "limits", "assemble"}
+_RUN_KEYS = _fields(RunConfig) - {"corpus", "against"} - _EXPORT_KEYS - _STAGE_SETTINGS
 _GENERATOR_KEYS = {"generator", "model", "base_url", "concurrency"}
-_LLM_KEYS = {f.name for f in dataclasses.fields(LLMSettings)}
+_LLM_KEYS = _fields(LLMSettings)
 # Fields of a stage's dataclass that the run sets once for every stage: `[run]` is their only
 # key (a second one would be silently overwritten, or disagree with the others).
 RUN_WIDE = {"inputs": ("seed", "workers"), "assemble": ("seed",)}
@@ -205,7 +197,7 @@ def build(cls: type, values: Mapping[str, Any], where: str, base: Any = None) ->
     checked against the fields and their types."""
     base = base if base is not None else cls()
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _fields(cls)
     changes = {}
     for key, value in values.items():
         if key not in names:
@@ -231,22 +223,18 @@ def _split(section: Mapping[str, Any], keys: set[str]) -> tuple[dict[str, Any], 
     return picked, rest
 
 
-def _fields(cls: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
-
-
 def _stage_fields(section: str, cls: type) -> set[str]:
     return _fields(cls) - set(RUN_WIDE.get(section, ()))
 
 
 def _section_keys() -> dict[str, set[str]]:
-    """The keys each section takes (`[corpus]` also takes the extract keys)."""
+    """The keys each section takes (`[corpus]` also the extract keys), in the order errors list."""
     return {
         "run": _RUN_KEYS,
         "corpus": {"paths"} | _fields(ExtractConfig),
         "extract": _fields(ExtractConfig),
         "dedup": {"against"} | _fields(DedupConfig),
-        "inputs": _GENERATOR_KEYS | _LLM_KEYS - {"seed"} | _stage_fields("inputs", InputsConfig),
+        "inputs": _GENERATOR_KEYS | _LLM_KEYS | _stage_fields("inputs", InputsConfig),
         "execute": _fields(Limits),
         "assemble": _stage_fields("assemble", AssembleConfig),
         "export": _EXPORT_KEYS,
@@ -259,8 +247,8 @@ def _check_names(data: Mapping[str, Any], where: str) -> None:
     for name, section in data.items():
         if name not in keys:
             raise C2CError(
-                f"{where}: unknown section [{name}]{did_you_mean(name, _SECTIONS)} "
-                f"(known: {', '.join(_SECTIONS)})"
+                f"{where}: unknown section [{name}]{did_you_mean(name, keys)} "
+                f"(known: {', '.join(keys)})"
             )
         if not isinstance(section, dict):
             raise C2CError(f"{where}: [{name}] must be a table")
@@ -285,7 +273,7 @@ def from_mapping(data: Mapping[str, Any], where: str = "config") -> RunConfig:
     against, dedup_rest = _split(data.get("dedup", {}), {"against"})
     inputs = dict(data.get("inputs", {}))
     generator_section, inputs = _split(inputs, _GENERATOR_KEYS)
-    llm_section, inputs = _split(inputs, _LLM_KEYS - {"seed"})
+    llm_section, inputs = _split(inputs, _LLM_KEYS)
 
     # The run-wide keys, section by section, so that an error names the section of its key.
     config = build(RunConfig, run, f"{where} [run]")
