@@ -141,6 +141,7 @@ STAGE_SETTINGS = {
     "extract": (ExtractConfig,),
     "dedup": (DedupConfig,),
     "inputs": (InputsConfig, LLMSettings, GeneratorConfig),
+    "exec": (Limits,),
     "assemble": (AssembleConfig,),
 }
 

@@ -305,13 +305,16 @@ def functions_progress(description: str) -> Iterator[Callable[[int, int], None]]
         yield functools.partial(bar, description)
 
 
-def print_summary(title: str, rows: Iterable[tuple[str, str]]) -> None:
-    """A summary table: bold labels, right-aligned figures."""
+Row = tuple[str, str | int]  # a summary row: label, figure
+
+
+def print_summary(title: str, rows: Iterable[Row]) -> None:
+    """A summary table: bold labels, right-aligned figures (counts with thousands separators)."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    for row in rows:
-        table.add_row(*row)
+    for label, figure in rows:
+        table.add_row(label, f"{figure:,}" if isinstance(figure, int) else figure)
     console.print(table)
 
 
@@ -416,15 +419,15 @@ def run_command(
     )
 
 
-def extract_rows(summary: ExtractSummary) -> Iterator[tuple[str, str]]:
-    yield "sources read", f"{summary.sources:,}"
+def extract_rows(summary: ExtractSummary) -> Iterator[Row]:
+    yield "sources read", summary.sources
     yield "bytes", f"{summary.bytes / 1e6:,.1f} MB"
     for reason, count in sorted(summary.skipped.items()):
-        yield f"  skipped: {reason}", f"{count:,}"
-    yield "functions seen", f"{summary.seen:,}"
-    yield "kept", f"{summary.kept:,}"
+        yield f"  skipped: {reason}", count
+    yield "functions seen", summary.seen
+    yield "kept", summary.kept
     for reason, count in summary.rejected.most_common():
-        yield f"  rejected: {reason}", f"{count:,}"
+        yield f"  rejected: {reason}", count
     yield "time", f"{summary.seconds:.2f} s"
     yield "throughput", f"{summary.mb_per_s:.1f} MB/s, {summary.functions_per_s:,.0f} functions/s"
 
@@ -519,17 +522,17 @@ def dedup_command(
     benchmarks = (list(against or DEFAULT_BENCHMARKS)) if decontaminate else []
     with console.status("deduplicating"):
         result = dedup_parquet(functions, output, config, against=benchmarks, all_rows=all_rows)
-    summary = [("functions", f"{result.functions:,}"), ("kept", f"{result.kept:,}")]
+    summary: list[Row] = [("functions", result.functions), ("kept", result.kept)]
     for reason, count in result.removed.items():
-        summary.append((f"  removed: {reason}", f"{count:,}"))
-    summary.append(("clusters with duplicates", f"{result.clusters:,}"))
+        summary.append((f"  removed: {reason}", count))
+    summary.append(("clusters with duplicates", result.clusters))
     for cluster in result.largest[:5]:
         names = ", ".join(str(n) for n in cluster["names"])
         summary.append((f"  {cluster['size']} x", names[:60]))
     for benchmark, count in result.contaminated_by_benchmark().items():
         tasks = result.benchmarks.get(benchmark, 0)
         plural = "" if tasks == 1 else "s"
-        summary.append((f"  contaminated: {benchmark} ({tasks:,} task{plural})", f"{count:,}"))
+        summary.append((f"  contaminated: {benchmark} ({tasks:,} task{plural})", count))
     print_summary("dedup summary", summary)
     if report is not None:
         write_report(result, report)
@@ -571,19 +574,19 @@ def inputs_command(
             progress=advance,
         )
     figures = result.report()
-    rows = [
-        ("functions", f"{figures['functions']:,}"),
+    rows: list[Row] = [
+        ("functions", figures["functions"]),
         (f"with >= {config.min_valid} valid inputs", f"{figures['share_with_min_valid']:.1%}"),
-        ("candidates run", f"{figures['candidates']:,}"),
+        ("candidates run", figures["candidates"]),
         ("valid-input rate", f"{figures['valid_rate']:.1%}"),
-        ("inputs kept", f"{figures['inputs_kept']:,}"),
+        ("inputs kept", figures["inputs_kept"]),
         ("distinct outputs per function", f"{figures['mean_distinct_outputs']:.2f}"),
     ]
     if figures["requests"]:
         requests = f"{figures['requests']:,} ({figures['failed_requests']})"
         tokens = f"{figures['tokens_in']:,} / {figures['tokens_out']:,}"
         rows += [("LLM requests (failed)", requests), ("tokens in / out", tokens)]
-        rows.append(("truncated answers", f"{figures['truncated_answers']:,}"))
+        rows.append(("truncated answers", figures["truncated_answers"]))
     rows.append(("inputs/s", f"{figures['inputs_per_s']:,.1f}"))
     print_summary("inputs summary", rows)
     console.print(
@@ -623,13 +626,13 @@ def exec_command(
             shard_functions=shard_functions,
             progress=advance,
         )
-    rows = [(key, f"{summary.pop(key):,}") for key in ("functions", "cases")]
+    rows: list[Row] = [(key, summary.pop(key)) for key in ("functions", "cases")]
     orphans = summary.pop("orphan_inputs")
     traced = summary.pop("coverage", None)
     for status, count in sorted(summary.items(), key=lambda kv: -kv[1]):
-        rows.append((f"  {status}", f"{count:,}"))
+        rows.append((f"  {status}", count))
     if orphans:
-        rows.append(("inputs of unknown functions (skipped)", f"{orphans:,}"))
+        rows.append(("inputs of unknown functions (skipped)", orphans))
     if traced:
         for what, key in (("branch", "mean_branch_coverage"), ("line", "mean_line_coverage")):
             if traced[key] is not None:
@@ -668,7 +671,7 @@ def assemble_command(
     counts = [(key, value) for key, value in report.items() if isinstance(value, int)]
     choices = report.get("held_out_choice") or {}
     counts += [(f"held-out choice: {k}", v) for k, v in choices.items()]
-    print_summary("assemble summary", [(k.replace("_", " "), f"{v:,}") for k, v in counts])
+    print_summary("assemble summary", [(k.replace("_", " "), v) for k, v in counts])
     console.print(f"wrote {summary.rows:,} samples in {summary.shards} shard(s) to {output}")
 
 
@@ -763,21 +766,21 @@ def eval_command(
     console.print(f"wrote {', '.join(str(p) for p in result.files.values())}")
 
 
-def eval_rows(summary: dict[str, Any]) -> Iterator[tuple[str, str]]:
+def eval_rows(summary: dict[str, Any]) -> Iterator[Row]:
     for k, value in summary["pass@k"].items():
         yield f"pass@{k}", f"{value:.1%}"
     yield "mean share of cases passed", f"{summary['mean_case_share']:.1%}"
     yield "tasks / samples", f"{summary['tasks']:,} / {summary['samples']:,}"
     for status, count in summary["statuses"].items():
         if count and status != "correct":
-            yield f"  {status}", f"{count:,}"
+            yield f"  {status}", count
     if summary["tasks_without_answers"]:
-        yield "tasks without an answer (failed)", f"{summary['tasks_without_answers']:,}"
+        yield "tasks without an answer (failed)", summary["tasks_without_answers"]
     check = summary.get("self_check")
     if check:
         yield "self-check: reference code", f"{check['reference']['pass@1']:.1%}"
         for cause, ids in check["reference"]["not_reproduced"].items():
-            yield f"  not reproduced: {cause}", f"{len(ids):,}"
+            yield f"  not reproduced: {cause}", len(ids)
         yield "self-check: constant baseline", f"{check['baseline']['pass@1']:.1%}"
 
 
