@@ -4,8 +4,10 @@ request building and answer reading (vLLM itself cannot run here: no GPU)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import jsonschema
 import polars as pl
@@ -249,21 +251,37 @@ def test_free_text_mode_parses_the_papers_form(scripted, clamp) -> None:
 # ------------------------------------------------------------------ vLLM, without vLLM
 
 
-def test_vllm_driver_builds_requests_and_reads_outputs(clamp: FunctionSpec) -> None:
-    generator = VLLMGenerator("some/model", settings=LLMSettings(max_tokens=300))
-    [prompt] = build_prompts([Request(clamp, 4, seed=9)], generator.settings, generator.templates)
-    assert generator.sampling_kwargs(prompt) == {
-        "temperature": 0.2,
-        "top_p": 0.95,
-        "max_tokens": 300,
-        "seed": 9,
-    }
-    assert prompt.schema == inputs_schema(clamp, 4)
-    output = RequestOutput([1] * 40, [Completion('{"inputs": [{"value": 8}]}', [2] * 9, "stop")])
-    proposal = generator.read(prompt, output)
-    assert [c.input for c in proposal.candidates] == ["(8)"]
+def test_vllm_driver_builds_requests_and_reads_outputs(clamp: FunctionSpec, monkeypatch) -> None:
+    """One batch through a stand-in `vllm` (the real one needs a GPU): the sampling settings and
+    the guided JSON schema go in, proposals with token counts come out."""
+    sent: list[dict] = []
+
+    class Params:  # SamplingParams and StructuredOutputsParams alike
+        def __init__(self, **kwargs: object) -> None:
+            self.kwargs = kwargs
+
+    class Engine:
+        def chat(self, messages: list, sampling_params: list, use_tqdm: bool) -> list:
+            sent.extend(params.kwargs for params in sampling_params)
+            answer = Completion('{"inputs": [{"value": 8}]}', [2] * 9, "stop")
+            return [
+                RequestOutput([1] * 40, [answer]),
+                RequestOutput([1], [Completion("[", [2], "length")]),
+            ]
+
+    guided = SimpleNamespace(StructuredOutputsParams=Params)
+    monkeypatch.setitem(
+        sys.modules, "vllm", SimpleNamespace(SamplingParams=Params, sampling_params=guided)
+    )
+    generator = VLLMGenerator("some/model", settings=LLMSettings(max_tokens=300), llm=Engine())
+    proposal, cut = generator.propose([Request(clamp, 4, seed=9), Request(clamp, 4, seed=2)])
+    schemas = [params.pop("structured_outputs").kwargs["json"] for params in sent]
+    assert sent == [
+        {"temperature": 0.2, "top_p": 0.95, "max_tokens": 300, "seed": seed} for seed in (9, 2)
+    ]
+    assert schemas == [inputs_schema(clamp, 4)] * 2
+    assert [c.input for c in proposal.candidates] == ["(8)"] and proposal.failure is None
     assert (proposal.usage.prompt_tokens, proposal.usage.completion_tokens) == (40, 9)
-    cut = generator.read(prompt, RequestOutput([1], [Completion("[", [2], "length")]))
     assert cut.failure is not None and cut.failure.startswith("truncated")
 
 

@@ -82,7 +82,8 @@ def test_vllm_rows_are_the_drivers_requests_and_answers(clamp: FunctionSpec) -> 
     assert request["messages"] == prompt.messages
     sampling = dict(request["sampling_params"])
     guided = sampling.pop("structured_outputs")
-    assert sampling == generator.sampling_kwargs(prompt)  # what the offline driver samples with
+    chat = generator.settings.chat(prompt.messages, prompt.request.seed, prompt.schema)
+    assert sampling == chat.sampling()  # what the offline driver samples with
     assert json.loads(guided["json"]) == inputs_schema(clamp, 4)  # text: Arrow keeps it whole
     # An output row of Ray's vLLM engine stage (it keeps no finish reason).
     output = {"order": 5, "generated_text": '{"inputs": [{"value": 8}]}'}
@@ -103,7 +104,8 @@ def test_http_rows_are_the_drivers_requests_and_answers(clamp: FunctionSpec) -> 
     generator = OpenAIGenerator("m", "http://127.0.0.1:9/v1", settings=LLMSettings())
     [prompt] = build_prompts([Request(clamp, 2, seed=3)], generator.settings, generator.templates)
     payload = generator.ray_request(prompt_row(prompt))["payload"]
-    assert json.loads(payload["body"]) == generator.body(prompt)  # the local driver's request
+    chat = generator.settings.chat(prompt.messages, prompt.request.seed, prompt.schema)
+    assert json.loads(payload["body"]) == generator.body(chat)  # the local driver's request
     answer = completion('{"inputs": [{"value": 4}, {"value": -2, "high": 1}]}')
     proposal = read_reply(
         prompt, row_reply(ray_reply({"order": 0, "http_response": answer})), "openai"

@@ -1,5 +1,5 @@
-"""What every LLM driver shares: building a request's prompt (and schema) and reading the
-model's answer into candidate inputs. Drivers only move text to and from a model."""
+"""What every LLM driver shares: a request's prompt (and schema) as a chat, and the model's
+reply read into candidate inputs. Drivers only move chats to and from a model."""
 
 from __future__ import annotations
 
@@ -40,19 +40,9 @@ class LLMSettings:
         names = self.templates or (JSON_TEMPLATES if self.structured else CODE_TEMPLATES)
         return [load_template(name) for name in names]
 
-
-def llm_identity(
-    name: str, model: str, settings: LLMSettings, templates: Sequence[Template], **extra: Any
-) -> dict[str, Any]:
-    """An LLM generator's identity: what changes its answers (the templates' texts, not
-    their names; no API key, timeout or concurrency)."""
-    return {
-        "name": name,
-        "model": model,
-        "settings": asdict(settings),
-        "templates": [asdict(template) for template in templates],
-        **extra,
-    }
+    def chat(self, messages: list[Message], seed: int, schema: dict[str, Any] | None) -> Chat:
+        """The request of one input prompt."""
+        return Chat(messages, self.temperature, self.max_tokens, seed, self.top_p, schema)
 
 
 @dataclass(frozen=True)
@@ -66,12 +56,23 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Chat:
-    """A plain chat request (no schema, no input prompt): model answers for `c2c eval`."""
+    """One chat request: an input prompt's (with its schema when structured) or a plain one
+    (model answers for `c2c eval`, no top_p)."""
 
     messages: list[Message]
     temperature: float
     max_tokens: int
     seed: int  # per sample, so sampled answers to one prompt differ and rerun the same
+    top_p: float | None = None
+    schema: dict[str, Any] | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling settings, named as both the OpenAI API and `vllm.SamplingParams` name
+        them."""
+        settings: dict[str, Any] = {"temperature": self.temperature}
+        if self.top_p is not None:
+            settings["top_p"] = self.top_p
+        return {**settings, "max_tokens": self.max_tokens, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,40 @@ class ChatReply:
     completion_tokens: int | None = None
     failure: str | None = None
     status: int | None = None  # the last HTTP status (None: no response, or not HTTP)
+    attempts: int = 1  # requests sent, retries included
+
+
+class LLMGenerator:
+    """What the LLM drivers share: a prompt per request, sent as a chat (`_replies`, which may
+    raise: the inputs stage then splits the batch), and the replies read into proposals."""
+
+    name: str
+
+    def __init__(self, model: str, settings: LLMSettings | None) -> None:
+        self.model = model
+        self.settings = settings or LLMSettings()
+        self.templates = self.settings.load_templates()
+
+    def identity(self) -> dict[str, Any]:
+        """What changes the answers: the templates' texts, not their names; no API key,
+        timeout or concurrency. Drivers add their own settings."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "settings": asdict(self.settings),
+            "templates": [asdict(template) for template in self.templates],
+        }
+
+    def propose(self, requests: Sequence[Request]) -> list[Proposal]:
+        prompts = build_prompts(requests, self.settings, self.templates)
+        if not prompts:
+            return []
+        chats = [self.settings.chat(p.messages, p.request.seed, p.schema) for p in prompts]
+        replies = self._replies(chats)
+        return [read_reply(p, r, self.name) for p, r in zip(prompts, replies, strict=True)]
+
+    def _replies(self, chats: Sequence[Chat]) -> list[ChatReply]:
+        raise NotImplementedError
 
 
 def build_prompts(
@@ -98,39 +133,6 @@ def build_prompts(
         schema = inputs_schema(request.spec, n) if settings.structured else None
         prompts.append(Prompt(request, template.name, messages, schema, n))
     return prompts
-
-
-def read_answer(
-    prompt: Prompt,
-    text: str,
-    origin: str,
-    usage: Usage,
-    truncated: bool = False,
-) -> Proposal:
-    """A proposal from the model's text; a cut-off answer keeps its complete inputs but is
-    marked failed (`truncated`). An answer whose reading raises costs its function only: a
-    proposal failed with `generator_error`."""
-    spec = prompt.request.spec
-    params = [p.name for p in spec.callable_params]
-    try:
-        parsed = parse_response(text, spec.name, params)
-    except C2CError:
-        raise
-    except Exception as error:
-        return failed(prompt, generator_error(error), usage)
-    truncated = truncated or parsed.truncated
-    usage.truncated += truncated
-    proposal = Proposal(
-        spec.function_id,
-        candidates=[Candidate(text, origin) for text in parsed.inputs],
-        rejected=[r.reason for r in parsed.rejected],
-        usage=usage,
-    )
-    if truncated:
-        proposal.failure = "truncated: answer reached max_tokens"
-    elif not parsed.inputs:
-        proposal.failure = "unparseable: no literal inputs in the answer"
-    return proposal
 
 
 def prompt_for(
@@ -148,13 +150,34 @@ def prompt_for(
 
 
 def read_reply(prompt: Prompt, reply: ChatReply, origin: str) -> Proposal:
-    """A proposal from one reply of a Ray Data LLM pass (executors/ray_llm.py)."""
-    usage = Usage(requests=1)
+    """A proposal from the reply to a prompt's chat (a driver's, or a Ray Data LLM pass's). A
+    cut-off answer keeps its complete inputs but is marked failed (`truncated`); an answer
+    whose reading raises costs its function only (`generator_error`)."""
+    usage = Usage(requests=reply.attempts)
     if reply.failure is not None:
         return failed(prompt, reply.failure, usage)
     usage.prompt_tokens = reply.prompt_tokens or 0
     usage.completion_tokens = reply.completion_tokens or 0
-    return read_answer(prompt, reply.text, origin, usage, reply.truncated)
+    spec = prompt.request.spec
+    try:
+        parsed = parse_response(reply.text, spec.name, [p.name for p in spec.callable_params])
+    except C2CError:
+        raise
+    except Exception as error:
+        return failed(prompt, generator_error(error), usage)
+    truncated = reply.truncated or parsed.truncated
+    usage.truncated += truncated
+    proposal = Proposal(
+        spec.function_id,
+        candidates=[Candidate(text, origin) for text in parsed.inputs],
+        rejected=[r.reason for r in parsed.rejected],
+        usage=usage,
+    )
+    if truncated:
+        proposal.failure = "truncated: answer reached max_tokens"
+    elif not parsed.inputs:
+        proposal.failure = "unparseable: no literal inputs in the answer"
+    return proposal
 
 
 def prompt_row(prompt: Prompt) -> dict[str, Any]:
@@ -164,9 +187,10 @@ def prompt_row(prompt: Prompt) -> dict[str, Any]:
     return {"messages": json.dumps(prompt.messages), "schema": schema, "seed": prompt.request.seed}
 
 
-def row_prompt(row: dict[str, Any]) -> tuple[list[Message], str | None, int]:
-    """A `prompt_row`'s messages, JSON schema text (None: free text) and seed."""
-    return json.loads(row["messages"]), row["schema"] or None, int(row["seed"])
+def row_chat(row: dict[str, Any], settings: LLMSettings) -> Chat:
+    """The chat of a `prompt_row`."""
+    schema = json.loads(row["schema"]) if row["schema"] else None
+    return settings.chat(json.loads(row["messages"]), int(row["seed"]), schema)
 
 
 def reply_row(reply: ChatReply) -> dict[str, Any]:

@@ -13,59 +13,23 @@ import asyncio
 import json
 import os
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from case2code.errors import C2CError
-from case2code.inputs.llm import (
-    Chat,
-    ChatReply,
-    LLMSettings,
-    Message,
-    Prompt,
-    build_prompts,
-    failed,
-    llm_identity,
-    read_answer,
-    reply_row,
-    row_prompt,
-)
-from case2code.inputs.spec import Proposal, Request, Usage, generator_error
+from case2code.inputs.llm import Chat, ChatReply, LLMGenerator, LLMSettings, reply_row, row_chat
+from case2code.inputs.spec import generator_error
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 SCHEMA_STYLES = ("json_schema", "json_object")
 # Prompts per batch of Ray Data's HTTP request stage (one actor sends a batch's in turn).
 RAY_BATCH_ROWS = 8
 
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
-
-@dataclass(frozen=True)
-class Posted:
-    """How a request ended: the final response (None when every attempt failed, `error` says
-    why) and how many attempts it took."""
-
-    response: httpx.Response | None
-    attempts: int
-    error: str
-
-
-@dataclass(frozen=True)
-class Completion:
-    """The fields of a chat-completions answer the drivers read."""
-
-    text: str
-    truncated: bool
-    prompt_tokens: int
-    completion_tokens: int
-
-
-class OpenAIGenerator:
+class OpenAIGenerator(LLMGenerator):
     name = "openai"
 
     def __init__(
@@ -82,11 +46,9 @@ class OpenAIGenerator:
     ) -> None:
         if concurrency < 1:
             raise C2CError("concurrency must be at least 1")
-        self.model = model
+        super().__init__(model, settings)
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.settings = settings or LLMSettings()
-        self.templates = self.settings.load_templates()
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.retries = retries
@@ -95,90 +57,94 @@ class OpenAIGenerator:
         self.schema_style = SCHEMA_STYLES[0]
 
     def identity(self) -> dict[str, Any]:
-        return llm_identity(
-            self.name,
-            self.model,
-            self.settings,
-            self.templates,
-            base_url=self.base_url,
-            extra_body=self.extra_body,
-        )
-
-    def propose(self, requests: Sequence[Request]) -> list[Proposal]:
-        prompts = build_prompts(requests, self.settings, self.templates)
-        return asyncio.run(
-            self._gather(
-                prompts,
-                self._ask,
-                lambda prompt, error: failed(prompt, generator_error(error), Usage(requests=1)),
-            )
-        )
+        return {**super().identity(), "base_url": self.base_url, "extra_body": self.extra_body}
 
     def chat(
         self, chats: Sequence[Chat], on_reply: Callable[[], None] | None = None
     ) -> list[ChatReply]:
-        """One plain chat request per chat, in order; `on_reply` is called as each ends. A
-        request that fails after the retries is a reply with `failure` set."""
-        return asyncio.run(
-            self._gather(
-                chats,
-                self._ask_chat,
-                lambda _, error: ChatReply(failure=generator_error(error)),
-                on_reply,
-            )
-        )
+        """One request per chat, at most `concurrency` at a time, replies in order; `on_reply`
+        is called as each ends. A request that fails after the retries is a reply with
+        `failure` set."""
+        return asyncio.run(self._ask_all(chats, on_reply))
 
-    async def _gather(
-        self,
-        items: Sequence[Item],
-        ask: Callable[[httpx.AsyncClient, Item], Awaitable[Result]],
-        on_error: Callable[[Item, Exception], Result],
-        on_done: Callable[[], None] | None = None,
-    ) -> list[Result]:
-        """`ask` for every item, at most `concurrency` at a time, results in order."""
+    def _replies(self, chats: Sequence[Chat]) -> list[ChatReply]:
+        return self.chat(chats)
+
+    async def _ask_all(
+        self, chats: Sequence[Chat], on_reply: Callable[[], None] | None
+    ) -> list[ChatReply]:
         limit = asyncio.Semaphore(self.concurrency)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
-        async with httpx.AsyncClient(headers=headers, timeout=timeout) as client:
+        async with httpx.AsyncClient(headers=self._headers(), timeout=timeout) as client:
 
-            async def one(item: Item) -> Result:
+            async def one(chat: Chat) -> ChatReply:
                 async with limit:
                     try:
-                        result = await ask(client, item)
+                        reply = await self._ask(client, chat)
                     except C2CError:
                         raise
-                    except Exception as error:  # costs this item only, not the batch
-                        result = on_error(item, error)
-                if on_done is not None:
-                    on_done()
-                return result
+                    except Exception as error:  # costs this chat only, not the batch
+                        reply = ChatReply(failure=generator_error(error))
+                if on_reply is not None:
+                    on_reply()
+                return reply
 
-            return await asyncio.gather(*(one(item) for item in items))
+            return await asyncio.gather(*(one(chat) for chat in chats))
 
-    def body(self, prompt: Prompt) -> dict[str, Any]:
-        """The chat-completions request for one prompt."""
-        return self.request_body(prompt.messages, prompt.schema, prompt.request.seed)
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    def request_body(
-        self, messages: list[Message], schema: dict[str, Any] | None, seed: int
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": self.settings.temperature,
-            "top_p": self.settings.top_p,
-            "max_tokens": self.settings.max_tokens,
-            "seed": seed,
-        }
-        if schema is not None:
-            if self.schema_style == "json_schema":
-                body["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {"name": "inputs", "schema": schema},
-                }
-            else:
-                body["response_format"] = {"type": "json_object", "schema": schema}
+    def body(self, chat: Chat) -> dict[str, Any]:
+        """The chat-completions request for one chat."""
+        body: dict[str, Any] = {"model": self.model, "messages": chat.messages, **chat.sampling()}
+        if chat.schema is not None and self.schema_style == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "inputs", "schema": chat.schema},
+            }
+        elif chat.schema is not None:
+            body["response_format"] = {"type": "json_object", "schema": chat.schema}
         return {**body, **self.extra_body}
+
+    async def _ask(self, client: httpx.AsyncClient, chat: Chat) -> ChatReply:
+        """POST the chat until an answer that is not retried comes: transport errors and
+        RETRY_STATUSES back off and retry, and so does a refusal of OpenAI's schema style (sent
+        again in llama.cpp's)."""
+        # Jitter seeded by the chat, so retries of concurrent requests spread out.
+        rng = random.Random(f"{chat.seed}:{chat.messages[-1]['content']}")
+        url = f"{self.base_url}/chat/completions"
+        last_error = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + rng.random()))
+            try:
+                response = await client.post(url, json=self.body(chat))
+            except httpx.HTTPError as error:  # timeouts, refused connections, resets
+                last_error = f"{type(error).__name__}: {error}"
+                continue
+            if self._refused_schema_style(response) and self._downgrade_schema(chat.schema):
+                continue
+            if response.status_code in RETRY_STATUSES:
+                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            return _reply(response, attempt + 1)
+        return ChatReply(
+            failure=f"http: gave up after {self.retries + 1} attempts: {last_error}",
+            attempts=self.retries + 1,
+        )
+
+    @staticmethod
+    def _refused_schema_style(response: httpx.Response) -> bool:
+        """A 4xx, or llama-cpp-python's 500 wrapping a validation error, about the format."""
+        return response.status_code >= 400 and _names_schema_style(response.text)
+
+    def _downgrade_schema(self, schema: dict[str, Any] | str | None) -> bool:
+        """Switch to llama.cpp's schema style once, if the server refused OpenAI's for a
+        request with a schema (as a dict, or JSON text in a Ray row)."""
+        if not schema or self.schema_style != "json_schema":
+            return False
+        self.schema_style = "json_object"
+        return True
 
     # ------------------------------------------------ Ray Data's LLM processor (HTTP)
 
@@ -190,7 +156,7 @@ class OpenAIGenerator:
 
         replies = run_processor(self.ray_processor(), rows)
         refused = [i for i, r in enumerate(replies) if _names_schema_style(r.failure or "")]
-        if refused and self._downgrade_schema(bool(rows[refused[0]]["schema"])):
+        if refused and self._downgrade_schema(rows[refused[0]]["schema"]):
             again = run_processor(self.ray_processor(), [rows[i] for i in refused])
             for i, reply in zip(refused, again, strict=True):
                 replies[i] = reply
@@ -203,7 +169,7 @@ class OpenAIGenerator:
 
         config = HttpRequestProcessorConfig(
             url=f"{self.base_url}/chat/completions",
-            headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else None,
+            headers=self._headers() or None,
             batch_size=RAY_BATCH_ROWS,
             concurrency=self.concurrency,
             max_retries=self.retries,
@@ -214,126 +180,31 @@ class OpenAIGenerator:
 
     def ray_request(self, row: dict[str, Any]) -> dict[str, Any]:
         """The HTTP stage's payload for a prompt row: the request body as JSON text."""
-        messages, schema, seed = row_prompt(row)
-        body = self.request_body(messages, None if schema is None else json.loads(schema), seed)
-        return {"payload": {"body": json.dumps(body)}}
-
-    def chat_body(self, chat: Chat) -> dict[str, Any]:
-        """The chat-completions request for one plain chat."""
-        body = {
-            "model": self.model,
-            "messages": chat.messages,
-            "temperature": chat.temperature,
-            "max_tokens": chat.max_tokens,
-            "seed": chat.seed,
-        }
-        return {**body, **self.extra_body}
-
-    async def _post(
-        self,
-        client: httpx.AsyncClient,
-        make_body: Callable[[], dict[str, Any]],
-        rng: random.Random,
-        resend: Callable[[httpx.Response], bool] = lambda response: False,
-    ) -> Posted:
-        """POST to chat/completions until an answer that is not retried comes: transport errors
-        and RETRY_STATUSES back off and retry, and so does any response `resend` accepts (after
-        it changed what `make_body` builds)."""
-        last_error = "no attempt"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (1 + rng.random()))
-            try:
-                response = await client.post(f"{self.base_url}/chat/completions", json=make_body())
-            except httpx.HTTPError as error:  # timeouts, refused connections, resets
-                last_error = f"{type(error).__name__}: {error}"
-                continue
-            if resend(response):
-                continue
-            if response.status_code in RETRY_STATUSES:
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            return Posted(response, attempt + 1, "")
-        return Posted(None, self.retries + 1, last_error)
-
-    def _gave_up(self, posted: Posted) -> str:
-        return f"http: gave up after {posted.attempts} attempts: {posted.error}"
-
-    async def _ask(self, client: httpx.AsyncClient, prompt: Prompt) -> Proposal:
-        posted = await self._post(
-            client,
-            lambda: self.body(prompt),
-            random.Random(prompt.request.spec.function_id),
-            lambda r: (
-                self._refused_schema_style(r) and self._downgrade_schema(prompt.schema is not None)
-            ),
-        )
-        usage = Usage(requests=posted.attempts)
-        response = posted.response
-        if response is None:
-            return failed(prompt, self._gave_up(posted), usage)
-        if response.status_code != 200:
-            return failed(prompt, f"http: {response.status_code} {response.text[:200]}", usage)
-        return self._read(prompt, response, usage)
-
-    async def _ask_chat(self, client: httpx.AsyncClient, chat: Chat) -> ChatReply:
-        # Jitter seeded by the chat, so retries of concurrent requests spread out.
-        rng = random.Random(f"{chat.seed}:{chat.messages[-1]['content']}")
-        posted = await self._post(client, lambda: self.chat_body(chat), rng)
-        response = posted.response
-        if response is None:
-            return ChatReply(failure=self._gave_up(posted))
-        status = response.status_code
-        if status != 200:
-            return ChatReply(failure=f"http: {status} {response.text[:200]}", status=status)
-        answer = read_completion(response)
-        if answer is None:
-            return ChatReply(failure=malformed(response), status=status)
-        return ChatReply(
-            answer.text,
-            answer.truncated,
-            answer.prompt_tokens,
-            answer.completion_tokens,
-            status=status,
-        )
-
-    @staticmethod
-    def _refused_schema_style(response: httpx.Response) -> bool:
-        """A 4xx, or llama-cpp-python's 500 wrapping a validation error, about the format."""
-        return response.status_code >= 400 and _names_schema_style(response.text)
-
-    def _downgrade_schema(self, has_schema: bool) -> bool:
-        """Switch to llama.cpp's schema style once, if the server refused OpenAI's."""
-        if not has_schema or self.schema_style != "json_schema":
-            return False
-        self.schema_style = "json_object"
-        return True
-
-    def _read(self, prompt: Prompt, response: httpx.Response, usage: Usage) -> Proposal:
-        answer = read_completion(response)
-        if answer is None:
-            return failed(prompt, malformed(response), usage)
-        usage.prompt_tokens += answer.prompt_tokens
-        usage.completion_tokens += answer.completion_tokens
-        return read_answer(prompt, answer.text, self.name, usage, answer.truncated)
+        return {"payload": {"body": json.dumps(self.body(row_chat(row, self.settings)))}}
 
 
 def _names_schema_style(text: str) -> bool:
     return "json_schema" in text or "response_format" in text
 
 
-def read_completion(response: httpx.Response) -> Completion | None:
+def _reply(response: httpx.Response, attempts: int) -> ChatReply:
+    """The answer in a final response, or why it has none."""
+    status = response.status_code
+    failure = f"http: {status} {response.text[:200]}"
+    if status == 200:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if (reply := completion_reply(data, status=status, attempts=attempts)) is not None:
+            return reply
+        failure = f"http: malformed answer {response.text[:200]}"
+    return ChatReply(failure=failure, status=status, attempts=attempts)
+
+
+def completion_reply(data: Any, **fields: Any) -> ChatReply | None:
     """The first choice's text, whether it was cut at max_tokens, and the token counts; None
-    when the body is not a chat completion."""
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    return completion_of(data)
-
-
-def completion_of(data: Any) -> Completion | None:
-    """`read_completion` of a decoded body."""
+    when `data` is not a chat completion."""
     try:
         choice = data["choices"][0]
         text = choice["message"]["content"] or ""
@@ -345,24 +216,15 @@ def completion_of(data: Any) -> Completion | None:
     if not isinstance(text, str):
         return None
     truncated = choice.get("finish_reason") == "length"
-    return Completion(text, truncated, prompt_tokens, completion_tokens)
-
-
-def malformed(response: httpx.Response) -> str:
-    return f"http: malformed answer {response.text[:200]}"
+    return ChatReply(text, truncated, prompt_tokens, completion_tokens, **fields)
 
 
 def ray_reply(row: dict[str, Any]) -> dict[str, Any]:
     """A reply row from the HTTP stage's `http_response` (any JSON body the server sent: Ray
     keeps no status, so an error is a body without choices)."""
     data = row["http_response"]
-    answer = completion_of(data)
-    if answer is None:
-        reply = ChatReply(failure=f"http: no answer: {json.dumps(data, default=str)[:200]}")
-    else:
-        reply = ChatReply(
-            answer.text, answer.truncated, answer.prompt_tokens, answer.completion_tokens
-        )
+    failure = f"http: no answer: {json.dumps(data, default=str)[:200]}"
+    reply = completion_reply(data) or ChatReply(failure=failure)
     return {"order": row["order"], **reply_row(reply)}
 
 

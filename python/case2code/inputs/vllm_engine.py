@@ -13,24 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from case2code.errors import C2CError
-from case2code.inputs.llm import (
-    Chat,
-    ChatReply,
-    LLMSettings,
-    Prompt,
-    build_prompts,
-    llm_identity,
-    read_answer,
-    reply_row,
-    row_prompt,
-)
-from case2code.inputs.spec import Proposal, Request, Usage
+from case2code.inputs.llm import Chat, ChatReply, LLMGenerator, LLMSettings, reply_row, row_chat
 
 # Ray Data's vLLM processor under the Ray executor: one engine replica (one GPU).
 PROCESSOR_DEFAULTS: dict[str, Any] = {"concurrency": 1, "batch_size": 64}
 
 
-class VLLMGenerator:
+class VLLMGenerator(LLMGenerator):
     name = "vllm"
 
     def __init__(
@@ -45,17 +34,13 @@ class VLLMGenerator:
         `engine_args` on first use. `processor_args`: more settings of Ray Data's
         `vLLMEngineProcessorConfig` under the Ray executor (`concurrency`: the engine replicas,
         one GPU each by default; `accelerator_type`; `batch_size`)."""
-        self.model = model
-        self.settings = settings or LLMSettings()
-        self.templates = self.settings.load_templates()
+        super().__init__(model, settings)
         self.engine_args = engine_args or {}
         self.processor_args = {**PROCESSOR_DEFAULTS, **(processor_args or {})}
         self._llm = llm
 
     def identity(self) -> dict[str, Any]:
-        return llm_identity(
-            self.name, self.model, self.settings, self.templates, engine_args=self.engine_args
-        )
+        return {**super().identity(), "engine_args": self.engine_args}
 
     def engine(self) -> Any:
         if self._llm is None:
@@ -72,66 +57,30 @@ class VLLMGenerator:
                 raise C2CError(f"cannot start vLLM with model {self.model}: {error}") from None
         return self._llm
 
-    def sampling_kwargs(self, prompt: Prompt) -> dict[str, Any]:
-        """Keyword arguments of `vllm.SamplingParams` for one prompt (guided JSON aside)."""
-        return self._sampling(prompt.request.seed)
-
-    def _sampling(self, seed: int) -> dict[str, Any]:
-        return {
-            "temperature": self.settings.temperature,
-            "top_p": self.settings.top_p,
-            "max_tokens": self.settings.max_tokens,
-            "seed": seed,
-        }
-
-    def sampling_params(self, prompt: Prompt) -> Any:
-        import vllm
-
-        kwargs = self.sampling_kwargs(prompt)
-        if prompt.schema is not None:
-            kwargs.update(_guided_json(vllm, prompt.schema))
-        return vllm.SamplingParams(**kwargs)
-
-    def propose(self, requests: Sequence[Request]) -> list[Proposal]:
-        prompts = build_prompts(requests, self.settings, self.templates)
-        if not prompts:
-            return []
-        llm = self.engine()
-        outputs = llm.chat(
-            [p.messages for p in prompts],
-            sampling_params=[self.sampling_params(p) for p in prompts],
-            use_tqdm=False,
-        )
-        return [self.read(prompt, output) for prompt, output in zip(prompts, outputs, strict=True)]
-
     def chat(self, chats: Sequence[Chat]) -> list[ChatReply]:
         """One batched `LLM.chat` over all chats, replies in order. vLLM fails a batch as a
         whole (a prompt longer than the model's context, say): that is a C2CError."""
+        try:
+            return self._replies(chats)
+        except C2CError:
+            raise
+        except Exception as error:
+            raise C2CError(f"vLLM ({self.model}) failed on the batch: {error}") from None
+
+    def _replies(self, chats: Sequence[Chat]) -> list[ChatReply]:
+        """`chat` raising what vLLM raises: the inputs stage splits the batch until the prompt
+        vLLM fails is alone, and fails that function only."""
         if not chats:
             return []
         llm = self.engine()  # first: it says how to install vLLM when it is missing
         import vllm
 
-        try:
-            outputs = llm.chat(
-                [chat.messages for chat in chats],
-                sampling_params=[vllm.SamplingParams(**chat_sampling(chat)) for chat in chats],
-                use_tqdm=False,
-            )
-        except Exception as error:
-            raise C2CError(f"vLLM ({self.model}) failed on the batch: {error}") from None
-        return [chat_reply(output) for output in outputs]
-
-    def read(self, prompt: Prompt, output: Any) -> Proposal:
-        """A proposal from one `vllm.RequestOutput`."""
-        completion = output.outputs[0]
-        usage = Usage(
-            requests=1,
-            prompt_tokens=len(output.prompt_token_ids or ()),
-            completion_tokens=len(completion.token_ids or ()),
+        outputs = llm.chat(
+            [chat.messages for chat in chats],
+            sampling_params=[sampling_params(vllm, chat) for chat in chats],
+            use_tqdm=False,
         )
-        truncated = completion.finish_reason == "length"
-        return read_answer(prompt, completion.text, self.name, usage, truncated)
+        return [chat_reply(output) for output in outputs]
 
     # ------------------------------------------------ Ray Data's LLM processor (vLLM engine)
 
@@ -163,11 +112,11 @@ class VLLMGenerator:
     def ray_request(self, row: dict[str, Any]) -> dict[str, Any]:
         """The engine stage's input for a prompt row: chat messages and sampling parameters,
         the JSON schema as text (vLLM's `StructuredOutputsParams(json=...)` takes either)."""
-        messages, schema, seed = row_prompt(row)
-        sampling: dict[str, Any] = self._sampling(seed)
-        if schema is not None:
-            sampling["structured_outputs"] = {"json": schema}
-        return {"messages": messages, "sampling_params": sampling}
+        chat = row_chat(row, self.settings)
+        sampling = chat.sampling()
+        if row["schema"]:
+            sampling["structured_outputs"] = {"json": row["schema"]}
+        return {"messages": chat.messages, "sampling_params": sampling}
 
     def ray_reply(self, row: dict[str, Any]) -> dict[str, Any]:
         """A reply row from the engine stage's output. Ray keeps no finish reason: an answer
@@ -182,9 +131,17 @@ class VLLMGenerator:
         return {"order": row["order"], **reply_row(reply)}
 
 
-def chat_sampling(chat: Chat) -> dict[str, Any]:
-    """Keyword arguments of `vllm.SamplingParams` for one plain chat."""
-    return {"temperature": chat.temperature, "max_tokens": chat.max_tokens, "seed": chat.seed}
+def sampling_params(vllm: Any, chat: Chat) -> Any:
+    """`vllm.SamplingParams` of a chat, with guided decoding when it has a schema: across vLLM
+    versions, `structured_outputs` (0.10.2+), else `guided_decoding` (0.6-0.10)."""
+    kwargs = chat.sampling()
+    if chat.schema is not None:
+        params = getattr(vllm.sampling_params, "StructuredOutputsParams", None)
+        if params is not None:
+            kwargs["structured_outputs"] = params(json=chat.schema)
+        else:
+            kwargs["guided_decoding"] = vllm.sampling_params.GuidedDecodingParams(json=chat.schema)
+    return vllm.SamplingParams(**kwargs)
 
 
 def chat_reply(output: Any) -> ChatReply:
@@ -196,12 +153,3 @@ def chat_reply(output: Any) -> ChatReply:
         prompt_tokens=len(output.prompt_token_ids or ()),
         completion_tokens=len(completion.token_ids or ()),
     )
-
-
-def _guided_json(vllm: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    """Guided decoding across vLLM versions: `structured_outputs` (0.10.2+), else
-    `guided_decoding` (0.6-0.10)."""
-    params = getattr(vllm.sampling_params, "StructuredOutputsParams", None)
-    if params is not None:
-        return {"structured_outputs": params(json=schema)}
-    return {"guided_decoding": vllm.sampling_params.GuidedDecodingParams(json=schema)}
