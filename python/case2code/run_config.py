@@ -324,11 +324,10 @@ def load_config(
 def _option_value(name: str, value: Any, absolute: bool) -> Any:
     """An option as its TOML value; its paths made absolute when a file's relative paths
     would otherwise be taken from the file's folder."""
+    path = os.path.abspath if absolute else str
     if name == "corpus":
-        return [os.path.abspath(p) if absolute else str(p) for p in value]
-    if name == "out":
-        return os.path.abspath(value) if absolute else str(value)
-    return value
+        return [path(p) for p in value]
+    return path(value) if name == "out" else value
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
