@@ -73,3 +73,18 @@ def test_exclude_dir_skips_the_named_folders(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     origins = set(pl.read_parquet(out)["origin"])
     assert origins and all("kept.py" in origin for origin in origins), origins
+
+
+def test_run_options_not_given_leave_the_files_keys(tmp_path: Path) -> None:
+    """`c2c run` without `--corpus` extracts the file's corpus (not the standard library), and
+    `--until` given on the line replaces the file's."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "m.py").write_text(SOURCE)
+    config = tmp_path / "run.toml"
+    config.write_text('[run]\nout = "run"\nuntil = "dedup"\n[corpus]\npaths = ["corpus"]\n')
+    done = c2c("run", config, "--until", "extract")
+    assert done.returncode == 0, done.stderr
+    stages = tmp_path / "run" / "stages"
+    names = pl.read_parquet(stages / "extract" / "functions.parquet")["name"]
+    assert sorted(names) == ["grab", "spin"]
+    assert not (stages / "dedup").exists(), "--until extract stopped the run"

@@ -55,7 +55,7 @@ from case2code.inputs.llm import LLMSettings
 from case2code.inputs.stage import report_path
 from case2code.mix import MixConfig, mix
 from case2code.outputs import check_outputs
-from case2code.run_config import RUN_OPTIONS, STAGES, GeneratorConfig, load_config
+from case2code.run_config import STAGES, GeneratorConfig, load_config
 from case2code.sandbox import PREPARING, Limits, cache_dir, compiled_path, is_prepared, prepare
 from case2code.sandbox_cache import cache_info, clear_cache
 
@@ -345,7 +345,6 @@ def stage_bars() -> Iterator[Callable[[str], AbstractContextManager[Callable[[in
 
 @command("run", RESUMES)
 def run_command(
-    ctx: typer.Context,
     config_file: Annotated[
         Path | None,
         typer.Argument(help="TOML settings (docs/run.toml lists every key); default: defaults."),
@@ -386,8 +385,10 @@ def run_command(
     One run per folder: a second run on a folder in use is refused."""
     from case2code.pipeline import Pipeline  # with its executors: only for a run
 
-    # Each option sets its TOML key (RUN_OPTIONS); an option not given (None) leaves the file's.
-    config = load_config(config_file, {name: ctx.params[name] for name in RUN_OPTIONS})
+    options = {"out": out, "corpus": corpus, "max_functions": max_functions}
+    options |= {"generator": generator, "model": model, "base_url": base_url}
+    options |= {"executor": executor, "ray_address": ray_address}
+    config = load_config(config_file, options | {"workers": workers, "until": until})
     pipeline = Pipeline(config, notice=lambda message: say("note", message))
     # The sandbox runs on this machine unless a remote Ray cluster's nodes run the steps (each
     # prepares its own: `c2c sandbox prepare` there); inputs is the first stage that needs it.
