@@ -562,8 +562,10 @@ def inputs_command(
     """Write call inputs for every function and keep the ones that run (resumable)."""
     check_outputs(files=(output, report_path(output)), inputs=[functions])
     llm = dataclasses.replace(llm, templates=tuple(template or ()))
-    g = dataclasses.replace(generator, llm=llm)  # its range checks
-    chosen = make_generator(g.name, g.model, g.base_url, g.llm, g.concurrency)
+    generator = dataclasses.replace(generator, llm=llm)  # which checks the LLM settings
+    chosen = make_generator(
+        generator.name, generator.model, generator.base_url, llm, generator.concurrency
+    )
     ready_sandbox()
     with functions_progress(f"inputs ({chosen.name})") as advance:
         result = generate_inputs_to_parquet(
