@@ -2,9 +2,9 @@
 
 Real answers are messy: code fences, prose around the calls, the function renamed, keyword
 arguments, trailing commas, JSON from schema-constrained decoding, output cut off by max_tokens,
-repetition. Nothing here evaluates model text: it is parsed with `ast` and `json`, and only
-literal arguments are kept (see `literals`). Every input comes out in canonical form
-(`literals.call_arguments`), e.g. `(1, [2, 3], key='x')`.
+repetition. Model text is never evaluated: it is parsed with `ast` and `json`, and only literal
+arguments are kept (see `literals`), in canonical form (`literals.call_arguments`), e.g.
+`(1, [2, 3], key='x')`.
 
 Rules for the ambiguous cases:
 
@@ -15,22 +15,20 @@ Rules for the ambiguous cases:
   `(1, c=3)`. Keys that are not parameters are rejected. For a one-parameter function, a mapping
   none of whose keys is that parameter is the argument itself: `{"x": 1}` -> `({'x': 1})`.
 - An array item of an examples list (JSON or Python) is the argument list, unless the function
-  has exactly one parameter: then it is that argument. For `f(xs)`, `[[1, 2], [3, 4]]` gives
-  `([1, 2])` and `([3, 4])`; for `g(a, b)` it gives `(1, 2)` and `(3, 4)`. Any other item is
-  one positional argument.
-- A call counts as an input when its callee is the function's name, a method of that name
-  (`obj.f(1)`: the receiver is dropped), `dict(...)` with keyword arguments only (the paper's
-  form), or another plain name (models rename functions) unless that name is a builtin, a
-  capitalised (class) name, or a function the answer itself defines. A call with no arguments
-  is an input only of a function without parameters (prose says "the `f()` function").
-  A renamed call is taken only when all its arguments are literals with known keyword names;
-  otherwise it is skipped silently. Inside an accepted call nothing more is looked for; inside
-  any other call (`print(f(1))`, `assert`), nested calls are.
+  has exactly one parameter: then it is that argument (`[[1, 2], [3, 4]]` gives `([1, 2])` for
+  `f(xs)`, `(1, 2)` for `g(a, b)`). Any other item is one positional argument.
+- A call is an input when its callee is the function's name, a method of that name (`obj.f(1)`:
+  the receiver is dropped), `dict(...)` with keyword arguments only (the paper's form), or
+  another plain name (models rename functions) unless that name is a builtin, a capitalised
+  (class) name, or a function the answer defines. A call with no arguments is an input only of
+  a function without parameters (prose says "the `f()` function"). A renamed call is taken only
+  when all its arguments are literals with known keyword names, else skipped silently. Inside
+  an accepted call nothing more is looked for; inside any other (`print(f(1))`, `assert`),
+  nested calls are.
 - Keyword names must be parameter names; the number of arguments is not checked (defaults and
   `*args` are for the sandbox to judge).
 - A list is read item by item when its variable's name says it holds examples (`examples`,
-  `inputs`, `test_cases`, ...) or when it stands alone; `items = [1, 2]` in a code sample is not
-  a list of inputs.
+  `inputs`, `test_cases`, ...) or when it stands alone; `items = [1, 2]` in a code sample is not.
 - A line that is just an argument list (`(1, 2)`, `2. (1, 2),`) is an input; so is the rest of
   a line labelled `Input:` / `Example 3:` (`Input: s = "abc"`), and a bullet's keyword list
   (`- a=1, b=2`) when the names are parameters.
@@ -102,8 +100,7 @@ def parse_response(text: str, function_name: str, param_names: Sequence[str]) ->
         text = text[:MAX_RESPONSE_CHARS]
     out.helpers = {m[1] for m in _DEF.finditer(text)} - {function_name}
     try:
-        # A JSON answer is read whole: its strings may hold anything, fences included.
-        end = _json(text, out) if text.lstrip()[:1] in ("{", "[") else None
+        end = _json(text, out)  # read whole: its strings may hold anything, fences included
     except (RecursionError, MemoryError) as exc:
         out.reject(text, f"too deeply nested ({type(exc).__name__})")
         end = len(text)
@@ -114,7 +111,7 @@ def parse_response(text: str, function_name: str, param_names: Sequence[str]) ->
             _segment(segment, out)
         except (RecursionError, MemoryError) as exc:
             out.reject(segment, f"too deeply nested ({type(exc).__name__})")
-    return ParsedResponse(list(out.inputs), out.rejected, out.truncated)
+    return ParsedResponse(list(out.inputs), list(out.rejected), out.truncated)
 
 
 class _Collector:
@@ -125,8 +122,7 @@ class _Collector:
         self.params = params
         self.helpers: set[str] = set()
         self.inputs: dict[str, None] = {}  # an ordered set
-        self.rejected: list[Rejected] = []
-        self._rejected: set[Rejected] = set()
+        self.rejected: dict[Rejected, None] = {}  # an ordered set
         self.truncated = False
         self.at_end = True  # whether the text being read runs to the end of the answer
 
@@ -136,15 +132,13 @@ class _Collector:
     def reject(self, snippet: str, reason: str) -> None:
         item = Rejected(_short(snippet), reason)
         # A repeating model repeats its mistakes too; junk could make thousands.
-        if item not in self._rejected and len(self.rejected) < MAX_REJECTED:
-            self._rejected.add(item)
-            self.rejected.append(item)
+        if len(self.rejected) < MAX_REJECTED:
+            self.rejected.setdefault(item)
 
     def cut(self, snippet: str) -> None:
         """An input still open where its part of the answer ends: at the end of the answer it
         was cut short (max_tokens); before a code fence the model broke it off."""
-        if self.at_end:
-            self.truncated = True
+        self.truncated |= self.at_end
         self.reject(snippet, "truncated" if self.at_end else "unclosed")
 
     def role(self, name: str, method: bool) -> str:
@@ -180,15 +174,10 @@ def _short(text: str) -> str:
 
 def _segment(segment: str, out: _Collector) -> None:
     segment = _strip_doctest(segment)
-    if not segment.strip():
-        return
-    if segment.lstrip()[:1] in ("{", "["):
-        end = _json(segment, out)
-        if end is not None:
-            if segment[end:].strip():
-                _python(segment[end:], out)
-            return
-    _python(segment, out)
+    end = _json(segment, out)
+    rest = segment if end is None else segment[end:]
+    if rest.strip():
+        _python(rest, out)
 
 
 def _strip_doctest(segment: str) -> str:
@@ -199,11 +188,9 @@ def _strip_doctest(segment: str) -> str:
     in_doctest = False
     for line in segment.splitlines():
         stripped = line.lstrip()
-        if stripped.startswith(">>>"):
+        if stripped.startswith(">>>") or (in_doctest and stripped.startswith("...")):
             kept.append(stripped[3:].removeprefix(" "))
             in_doctest = True
-        elif in_doctest and stripped.startswith("..."):
-            kept.append(stripped[3:].removeprefix(" "))
         elif in_doctest and stripped:
             continue  # the expected output, not an input
         else:
@@ -219,9 +206,11 @@ _JSON_START = frozenset('{["-0123456789tfnIN')
 
 
 def _json(text: str, out: _Collector) -> int | None:
-    """Reads the JSON value at the start of `text`; returns where it ends, or None when `text`
-    is not JSON (Python such as `[dict(a=1)]` starts the same way)."""
+    """Reads the JSON list or object at the start of `text`; returns where it ends, or None
+    when `text` is not JSON (Python such as `[dict(a=1)]` starts the same way)."""
     start = len(text) - len(text.lstrip())
+    if text[start : start + 1] not in ("{", "["):
+        return None
     try:
         value, end = _DECODER.raw_decode(text, start)
     except (ValueError, RecursionError):
@@ -230,13 +219,10 @@ def _json(text: str, out: _Collector) -> int | None:
     return end
 
 
-def _json_top(value: object, out: _Collector) -> None:
+def _json_top(value: list[object] | dict[str, object], out: _Collector) -> None:
     if isinstance(value, list):
         for item in value:
             _json_item(item, out)
-        return
-    if not isinstance(value, dict):
-        out.reject(json.dumps(value), "a JSON answer must be a list or an object")
         return
     lists = [k for k, v in value.items() if isinstance(v, (list, dict)) and k not in out.params]
     key = "inputs" if "inputs" in value and "inputs" not in out.params else None
@@ -285,8 +271,6 @@ def _json_salvage(text: str, start: int, out: _Collector) -> int | None:
                 out.cut(text[start:])
                 return len(text)
             return None
-    elif text[pos] != "[":
-        return None
     opened, pos, items = pos, pos + 1, 0
     while True:
         pos = _skip_space(text, pos)
@@ -489,7 +473,7 @@ def _list_item(item: ast.expr, out: _Collector) -> str:
     """One item of an examples list: a mapping, an argument array, a call, or one value."""
     if isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id == "dict":
         if not item.args:
-            return _accept(_arguments([], item.keywords), out, _unparse(item))
+            return _accept(item, out)  # `dict()` too: the input of no arguments
     if isinstance(item, ast.Call) and (verdict := _call(item, out)) != "skipped":
         return verdict
     if isinstance(item, ast.Dict) and not _is_value_mapping(item, out):
@@ -530,10 +514,7 @@ def _unknown_in(arguments: str, out: _Collector) -> str | None:
 
 
 def _parse_call(source: str) -> ast.Call | None:
-    try:
-        node = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
-        return None
+    node = _parse_expr(source)
     return node if isinstance(node, ast.Call) else None
 
 
@@ -705,8 +686,7 @@ def _text_line(
     if not match["label"] and not keyword_only:
         return None  # `- some words`: a bullet without a label needs `name=value` items
     if reason := _unknown_in(result, out):
-        if match["label"] or keyword_only:
-            out.reject(rest, reason)
+        out.reject(rest, reason)
         return None
     out.accept(result)
     return match.end("rest")
