@@ -48,10 +48,8 @@ class LLMSettings:
 @dataclass(frozen=True)
 class Prompt:
     request: Request
-    template: str
     messages: list[Message]
     schema: dict[str, Any] | None
-    n: int
 
 
 @dataclass(frozen=True)
@@ -127,11 +125,11 @@ def build_prompts(
     prompts = []
     for request in requests:
         n = max(1, min(request.want, MAX_INPUTS_PER_REQUEST))
-        template, messages = messages_for(
+        messages = messages_for(
             request.spec, n, request.history, templates, request.seed, request.unreached
         )
         schema = inputs_schema(request.spec, n) if settings.structured else None
-        prompts.append(Prompt(request, template.name, messages, schema, n))
+        prompts.append(Prompt(request, messages, schema))
     return prompts
 
 

@@ -10,6 +10,7 @@ text is touched, so sources full of braces are safe. The built-in ones live in
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,8 @@ from case2code.inputs.spec import FunctionSpec, Tried
 
 Message = dict[str, str]
 ROLES = ("system", "user", "assistant")
+# A section header: `[user]` alone on its line.
+_SECTION = re.compile(rf"^[^\S\n]*\[({'|'.join(ROLES)})\][^\S\n]*$", re.MULTILINE)
 # Templates that ask for a JSON answer; the others ask for Python code.
 JSON_TEMPLATES = ("json",)
 CODE_TEMPLATES = ("paper", "calls", "edge-cases")
@@ -44,25 +47,14 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 
 def parse_template(name: str, text: str) -> Template:
-    turns: list[tuple[str, str]] = []
-    role: str | None = None
-    lines: list[str] = []
-    for line in text.splitlines():
-        header = line.strip()
-        if header.startswith("[") and header.endswith("]") and header[1:-1] in ROLES:
-            if role is not None:
-                turns.append((role, "\n".join(lines).strip()))
-            role, lines = header[1:-1], []
-        elif role is None:
-            if header and not header.startswith("#"):
-                raise C2CError(f"template {name}: text before the first [system]/[user] section")
-        else:
-            lines.append(line)
-    if role is not None:
-        turns.append((role, "\n".join(lines).strip()))
+    # Split into lines as `str.splitlines` does: a file with "\r\n" endings reads the same.
+    preamble, *sections = _SECTION.split("\n".join(text.splitlines()))
+    if any(line.strip()[:1] not in ("", "#") for line in preamble.splitlines()):
+        raise C2CError(f"template {name}: text before the first [system]/[user] section")
+    turns = tuple(zip(sections[::2], [body.strip() for body in sections[1::2]], strict=True))
     if not turns or turns[-1][0] != "user":
         raise C2CError(f"template {name}: must end with a [user] section")
-    return Template(name, tuple(turns))
+    return Template(name, turns)
 
 
 @cache  # templates are immutable; the feedback one is read for every re-prompt
@@ -124,7 +116,7 @@ def messages_for(
     templates: Sequence[Template],
     seed: int,
     unreached: Sequence[int] = (),
-) -> tuple[Template, list[Message]]:
+) -> list[Message]:
     """The chat for one request: a template chosen per function with the seed (the same one on
     a re-prompt, so the format asked for stays), plus the errors of earlier rounds and the
     source lines no input ran yet (`unreached`)."""
@@ -134,4 +126,4 @@ def messages_for(
     note = feedback(spec, history, n, unreached)
     if note:
         messages[-1]["content"] += "\n\n" + note
-    return template, messages
+    return messages

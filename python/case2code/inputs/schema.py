@@ -19,8 +19,19 @@ MAX_STRING = 80
 MAX_ITEMS = 8
 
 _STRING = {"type": "string", "maxLength": MAX_STRING}
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items, "maxItems": MAX_ITEMS}
+
+
+def _mapping(values: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": values, "maxProperties": MAX_ITEMS}
+
+
+_INTEGER = {"type": "integer"}
 _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer"},
+    "int": _INTEGER,
     "float": {"type": "number"},
     "str": _STRING,
     "char": {"type": "string", "minLength": 1, "maxLength": 1},
@@ -28,26 +39,14 @@ _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     "bool": {"type": "boolean"},
     "none": {"type": "null"},
     "bytes": _STRING,
-    "list[int]": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
-    "list[str]": {"type": "array", "items": _STRING, "maxItems": MAX_ITEMS},
-    "list[float]": {"type": "array", "items": {"type": "number"}, "maxItems": MAX_ITEMS},
-    "list[list[int]]": {
-        "type": "array",
-        "items": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
-        "maxItems": MAX_ITEMS,
-    },
-    "tuple[int]": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
-    "set[int]": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
-    "dict[str,int]": {
-        "type": "object",
-        "additionalProperties": {"type": "integer"},
-        "maxProperties": MAX_ITEMS,
-    },
-    "dict[str,str]": {
-        "type": "object",
-        "additionalProperties": _STRING,
-        "maxProperties": MAX_ITEMS,
-    },
+    "list[int]": _array(_INTEGER),
+    "list[str]": _array(_STRING),
+    "list[float]": _array({"type": "number"}),
+    "list[list[int]]": _array(_array(_INTEGER)),
+    "tuple[int]": _array(_INTEGER),  # JSON has arrays only
+    "set[int]": _array(_INTEGER),
+    "dict[str,int]": _mapping(_INTEGER),
+    "dict[str,str]": _mapping(_STRING),
 }
 # A guess this far below the best one is left out of the schema.
 CUTOFF = 0.35
