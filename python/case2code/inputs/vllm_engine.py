@@ -1,4 +1,4 @@
-"""Input generation with vLLM's offline engine: one batched `generate` call over many functions
+"""Input generation with vLLM's offline engine: one batched `LLM.chat` call over many functions
 (`pip install case2code[vllm]`, a GPU machine). Structured output uses vLLM's guided decoding
 with the inputs schema. `chat` runs plain chats (no schema), the model answers `c2c eval` grades.
 
