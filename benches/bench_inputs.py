@@ -68,12 +68,13 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 CONFIG = InputsConfig(n_inputs=10, min_valid=MIN_VALID, rounds=4, mutate=True, seed=0)
 UNGUIDED = replace(CONFIG, guided=False)
 # The same stage with issue 17's cuts off: every function short of inputs is asked every round,
-# under the validation budget of before (a tenth of the execute stage's, not a twentieth).
+# under the validation budget of before (a tenth of the execute stage's, not a twentieth), and
+# untraced (the sandbox had no coverage then).
 BEFORE_17 = replace(
     UNGUIDED,
     patience=0,
     max_limit_hits=0,
-    limits=replace(CONFIG.limits, fuel_per_case=200_000_000),
+    limits=replace(CONFIG.limits, fuel_per_case=200_000_000, coverage=False),
 )
 WORKERS = 2
 EXTRACT = case2code.ExtractConfig(min_lines=1)
@@ -85,10 +86,13 @@ POOL = (0, 1, -3, 2.5, "", "abc", "hello world", [], [1, 2, 3], ["a", "b"], {}, 
 
 class BuiltinBefore17(BuiltinGenerator):
     """The built-in generator as before issue 17: a round for a function none of whose inputs
-    returned asks as many candidates as another and weighs the kinds not tried as before."""
+    returned asks as many candidates as another and weighs the kinds not tried as before; no
+    kinds from the errors' wanted types, no keywords for `**kwargs`."""
 
     stuck_budget_factor = 1
     untried_weight = 0.0
+    wanted_share = 0.0
+    keywords_rate = 0.0
 
 
 class PoolGenerator:

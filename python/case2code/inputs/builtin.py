@@ -10,7 +10,7 @@ the pipeline's job, for every generator: see `case2code.inputs.mutate`).
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,7 @@ from case2code.inputs.analyze import FunctionHints, analyze
 from case2code.inputs.literals import render_arguments, values
 from case2code.inputs.spec import Candidate, FunctionSpec, Param, Proposal, Request, Tried
 from case2code.inputs.values import BROAD, KINDS, Sampler, kind_of
+from case2code.inputs.wanted import type_name, wanted
 
 # Candidates per round for each input wanted: most first guesses fail, execution sorts them.
 CANDIDATES_PER_WANTED = 3
@@ -34,8 +35,15 @@ EXPLORE = 0.15
 # is found in one round, not three).
 UNTRIED = 2.0
 OPTIONAL_PARAM_RATE = 0.3
+# Share of the draw that the kinds a parameter's errors asked for (`wanted`) take together.
+WANTED_SHARE = 0.5
+# Keywords passed to a `**kwargs` parameter: how often, and the names tried when its body names
+# none (`kwargs['name']`). Without them a function of `**kwargs` alone had one input, `()`.
+KEYWORDS_RATE = 0.25
+KEYWORD_NAMES = ("key", "value", "name", "flag", "x")
 
 Stats = dict[tuple[str, str], list[int]]  # (param, kind) -> [ok, tried]
+Evidence = dict[str, Counter[str]]  # param -> kinds its failed calls' errors asked for
 
 
 class BuiltinGenerator:
@@ -44,6 +52,8 @@ class BuiltinGenerator:
     # Class attributes so a benchmark can rebuild the generator of before issue 17 (1 and 0).
     stuck_budget_factor = STUCK_BUDGET_FACTOR
     untried_weight = UNTRIED
+    wanted_share = WANTED_SHARE
+    keywords_rate = KEYWORDS_RATE
 
     thread_safe = True  # the inputs stage may ask for two partitions at once
 
@@ -76,11 +86,15 @@ class BuiltinGenerator:
                 offer(example, "doctest")
             if any(p.default is not None for p in spec.params):
                 offer(self._fill(spec, hints, sampler, {}, with_optional=False), "default")
-        stats = _stats(spec, request.history)
+        stats, evidence = _stats(spec, request.history)
         stuck = request.round > 0 and not any(t.status == "ok" for t in request.history)
         untried = self.untried_weight if stuck else 0.0
         weights = {
-            p.name: _weights(p, hints, stats, broaden=stuck, untried=untried)
+            p.name: _steered(
+                _weights(p, hints, stats, broaden=stuck, untried=untried),
+                evidence.get(p.name),
+                self.wanted_share,
+            )
             for p in _fillable(spec)
         }
         budget = max(MIN_CANDIDATES, CANDIDATES_PER_WANTED * request.want)
@@ -106,6 +120,9 @@ class BuiltinGenerator:
         skipped_positional = False
         for param in spec.params:
             if param.kind == "var_keyword":
+                if rng.random() < self.keywords_rate:
+                    for key in _keywords(param, spec, hints, rng):
+                        kwargs[key] = _draw(param, _choose(BROAD, rng), hints, sampler)
                 continue
             if param.kind == "var_positional":
                 if not skipped_positional and (not args or rng.random() < 0.3):
@@ -168,23 +185,62 @@ def _weights(
     return out
 
 
-def _stats(spec: FunctionSpec, history: Sequence[Tried]) -> Stats:
+def _keywords(
+    param: Param, spec: FunctionSpec, hints: FunctionHints, rng: random.Random
+) -> list[str]:
+    """One or two keyword names for a `**kwargs` parameter: keys its body reads, else plain
+    names; never another parameter's."""
+    named = [
+        key
+        for key in hints.per_param_constants.get(param.name, ())
+        if isinstance(key, str) and key.isidentifier()
+    ]
+    taken = {p.name for p in spec.params}
+    names = [n for n in dict.fromkeys(named or KEYWORD_NAMES) if n not in taken]
+    return rng.sample(names, min(len(names), rng.randint(1, 2)))
+
+
+def _steered(
+    weights: dict[str, float], asked: Counter[str] | None, share: float
+) -> dict[str, float]:
+    """The weights with the kinds the parameter's errors asked for given `share` of the draw
+    between them."""
+    if not asked or not share:
+        return weights
+    total = sum(weights.values())
+    boost = total * share / (1 - share) / sum(asked.values())
+    return {kind: weight + boost * asked[kind] for kind, weight in weights.items()}
+
+
+def _stats(spec: FunctionSpec, history: Sequence[Tried]) -> tuple[Stats, Evidence]:
+    """How each (parameter, kind) fared, and per parameter the kinds the errors of the calls
+    that gave it a value of the wrong type asked for (`wanted`)."""
     stats: Stats = defaultdict(lambda: [0, 0])
+    evidence: Evidence = defaultdict(Counter)
     positional = tuple(p.name for p in spec.params if p.positional)
     for tried in history:
-        for name, kind in _argument_kinds(positional, tried.input):
-            entry = stats[(name, kind)]
-            entry[0] += tried.status == "ok"
-            entry[1] += 1
-    return stats
+        arguments = _arguments(positional, tried.input)
+        for name, kind, _ in arguments:
+            if kind:
+                entry = stats[(name, kind)]
+                entry[0] += tried.status == "ok"
+                entry[1] += 1
+        asked = wanted(tried.error) if tried.status == "error" else None
+        if asked:
+            got, kinds = asked
+            for name, _, type_ in arguments:
+                if type_ == got:
+                    evidence[name].update(kinds)
+    return stats, evidence
 
 
 @lru_cache(maxsize=1 << 16)
-def _argument_kinds(positional: tuple[str, ...], text: str) -> tuple[tuple[str, str], ...]:
-    """(parameter, kind) of each argument of an input with a kind. Cached: every round reads a
-    function's whole history again, and parsing it was a tenth of the stage's host time."""
+def _arguments(positional: tuple[str, ...], text: str) -> tuple[tuple[str, str | None, str], ...]:
+    """(parameter, kind or None, type name) of each argument of an input. Cached: every round
+    reads a function's whole history again, and parsing it was a tenth of the stage's host
+    time."""
     arguments = values(text)
     if arguments is None:
         return ()
     named = dict(zip(positional, arguments.args, strict=False)) | dict(arguments.kwargs)
-    return tuple((name, kind) for name, value in named.items() if (kind := kind_of(value)))
+    return tuple((name, kind_of(value), type_name(value)) for name, value in named.items())

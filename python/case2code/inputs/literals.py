@@ -10,9 +10,11 @@ input stays usable as text but is not mutated.
 from __future__ import annotations
 
 import ast
+import marshal
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # Longest argument list accepted, in characters: a training input is meant to be read.
@@ -118,12 +120,19 @@ def _parse_call(source: str) -> ast.Call | None:
     return node if isinstance(node, ast.Call) else None
 
 
+@lru_cache(maxsize=1 << 16)
 def values(text: str) -> Arguments | None:
     """The argument values of a canonical argument list, or None when it holds a form the host
-    does not evaluate (see the module doc)."""
+    does not evaluate (see the module doc). Cached and shared by its callers: read it, never
+    change it (each round reads a function's inputs again; the sandbox's packing, every input).
+    """
     call = _parse_call("_" + text)
-    if call is None:
-        return None
+    if call is None or not (isinstance(call.func, ast.Name) and call.func.end_col_offset == 1):
+        return None  # `(1)(2)` parses as a call, but of a call: not an argument list
+    return _call_values(call)
+
+
+def _call_values(call: ast.Call) -> Arguments | None:
     try:
         args: list[Any] = []
         for node in call.args:
@@ -140,6 +149,33 @@ def values(text: str) -> Arguments | None:
     except (NotLiteral, TypeError, ValueError, RecursionError):
         return None
     return Arguments(tuple(args), tuple(kwargs.items()))
+
+
+def packed(text: str) -> str:
+    """The input as the sandbox's driver reads it fastest: its values marshalled ahead of its
+    text, `\\0<n>:<n chars><text>` (one char per byte); the text alone when the host does not
+    evaluate its form or it holds a set (whose order on the host comes from the host's hash
+    seed; from text the sandbox builds it in source order). The driver parses the text then,
+    as it always did: parsing there cost ~0.3M instructions for a list of seven ints, most of
+    a typical validation case."""
+    arguments = values(text)
+    if arguments is None or _holds_set((arguments.args, dict(arguments.kwargs))):
+        return text
+    try:
+        blob = marshal.dumps((list(arguments.args), dict(arguments.kwargs)), 4)
+    except ValueError:
+        return text
+    return f"\0{len(blob)}:{blob.decode('latin-1')}{text}"
+
+
+def _holds_set(value: Any) -> bool:
+    if isinstance(value, (set, frozenset)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(map(_holds_set, value))
+    if isinstance(value, dict):
+        return any(map(_holds_set, value)) or any(map(_holds_set, value.values()))
+    return False
 
 
 def _value(node: ast.AST) -> Any:
