@@ -56,7 +56,11 @@ def valid_inputs(spec: FunctionSpec, generator: BuiltinGenerator, sandbox: Sandb
          ("list", ("int", "float"))),
         # Not a TypeError, or one that names no wanted type: no evidence.
         ("<class 'ValueError'>: a bytes-like object is required, not 'str'", None),
-        ("<class 'TypeError'>: '<' not supported between instances of 'str' and 'int'", None),
+        ("<class 'TypeError'>: '<=' not supported between instances of 'int' and 'str'",
+         ("str", ("int",))),
+        ("<class 'ValueError'>: Unknown format code 'd' for object of type 'float'",
+         ("float", ("int",))),
+        ("<class 'TypeError'>: '<' not supported between instances of 'str' and 'list'", None),
         (None, None),
     ],
 )  # fmt: skip

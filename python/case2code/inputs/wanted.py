@@ -28,16 +28,20 @@ RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         (r"must be a mapping, not '?(?P<got>\w+)", ("dict[str,int]", "dict[str,str]")),
         (r"'(?P<got>\w+)' object cannot be interpreted as an integer", ("int",)),
         (r"unsupported format string passed to (?P<got>\w+)\.__format__", ("int", "float")),
+        (r"Unknown format code '[dxXobc]' for object of type '(?P<got>\w+)'", ("int",)),
+        (r"Unknown format code '[eEfFgG%]' for object of type '(?P<got>\w+)'", ("float", "int")),
         (r"can only concatenate str \(not \"(?P<got>\w+)\"\) to str", ("str",)),
         (r"object of type '(?P<got>\w+)' has no len\(\)", ("str", "list[int]")),
         (r"'(?P<got>\w+)' object is not iterable", ("list[int]", "str")),
+        (r"not supported between instances of '(?:int|float)' and '(?P<got>\w+)'", ("int",)),
+        (r"not supported between instances of '(?P<got>\w+)' and '(?:int|float)'", ("int",)),
     )
 )  # fmt: skip
 
 
 def wanted(error: str | None) -> tuple[str, tuple[str, ...]] | None:
     """(the type name the call got, the kinds the error asks for), or None."""
-    if not error or not error.startswith("<class 'TypeError'>"):
+    if not error or not error.startswith(("<class 'TypeError'>", "<class 'ValueError'>: Unknown")):
         return None
     for pattern, kinds in RULES:
         found = pattern.search(error)
