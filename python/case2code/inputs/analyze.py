@@ -187,6 +187,10 @@ class FunctionHints:
     constants: Constants = field(default_factory=Constants)
     examples: list[str] = field(default_factory=list)  # argument lists from doctests
     per_param_constants: dict[str, list[object]] = field(default_factory=dict)
+    # The generator's memo: (param, kind) -> those of its constants that are of the kind.
+    constants_of_kind: dict[tuple[str, str], list[object]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def analyze(spec: FunctionSpec) -> FunctionHints:

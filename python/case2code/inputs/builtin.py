@@ -13,6 +13,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 from case2code.inputs.analyze import FunctionHints, analyze
@@ -43,6 +44,7 @@ KEYWORDS_RATE = 0.25
 KEYWORD_NAMES = ("key", "value", "name", "flag", "x")
 
 Stats = dict[tuple[str, str], list[int]]  # (param, kind) -> [ok, tried]
+Chooser = tuple[list[str], list[float]]  # kinds, cumulative weights
 Evidence = dict[str, Counter[str]]  # param -> kinds its failed calls' errors asked for
 
 
@@ -90,10 +92,12 @@ class BuiltinGenerator:
         stuck = request.round > 0 and not any(t.status == "ok" for t in request.history)
         untried = self.untried_weight if stuck else 0.0
         weights = {
-            p.name: _steered(
-                _weights(p, hints, stats, broaden=stuck, untried=untried),
-                evidence.get(p.name),
-                self.wanted_share,
+            p.name: _chooser(
+                _steered(
+                    _weights(p, hints, stats, broaden=stuck, untried=untried),
+                    evidence.get(p.name),
+                    self.wanted_share,
+                )
             )
             for p in _fillable(spec)
         }
@@ -111,7 +115,7 @@ class BuiltinGenerator:
         spec: FunctionSpec,
         hints: FunctionHints,
         sampler: Sampler,
-        weights: dict[str, dict[str, float]],
+        weights: dict[str, Chooser],
         with_optional: bool = True,
     ) -> str | None:
         rng = sampler.rng
@@ -122,17 +126,17 @@ class BuiltinGenerator:
             if param.kind == "var_keyword":
                 if rng.random() < self.keywords_rate:
                     for key in _keywords(param, spec, hints, rng):
-                        kwargs[key] = _draw(param, _choose(BROAD, rng), hints, sampler)
+                        kwargs[key] = _draw(param, _choose(BROAD_CHOOSER, rng), hints, sampler)
                 continue
             if param.kind == "var_positional":
                 if not skipped_positional and (not args or rng.random() < 0.3):
-                    kind = _choose(weights.get(param.name) or BROAD, rng)
+                    kind = _choose(weights.get(param.name) or BROAD_CHOOSER, rng)
                     args += [_draw(param, kind, hints, sampler) for _ in range(rng.randint(1, 3))]
                 continue
             if not param.required and not (with_optional and rng.random() < OPTIONAL_PARAM_RATE):
                 skipped_positional = skipped_positional or param.positional
                 continue
-            kind = _choose(weights.get(param.name) or BROAD, rng)
+            kind = _choose(weights.get(param.name) or BROAD_CHOOSER, rng)
             value = _draw(param, kind, hints, sampler)
             if param.positional and not skipped_positional and param.required:
                 args.append(value)
@@ -151,15 +155,29 @@ def _fillable(spec: FunctionSpec) -> list[Param]:
 
 def _draw(param: Param, kind: str, hints: FunctionHints, sampler: Sampler) -> Any:
     """A value of `kind`, sometimes one the body compares this parameter with."""
-    known = [v for v in hints.per_param_constants.get(param.name, ()) if kind_of(v) == kind]
+    known = _known(hints, param.name, kind)
     if known and sampler.rng.random() < 0.35:
         return sampler.rng.choice(known)
     return sampler.sample(kind)
 
 
-def _choose(weights: dict[str, float], rng: random.Random) -> str:
-    kinds = list(weights)
-    return rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
+def _known(hints: FunctionHints, name: str, kind: str) -> list[Any]:
+    """The constants the body compares parameter `name` with that are of `kind` (memoised:
+    every value drawn asks)."""
+    memo, key = hints.constants_of_kind, (name, kind)
+    if key not in memo:
+        memo[key] = [v for v in hints.per_param_constants.get(name, ()) if kind_of(v) == kind]
+    return memo[key]
+
+
+def _chooser(weights: dict[str, float]) -> Chooser:
+    """The kinds and their cumulative weights, summed once for every draw of a round."""
+    return list(weights), list(accumulate(weights.values()))
+
+
+def _choose(chooser: Chooser, rng: random.Random) -> str:
+    kinds, cumulative = chooser
+    return rng.choices(kinds, cum_weights=cumulative)[0]
 
 
 def _weights(
@@ -244,3 +262,7 @@ def _arguments(positional: tuple[str, ...], text: str) -> tuple[tuple[str, str |
         return ()
     named = dict(zip(positional, arguments.args, strict=False)) | dict(arguments.kwargs)
     return tuple((name, kind_of(value), type_name(value)) for name, value in named.items())
+
+
+# Drawn from for a parameter nothing is known about, and for `**kwargs` values.
+BROAD_CHOOSER = _chooser(BROAD)

@@ -11,6 +11,7 @@ inputs are parsed as literals on the host, never run.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Each rule: a pattern naming the type the call got (`got`), and the kinds it asks for.
 RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
@@ -39,8 +40,10 @@ RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=1 << 14)
 def wanted(error: str | None) -> tuple[str, tuple[str, ...]] | None:
-    """(the type name the call got, the kinds the error asks for), or None."""
+    """(the type name the call got, the kinds the error asks for), or None. Cached: every
+    round reads a function's whole history again."""
     if not error or not error.startswith(("<class 'TypeError'>", "<class 'ValueError'>: Unknown")):
         return None
     for pattern, kinds in RULES:
