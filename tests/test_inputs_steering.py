@@ -1,6 +1,7 @@
 """The built-in generator reads what failed calls say (issue 17): a TypeError naming the type it
-wanted steers the next round's kinds for the parameters that held the type it got, and a
-`**kwargs` parameter is given keywords. Real standard-library functions, the real sandbox."""
+wanted steers the next round's kinds for the parameters that held the type it got, a ValueError
+naming the range an int had to be in steers that parameter's ints into it, and a `**kwargs`
+parameter is given keywords. Real standard-library functions, the real sandbox."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from case2code import ExtractConfig, extract, extract_source
 from case2code.inputs import BuiltinGenerator, FunctionSpec, InputsConfig
 from case2code.inputs.stage import VALIDATION_LIMITS, generate_block
-from case2code.inputs.wanted import wanted
+from case2code.inputs.wanted import wanted, wanted_range
 from case2code.sandbox import Sandbox
 
 
@@ -86,3 +87,26 @@ def test_a_function_of_keywords_only_is_given_keywords(sandbox) -> None:
     assert len(given) >= 5
     assert "()" in given and any("=" in text for text in given)
     assert valid_inputs(spec, Unsteered(), sandbox) == {"()"}, "before: one input, ever"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("<class 'ValueError'>: month must be in 1..12, not 2000", (2000, 1, 12)),
+        ("<class 'ValueError'>: day 400 must be in range 1..31 for month 5 in year 187",
+         (400, 1, 31)),
+        ("<class 'ValueError'>: hour must be in 0..23, not -1", (-1, 0, 23)),
+        ("<class 'TypeError'>: month must be in 1..12, not 2000", None),
+        ("<class 'ValueError'>: math domain error", None),
+    ],
+)  # fmt: skip
+def test_errors_name_the_range_wanted(error: str, expected: tuple | None) -> None:
+    assert wanted_range(error) == expected
+
+
+def test_a_date_function_gets_ints_in_the_ranges_its_errors_name(stdlib_dir, sandbox) -> None:
+    # `weekday(year, month, day)`: the body's constants (400, 2000) make poor months and days;
+    # "month must be in 1..12, not 2000" and "day 400 must be in range 1..31" say where to look.
+    spec = stdlib_spec(stdlib_dir, "calendar.py", "weekday")
+    assert len(valid_inputs(spec, BuiltinGenerator(), sandbox)) >= 5
+    assert len(valid_inputs(spec, Unsteered(), sandbox)) < 5, "as it was without steering"

@@ -20,7 +20,7 @@ from case2code.inputs.analyze import FunctionHints, analyze
 from case2code.inputs.literals import render_arguments, values
 from case2code.inputs.spec import Candidate, FunctionSpec, Param, Proposal, Request, Tried
 from case2code.inputs.values import BROAD, KINDS, Sampler, kind_of
-from case2code.inputs.wanted import type_name, wanted
+from case2code.inputs.wanted import type_name, wanted, wanted_range
 
 # Candidates per round for each input wanted: most first guesses fail, execution sorts them.
 CANDIDATES_PER_WANTED = 3
@@ -46,6 +46,7 @@ KEYWORD_NAMES = ("key", "value", "name", "flag", "x")
 Stats = dict[tuple[str, str], list[int]]  # (param, kind) -> [ok, tried]
 Chooser = tuple[list[str], list[float]]  # kinds, cumulative weights
 Evidence = dict[str, Counter[str]]  # param -> kinds its failed calls' errors asked for
+Ranges = dict[str, tuple[int, int]]  # param -> the range its int values were told to be in
 
 
 class BuiltinGenerator:
@@ -87,8 +88,10 @@ class BuiltinGenerator:
             for example in hints.examples:
                 offer(example, "doctest")
             if any(p.default is not None for p in spec.params):
-                offer(self._fill(spec, hints, sampler, {}, with_optional=False), "default")
-        stats, evidence = _stats(spec, request.history)
+                offer(self._fill(spec, hints, sampler, {}, {}, with_optional=False), "default")
+        stats, evidence, ranges = _stats(spec, request.history)
+        if not self.wanted_share:
+            evidence, ranges = {}, {}
         stuck = request.round > 0 and not any(t.status == "ok" for t in request.history)
         untried = self.untried_weight if stuck else 0.0
         weights = {
@@ -107,7 +110,7 @@ class BuiltinGenerator:
         attempts = 0
         while len(proposal.candidates) < budget and attempts < budget * 4:
             attempts += 1
-            offer(self._fill(spec, hints, sampler, weights), "builtin")
+            offer(self._fill(spec, hints, sampler, weights, ranges), "builtin")
         return proposal
 
     def _fill(
@@ -116,6 +119,7 @@ class BuiltinGenerator:
         hints: FunctionHints,
         sampler: Sampler,
         weights: dict[str, Chooser],
+        ranges: Ranges,
         with_optional: bool = True,
     ) -> str | None:
         rng = sampler.rng
@@ -137,7 +141,7 @@ class BuiltinGenerator:
                 skipped_positional = skipped_positional or param.positional
                 continue
             kind = _choose(weights.get(param.name) or BROAD_CHOOSER, rng)
-            value = _draw(param, kind, hints, sampler)
+            value = _draw(param, kind, hints, sampler, ranges.get(param.name))
             if param.positional and not skipped_positional and param.required:
                 args.append(value)
             else:
@@ -153,8 +157,17 @@ def _fillable(spec: FunctionSpec) -> list[Param]:
     return [p for p in spec.params if p.kind != "var_keyword"]
 
 
-def _draw(param: Param, kind: str, hints: FunctionHints, sampler: Sampler) -> Any:
-    """A value of `kind`, sometimes one the body compares this parameter with."""
+def _draw(
+    param: Param,
+    kind: str,
+    hints: FunctionHints,
+    sampler: Sampler,
+    span: tuple[int, int] | None = None,
+) -> Any:
+    """A value of `kind`, sometimes one the body compares this parameter with, or for an int
+    one in the range its errors named (`span`)."""
+    if span and kind == "int" and sampler.rng.random() < 0.5:
+        return sampler.rng.randint(*span)
     known = _known(hints, param.name, kind)
     if known and sampler.rng.random() < 0.35:
         return sampler.rng.choice(known)
@@ -230,38 +243,48 @@ def _steered(
     return {kind: weight + boost * asked[kind] for kind, weight in weights.items()}
 
 
-def _stats(spec: FunctionSpec, history: Sequence[Tried]) -> tuple[Stats, Evidence]:
-    """How each (parameter, kind) fared, and per parameter the kinds the errors of the calls
-    that gave it a value of the wrong type asked for (`wanted`)."""
+def _stats(spec: FunctionSpec, history: Sequence[Tried]) -> tuple[Stats, Evidence, Ranges]:
+    """How each (parameter, kind) fared; per parameter the kinds the errors of the calls that
+    gave it a value of the wrong type asked for (`wanted`), and the range the errors of the
+    calls that gave it an int out of range named (`wanted_range`)."""
     stats: Stats = defaultdict(lambda: [0, 0])
     evidence: Evidence = defaultdict(Counter)
+    ranges: Ranges = {}
     positional = tuple(p.name for p in spec.params if p.positional)
     for tried in history:
         arguments = _arguments(positional, tried.input)
-        for name, kind, _ in arguments:
+        for name, kind, *_ in arguments:
             if kind:
                 entry = stats[(name, kind)]
                 entry[0] += tried.status == "ok"
                 entry[1] += 1
-        asked = wanted(tried.error) if tried.status == "error" else None
-        if asked:
+        if tried.status != "error":
+            continue
+        if asked := wanted(tried.error):
             got, kinds = asked
-            for name, _, type_ in arguments:
+            for name, _, type_, _ in arguments:
                 if type_ == got:
                     evidence[name].update(kinds)
-    return stats, evidence
+        if span := wanted_range(tried.error):
+            bad, low, high = span
+            for name, _, type_, value in arguments:
+                if type_ == "int" and value == bad:
+                    ranges[name] = (low, high)
+    return stats, evidence, ranges
 
 
 @lru_cache(maxsize=1 << 16)
-def _arguments(positional: tuple[str, ...], text: str) -> tuple[tuple[str, str | None, str], ...]:
-    """(parameter, kind or None, type name) of each argument of an input. Cached: every round
-    reads a function's whole history again, and parsing it was a tenth of the stage's host
-    time."""
+def _arguments(
+    positional: tuple[str, ...], text: str
+) -> tuple[tuple[str, str | None, str, Any], ...]:
+    """(parameter, kind or None, type name, value) of each argument of an input. Cached: every
+    round reads a function's whole history again, and parsing it was a tenth of the stage's
+    host time."""
     arguments = values(text)
     if arguments is None:
         return ()
     named = dict(zip(positional, arguments.args, strict=False)) | dict(arguments.kwargs)
-    return tuple((name, kind_of(value), type_name(value)) for name, value in named.items())
+    return tuple((name, kind_of(value), type_name(value), value) for name, value in named.items())
 
 
 # Drawn from for a parameter nothing is known about, and for `**kwargs` values.

@@ -56,3 +56,23 @@ def wanted(error: str | None) -> tuple[str, tuple[str, ...]] | None:
 def type_name(value: object) -> str:
     """The name a TypeError gives the value's type."""
     return type(value).__name__
+
+
+# ValueErrors naming the range an int argument had to be in, and the value it had.
+RANGES = (
+    re.compile(r"must be in (?P<lo>-?\d+)\.\.(?P<hi>-?\d+), not (?P<got>-?\d+)"),
+    re.compile(r"(?P<got>-?\d+) must be in range (?P<lo>-?\d+)\.\.(?P<hi>-?\d+)"),
+)
+
+
+@lru_cache(maxsize=1 << 14)
+def wanted_range(error: str | None) -> tuple[int, int, int] | None:
+    """(the int the call got, the lowest and highest it wanted) from a ValueError such as
+    `month must be in 1..12, not 2000`, or None."""
+    if not error or not error.startswith("<class 'ValueError'>"):
+        return None
+    for pattern in RANGES:
+        found = pattern.search(error)
+        if found and int(found["lo"]) <= int(found["hi"]):
+            return int(found["got"]), int(found["lo"]), int(found["hi"])
+    return None

@@ -79,6 +79,25 @@ pub const PRELOADED: &[&str] = &[
     "calendar",
     "time",
     "zlib",
+    // Modules whose import costs a job (a function's instance, per round) 6-170 ms: a function
+    // importing one paid it again for every round of the inputs stage and in execute
+    // (measured in the sandbox: doctest 169, unittest.mock 164, asyncio 106, unittest 36,
+    // email.message 28, logging 24, tempfile 12, pickletools 12, subprocess 11).
+    "unittest",
+    "unittest.mock",
+    "doctest",
+    "asyncio",
+    "email.message",
+    "email.parser",
+    "email.utils",
+    "logging",
+    "tempfile",
+    "subprocess",
+    "pickletools",
+    "xml.dom.minidom",
+    "xml.etree.ElementTree",
+    "pathlib",
+    "argparse",
 ];
 
 /// The priming turn: imports, the driver defined as a module and set up (`serve`, the loop each
