@@ -7,13 +7,11 @@ In one run, on this interpreter's standard library (>= 1,000 functions):
   guidance), same seed;
 - a type-agnostic baseline: the same stage with random literals from a fixed pool instead of
   the built-in generator's guesses (the ratio of the two is the figure reported);
-- the stage as before issue 17, for the speed-up: its cuts off (`patience=0, max_limit_hits=0`,
-  validation fuel 200M: every function short of inputs asked every round, under a tenth of the
-  execute stage's budget) and the built-in generator's stuck rounds as they were (no more
-  candidates than another round, no extra weight on the kinds not tried): the same inputs as
-  the code before it,
-  for the speed-up per input kept, in CPU seconds (the stage's process and its sandbox workers)
-  and in wall seconds;
+- the stage as before issue 17, for the speed-up: that version's own code (commit 828ecd0, a
+  worktree with its extension built: `--before`, its own sandbox cache `--before-cache`), run
+  by inputs_before.py in a subprocess on the same functions, settings and seed; the speed-up
+  per input kept, in CPU seconds (the stage's process and its sandbox workers) and in wall
+  seconds;
 - coverage (issue 17): the mean branch coverage of each row's kept inputs, traced in the
   sandbox, and the same tracer on the paper's own LLM-written inputs (InternLM2-7B) of the 20
   shared official records (../shared/case2code-official-sample.jsonl) beside the built-in
@@ -23,7 +21,11 @@ In one run, on this interpreter's standard library (>= 1,000 functions):
   generator on the same subset.
 
     python benches/bench_inputs.py [--llm-functions 24] [--speed-only] [--anchor-only]
-                                   [--write-readme]
+        [--before /tmp/c2c-pre17] [--before-cache /tmp/c2c-pre17-cache] [--write-readme]
+
+    git worktree add /tmp/c2c-pre17 828ecd0   # then in it, build the extension into python/:
+    cargo build --release --features python --lib && \
+        cp $CARGO_TARGET_DIR/release/libcase2code.so python/case2code/_core.abi3.so
 
 `--speed-only` runs the three built-in rows alone and prints their figures (no file written);
 `--anchor-only` the paper's-inputs coverage anchor alone.
@@ -36,9 +38,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,32 +71,16 @@ MIN_VALID = 5
 TIMES = "\N{MULTIPLICATION SIGN}"
 CONFIG = InputsConfig(n_inputs=10, min_valid=MIN_VALID, rounds=4, mutate=True, seed=0)
 UNGUIDED = replace(CONFIG, guided=False)
-# The same stage with issue 17's cuts off: every function short of inputs is asked every round,
-# under the validation budget of before (a tenth of the execute stage's, not a twentieth), and
-# untraced (the sandbox had no coverage then).
-BEFORE_17 = replace(
-    UNGUIDED,
-    patience=0,
-    max_limit_hits=0,
-    limits=replace(CONFIG.limits, fuel_per_case=200_000_000, coverage=False),
-)
+# The baseline: the inputs stage as it was before issue 17, its own code (a worktree of this
+# commit, the last before issue 17's first change, with its Rust extension built in python/;
+# see `--before`), run in a subprocess by inputs_before.py with its own sandbox cache.
+BEFORE_COMMIT = "828ecd0"
 WORKERS = 2
 EXTRACT = case2code.ExtractConfig(min_lines=1)
 
 # The type-agnostic pool: one of each common literal type and a few edge values.
 POOL = (0, 1, -3, 2.5, "", "abc", "hello world", [], [1, 2, 3], ["a", "b"], {}, {"a": 1},
         (1, 2), None, True, b"xy", 10**6)  # fmt: skip
-
-
-class BuiltinBefore17(BuiltinGenerator):
-    """The built-in generator as before issue 17: a round for a function none of whose inputs
-    returned asks as many candidates as another and weighs the kinds not tried as before; no
-    kinds from the errors' wanted types, no keywords for `**kwargs`."""
-
-    stuck_budget_factor = 1
-    untried_weight = 0.0
-    wanted_share = 0.0
-    keywords_rate = 0.0
 
 
 class PoolGenerator:
@@ -162,6 +150,40 @@ def measure(label: str, frame: pl.DataFrame, generator, config: InputsConfig) ->
         f"{figures['inputs_kept']} kept; {figures['inputs_per_cpu_s']:.1f} inputs/CPU-s "
         f"({figures['host_cpu_seconds']:.1f} host + {figures['worker_cpu_seconds']:.1f} workers); "
         f"{figures['inputs_per_wall_s']:.1f} inputs/s, {figures['wall_seconds']:.1f} s; "
+        f"load {figures['load']}",
+        flush=True,
+    )
+    return figures
+
+
+def measure_before(frame: pl.DataFrame, before: Path, before_cache: Path) -> dict:
+    """The baseline row: the stage of the version in `before`, same functions, settings and
+    seed, in a subprocess (inputs_before.py), timed there like `measure`."""
+    if not (before / "python" / "case2code" / "_core.abi3.so").is_file():
+        raise SystemExit(f"{before}: no built case2code/_core.abi3.so (see --before)")
+    env = {**os.environ, "PYTHONPATH": str(before / "python"), "C2C_CACHE_DIR": str(before_cache)}
+    load_before = load()
+    with tempfile.TemporaryDirectory() as folder:
+        functions, kept = Path(folder) / "functions.parquet", Path(folder) / "kept.parquet"
+        frame.write_parquet(functions)
+        script = ROOT / "benches" / "inputs_before.py"
+        command = [sys.executable, str(script), str(functions), str(kept), str(WORKERS)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"the baseline run failed:\n{done.stderr[-3000:]}")
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        inputs = pl.read_parquet(kept)
+    if not figures["package"].startswith(str(before)):
+        raise SystemExit(f"the baseline ran {figures['package']}, not the version in {before}")
+    figures["cpu_seconds"] = figures["host_cpu_seconds"] + figures["worker_cpu_seconds"]
+    figures["inputs_per_cpu_s"] = figures["inputs_kept"] / max(figures["cpu_seconds"], 1e-9)
+    figures["inputs_per_wall_s"] = figures["inputs_kept"] / max(figures["wall_seconds"], 1e-9)
+    figures["load"] = [load_before, load()]
+    figures["label"] = f"built-in, before #17 ({BEFORE_COMMIT})"
+    figures.update(mean_coverage(frame, inputs))
+    print(
+        f"{figures['label']}: {figures['share_with_min_valid']:.1%} with >= {MIN_VALID} valid; "
+        f"{figures['inputs_kept']} kept; {figures['inputs_per_cpu_s']:.1f} inputs/CPU-s; "
         f"load {figures['load']}",
         flush=True,
     )
@@ -305,13 +327,16 @@ def markdown(report: dict) -> str:
         f"functions get ≥ {MIN_VALID} valid, distinct inputs (target ≥ 60%): "
         f"**{b['share_with_min_valid'] / max(p['share_with_min_valid'], 1e-9):.2f}{TIMES}** the "
         f"type-agnostic pool's {p['share_with_min_valid']:.1%} in the same run.",
-        f"- Issue 17's cuts (a function is given up after `patience` rounds without a new valid "
-        f"input, after `max_limit_hits` candidates over the limits, or when its inputs all "
-        f"fail reading an attribute no literal has; validation fuel a twentieth of the execute "
-        f"stage's; a round for a function with no valid input yet asks twice the candidates, "
-        f"spread over the kinds not tried): **{up['per_cpu_second']:.2f}{TIMES}** the inputs "
-        f"kept per CPU second and {up['per_wall_second']:.2f}{TIMES} per wall second of the "
-        f"stage before them (its settings and generator, same seed), running "
+        f"- Issue 17's changes (a function is given up after `patience` rounds without a new "
+        f"valid input, after `max_limit_hits` candidates over the limits, or when its inputs "
+        f"all fail reading an attribute no literal has; validation fuel a twentieth of the "
+        f"execute stage's; a round for a function with no valid input yet asks twice the "
+        f"candidates, spread over the kinds not tried, and TypeErrors naming a wanted type "
+        f"steer the kinds; inputs reach the sandbox as marshalled values, not text to parse; "
+        f"coverage guidance): **{up['per_cpu_second']:.2f}{TIMES}** the inputs kept per CPU "
+        f"second and {up['per_wall_second']:.2f}{TIMES} per wall second of the stage before "
+        f"issue 17 (its own code, commit {BEFORE_COMMIT}, same functions, settings and seed), "
+        f"running "
         f"{up['candidates']:.0%} of its candidates; "
         f"{', '.join(f'{k} {v:,}' for k, v in b['functions_stopped_early'].items())} "
         "functions given up.",
@@ -354,6 +379,8 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--anchor-only", action="store_true")
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--before", type=Path, default=Path("/tmp/c2c-pre17"))
+    parser.add_argument("--before-cache", type=Path, default=Path("/tmp/c2c-pre17-cache"))
     args = parser.parse_args()
     started = time.perf_counter()
     frame = functions()
@@ -364,7 +391,7 @@ def main() -> None:
         return
     report["builtin"] = measure("built-in", frame, BuiltinGenerator(), CONFIG)
     report["unguided"] = measure("built-in, unguided", frame, BuiltinGenerator(), UNGUIDED)
-    report["before"] = measure("built-in, before #17", frame, BuiltinBefore17(), BEFORE_17)
+    report["before"] = measure_before(frame, args.before, args.before_cache)
     report["speedup"] = speedup(report["builtin"], report["before"])
     print(f"speed-up per input kept: {report['speedup']}")
     if args.speed_only:
