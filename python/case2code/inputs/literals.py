@@ -104,18 +104,19 @@ def canonical(text: str) -> str:
     if len(text) > 2 * MAX_INPUT_CHARS:
         raise NotLiteral(f"argument list is {len(text)} characters (limit {MAX_INPUT_CHARS})")
     body = text[1:-1] if text.startswith("(") and text.endswith(")") else text
-    call = _parse_call("_(" + body + ")")
+    call = parse_call("_(" + body + ")")
     if call is None and body is not text:
-        call = _parse_call("_(" + text + ")")  # `(1, 2), 3` is not wrapped in one pair
+        call = parse_call("_(" + text + ")")  # `(1, 2), 3` is not wrapped in one pair
     if call is None:
         raise NotLiteral("not a call argument list")
     return call_arguments(call)
 
 
-def _parse_call(source: str) -> ast.Call | None:
+def parse_call(source: str) -> ast.Call | None:
+    """The source parsed as one call expression (nothing is run), or None."""
     try:
         node = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
     return node if isinstance(node, ast.Call) else None
 
@@ -126,7 +127,7 @@ def values(text: str) -> Arguments | None:
     does not evaluate (see the module doc). Cached and shared by its callers: read it, never
     change it (each round reads a function's inputs again; the sandbox's packing, every input).
     """
-    call = _parse_call("_" + text)
+    call = parse_call("_" + text)
     if call is None or not (isinstance(call.func, ast.Name) and call.func.end_col_offset == 1):
         return None  # `(1)(2)` parses as a call, but of a call: not an argument list
     return _call_values(call)

@@ -45,7 +45,14 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .literals import MAX_INPUT_CHARS, NotLiteral, call_arguments, canonical, render_arguments
+from .literals import (
+    MAX_INPUT_CHARS,
+    NotLiteral,
+    call_arguments,
+    canonical,
+    parse_call,
+    render_arguments,
+)
 
 # Longest answer read, in characters; an answer of a few thousand tokens is far below it.
 MAX_RESPONSE_CHARS = 100_000
@@ -509,13 +516,8 @@ def _argument_line(text: str, out: _Collector) -> None:
 
 
 def _unknown_in(arguments: str, out: _Collector) -> str | None:
-    call = _parse_call("_" + arguments)
+    call = parse_call("_" + arguments)
     return out.unknown([k.arg for k in call.keywords]) if call is not None else None
-
-
-def _parse_call(source: str) -> ast.Call | None:
-    node = _parse_expr(source)
-    return node if isinstance(node, ast.Call) else None
 
 
 # --- Text that is not Python as a whole -----------------------------------------------------
@@ -681,7 +683,7 @@ def _text_line(
         if match["label"] and "literal" in str(exc):
             out.reject(rest, str(exc))
         return None
-    call = _parse_call("_" + result)
+    call = parse_call("_" + result)
     keyword_only = call is not None and not call.args and bool(call.keywords)
     if not match["label"] and not keyword_only:
         return None  # `- some words`: a bullet without a label needs `name=value` items
@@ -705,7 +707,7 @@ def _text_call(
         return len(source)
     if close < 0 or close - opened > 2 * MAX_INPUT_CHARS:
         return None
-    call = _parse_call("_" + source[opened : close + 1])
+    call = parse_call("_" + source[opened : close + 1])
     if call is None:
         if role == "target":
             out.reject(source[match.start() : close + 1], "not a call argument list")
