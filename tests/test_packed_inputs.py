@@ -70,6 +70,17 @@ def test_host_packs_literal_values_ahead_of_the_text() -> None:
     assert int(length) == len(rest) - len(text)
 
 
+def test_the_same_input_is_always_the_same_bytes() -> None:
+    # The values are cached on the host: a second packing sees them referenced more often,
+    # which must not change the bytes (nor, then, the instructions the sandbox counts).
+    text = "([[1, 2], 'a b c'], {'k': [3]}, 12345678901)"
+    first = packed(text)
+    held = literals.values(text)
+    assert held is not None
+    inner = [held.args[0][0], held.args[0][1], held.args[1]["k"]]  # referenced elsewhere too
+    assert packed(text) == first, inner
+
+
 @pytest.mark.parametrize(
     "text",
     [

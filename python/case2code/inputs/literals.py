@@ -163,7 +163,9 @@ def packed(text: str) -> str:
     if arguments is None or _holds_set((arguments.args, dict(arguments.kwargs))):
         return text
     try:
-        blob = marshal.dumps((list(arguments.args), dict(arguments.kwargs)), 4)
+        # Version 2: no back-references, whose flags follow the values' reference counts on the
+        # host, so the same input is always the same bytes (and costs the same instructions).
+        blob = marshal.dumps((list(arguments.args), dict(arguments.kwargs)), 2)
     except ValueError:
         return text
     return f"\0{len(blob)}:{blob.decode('latin-1')}{text}"
