@@ -202,18 +202,27 @@ fn token_at(rest: &str, depth: &mut usize) -> (usize, Kind) {
     (c.len_utf8(), Kind::Operator)
 }
 
+/// Keywords that open a block: a line starting with one ends its header with `:`.
+const BLOCK_KEYWORDS: [&str; 14] = [
+    "def", "class", "if", "elif", "else", "for", "while", "with", "try", "except", "finally",
+    "async", "match", "case",
+];
+
 /// Ends a logical line: drops it if it is only string literals (a docstring or a no-op),
 /// unless `raw_text` keeps them.
-/// A no-op statement (`pass`, `...`) is dropped too: alone on its line, or after a `:` or `;`.
+/// A no-op statement (`pass`, `...`) is dropped too: alone on its line, after a `;`, or after
+/// the `:` of a block's header. After another `:` it is a value, as tree-sitter reads it: the
+/// annotation of `C: ...` in a class body, a lambda's body.
 fn end_line(out: &mut Vec<Token<'_>>, line_start: &mut usize, raw_text: bool) {
     let only_strings = || out[*line_start..].iter().all(|t| t.kind == Kind::String);
     if !raw_text && out.len() > *line_start && only_strings() {
         out.truncate(*line_start);
     }
     let no_op = |t: &Token<'_>| t.text == "pass" || t.text == "...";
+    let opens_block = BLOCK_KEYWORDS.contains(&out.get(*line_start).map_or("", |t| t.text));
     while !raw_text && out.len() > *line_start && out.last().is_some_and(no_op) {
         let k = out.len() - 1;
-        if k == *line_start || matches!(out[k - 1].text, ":" | ";") {
+        if k == *line_start || out[k - 1].text == ";" || (out[k - 1].text == ":" && opens_block) {
             out.truncate(k);
         } else {
             break;
@@ -675,6 +684,29 @@ mod tests {
         assert!(
             raw[7].starts_line,
             "a comment line leaves the next line's start"
+        );
+    }
+
+    #[test]
+    fn an_ellipsis_after_a_colon_that_opens_no_block_is_a_value() {
+        // An annotation `C: ...` and a lambda's body are values to tree-sitter, not no-ops;
+        // after a block's header (`def`, `class`, `else`, ...) `...` is the whole body.
+        let source = "class M:\n    C: ...\n    def f(self): ...\n    g = lambda: ...\n    if x: ...\n    else: ...\n";
+        assert_eq!(
+            texts(source),
+            [
+                "class", "M", ":", "C", ":", "...", "def", "f", "(", "self", ")", ":", "g", "=",
+                "lambda", ":", "...", "if", "x", ":", "else", ":"
+            ]
+        );
+        let lexed: Vec<String> = normalized(source, false)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            Some(lexed),
+            crate::dedup::tokens::token_texts(source, false),
+            "the lexer agrees with tree-sitter"
         );
     }
 
