@@ -52,9 +52,7 @@ Ranges = dict[str, tuple[int, int]]  # param -> the range its int values were to
 class BuiltinGenerator:
     name = "builtin"
     model: str | None = None
-    # Class attributes so a benchmark can rebuild the generator of before issue 17 (1 and 0).
-    stuck_budget_factor = STUCK_BUDGET_FACTOR
-    untried_weight = UNTRIED
+    # Class attributes so a test can switch off the steering by errors and the keywords.
     wanted_share = WANTED_SHARE
     keywords_rate = KEYWORDS_RATE
 
@@ -93,7 +91,7 @@ class BuiltinGenerator:
         if not self.wanted_share:
             evidence, ranges = {}, {}
         stuck = request.round > 0 and not any(t.status == "ok" for t in request.history)
-        untried = self.untried_weight if stuck else 0.0
+        untried = UNTRIED if stuck else 0.0
         weights = {
             p.name: _chooser(
                 _steered(
@@ -106,7 +104,7 @@ class BuiltinGenerator:
         }
         budget = max(MIN_CANDIDATES, CANDIDATES_PER_WANTED * request.want)
         if stuck:
-            budget *= self.stuck_budget_factor
+            budget *= STUCK_BUDGET_FACTOR
         attempts = 0
         while len(proposal.candidates) < budget and attempts < budget * 4:
             attempts += 1
@@ -236,7 +234,7 @@ def _steered(
 ) -> dict[str, float]:
     """The weights with the kinds the parameter's errors asked for given `share` of the draw
     between them."""
-    if not asked or not share:
+    if not asked:
         return weights
     total = sum(weights.values())
     boost = total * share / (1 - share) / sum(asked.values())

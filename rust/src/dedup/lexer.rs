@@ -699,15 +699,7 @@ mod tests {
                 "lambda", ":", "...", "if", "x", ":", "else", ":"
             ]
         );
-        let lexed: Vec<String> = normalized(source, false)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            Some(lexed),
-            crate::dedup::tokens::token_texts(source, false),
-            "the lexer agrees with tree-sitter"
-        );
+        checked(source, false);
     }
 
     #[test]
@@ -720,14 +712,7 @@ mod tests {
                 "[", "...", "]"
             ]
         );
-        let lexed: Vec<String> = normalized(source, false)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            Some(lexed),
-            crate::dedup::tokens::token_texts(source, false)
-        );
+        checked(source, false);
     }
 
     #[test]
@@ -735,17 +720,23 @@ mod tests {
         assert_eq!(texts("f\"{d[\"k\"]}\" + 1"), ["f\"{d[\"k\"]}\"", "+", "1"]);
     }
 
-    /// The structural tokens of `source`, checked against tree-sitter's.
-    fn structural(source: &str) -> String {
-        let lexed: Vec<String> = normalized(source, true)
+    /// The normalized tokens of `source`, checked against tree-sitter's.
+    fn checked(source: &str, structural: bool) -> Vec<String> {
+        let lexed: Vec<String> = normalized(source, structural)
             .iter()
             .map(ToString::to_string)
             .collect();
         assert_eq!(
             Some(&lexed),
-            crate::dedup::tokens::token_texts(source, true).as_ref()
+            crate::dedup::tokens::token_texts(source, structural).as_ref(),
+            "the lexer agrees with tree-sitter"
         );
-        lexed.join(" ")
+        lexed
+    }
+
+    /// The structural tokens of `source`, checked against tree-sitter's.
+    fn structural(source: &str) -> String {
+        checked(source, true).join(" ")
     }
 
     #[test]
